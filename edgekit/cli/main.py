@@ -1,0 +1,178 @@
+"""edgekit's command line. Heavy imports (TensorFlow, onnxruntime) happen inside commands."""
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from edgekit import __version__
+from edgekit.cli.common import err, out, status
+from edgekit.cli.knobs import with_knobs
+from edgekit.core.errors import EdgekitError
+
+app = typer.Typer(
+    name="edgekit",
+    help="Build, analyze, export and benchmark CNNs for phones, boards and microcontrollers.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+TargetArg = Annotated[Optional[str], typer.Argument(
+    help="A zoo model name (see 'edgekit models') or a model file (.keras, .h5). "
+         "Default: mobilenet --alpha 0.25 --resolution 96.", show_default=False)]
+BatchOpt = Annotated[int, typer.Option("--batch", "-b", min=1,
+                                       help="Batch size: scales MACs and memory.")]
+DtypeOpt = Annotated[str, typer.Option(
+    "--dtype", help="Activation dtype for memory figures: float32, float16, int8, ...")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON (schema in the README) "
+                                                      "instead of the table.")]
+
+
+def _version(value: bool):
+    if value:
+        out.print(f"edgekit {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Show the version and exit.")] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show Python tracebacks on errors "
+                                                        "(or set EDGEKIT_DEBUG=1).")] = False,
+):
+    if debug:
+        os.environ["EDGEKIT_DEBUG"] = "1"
+
+
+@app.command("models")
+def models_cmd(json_out: JsonOpt = False):
+    """List the zoo: names, families, knobs with defaults, papers."""
+    from edgekit.zoo import registry
+
+    if json_out:
+        data = [{"name": e.name, "family": e.family, "paper": e.paper, "summary": e.summary,
+                 "knobs": {k.name: k.default for k in e.knobs}} for e in registry.REGISTRY.values()]
+        print(json.dumps({"schema": 1, "models": data}, indent=2))
+        return
+    from rich.table import Table
+
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for col in ("name", "family", "knobs (default)", "paper"):
+        table.add_column(col, overflow="fold")
+    for e in registry.REGISTRY.values():
+        knobs = " ".join(
+            k.flag if k.kind is bool else f"{k.flag}={k.default if k.default is not None else '-'}"
+            for k in e.knobs)
+        table.add_row(e.name, e.family, knobs, e.paper)
+    out.print(table)
+
+
+@app.command("analyze")
+@with_knobs
+def analyze_cmd(
+    target: TargetArg = None,
+    batch: BatchOpt = 1,
+    dtype: DtypeOpt = "float32",
+    json_out: JsonOpt = False,
+    csv_path: Annotated[Optional[Path], typer.Option(
+        "--csv", help="Also write the per-layer table as CSV.")] = None,
+    plot: Annotated[Optional[Path], typer.Option(
+        "--plot", help="Also write a PNG: MACs and activation memory per layer.")] = None,
+    summary: Annotated[bool, typer.Option(
+        "--summary", "-s", help="Totals only, no per-layer table.")] = False,
+    knobs=None,
+):
+    """Params, MACs and activation memory per layer, with totals and peak memory.
+
+    Examples: 'edgekit analyze mobilenet --alpha 0.25',
+    'edgekit analyze resnet50 --csv layers.csv', 'edgekit analyze model.keras --json'.
+    """
+    from edgekit import services
+
+    t = services.resolve_target(target, knobs)
+    with status(f"Analyzing {t.describe()}…"):
+        report = services.analyze(t, batch=batch, dtype=dtype)
+    if csv_path:
+        from edgekit.report.analysis import write_csv
+
+        write_csv(report, csv_path)
+    if plot:
+        from edgekit.report.analysis import plot_layers
+
+        plot_layers(report, plot)
+    if json_out:
+        from edgekit.report.analysis import to_json
+
+        print(to_json(report))
+        return
+    from edgekit.report.analysis import render_table
+
+    render_table(report, out, layers=not summary)
+    for path in (csv_path, plot):
+        if path:
+            err.print(f"wrote {path}")
+
+
+@app.command("build")
+@with_knobs
+def build_cmd(
+    target: Annotated[str, typer.Argument(help="A zoo model name (see 'edgekit models').")],
+    output: Annotated[Optional[Path], typer.Option(
+        "--output", "-o", help="Where to save the model (.keras). Default: NAME.keras")] = None,
+    knobs=None,
+):
+    """Build a zoo model and save it as a .keras file (weights are freshly initialized)."""
+    from edgekit import services
+    from edgekit.core.errors import UsageError
+    from edgekit.report.files import atomic_path
+
+    t = services.resolve_target(target, knobs)
+    if t.kind != "zoo":
+        raise UsageError(f"{target} is not a zoo model name; see 'edgekit models'")
+    output = output or Path(f"{t.name}.keras")
+    if output.suffix != ".keras":
+        raise UsageError(f"--output {output}: the file name must end in .keras")
+    with status(f"Building {t.describe()}…"):
+        model = services.keras_model(t)
+        with atomic_path(output) as tmp:
+            model.save(tmp)
+    out.print(f"saved {t.describe()} ({model.count_params():,} params) to {output}")
+
+
+def main(argv: Optional[list] = None) -> None:
+    """Entry point: one line and an exit code for every error, unless --debug."""
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args or os.environ.get("EDGEKIT_DEBUG") == "1"
+    command = typer.main.get_command(app)
+    try:
+        command.main(args=args, prog_name="edgekit", standalone_mode=False)
+    except typer.Exit as e:
+        sys.exit(e.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
+        err.print("edgekit: interrupted")
+        sys.exit(130)
+    except EdgekitError as e:
+        if debug:
+            raise
+        err.print(f"edgekit: error: {e}", highlight=False, markup=False, soft_wrap=True)
+        sys.exit(e.exit_code)
+    except typer.TyperException as e:  # click usage errors: bad option, bad value
+        if type(e).__name__ == "NoArgsIsHelpError":
+            command.main(args=["--help"], prog_name="edgekit", standalone_mode=False)
+            sys.exit(2)
+        err.print(f"edgekit: error: {e.format_message()} (see 'edgekit --help')",
+                  highlight=False, markup=False, soft_wrap=True)
+        sys.exit(getattr(e, "exit_code", 2))
+    except Exception as e:  # a bug or an unexpected library error: still one line
+        if debug:
+            raise
+        first = (str(e).strip().splitlines() or [""])[0]
+        err.print(f"edgekit: error: {type(e).__name__}: {first} (rerun with --debug for the "
+                  "traceback)", highlight=False, markup=False, soft_wrap=True)
+        sys.exit(1)

@@ -1,0 +1,1 @@
+"""Pure-Python core: records, counting formulas, memory planner, specs. No ML framework here."""

@@ -1,0 +1,21 @@
+"""Errors that the CLI turns into one line and an exit code."""
+
+from __future__ import annotations
+
+
+class EdgekitError(Exception):
+    """An error the user can act on. The CLI prints its message on one line."""
+
+    exit_code = 1
+
+
+class UsageError(EdgekitError):
+    """Bad arguments: unknown model, bad knob value, missing file. Exit code 2."""
+
+    exit_code = 2
+
+
+class ModelFileError(EdgekitError):
+    """A model file that exists but cannot be read (corrupt, truncated, unsupported)."""
+
+    exit_code = 1

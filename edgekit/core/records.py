@@ -1,0 +1,118 @@
+"""The framework-neutral per-layer record and the report built from a list of them."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from edgekit.core.counting import CONVENTIONS, dtype_bytes, numel
+from edgekit.core.memory import Tensor, plan_memory
+
+SCHEMA_VERSION = 1
+
+
+@dataclass
+class LayerRecord:
+    """One layer (or op) of a model, as any reader produces it.
+
+    Shapes have no batch dimension. ``macs`` and ``other_ops`` are per batch item.
+    ``inputs`` are the names of the producing layers (graph edges).
+    ``alias`` marks ops whose output is a view of their first input (reshape, flatten,
+    dropout at inference): the memory planner allocates nothing for them.
+    ``counted`` is False for an op the reader does not know: it is listed, but its MACs are
+    not counted.
+    """
+
+    index: int
+    name: str
+    op: str
+    inputs: list[str] = field(default_factory=list)
+    input_shapes: list[tuple[int, ...]] = field(default_factory=list)
+    output_shape: tuple[int, ...] = ()
+    params_trainable: int = 0
+    params_non_trainable: int = 0
+    macs: int = 0
+    other_ops: int = 0
+    attrs: dict[str, Any] = field(default_factory=dict)
+    act_dtype: str = "float32"
+    weight_dtype: str = "float32"
+    alias: bool = False
+    counted: bool = True
+
+    @property
+    def params(self) -> int:
+        return self.params_trainable + self.params_non_trainable
+
+    @property
+    def output_elements(self) -> int:
+        return numel(self.output_shape)
+
+
+@dataclass
+class Report:
+    """A model analysis: layer records plus metadata. Totals are derived, never stored."""
+
+    model: dict[str, Any]
+    layers: list[LayerRecord]
+    batch: int = 1
+    act_dtype: str = "float32"
+    outputs: list[str] = field(default_factory=list)
+
+    # -- derived figures -------------------------------------------------------------------
+    def activation_bytes(self, rec: LayerRecord) -> int:
+        return rec.output_elements * self.batch * dtype_bytes(self.act_dtype)
+
+    def memory_plan(self, order: list[str] | None = None):
+        tensors = [
+            Tensor(r.name, 0 if r.alias else self.activation_bytes(r), list(r.inputs),
+                   alias_of=r.inputs[0] if r.alias and r.inputs else None)
+            for r in self.layers
+        ]
+        outputs = self.outputs or ([self.layers[-1].name] if self.layers else [])
+        return plan_memory(tensors, outputs=outputs, order=order)
+
+    def totals(self) -> dict[str, Any]:
+        params_t = sum(r.params_trainable for r in self.layers)
+        params_nt = sum(r.params_non_trainable for r in self.layers)
+        params = params_t + params_nt
+        macs = sum(r.macs for r in self.layers) * self.batch
+        plan = self.memory_plan()
+        return {
+            "params": params,
+            "trainable_params": params_t,
+            "non_trainable_params": params_nt,
+            "macs": macs,
+            "flops": 2 * macs,
+            "other_ops": sum(r.other_ops for r in self.layers) * self.batch,
+            "activation_bytes_total": sum(self.activation_bytes(r) for r in self.layers),
+            "peak_activation_bytes": plan.peak_bytes,
+            "peak_at_layer": plan.peak_step_name,
+            "weight_bytes": {"fp32": 4 * params, "fp16": 2 * params, "int8": params},
+            "layers": len(self.layers),
+            "uncounted_layers": [r.name for r in self.layers if not r.counted],
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """The versioned JSON structure documented in the README."""
+        from edgekit import __version__
+
+        layers = []
+        for r in self.layers:
+            d = asdict(r)
+            d["input_shapes"] = [list(s) for s in r.input_shapes]
+            d["output_shape"] = list(r.output_shape)
+            d["trainable_params"] = d.pop("params_trainable")
+            d["non_trainable_params"] = d.pop("params_non_trainable")
+            d["params"] = r.params
+            d["macs"] = r.macs * self.batch
+            d["other_ops"] = r.other_ops * self.batch
+            d["activation_bytes"] = 0 if r.alias else self.activation_bytes(r)
+            layers.append(d)
+        return {
+            "schema": SCHEMA_VERSION,
+            "tool": {"name": "edgekit", "version": __version__},
+            "model": dict(self.model, batch=self.batch, act_dtype=self.act_dtype),
+            "conventions": list(CONVENTIONS),
+            "layers": layers,
+            "totals": self.totals(),
+        }

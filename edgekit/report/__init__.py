@@ -1,0 +1,1 @@
+"""Renderers of reports: terminal tables, JSON, CSV, plots. Never sees a framework object."""

@@ -1,0 +1,105 @@
+"""Render an analysis Report: rich table, JSON, CSV, plot."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+from edgekit.core.counting import CONVENTIONS
+from edgekit.core.records import Report
+from edgekit.core.units import nbytes, shape, si
+from edgekit.report.files import atomic_write
+
+CSV_FIELDS = ("index", "name", "op", "inputs", "output_shape", "params", "trainable_params",
+              "non_trainable_params", "macs", "other_ops", "activation_bytes", "counted")
+
+
+def to_json(report: Report) -> str:
+    return json.dumps(report.to_dict(), indent=2)
+
+
+def write_csv(report: Report, path: Path) -> None:
+    rows = report.to_dict()["layers"]
+
+    def write(f):
+        w = csv.DictWriter(f, fieldnames=CSV_FIELDS, extrasaction="ignore")
+        w.writeheader()
+        for r in rows:
+            w.writerow({**r, "inputs": " ".join(r["inputs"]),
+                        "output_shape": "x".join(map(str, r["output_shape"]))})
+
+    atomic_write(path, write, mode="w", newline="")
+
+
+def totals_lines(report: Report) -> list[tuple[str, str]]:
+    t = report.totals()
+    wb = t["weight_bytes"]
+    rows = [
+        ("params", f"{t['params']:,} ({t['trainable_params']:,} trainable, "
+                   f"{t['non_trainable_params']:,} non-trainable)"),
+        ("MACs", f"{t['macs']:,} ({si(t['macs'])}; FLOPs {si(t['flops'])})"),
+        ("other ops", f"{si(t['other_ops'])} (bias, norm, activation, pooling, element-wise)"),
+        ("weights", f"{nbytes(wb['fp32'])} fp32 | {nbytes(wb['fp16'])} fp16 | "
+                    f"{nbytes(wb['int8'])} int8"),
+        ("peak activations", f"{nbytes(t['peak_activation_bytes'])} at {t['peak_at_layer']} "
+                             f"(batch {report.batch}, {report.act_dtype})"),
+        ("all activations", f"{nbytes(t['activation_bytes_total'])} (training-style sum)"),
+    ]
+    if t["uncounted_layers"]:
+        rows.append(("not counted", ", ".join(t["uncounted_layers"])))
+    return rows
+
+
+def render_table(report: Report, console, layers: bool = True) -> None:
+    from rich.table import Table
+
+    m = report.model
+    title = f"{m['name']}  {shape(m['input_shape'])}  ({m['source']}, {m['format']})"
+    if layers:
+        table = Table(title=title, title_justify="left", pad_edge=False, box=None,
+                      header_style="bold")
+        for col, just in (("#", "right"), ("layer", "left"), ("op", "left"),
+                          ("output", "left"), ("params", "right"), ("MACs", "right"),
+                          ("act", "right")):
+            table.add_column(col, justify=just, no_wrap=col != "layer", overflow="fold")
+        for r in report.layers:
+            table.add_row(str(r.index), r.name, r.op + ("" if r.counted else " (?)"),
+                          shape(r.output_shape), si(r.params) if r.params else "",
+                          si(r.macs * report.batch) if r.macs else "",
+                          "view" if r.alias else nbytes(report.activation_bytes(r)))
+        console.print(table)
+    else:
+        console.print(f"[bold]{title}[/bold]")
+    for key, value in totals_lines(report):
+        console.print(f"[bold]{key:>17}[/bold]  {value}")
+    console.print("[dim]" + "\n".join(f"* {c}" for c in CONVENTIONS) + "[/dim]",
+                  highlight=False)
+
+
+def plot_layers(report: Report, path: Path) -> None:
+    """Bar charts per layer: MACs, and activation bytes with the live memory curve."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    layers = report.layers
+    x = range(len(layers))
+    plan = report.memory_plan()
+    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(max(8, len(layers) * 0.12), 7), sharex=True)
+    ax1.bar(x, [r.macs * report.batch / 1e6 for r in layers], color="tab:blue")
+    ax1.set_ylabel("MMACs")
+    ax1.set_title(f"{report.model['name']}: per-layer compute and memory")
+    ax2.bar(x, [report.activation_bytes(r) / 2**10 for r in layers], color="tab:orange",
+            label="output activation")
+    ax2.plot(x, [b / 2**10 for b in plan.live_bytes], color="black", lw=1,
+             label="live (liveness)")
+    ax2.set_ylabel(f"KiB ({report.act_dtype}, batch {report.batch})")
+    ax2.legend(loc="upper right")
+    step = max(1, len(layers) // 40)
+    ax2.set_xticks(list(x)[::step])
+    ax2.set_xticklabels([r.name for r in layers][::step], rotation=90, fontsize=6)
+    fig.tight_layout()
+    atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=110), mode="wb")
+    plt.close(fig)

@@ -1,0 +1,1 @@
+"""The model zoo. ``registry`` is pure Python; the family modules import Keras."""
