@@ -16,8 +16,8 @@ from edgekit._quiet import quiet_stderr  # noqa: E402
 # TensorFlow's C++ side prints INFO lines (CUDA stubs, CPU features) straight to fd 2 before
 # absl logging is set up, whatever TF_CPP_MIN_LOG_LEVEL says; hide them during the import.
 with quiet_stderr():
-    import tensorflow as tf
     import keras
+    import tensorflow as tf
 
 tf.get_logger().setLevel(logging.ERROR)
 logging.getLogger("absl").setLevel(logging.ERROR)

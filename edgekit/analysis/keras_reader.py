@@ -44,7 +44,8 @@ def _n(weights) -> int:
     return sum(int(prod(w.shape)) for w in weights)
 
 
-def _op_counts(layer, op: str, in_shapes: list[tuple], out_shape: tuple) -> tuple[int, int, bool, dict]:
+def _op_counts(layer, op: str, in_shapes: list[tuple],
+               out_shape: tuple) -> tuple[int, int, bool, dict]:
     """(MACs, other ops, known op?, attrs) for one layer, per batch item."""
     out_el = C.numel(out_shape)
     attrs: dict = {}

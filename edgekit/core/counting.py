@@ -11,8 +11,8 @@ Conventions (also printed under every analysis table, see ``CONVENTIONS``):
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from math import prod
-from typing import Iterable, Sequence
 
 CONVENTIONS: tuple[str, ...] = (
     "MACs: multiply-accumulates per batch item x batch; conv = Kh*Kw*(Cin/groups)*Cout*Hout*Wout, "

@@ -7,8 +7,9 @@ milliseconds with one line that names the value and what is allowed.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from edgekit.core.errors import UsageError
 

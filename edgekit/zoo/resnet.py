@@ -60,7 +60,7 @@ def resnet(depth: int = 50, classes: int = 1000, resolution: int = 224,
     inputs = image_input(resolution)
     x = conv_bn(inputs, 64, 7, "conv1", strides=2)
     x = layers.MaxPooling2D(3, strides=2, padding="same", name="pool1")(x)
-    for stage, (blocks, width) in enumerate(zip(DEPTHS[depth], WIDTHS), start=2):
+    for stage, (blocks, width) in enumerate(zip(DEPTHS[depth], WIDTHS, strict=False), start=2):
         for b in range(1, blocks + 1):
             stride = 2 if (b == 1 and stage > 2) else 1
             x = block(x, width, stride, f"conv{stage}_block{b}", variant)
