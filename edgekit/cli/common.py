@@ -20,5 +20,16 @@ def status(message: str):
         yield
 
 
+@contextmanager
+def progress(message: str):
+    """A spinner on stderr whose text the caller updates: ``with progress(..) as notify``.
+    Silent when stderr is not a terminal (scripts, CI logs)."""
+    if not err.is_terminal:
+        yield lambda m: None
+        return
+    with err.status(message + "…") as spinner:
+        yield lambda m: spinner.update(m + "…")
+
+
 def warn(message: str) -> None:
     err.print(f"[bold yellow]warning:[/bold yellow] {message}", highlight=False)

@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from edgekit import __version__
-from edgekit.cli.common import err, out, status
+from edgekit.cli.common import err, out, progress, status
 from edgekit.cli.knobs import with_knobs
 from edgekit.core.errors import EdgekitError
 
@@ -143,6 +143,84 @@ def build_cmd(
         with atomic_path(output) as tmp:
             model.save(tmp)
     out.print(f"saved {t.describe()} ({model.count_params():,} params) to {output}")
+
+
+def _csv_list(value: str, option: str) -> list:
+    items = [v.strip().lower() for v in value.split(",") if v.strip()]
+    if not items:
+        from edgekit.core.errors import UsageError
+
+        raise UsageError(f"{option} needs at least one value")
+    return list(dict.fromkeys(items))
+
+
+@app.command("export")
+@with_knobs
+def export_cmd(
+    target: TargetArg = None,
+    formats: Annotated[str, typer.Option(
+        "--format", "-f", help="Comma-separated: tflite, onnx.")] = "tflite,onnx",
+    quant: Annotated[str, typer.Option(
+        "--quant", "-q", help="Comma-separated: none (float32), fp16, dynamic (int8 weights), "
+                              "int8 (full integer, calibrated).")] = "none",
+    int8: Annotated[bool, typer.Option("--int8", help="Short for --quant int8.")] = False,
+    output: Annotated[Optional[Path], typer.Option(
+        "--output", "-o", help="Output folder. Default: edgekit-out/<model>/")] = None,
+    calibration: Annotated[Optional[str], typer.Option(
+        "--calibration", "-c", help="A folder of images, an .npy/.npz array (already "
+        "preprocessed), or 'random' (timing only). Default for zoo models: scikit-learn's "
+        "sample photos.")] = None,
+    samples: Annotated[int, typer.Option(
+        "--calibration-samples", "-n", help="Calibration samples to use.")] = 100,
+    method: Annotated[str, typer.Option(
+        "--calibration-method", help="ONNX int8 calibration: minmax, entropy, percentile."
+    )] = "minmax",
+    io: Annotated[str, typer.Option(
+        "--io", help="Full-int8 TFLite input/output type: int8 or float.")] = "int8",
+    preprocess: Annotated[str, typer.Option(
+        "--preprocess", help="How image pixels become inputs: tf (-1..1), unit (0..1), "
+        "imagenet (mean/std), raw (0..255).")] = "tf",
+    validation: Annotated[Optional[Path], typer.Option(
+        "--validation", help="An .npz with x (inputs) and y (labels): accuracy of every "
+        "artefact next to Keras'.")] = None,
+    min_agreement: Annotated[float, typer.Option(
+        "--min-agreement", help="Warn when an artefact's top-1 agreement with Keras is "
+        "below this fraction.")] = 0.9,
+    strict: Annotated[bool, typer.Option(
+        "--strict", help="Fail (and write nothing) when an artefact is below "
+        "--min-agreement.")] = False,
+    json_out: JsonOpt = False,
+    knobs=None,
+):
+    """Convert to TFLite and ONNX (float, fp16, dynamic int8, full int8) and check that every
+    file still answers like the Keras model.
+
+    Examples: 'edgekit export --int8', 'edgekit export mobilenet --alpha 0.25 --format tflite
+    --quant fp16', 'edgekit export my_model.keras --int8 --calibration images/'.
+    """
+    from edgekit import services
+    from edgekit.cli.common import warn
+    from edgekit.export.pipeline import ExportOptions, export
+
+    quants = ["int8"] if int8 and quant == "none" else _csv_list(quant, "--quant")
+    if int8 and "int8" not in quants:
+        quants.append("int8")
+    opts = ExportOptions(formats=_csv_list(formats, "--format"), quants=quants,
+                         calibration=calibration, samples=samples, method=method.lower(),
+                         io=io.lower(), preprocess=preprocess.lower(), validation=validation,
+                         min_agreement=min_agreement, strict=strict, out_dir=output)
+    opts.validate()
+    t = services.resolve_target(target, knobs)
+    with progress("Exporting") as notify:
+        manifest = export(t, opts, notify=notify, warn=warn)
+    if json_out:
+        print(json.dumps(manifest, indent=2))
+        return
+    from edgekit.report.export import render_export
+
+    render_export(manifest, out)
+    out.print(f"wrote {len(manifest['artifacts'])} files and manifest.json to "
+              f"{manifest['out_dir']}")
 
 
 def main(argv: Optional[list] = None) -> None:

@@ -1,0 +1,1 @@
+"""Conversion to TFLite and ONNX, quantization, and the fidelity check of every artefact."""

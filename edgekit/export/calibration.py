@@ -1,0 +1,160 @@
+"""Calibration and validation inputs: image folders, arrays, scikit-learn's sample images,
+or (only when asked) random data. numpy, Pillow and scikit-learn only; no TensorFlow."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edgekit.core.errors import UsageError
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".ppm", ".tif", ".tiff")
+
+# How pixel values 0..255 become model inputs.
+PREPROCESS = {
+    "tf": "x / 127.5 - 1 (range -1..1: MobileNet, Xception, the zoo)",
+    "unit": "x / 255 (range 0..1)",
+    "imagenet": "(x / 255 - mean) / std with ImageNet's mean and std (torchvision)",
+    "raw": "x as it is (0..255)",
+}
+_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
+_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
+
+
+@dataclass
+class Samples:
+    x: np.ndarray                 # float32, (N, H, W, C): ready for the model
+    y: np.ndarray | None = None   # labels, when known
+    source: str = ""              # what the data is, for the manifest and the terminal
+    synthetic: bool = False       # random data: only good for timing
+
+
+def preprocess(pixels: np.ndarray, mode: str) -> np.ndarray:
+    x = pixels.astype(np.float32)
+    if mode == "tf":
+        return x / 127.5 - 1.0
+    if mode == "unit":
+        return x / 255.0
+    if mode == "imagenet":
+        if x.shape[-1] != 3:
+            raise UsageError("--preprocess imagenet needs 3-channel inputs")
+        return (x / 255.0 - _MEAN) / _STD
+    if mode == "raw":
+        return x
+    raise UsageError(f"--preprocess {mode}: must be one of {', '.join(PREPROCESS)}")
+
+
+def _fit(img, height: int, width: int, channels: int) -> np.ndarray:
+    """Resize (shorter side) and center-crop a PIL image to height x width x channels."""
+    from PIL import Image
+
+    img = img.convert("L" if channels == 1 else "RGB")
+    scale = max(height / img.height, width / img.width)
+    size = (max(width, round(img.width * scale)), max(height, round(img.height * scale)))
+    img = img.resize(size, Image.BILINEAR)
+    left, top = (img.width - width) // 2, (img.height - height) // 2
+    arr = np.asarray(img.crop((left, top, left + width, top + height)), dtype=np.uint8)
+    return arr[..., None] if channels == 1 else arr
+
+
+def from_folder(folder: Path, shape: tuple, limit: int, mode: str) -> Samples:
+    from PIL import Image, UnidentifiedImageError
+
+    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise UsageError(f"no images in {folder} (looked for {', '.join(IMAGE_SUFFIXES)})")
+    h, w, c = shape
+    pixels = []
+    for path in files[:limit]:
+        try:
+            with Image.open(path) as img:
+                pixels.append(_fit(img, h, w, c))
+        except (UnidentifiedImageError, OSError) as e:
+            raise UsageError(f"cannot read image {path}: {e}") from None
+    return Samples(preprocess(np.stack(pixels), mode),
+                   source=f"{len(pixels)} images from {folder} (preprocess: {mode})")
+
+
+def sample_images(shape: tuple, count: int, mode: str, seed: int = 0) -> Samples:
+    """Real photos that ship with scikit-learn (a Chinese temple and a flower), as ``count``
+    random crops at several scales, with flips: real image statistics, no download."""
+    from PIL import Image
+    from sklearn.datasets import load_sample_images
+
+    rng = np.random.default_rng(seed)
+    photos = [Image.fromarray(img) for img in load_sample_images().images]
+    h, w, c = shape
+    pixels = []
+    for i in range(count):
+        photo = photos[i % len(photos)]
+        side = int(min(photo.size) * rng.uniform(0.3, 1.0))
+        left = int(rng.integers(0, photo.width - side + 1))
+        top = int(rng.integers(0, photo.height - side + 1))
+        crop = photo.crop((left, top, left + side, top + side))
+        if rng.random() < 0.5:
+            crop = crop.transpose(Image.FLIP_LEFT_RIGHT)
+        pixels.append(_fit(crop, h, w, c))
+    return Samples(preprocess(np.stack(pixels), mode),
+                   source=f"{count} crops of scikit-learn's sample images (preprocess: {mode})")
+
+
+def from_array(path: Path, shape: tuple, limit: int) -> Samples:
+    """An .npy array, or an .npz with 'x' (and optionally 'y'), already preprocessed."""
+    try:
+        data = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as e:
+        raise UsageError(f"cannot read array file {path}: {str(e).splitlines()[0]}") from None
+    y = None
+    if isinstance(data, np.lib.npyio.NpzFile):
+        keys = list(data.keys())
+        key = "x" if "x" in keys else (keys[0] if len(keys) == 1 else None)
+        if key is None:
+            raise UsageError(f"{path}: an .npz needs an array named 'x' (found: "
+                             f"{', '.join(keys)})")
+        x = data[key]
+        y = data["y"] if "y" in keys else None
+    else:
+        x = data
+    x = np.asarray(x)
+    if x.ndim == len(shape):
+        x = x[None]
+    if tuple(x.shape[1:]) != tuple(shape):
+        raise UsageError(f"{path}: samples have shape {tuple(x.shape[1:])}, the model wants "
+                         f"{tuple(shape)}")
+    if not np.issubdtype(x.dtype, np.number):
+        raise UsageError(f"{path}: array dtype {x.dtype} is not numeric")
+    x = x[:limit].astype(np.float32)
+    if y is not None:
+        y = np.asarray(y).reshape(-1)[:limit]
+        if len(y) != len(x):
+            raise UsageError(f"{path}: {len(x)} samples but {len(y)} labels")
+    return Samples(x, y, source=f"{len(x)} samples from {path}")
+
+
+def random_samples(shape: tuple, count: int, mode: str, seed: int = 0) -> Samples:
+    rng = np.random.default_rng(seed)
+    pixels = rng.integers(0, 256, size=(count, *shape), dtype=np.uint8)
+    return Samples(preprocess(pixels, mode), source=f"{count} random images (timing only)",
+                   synthetic=True)
+
+
+def load_samples(spec: str | None, shape: tuple, count: int, mode: str = "tf") -> Samples:
+    """Calibration/validation data from a user's spec: None (scikit-learn's sample images),
+    'random', a folder of images, or an .npy/.npz file."""
+    if count < 1:
+        raise UsageError(f"--calibration-samples {count}: must be >= 1")
+    if spec is None:
+        return sample_images(shape, count, mode)
+    if spec == "random":
+        return random_samples(shape, count, mode)
+    path = Path(spec)
+    if not path.exists():
+        raise UsageError(f"calibration data not found: {path}")
+    if path.is_dir():
+        return from_folder(path, shape, count, mode)
+    if path.suffix.lower() in (".npy", ".npz"):
+        return from_array(path, shape, count)
+    raise UsageError(f"calibration data {path}: expected a folder of images, an .npy/.npz "
+                     "file, or 'random'")

@@ -1,0 +1,170 @@
+"""Keras -> .tflite (TFLiteConverter) and Keras -> .onnx (tf2onnx + onnxruntime's quantizer).
+
+Each converter returns the bytes of the artefact and a dict of quantization details for the
+manifest; writing files is the pipeline's job (atomically).
+"""
+
+from __future__ import annotations
+
+import tempfile
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from edgekit._quiet import quiet_stderr, quiet_stdout
+from edgekit.core.errors import EdgekitError
+
+ONNX_OPSET = 17          # pinned: tf2onnx 1.17 is tested up to 18; 17 runs everywhere
+QUANTS = ("none", "fp16", "dynamic", "int8")
+FORMATS = ("tflite", "onnx")
+CALIBRATION_METHODS = ("minmax", "entropy", "percentile")
+
+
+class ConversionError(EdgekitError):
+    pass
+
+
+def _fail(fmt: str, quant: str, e: Exception):
+    first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+    return ConversionError(f"{fmt} {quant} conversion failed: {first[:300]}")
+
+
+# ---- TFLite -------------------------------------------------------------------------------
+
+def to_tflite(model, quant: str, calib: np.ndarray | None = None,
+              io: str = "int8") -> tuple[bytes, dict]:
+    from edgekit._tf import tf
+
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    details: dict = {"scheme": quant}
+    if quant == "fp16":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.target_spec.supported_types = [tf.float16]
+        details["weights"] = "float16"
+    elif quant == "dynamic":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        details["weights"] = "int8 (dynamic-range: activations quantized at run time)"
+    elif quant == "int8":
+        assert calib is not None
+
+        def representative():
+            for i in range(len(calib)):
+                yield [calib[i:i + 1].astype(np.float32)]
+
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = representative
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        if io == "int8":
+            converter.inference_input_type = tf.int8
+            converter.inference_output_type = tf.int8
+        details.update(weights="int8 per-channel", activations="int8 per-tensor",
+                       io=io, calibration_samples=int(len(calib)))
+    try:
+        with quiet_stdout(), quiet_stderr(), warnings.catch_warnings():
+            # "Statistics for quantized inputs were expected": harmless for int8 I/O
+            warnings.simplefilter("ignore", UserWarning)
+            content = converter.convert()
+    except Exception as e:  # TF raises a zoo of types
+        raise _fail("tflite", quant, e) from e
+    return content, details
+
+
+# ---- ONNX ---------------------------------------------------------------------------------
+
+def to_onnx_float(model) -> bytes:
+    import tf2onnx
+
+    from edgekit._tf import tf
+
+    spec = tuple(tf.TensorSpec((None, *t.shape[1:]), tf.float32, name=f"input_{i}")
+                 for i, t in enumerate(model.inputs))
+    try:
+        with quiet_stdout(), quiet_stderr():
+            proto, _ = tf2onnx.convert.from_keras(model, input_signature=spec, opset=ONNX_OPSET)
+    except Exception as e:
+        raise _fail("onnx", "none", e) from e
+    return proto.SerializeToString()
+
+
+class _Reader:
+    """onnxruntime CalibrationDataReader over a numpy array, one sample at a time."""
+
+    def __init__(self, name: str, x: np.ndarray):
+        self.name, self.x, self.i = name, x.astype(np.float32), 0
+
+    def get_next(self):
+        if self.i >= len(self.x):
+            return None
+        self.i += 1
+        return {self.name: self.x[self.i - 1:self.i]}
+
+    def rewind(self):
+        self.i = 0
+
+
+def quantize_onnx(float_model: bytes, quant: str, calib: np.ndarray | None = None,
+                  method: str = "minmax") -> tuple[bytes, dict]:
+    """fp16 / dynamic int8 / static QDQ int8 from a float ONNX model."""
+    import onnx
+
+    model = onnx.load_from_string(float_model)
+    details: dict = {"scheme": quant, "opset": ONNX_OPSET}
+    try:
+        if quant == "none":
+            return float_model, details
+        if quant == "fp16":
+            from onnxruntime.transformers.float16 import convert_float_to_float16
+
+            with quiet_stderr():
+                half = convert_float_to_float16(model, keep_io_types=True)
+            details.update(weights="float16", io="float32")
+            return half.SerializeToString(), details
+        with tempfile.TemporaryDirectory(prefix="edgekit-onnx-") as tmp:
+            src, pre, dst = (Path(tmp) / n for n in ("f.onnx", "pre.onnx", "q.onnx"))
+            onnx.save(model, src)
+            if quant == "dynamic":
+                from onnxruntime.quantization import QuantType, quantize_dynamic
+
+                with quiet_stderr():
+                    quantize_dynamic(src, dst, weight_type=QuantType.QInt8, per_channel=False)
+                details.update(weights="int8 per-tensor (dynamic: activations at run time)")
+                return dst.read_bytes(), details
+            from onnxruntime.quantization import (
+                CalibrationMethod,
+                QuantFormat,
+                QuantType,
+                quantize_static,
+            )
+            from onnxruntime.quantization.shape_inference import quant_pre_process
+
+            assert calib is not None
+            with quiet_stderr():
+                quant_pre_process(src, pre, skip_symbolic_shape=False)
+            input_name = model.graph.input[0].name
+            cm = {"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy,
+                  "percentile": CalibrationMethod.Percentile}[method]
+            with quiet_stderr(), quiet_stdout():
+                quantize_static(pre, dst, _Reader(input_name, calib),
+                                quant_format=QuantFormat.QDQ, per_channel=True,
+                                activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
+                                calibrate_method=cm,
+                                extra_options={"ActivationSymmetric": False,
+                                               "WeightSymmetric": True})
+            details.update(format="QDQ", weights="int8 per-channel (symmetric)",
+                           activations="int8 per-tensor", calibration_method=method,
+                           calibration_samples=int(len(calib)), io="float32")
+            return dst.read_bytes(), details
+    except ConversionError:
+        raise
+    except Exception as e:
+        raise _fail("onnx", quant, e) from e
+
+
+def convert(model, fmt: str, quant: str, calib: np.ndarray | None, io: str, method: str,
+            onnx_float: Callable[[], bytes]) -> tuple[bytes, dict]:
+    """One artefact. ``onnx_float`` gives the (cached) float ONNX model."""
+    if fmt == "tflite":
+        return to_tflite(model, quant, calib, io)
+    return quantize_onnx(onnx_float(), quant, calib, method)

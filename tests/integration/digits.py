@@ -1,0 +1,40 @@
+"""A small CNN trained for a few seconds on scikit-learn's digits (real data, no download)."""
+
+import numpy as np
+
+
+def digits_split(seed: int = 0):
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    x = (d.images / 16.0).astype(np.float32)[..., None]   # 1797 x 8 x 8 x 1, range 0..1
+    y = d.target.astype(np.int64)
+    idx = np.random.default_rng(seed).permutation(len(x))
+    train, test = idx[:1300], idx[1300:]
+    return x[train], y[train], x[test], y[test]
+
+
+def train_digits_cnn(path, epochs: int = 25, seed: int = 0):
+    """Train, save to ``path`` (.keras), return (x_train, y_train, x_test, y_test)."""
+    from edgekit._tf import keras
+
+    keras.utils.set_random_seed(seed)
+    x_tr, y_tr, x_te, y_te = digits_split(seed)
+    L = keras.layers
+    inp = keras.Input((8, 8, 1), name="digits")
+    h = L.Conv2D(16, 3, padding="same", activation="relu", name="conv1")(inp)
+    h = L.Conv2D(32, 3, padding="same", name="conv2")(h)
+    h = L.BatchNormalization(name="conv2_bn")(h)
+    h = L.ReLU(name="conv2_relu")(h)
+    h = L.MaxPooling2D(2, name="pool")(h)
+    h = L.DepthwiseConv2D(3, padding="same", name="dw")(h)
+    h = L.Conv2D(64, 1, activation="relu", name="pw")(h)
+    h = L.GlobalAveragePooling2D(name="gap")(h)
+    out = L.Dense(10, activation="softmax", name="predictions")(h)
+    model = keras.Model(inp, out, name="digits_cnn")
+    model.compile(optimizer=keras.optimizers.Adam(3e-3),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(x_tr, y_tr, epochs=epochs, batch_size=32, verbose=0)
+    model.save(path)
+    return x_tr, y_tr, x_te, y_te
+
