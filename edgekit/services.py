@@ -128,3 +128,13 @@ def analyze(target: Target, batch: int = 1, dtype: str = "float32") -> Report:
     if target.format == "keras":
         return analyze_keras(keras_model(target), target, batch, dtype)
     raise UsageError(f"analysis of {target.format} files is not available yet: {target.path}")
+
+
+def file_macs(target: Target) -> int | None:
+    """MACs per item of a model file from its analysis, or None if it cannot be analyzed."""
+    from edgekit.core.errors import EdgekitError
+
+    try:
+        return analyze(target).totals()["macs"]
+    except EdgekitError:
+        return None

@@ -86,6 +86,9 @@ def analyze_cmd(
         "--plot", help="Also write a PNG: MACs and activation memory per layer.")] = None,
     summary: Annotated[bool, typer.Option(
         "--summary", "-s", help="Totals only, no per-layer table.")] = False,
+    profile: Annotated[Optional[str], typer.Option(
+        "--profile", "-P", help="A device profile (see 'edgekit profiles'): roofline time "
+        "estimate and does it fit in flash and RAM.")] = None,
     knobs=None,
 ):
     """Params, MACs and activation memory per layer, with totals and peak memory.
@@ -96,8 +99,18 @@ def analyze_cmd(
     from edgekit import services
 
     t = services.resolve_target(target, knobs)
+    device = None
+    if profile:
+        from edgekit.core.profiles import get_profile
+
+        device = get_profile(profile)
     with status(f"Analyzing {t.describe()}…"):
         report = services.analyze(t, batch=batch, dtype=dtype)
+    estimate = None
+    if device is not None:
+        from edgekit.core.profiles import estimate as roofline_estimate
+
+        estimate = roofline_estimate(report, device)
     if csv_path:
         from edgekit.report.analysis import write_csv
 
@@ -109,11 +122,13 @@ def analyze_cmd(
     if json_out:
         from edgekit.report.analysis import to_json
 
-        print(to_json(report))
+        print(to_json(report, estimate))
         return
-    from edgekit.report.analysis import render_table
+    from edgekit.report.analysis import render_estimate, render_table
 
     render_table(report, out, layers=not summary)
+    if estimate is not None:
+        render_estimate(estimate, out)
     for path in (csv_path, plot):
         if path:
             err.print(f"wrote {path}")
@@ -221,6 +236,168 @@ def export_cmd(
     render_export(manifest, out)
     out.print(f"wrote {len(manifest['artifacts'])} files and manifest.json to "
               f"{manifest['out_dir']}")
+
+
+def _int_list(value: str, option: str) -> list[int]:
+    from edgekit.core.errors import UsageError
+
+    try:
+        return [int(v) for v in _csv_list(value, option)]
+    except ValueError:
+        raise UsageError(f"{option} {value}: expected comma-separated integers") from None
+
+
+@app.command("bench")
+@with_knobs
+def bench_cmd(
+    targets: Annotated[Optional[list[str]], typer.Argument(
+        help="Zoo model names and/or model files (.tflite, .onnx, .keras). Default: "
+             "mobilenet --alpha 0.25 --resolution 96.", show_default=False)] = None,
+    runtime: Annotated[str, typer.Option(
+        "--runtime", "-r", help="Comma-separated: litert, onnxruntime, keras.")
+    ] = "litert,onnxruntime,keras",
+    provider: Annotated[str, typer.Option(
+        "--provider", "-p", help="onnxruntime execution providers, comma-separated: cpu, "
+        "cuda, tensorrt, openvino, ... (must be in this onnxruntime build).")] = "cpu",
+    threads: Annotated[Optional[str], typer.Option(
+        "--threads", "-t", help="Comma-separated thread counts. Default: 1 and all cores."
+    )] = None,
+    batch: Annotated[str, typer.Option("--batch", "-b", help="Comma-separated batch sizes.")
+                     ] = "1",
+    runs: Annotated[int, typer.Option("--runs", help="Timed runs per setting.")] = 100,
+    warmup: Annotated[int, typer.Option("--warmup", help="Untimed runs first.")] = 10,
+    budget: Annotated[Optional[float], typer.Option(
+        "--time-budget", help="Stop a setting's timed runs after this many seconds.")] = None,
+    xnnpack: Annotated[bool, typer.Option(
+        "--xnnpack/--no-xnnpack", help="LiteRT with the XNNPACK delegate (default) or "
+        "the builtin kernels.")] = True,
+    quant: Annotated[str, typer.Option(
+        "--quant", "-q", help="For zoo/.keras models: which export to time (none, fp16, "
+        "dynamic, int8).")] = "none",
+    allow_fallback: Annotated[bool, typer.Option(
+        "--allow-fallback", help="Accept onnxruntime falling back to another provider (the "
+        "report says which one ran).")] = False,
+    compare: Annotated[Optional[Path], typer.Option(
+        "--compare", help="A previous 'bench --json' file: show the change per row.")] = None,
+    plot: Annotated[Optional[Path], typer.Option(
+        "--plot", help="Write a PNG of the latency distributions.")] = None,
+    json_out: JsonOpt = False,
+    knobs=None,
+):
+    """Time models on LiteRT, onnxruntime and Keras: p50/p90/p99, throughput, load time.
+
+    Examples: 'edgekit bench mobilenet --alpha 0.25', 'edgekit bench model.tflite
+    --threads 1,2 --runs 200', 'edgekit bench a.tflite b.onnx --json > results.json'.
+    """
+    from edgekit import services
+    from edgekit.bench.env import environment
+    from edgekit.bench.service import BenchOptions, check_providers, run_bench, subjects_for
+
+    cores = os.cpu_count() or 1
+    opts = BenchOptions(
+        runtimes=_csv_list(runtime, "--runtime"), providers=_csv_list(provider, "--provider"),
+        threads=_int_list(threads, "--threads") if threads else sorted({1, cores}),
+        batches=_int_list(batch, "--batch"), runs=runs, warmup=warmup, budget_s=budget,
+        xnnpack=xnnpack, quant=quant.lower(), allow_fallback=allow_fallback)
+    opts.validate()
+    check_providers(opts)
+    previous = None
+    if compare is not None:
+        from edgekit.report.bench import load_previous
+
+        previous = load_previous(compare)
+    resolved = [services.resolve_target(t, knobs) for t in (targets or [None])]
+    from edgekit.core.profiles import host_peak_gmacs
+
+    with progress("Benchmarking") as notify:
+        subjects = subjects_for(resolved, opts, notify)
+        results = run_bench(subjects, opts, notify, host_peak_gmacs=host_peak_gmacs())
+    data = {"schema": 1, "environment": environment(), "results": results}
+    if previous is not None:
+        from edgekit.report.bench import compare_rows
+
+        compare_rows(results, previous)
+    if plot:
+        from edgekit.report.bench import plot_latency
+
+        plot_latency(data, plot)
+    if json_out:
+        print(json.dumps(data, indent=2))
+        return
+    from edgekit.report.bench import render_bench
+
+    render_bench(data, out)
+
+
+profiles_app = typer.Typer(help="Device profiles: list, show, calibrate this host.",
+                           no_args_is_help=False)
+app.add_typer(profiles_app, name="profiles")
+
+
+@profiles_app.callback(invoke_without_command=True)
+def profiles_list(ctx: typer.Context, json_out: JsonOpt = False):
+    """List the device profiles (shipped, and the user's calibrated host)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from edgekit.core.profiles import all_profiles
+    from edgekit.core.units import nbytes
+
+    profiles = all_profiles()
+    if json_out:
+        print(json.dumps({"schema": 1, "profiles": [_profile_dict(p) for p in
+                                                     profiles.values()]}, indent=2))
+        return
+    from rich.table import Table
+
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for c in ("name", "kind", "GFLOP/s fp32", "GOP/s int8", "GB/s", "RAM", "storage"):
+        table.add_column(c, justify="left" if c in ("name", "kind") else "right")
+    for p in profiles.values():
+        table.add_row(p.name, p.kind, f"{p.peak_gflops_fp32:g}",
+                      f"{p.peak_gops_int8:g}" if p.peak_gops_int8 else "-",
+                      f"{p.bandwidth_gbs:g}", nbytes(p.ram_bytes), nbytes(p.storage_bytes))
+    out.print(table)
+    if "host" not in profiles:
+        out.print("[dim]no host profile yet: 'edgekit profiles calibrate' measures this "
+                  "machine[/dim]")
+
+
+def _profile_dict(p) -> dict:
+    return {"name": p.name, "title": p.title, "kind": p.kind, "aliases": list(p.aliases),
+            "peak_gflops_fp32": p.peak_gflops_fp32, "peak_gops_int8": p.peak_gops_int8,
+            "bandwidth_gbs": p.bandwidth_gbs, "ram_bytes": p.ram_bytes,
+            "storage_bytes": p.storage_bytes, "path": str(p.path)}
+
+
+@profiles_app.command("show")
+def profiles_show(name: Annotated[str, typer.Argument(help="Profile name or alias.")],
+                  json_out: JsonOpt = False):
+    """Show one profile and the file (with the source of every number) it comes from."""
+    from edgekit.core.profiles import get_profile
+
+    p = get_profile(name)
+    if json_out:
+        print(json.dumps(_profile_dict(p), indent=2))
+        return
+    out.print(f"[bold]{p.name}[/bold]: {p.title}  ({p.path})")
+    out.print(p.path.read_text(), markup=False, highlight=False)
+
+
+@profiles_app.command("calibrate")
+def profiles_calibrate(
+    output: Annotated[Optional[Path], typer.Option(
+        "--output", "-o", help="Where to write it. Default: ~/.config/edgekit/profiles/"
+        "host.toml")] = None,
+):
+    """Measure this machine (GEMM GFLOP/s, copy bandwidth) and write the host profile."""
+    from edgekit.bench.calibrate import calibrate
+    from edgekit.core.profiles import user_dir
+
+    path = output or user_dir() / "host.toml"
+    with status("Measuring GEMM throughput and memory bandwidth…"):
+        result = calibrate(path)
+    out.print(f"host: {result['peak_gflops_fp32']:.1f} GFLOP/s fp32, "
+              f"{result['bandwidth_gbs']:.2f} GB/s; wrote {path}")
 
 
 def main(argv: Optional[list] = None) -> None:

@@ -15,8 +15,35 @@ CSV_FIELDS = ("index", "name", "op", "inputs", "output_shape", "params", "traina
               "non_trainable_params", "macs", "other_ops", "activation_bytes", "counted")
 
 
-def to_json(report: Report) -> str:
-    return json.dumps(report.to_dict(), indent=2)
+def to_json(report: Report, estimate: dict | None = None) -> str:
+    data = report.to_dict()
+    if estimate is not None:
+        per_layer = {x["name"]: x for x in estimate["layers"]}
+        for layer in data["layers"]:
+            est = per_layer[layer["name"]]
+            layer["roofline"] = {k: est[k] for k in ("time_s", "compute_s", "memory_s",
+                                                     "bound")}
+        data["profile"] = {k: v for k, v in estimate.items() if k != "layers"}
+    return json.dumps(data, indent=2)
+
+
+def render_estimate(estimate: dict, console) -> None:
+    """Roofline total, the slowest layers, and the fit verdict."""
+    f = estimate["fit"]
+    console.print(f"[bold]on {estimate['profile']}[/bold] ({estimate['title']})")
+    console.print(f"  roofline estimate {estimate['time_s'] * 1e3:.3f} ms per batch "
+                  f"({estimate['compute_bound_layers']} layers compute-bound, "
+                  f"{estimate['memory_bound_layers']} memory-bound; a lower bound: real "
+                  "kernels reach a fraction of peak)")
+    top = sorted(estimate["layers"], key=lambda x: -x["time_s"])[:5]
+    console.print("  slowest: " + ", ".join(
+        f"{x['name']} {x['time_s'] * 1e3:.3f} ms ({x['bound']})" for x in top))
+    verdict = "[bold green]fits[/bold green]" if f["fits"] else "[bold red]does not fit[/bold red]"
+    console.print(
+        f"  {verdict}: weights {nbytes(f['weights_bytes'])} of {nbytes(f['storage_bytes'])} "
+        f"storage ({'ok' if f['weights_fit'] else 'too big'}), peak activations "
+        f"{nbytes(f['peak_activation_bytes'])} of {nbytes(f['ram_bytes'])} RAM "
+        f"({'ok' if f['activations_fit'] else 'too big'})")
 
 
 def write_csv(report: Report, path: Path) -> None:

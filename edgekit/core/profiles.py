@@ -1,0 +1,186 @@
+"""Device profiles: what a target can compute, move and hold. Pure Python (tomllib).
+
+A profile is a TOML file:
+
+    name = "raspberry-pi-4"                 # what users type
+    title = "Raspberry Pi 4 Model B ..."
+    kind = "sbc"                            # host | sbc | gpu | phone | mcu
+    [compute]
+    peak_gflops_fp32 = 96.0                 # required, > 0
+    peak_gops_int8 = 192.0                  # optional (int8 multiply-adds x 2)
+    [memory]
+    bandwidth_gbs = 12.8                    # required, > 0 (GB/s, 1e9 bytes)
+    ram_bytes = 4_294_967_296               # required: what activations may use
+    storage_bytes = 32_000_000_000          # required: where the weights live (flash, disk)
+
+Every number has its source in a comment in the file.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from edgekit.core.errors import UsageError
+
+KINDS = ("host", "sbc", "gpu", "phone", "mcu")
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    title: str
+    kind: str
+    peak_gflops_fp32: float
+    peak_gops_int8: float | None
+    bandwidth_gbs: float
+    ram_bytes: int
+    storage_bytes: int
+    path: Path
+    aliases: tuple[str, ...] = ()
+
+    def peak_ops(self, dtype: str) -> float:
+        """Peak arithmetic ops/s (2 per MAC) for activations of ``dtype``."""
+        if dtype == "int8" and self.peak_gops_int8:
+            return self.peak_gops_int8 * 1e9
+        return self.peak_gflops_fp32 * 1e9
+
+
+def _positive(data: dict, section: str, key: str, path: Path, required=True, kind=float):
+    value = data.get(section, {}).get(key)
+    if value is None:
+        if required:
+            raise UsageError(f"profile {path}: missing [{section}] {key}")
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise UsageError(f"profile {path}: [{section}] {key} must be a number > 0 "
+                         f"(got {value!r})")
+    return kind(value)
+
+
+def load_profile(path: Path) -> Profile:
+    try:
+        data = tomllib.loads(Path(path).read_text())
+    except tomllib.TOMLDecodeError as e:
+        raise UsageError(f"profile {path}: invalid TOML: {e}") from None
+    except OSError as e:
+        raise UsageError(f"profile {path}: {e.strerror}") from None
+    for key in ("name", "title", "kind"):
+        if not isinstance(data.get(key), str) or not data[key]:
+            raise UsageError(f"profile {path}: missing or empty '{key}'")
+    if data["kind"] not in KINDS:
+        raise UsageError(f"profile {path}: kind {data['kind']!r} must be one of "
+                         f"{', '.join(KINDS)}")
+    return Profile(
+        name=data["name"], title=data["title"], kind=data["kind"],
+        peak_gflops_fp32=_positive(data, "compute", "peak_gflops_fp32", path),
+        peak_gops_int8=_positive(data, "compute", "peak_gops_int8", path, required=False),
+        bandwidth_gbs=_positive(data, "memory", "bandwidth_gbs", path),
+        ram_bytes=_positive(data, "memory", "ram_bytes", path, kind=int),
+        storage_bytes=_positive(data, "memory", "storage_bytes", path, kind=int),
+        path=Path(path),
+        aliases=tuple(str(a) for a in data.get("aliases", [])),
+    )
+
+
+def search_path() -> list[Path]:
+    """Where profiles are looked for, later folders overriding earlier ones by name:
+    the profiles shipped with edgekit, the user's (~/.config/edgekit/profiles, where
+    'edgekit profiles calibrate' writes host.toml), and $EDGEKIT_PROFILES."""
+    paths = [Path(__file__).resolve().parents[2] / "profiles", user_dir()]
+    if os.environ.get("EDGEKIT_PROFILES"):
+        paths.append(Path(os.environ["EDGEKIT_PROFILES"]))
+    return paths
+
+
+def user_dir() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config"
+    return Path(base) / "edgekit" / "profiles"
+
+
+def all_profiles() -> dict[str, Profile]:
+    found: dict[str, Profile] = {}
+    for folder in search_path():
+        if folder.is_dir():
+            for f in sorted(folder.glob("*.toml")):
+                p = load_profile(f)
+                found[p.name] = p
+    return found
+
+
+def get_profile(name: str) -> Profile:
+    if name.endswith(".toml") or os.sep in name:
+        return load_profile(Path(name))
+    profiles = all_profiles()
+    for p in profiles.values():
+        if name in p.aliases:
+            return p
+    if name not in profiles:
+        from edgekit.core.specs import suggest
+
+        raise UsageError(f"unknown profile {name!r}{suggest(name, list(profiles))}; "
+                         f"available: {', '.join(profiles)}")
+    return profiles[name]
+
+
+# ---- roofline and fit ---------------------------------------------------------------------
+
+def roofline(macs: int, bytes_moved: int, profile: Profile, dtype: str) -> dict:
+    """Time of one layer on ``profile``: the larger of compute time and memory time."""
+    compute_s = 2 * macs / profile.peak_ops(dtype)
+    memory_s = bytes_moved / (profile.bandwidth_gbs * 1e9)
+    return {"compute_s": compute_s, "memory_s": memory_s,
+            "time_s": max(compute_s, memory_s),
+            "bound": "compute" if compute_s >= memory_s else "memory"}
+
+
+def fit(weight_bytes: int, peak_activation_bytes: int, profile: Profile) -> dict:
+    flash_ok = weight_bytes <= profile.storage_bytes
+    ram_ok = peak_activation_bytes <= profile.ram_bytes
+    return {"weights_bytes": weight_bytes, "storage_bytes": profile.storage_bytes,
+            "weights_fit": flash_ok,
+            "peak_activation_bytes": peak_activation_bytes, "ram_bytes": profile.ram_bytes,
+            "activations_fit": ram_ok, "fits": flash_ok and ram_ok}
+
+
+def host_peak_gmacs() -> float | None:
+    """The calibrated host profile's fp32 peak in GMAC/s (FLOP/s / 2), if there is one."""
+    try:
+        host = all_profiles().get("host")
+    except UsageError:
+        return None
+    return host.peak_gflops_fp32 / 2 if host else None
+
+
+def estimate(report, profile: Profile) -> dict:
+    """Roofline estimate of every layer of a Report on ``profile`` and the fit verdict.
+
+    Bytes moved by a layer: its input and output activations and its weights, all at the
+    report's activation dtype (int8 weights for an int8 model). Views move nothing.
+    """
+    from edgekit.core.counting import dtype_bytes
+
+    item = dtype_bytes(report.act_dtype)
+    by_name = {r.name: r for r in report.layers}
+    layers = []
+    for r in report.layers:
+        if r.alias:
+            layers.append({"name": r.name, "time_s": 0.0, "compute_s": 0.0, "memory_s": 0.0,
+                           "bound": "-"})
+            continue
+        moved = report.activation_bytes(r) + r.params * item + sum(
+            report.activation_bytes(by_name[i]) for i in r.inputs if i in by_name)
+        est = roofline(r.macs * report.batch, moved, profile, report.act_dtype)
+        layers.append({"name": r.name, **est})
+    totals = report.totals()
+    weight_bytes = totals["params"] * item
+    return {
+        "profile": profile.name, "title": profile.title,
+        "time_s": sum(x["time_s"] for x in layers),
+        "compute_bound_layers": sum(x["bound"] == "compute" for x in layers),
+        "memory_bound_layers": sum(x["bound"] == "memory" for x in layers),
+        "layers": layers,
+        "fit": fit(weight_bytes, totals["peak_activation_bytes"], profile),
+    }
