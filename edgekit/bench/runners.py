@@ -135,7 +135,8 @@ PROVIDER_ALIASES = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvide
                     "tensorrt": "TensorrtExecutionProvider", "trt": "TensorrtExecutionProvider",
                     "openvino": "OpenVINOExecutionProvider", "dml": "DmlExecutionProvider",
                     "coreml": "CoreMLExecutionProvider", "rocm": "ROCMExecutionProvider",
-                    "xnnpack": "XnnpackExecutionProvider", "qnn": "QNNExecutionProvider"}
+                    "xnnpack": "XnnpackExecutionProvider", "qnn": "QNNExecutionProvider",
+                    "azure": "AzureExecutionProvider"}
 
 
 def provider_name(short: str) -> str:

@@ -1,0 +1,135 @@
+"""`edgekit bench` and `edgekit profiles calibrate` on small models and the shared files."""
+
+import json
+
+import numpy as np
+import pytest
+
+from tests.conftest import SHARED_MODELS, run_fresh
+
+SMALL = ["mobilenet", "--alpha", "0.25", "--resolution", "96"]
+QUICK = ["--runs", "5", "--warmup", "1"]
+
+
+@pytest.fixture(scope="module")
+def small_files(tmp_path_factory):
+    """Float .tflite and .onnx of the small MobileNet."""
+    from edgekit import services
+    from edgekit.export.pipeline import ExportOptions, export
+
+    out = tmp_path_factory.mktemp("files")
+    target = services.resolve_target("mobilenet", {"alpha": 0.25, "resolution": 96})
+    manifest = export(target, ExportOptions(out_dir=out, samples=4, min_agreement=0))
+    return {a["format"]: out / a["file"] for a in manifest["artifacts"]}
+
+
+def test_bench_files_side_by_side(cli, small_files):
+    r = cli("bench", small_files["tflite"], small_files["onnx"], *QUICK,
+            "--threads", "1,2", "--batch", "1,3", "--json")
+    assert r.code == 0, r.err
+    data = json.loads(r.out)
+    assert data["schema"] == 1 and data["environment"]["cores"] >= 1
+    rows = data["results"]
+    assert {(x["runtime"], x["threads"], x["batch"]) for x in rows} == {
+        (rt, t, b) for rt in ("litert", "onnxruntime") for t in (1, 2) for b in (1, 3)}
+    for x in rows:
+        lat = x["latency_ms"]
+        assert 0 < lat["min"] <= lat["p50"] <= lat["p90"] <= lat["p99"] <= lat["max"]
+        assert x["runs"] == 5 and len(x["samples_ms"]) == 5
+        assert x["throughput_items_s"] == pytest.approx(x["batch"] * 1e3 / lat["p50"])
+        assert x["load_ms"] > 0 and x["first_run_ms"] > 0
+        assert x["input"]["shape"][1:] == [96, 96, 3]
+        for key in ("model", "runtime", "provider", "threads", "batch"):
+            assert key in x
+
+
+def test_unavailable_provider_is_one_line(cli, small_files):
+    r = cli("bench", small_files["onnx"], "--provider", "cuda", *QUICK)
+    assert r.code == 2 and len(r.err_lines) == 1
+    assert "execution provider 'cuda' is not available" in r.err
+    assert "cpu" in r.err.split("available: ")[-1]
+
+
+def test_compare_and_plot(cli, small_files, tmp_path):
+    first = cli("bench", small_files["tflite"], *QUICK, "--threads", "1", "--json")
+    (tmp_path / "prev.json").write_text(first.out)
+    png = tmp_path / "lat.png"
+    r = cli("bench", small_files["tflite"], *QUICK, "--threads", "1", "--compare",
+            tmp_path / "prev.json", "--plot", png)
+    assert r.code == 0, r.err
+    assert "vs prev" in r.out and any(w in r.out for w in ("same", "slower", "faster"))
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    r = cli("bench", small_files["tflite"], *QUICK, "--compare", tmp_path / "nope.json")
+    assert r.code == 2 and "file not found" in r.err
+
+
+def test_zoo_bench_with_keras_baseline_reports_gmacs(cli):
+    r = cli("bench", *SMALL, "--runtime", "keras", *QUICK, "--json")
+    assert r.code == 0, r.err
+    (row,) = json.loads(r.out)["results"]
+    assert row["runtime"] == "keras" and row["macs_per_item"] == 7_745_152
+    assert row["gmacs_per_s"] == pytest.approx(7_745_152 / (row["latency_ms"]["p50"] * 1e-3) / 1e9)
+
+
+def test_file_bench_imports_no_tensorflow(small_files):
+    code = f"""
+import sys
+from edgekit.cli.main import main
+try:
+    main(["bench", {str(small_files['tflite'])!r}, {str(small_files['onnx'])!r},
+          "--runs", "2", "--warmup", "0", "--json"])
+except SystemExit as e:
+    assert e.code in (0, None), e.code
+print("HEAVY:" + ",".join(m for m in ("tensorflow", "keras", "tf2onnx") if m in sys.modules))
+"""
+    out = run_fresh(code)
+    assert out.strip().splitlines()[-1] == "HEAVY:"
+
+
+def test_third_party_int8_mobilenet_v2_runs_and_sees_the_dog():
+    """A real int8 model made by someone else: NCHW int8 input, the dog is Samoyed (258)."""
+    from edgekit.bench.runners import TFLiteRunner
+
+    runner = TFLiteRunner(SHARED_MODELS / "mobilenet_v2_quantized_1x3x224x224.tflite")
+    spec = runner.inputs[0]
+    assert spec.dtype == "int8" and spec.shape == (1, 3, 224, 224) and spec.scale > 0
+    dog = np.load(SHARED_MODELS / "dog_int8_1x3x224x224.npy")
+    runner.invoke([dog])
+    out = runner.interpreter.get_tensor(runner.interpreter.get_output_details()[0]["index"])
+    assert int(np.argmax(out)) == 258
+
+
+def test_bench_third_party_file_and_refused_file(cli):
+    r = cli("bench", SHARED_MODELS / "mobilenet_v2_quantized_1x3x224x224.tflite",
+            "--runs", "3", "--warmup", "1", "--threads", "2", "--json")
+    assert r.code == 0, r.err
+    (row,) = json.loads(r.out)["results"]
+    assert row["input"]["dtype"] == "int8"
+    r = cli("bench", SHARED_MODELS / "person_detect.tflite", *QUICK)
+    assert r.code == 1 and len(r.err_lines) == 1
+    assert "LiteRT cannot load" in r.err and "quantized_dimension" in r.err
+
+
+def test_calibrate_writes_a_profile_that_loads(cli, tmp_path):
+    from edgekit.core.profiles import load_profile
+
+    path = tmp_path / "host.toml"
+    r = cli("profiles", "calibrate", "-o", path)
+    assert r.code == 0, r.err
+    p = load_profile(path)
+    assert p.name == "host" and p.kind == "host"
+    assert 0.5 < p.peak_gflops_fp32 < 10_000 and 0.1 < p.bandwidth_gbs < 1_000
+
+
+def test_profiles_commands(cli):
+    r = cli("profiles", "--json")
+    assert r.code == 0
+    assert {"stm32h7", "nrf52840"} <= {p["name"] for p in json.loads(r.out)["profiles"]}
+    r = cli("profiles", "show", "rpi5")
+    assert r.code == 0 and "Cortex-A76" in r.out and "# " in r.out
+    r = cli("analyze", *SMALL, "--dtype", "int8", "--profile", "stm32h7", "--json")
+    d = json.loads(r.out)
+    assert d["profile"]["fit"]["fits"] is True
+    assert all("roofline" in layer for layer in d["layers"])
+    r = cli("analyze", "resnet50", "--profile", "nrf52840", "--summary")
+    assert r.code == 0 and "does not fit" in r.out

@@ -1,0 +1,88 @@
+import math
+
+import pytest
+
+from edgekit.core.errors import UsageError
+from edgekit.core.profiles import (
+    Profile,
+    all_profiles,
+    estimate,
+    fit,
+    get_profile,
+    load_profile,
+    roofline,
+)
+from tests.unit.test_records import small_report
+
+SHIPPED = {"raspberry-pi-4", "raspberry-pi-5", "jetson-orin-nano", "snapdragon-8-gen-2",
+           "stm32h7", "nrf52840"}
+
+
+def test_shipped_profiles_load_and_cite_sources():
+    profiles = all_profiles()
+    assert SHIPPED <= set(profiles)
+    for name in SHIPPED:
+        p = profiles[name]
+        text = p.path.read_text()
+        assert text.count("#") >= 4, f"{name}: every number needs its source"
+        assert p.peak_gflops_fp32 > 0 and p.bandwidth_gbs > 0
+    assert get_profile("rpi4").name == "raspberry-pi-4"
+    assert get_profile("nrf52").ram_bytes == 256 * 1024
+
+
+def test_unknown_profile_suggests():
+    with pytest.raises(UsageError, match="unknown profile 'raspberry-pi-3'.*raspberry-pi-4"):
+        get_profile("raspberry-pi-3")
+
+
+@pytest.mark.parametrize("text, message", [
+    ("name = 'x'\ntitle = 'X'\nkind = 'mcu'\n[compute\n", "invalid TOML"),
+    ("title = 'X'\nkind = 'mcu'\n", "missing or empty 'name'"),
+    ("name = 'x'\ntitle = 'X'\nkind = 'toaster'\n", "kind 'toaster' must be one of"),
+    ("name = 'x'\ntitle = 'X'\nkind = 'mcu'\n[compute]\npeak_gflops_fp32 = -1\n",
+     r"\[compute\] peak_gflops_fp32 must be a number > 0"),
+    ("name = 'x'\ntitle = 'X'\nkind = 'mcu'\n[compute]\npeak_gflops_fp32 = 1\n",
+     r"missing \[memory\] bandwidth_gbs"),
+])
+def test_broken_profiles_get_a_clear_error(tmp_path, text, message):
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(UsageError, match=message):
+        load_profile(path)
+
+
+def toy(**kw):
+    base = dict(name="toy", title="Toy", kind="mcu", peak_gflops_fp32=1.0, peak_gops_int8=4.0,
+                bandwidth_gbs=1.0, ram_bytes=1000, storage_bytes=10_000, path=None)
+    base.update(kw)
+    return Profile(**base)
+
+
+def test_roofline_by_hand():
+    p = toy()
+    # 1e6 MACs = 2e6 FLOP at 1 GFLOP/s = 2 ms; 1e5 bytes at 1 GB/s = 0.1 ms
+    r = roofline(1_000_000, 100_000, p, "float32")
+    assert math.isclose(r["compute_s"], 2e-3) and math.isclose(r["memory_s"], 1e-4)
+    assert r["bound"] == "compute" and r["time_s"] == r["compute_s"]
+    assert math.isclose(roofline(1_000_000, 100_000, p, "int8")["compute_s"], 0.5e-3)
+    assert roofline(10, 10**7, p, "float32")["bound"] == "memory"
+
+
+def test_fit_verdicts():
+    p = toy()
+    assert fit(10_000, 1000, p)["fits"]
+    f = fit(10_001, 999, p)
+    assert not f["fits"] and not f["weights_fit"] and f["activations_fit"]
+
+
+def test_estimate_over_a_report():
+    rep = small_report()
+    est = estimate(rep, toy())
+    assert len(est["layers"]) == len(rep.layers)
+    assert est["layers"][3]["time_s"] == 0.0  # the flatten view moves nothing
+    conv = est["layers"][1]
+    # conv: 6912 MACs -> 13824 FLOP at 1e9/s; bytes: in 192*4 + out 256*4 + 108 params*4
+    assert math.isclose(conv["compute_s"], 13824 / 1e9)
+    assert math.isclose(conv["memory_s"], (192 + 256 + 108) * 4 / 1e9)
+    assert est["fit"]["weights_bytes"] == 4 * rep.totals()["params"]
+    assert est["fit"]["peak_activation_bytes"] == rep.totals()["peak_activation_bytes"]
