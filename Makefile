@@ -18,10 +18,12 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	@echo "== edgekit analyze (default model: mobilenet --alpha 0.25 --resolution 96)"
-	$(BIN)/edgekit analyze --plot $(DEMO_OUT)-layers.png
-	@echo "== edgekit analyze mobilenet --alpha 1.0 (the paper's 569 M multiply-adds)"
-	$(BIN)/edgekit analyze mobilenet --summary
+	@echo "== 1. analyze the default model (mobilenet --alpha 0.25 --resolution 96), int8 on an STM32H7"
+	$(BIN)/edgekit analyze --dtype int8 --profile stm32h7 --plot $(DEMO_OUT)/layers.png
+	@echo "== 2. export it: TFLite and ONNX, float and full int8, checked in LiteRT and onnxruntime"
+	$(BIN)/edgekit export --quant none,int8 -o $(DEMO_OUT)/export
+	@echo "== 3. benchmark the exported files on this host"
+	$(BIN)/edgekit bench $(DEMO_OUT)/export/*.tflite $(DEMO_OUT)/export/*.onnx --runs 200
 
 test: $(STAMP)
 	$(BIN)/ruff check edgekit tests tools
@@ -31,4 +33,4 @@ unit: $(STAMP)
 	$(BIN)/python -m pytest -q tests/unit
 
 clean:
-	rm -rf $(VENV) $(DEMO_OUT) $(DEMO_OUT)-*.png .pytest_cache
+	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache

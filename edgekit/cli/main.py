@@ -329,6 +329,52 @@ def bench_cmd(
     render_bench(data, out)
 
 
+@app.command("profile")
+@with_knobs
+def profile_cmd(
+    target: TargetArg = None,
+    runs: Annotated[int, typer.Option("--runs", help="Profiled runs.")] = 50,
+    threads: Annotated[Optional[int], typer.Option("--threads", "-t", min=1,
+                                                   help="Intra-op threads.")] = None,
+    provider: Annotated[str, typer.Option("--provider", "-p", help="Execution provider.")
+                        ] = "cpu",
+    top: Annotated[int, typer.Option("--top", help="Rows to show.")] = 20,
+    json_out: JsonOpt = False,
+    knobs=None,
+):
+    """Per-op times of an ONNX model (onnxruntime's profiler), by op type and, for zoo and
+    Keras models, by layer with each layer's MACs and achieved GMAC/s."""
+    from edgekit import services
+    from edgekit.bench.oprofile import map_to_layers, profile_onnx
+    from edgekit.core.errors import EdgekitError
+
+    t = services.resolve_target(target, knobs)
+    layers = None
+    if t.format == "tflite":
+        raise EdgekitError(
+            "per-op profiling of .tflite is not available: LiteRT's Python API has no op "
+            "profiler; use TFLite's benchmark_model --enable_op_profiling=true, or profile "
+            "the model's .onnx export")
+    with progress("Profiling") as notify:
+        if t.format == "onnx":
+            path = t.path
+        else:
+            from edgekit.bench.service import _exported
+
+            path = _exported(t, "none", notify)["onnxruntime"]
+            layers = services.analyze(t).to_dict()["layers"]
+        notify(f"Profiling {path}")
+        prof = profile_onnx(path, runs=runs, threads=threads, provider=provider)
+    if layers is not None:
+        prof["layers"] = map_to_layers(prof, layers)
+    if json_out:
+        print(json.dumps({"schema": 1, **prof}, indent=2))
+        return
+    from edgekit.report.bench import render_profile
+
+    render_profile(prof, out, top)
+
+
 profiles_app = typer.Typer(help="Device profiles: list, show, calibrate this host.",
                            no_args_is_help=False)
 app.add_typer(profiles_app, name="profiles")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from edgekit.core.errors import UsageError
@@ -37,6 +38,14 @@ def compare_rows(results: list[dict], previous: dict[tuple, dict]) -> None:
                         "verdict": regression(o["p50"], n["p50"], o["stdev"], n["stdev"])}
 
 
+def short_labels(models: list[str]) -> dict[str, str]:
+    """File names without the prefix they share and without the .tflite/.onnx suffix (the
+    runtime column says it): 'fp32', 'int8'."""
+    names = [Path(m).name.removesuffix(".tflite").removesuffix(".onnx") for m in models]
+    cut = len(os.path.commonprefix(names)) if len(names) > 1 else 0
+    return {m: (n[cut:] or n) for m, n in zip(models, names, strict=True)}
+
+
 def render_bench(data: dict, console) -> None:
     from rich.table import Table
 
@@ -44,8 +53,14 @@ def render_bench(data: dict, console) -> None:
     env = data["environment"]
     models = list(dict.fromkeys(r["model"] for r in results))
     title = f"{env['cpu']} ({env['usable_cores']} cores)"
+    labels = short_labels(models)
     if len(models) == 1:
         title = f"{models[0]} on {title}"
+    else:
+        prefix = os.path.commonprefix([Path(m).name for m in models])
+        prefix = prefix[:len(prefix) - len(prefix.split("_")[-1])] if "_" in prefix else prefix
+        if prefix:
+            title = f"{prefix}* on {title}"
     table = Table(title=title, title_justify="left",
                   box=None, pad_edge=False, header_style="bold")
     has_gmacs = any("gmacs_per_s" in r for r in results)
@@ -60,12 +75,12 @@ def render_bench(data: dict, console) -> None:
     cols += ["vs prev"] if has_cmp else []
     for c in cols:
         table.add_column(c, justify="left" if c in ("model", "runtime") else "right",
-                         overflow="fold", no_wrap=c != "model")
+                         overflow="fold", no_wrap=True)
     for r in results:
         lat = r["latency_ms"]
         default_provider = r["provider"] in ("cpu", "xnnpack", None)
         runtime = r["runtime"] + ("" if default_provider else f"/{r['provider']}")
-        row = ([Path(r["model"]).name] if len(models) > 1 else []) + [
+        row = ([labels[r["model"]]] if len(models) > 1 else []) + [
                runtime, str(r["threads"] or "-")] + ([str(r["batch"])] if batches else []) + [
                f"{lat['p50']:.3f}", f"{lat['p90']:.3f}", f"{lat['p99']:.3f}",
                f"{r['cv']:.1%}", f"{r['throughput_items_s']:.1f}"]
@@ -105,3 +120,38 @@ def plot_latency(data: dict, path: Path) -> None:
     fig.tight_layout()
     atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=110), mode="wb")
     plt.close(fig)
+
+
+def render_profile(prof: dict, console, top: int = 20) -> None:
+    from rich.table import Table
+
+    from edgekit.core.units import si
+
+    console.print(f"[bold]{prof['file']}[/bold]: {prof['total_ms']:.3f} ms per run in "
+                  f"kernels ({prof['runtime']}/{prof['provider']}, median of {prof['runs']} "
+                  "runs)")
+    by_op = Table(title="time per op type", title_justify="left", box=None, pad_edge=False,
+                  header_style="bold")
+    for c in ("op", "ms", "share"):
+        by_op.add_column(c, justify="left" if c == "op" else "right")
+    for r in prof["by_op"]:
+        by_op.add_row(r["op"], f"{r['ms']:.3f}", f"{r['share']:.1%}")
+    console.print(by_op)
+    if "layers" in prof:
+        table = Table(title=f"top {top} layers", title_justify="left", box=None,
+                      pad_edge=False, header_style="bold")
+        for c in ("layer", "op", "ms", "share", "MACs", "GMAC/s"):
+            table.add_column(c, justify="left" if c in ("layer", "op") else "right")
+        for r in prof["layers"][:top]:
+            table.add_row(r["layer"], r["op"], f"{r['ms']:.3f}", f"{r['share']:.1%}",
+                          si(r["macs"]) if r["macs"] else "",
+                          f"{r['gmacs_per_s']:.2f}" if r["gmacs_per_s"] else "")
+    else:
+        table = Table(title=f"top {top} nodes", title_justify="left", box=None,
+                      pad_edge=False, header_style="bold")
+        for c in ("node", "op", "ms", "share"):
+            table.add_column(c, justify="left" if c in ("node", "op") else "right",
+                             overflow="fold")
+        for r in prof["nodes"][:top]:
+            table.add_row(r["node"], r["op"], f"{r['ms']:.3f}", f"{r['share']:.1%}")
+    console.print(table)

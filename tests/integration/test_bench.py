@@ -133,3 +133,23 @@ def test_profiles_commands(cli):
     assert all("roofline" in layer for layer in d["layers"])
     r = cli("analyze", "resnet50", "--profile", "nrf52840", "--summary")
     assert r.code == 0 and "does not fit" in r.out
+
+
+def test_profile_maps_ops_to_layers(cli):
+    r = cli("profile", *SMALL, "--runs", "5", "--json")
+    assert r.code == 0, r.err
+    d = json.loads(r.out)
+    assert d["total_ms"] > 0 and sum(n["share"] for n in d["nodes"]) == pytest.approx(1.0)
+    assert d["by_op"][0]["op"] == "Conv"  # convolutions dominate a MobileNet
+    layers = {row["layer"]: row for row in d["layers"]}
+    assert layers["conv_pw_13"]["macs"] > 0 and layers["conv_pw_13"]["gmacs_per_s"] > 0
+    assert layers["conv_dw_13"]["op"] == "DepthwiseConv2D"
+    mapped = sum(row["share"] for row in d["layers"] if row["layer"] != "(unmapped)")
+    assert mapped > 0.8
+
+
+def test_profile_file_and_tflite_limit(cli, small_files):
+    r = cli("profile", small_files["onnx"], "--runs", "3", "--json")
+    assert r.code == 0 and "layers" not in json.loads(r.out)
+    r = cli("profile", small_files["tflite"])
+    assert r.code == 1 and len(r.err_lines) == 1 and "LiteRT's Python API" in r.err
