@@ -118,16 +118,31 @@ def analyze_keras(model, target: Target, batch: int = 1, dtype: str = "float32")
                   outputs=outputs)
 
 
-def analyze(target: Target, batch: int = 1, dtype: str = "float32") -> Report:
-    """Analyze a zoo model or a model file."""
+def analyze(target: Target, batch: int = 1, dtype: str | None = None,
+            input_shape: tuple[int, ...] | None = None) -> Report:
+    """Analyze a zoo model or a model file. ``dtype`` None: float32 for Keras models, each
+    tensor's stored dtype for .onnx/.tflite files."""
     from edgekit.core.counting import dtype_bytes
 
-    dtype_bytes(dtype)  # validate before any heavy work
+    if dtype is not None:
+        dtype_bytes(dtype)  # validate before any heavy work
     if batch < 1:
         raise UsageError(f"--batch {batch}: must be an integer >= 1")
+    if input_shape is not None and target.format != "onnx":
+        raise UsageError("--input-shape applies to .onnx files with dynamic dimensions")
     if target.format == "keras":
-        return analyze_keras(keras_model(target), target, batch, dtype)
-    raise UsageError(f"analysis of {target.format} files is not available yet: {target.path}")
+        return analyze_keras(keras_model(target), target, batch, dtype or "float32")
+    if target.format == "onnx":
+        from edgekit.analysis.onnx_reader import read_onnx
+
+        records, outputs, info = read_onnx(target.path, input_shape)  # type: ignore[arg-type]
+    else:
+        from edgekit.analysis.tflite_reader import read_tflite
+
+        records, outputs, info = read_tflite(target.path)  # type: ignore[arg-type]
+    meta = model_meta(target, tuple(info.pop("input_shape")))
+    meta.update(info)
+    return Report(meta, records, batch=batch, act_dtype=dtype, outputs=outputs)
 
 
 def file_macs(target: Target) -> int | None:

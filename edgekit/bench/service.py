@@ -5,9 +5,6 @@ TensorFlow."""
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +14,7 @@ import numpy as np
 from edgekit.bench.timing import measure, rss_bytes
 from edgekit.core.errors import UsageError
 from edgekit.core.stats import summarize
+from edgekit.export.pipeline import cached_export
 
 RUNTIMES = ("litert", "onnxruntime", "keras")
 
@@ -63,33 +61,6 @@ class Subject:
     macs: int | None = None         # per item, from the analysis, when known
 
 
-def cache_dir() -> Path:
-    return Path(os.environ.get("EDGEKIT_CACHE", Path.home() / ".cache" / "edgekit"))
-
-
-def _exported(target, quant: str, notify) -> dict[str, Path]:
-    """Float (or --quant) .tflite and .onnx of a zoo model or a .keras file, cached."""
-    from edgekit.export.pipeline import ExportOptions, export, slug
-
-    key = slug(target.describe())
-    if target.kind == "file":
-        key += "-" + hashlib.sha256(Path(target.path).read_bytes()).hexdigest()[:12]
-    out = cache_dir() / f"{key}-{quant}"
-    manifest_path = out / "manifest.json"
-    if manifest_path.exists():
-        manifest = json.loads(manifest_path.read_text())
-        files = {a["format"]: out / a["file"] for a in manifest["artifacts"]}
-        if all(p.exists() for p in files.values()) and len(files) == 2:
-            return {"litert": files["tflite"], "onnxruntime": files["onnx"]}
-    notify(f"Exporting {target.describe()} ({quant}) to {out}")
-    opts = ExportOptions(quants=[quant], out_dir=out, samples=16,
-                         calibration=None if target.kind == "zoo" else "random",
-                         min_agreement=0.0)
-    manifest = export(target, opts, notify=notify)
-    files = {a["format"]: out / a["file"] for a in manifest["artifacts"]}
-    return {"litert": files["tflite"], "onnxruntime": files["onnx"]}
-
-
 def subjects_for(targets: list, opts: BenchOptions, notify) -> list[Subject]:
     from edgekit import services
 
@@ -105,7 +76,7 @@ def subjects_for(targets: list, opts: BenchOptions, notify) -> list[Subject]:
             continue
         files: dict[str, Path] = {}
         if {"litert", "onnxruntime"} & set(opts.runtimes):
-            files = _exported(t, opts.quant, notify)
+            files = cached_export(t, opts.quant, notify)
             files = {k: v for k, v in files.items() if k in opts.runtimes}
         model = services.keras_model(t)
         report = services.analyze_keras(model, t)

@@ -23,12 +23,15 @@ app = typer.Typer(
 )
 
 TargetArg = Annotated[Optional[str], typer.Argument(
-    help="A zoo model name (see 'edgekit models') or a model file (.keras, .h5). "
+    help="A zoo model name (see 'edgekit models') or a model file (.keras, .h5, .onnx, "
+         ".tflite). "
          "Default: mobilenet --alpha 0.25 --resolution 96.", show_default=False)]
 BatchOpt = Annotated[int, typer.Option("--batch", "-b", min=1,
                                        help="Batch size: scales MACs and memory.")]
-DtypeOpt = Annotated[str, typer.Option(
-    "--dtype", help="Activation dtype for memory figures: float32, float16, int8, ...")]
+DtypeOpt = Annotated[Optional[str], typer.Option(
+    "--dtype", help="Activation dtype for memory figures: float32, float16, int8, ... "
+    "Default: float32 for Keras models, the stored dtypes for .onnx/.tflite files.",
+    show_default=False)]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON (schema in the README) "
                                                       "instead of the table.")]
 
@@ -78,7 +81,10 @@ def models_cmd(json_out: JsonOpt = False):
 def analyze_cmd(
     target: TargetArg = None,
     batch: BatchOpt = 1,
-    dtype: DtypeOpt = "float32",
+    dtype: DtypeOpt = None,
+    input_shape: Annotated[Optional[str], typer.Option(
+        "--input-shape", help="For .onnx files with dynamic sizes: the input shape without "
+        "batch, e.g. 224,224,3.")] = None,
     json_out: JsonOpt = False,
     csv_path: Annotated[Optional[Path], typer.Option(
         "--csv", help="Also write the per-layer table as CSV.")] = None,
@@ -89,6 +95,15 @@ def analyze_cmd(
     profile: Annotated[Optional[str], typer.Option(
         "--profile", "-P", help="A device profile (see 'edgekit profiles'): roofline time "
         "estimate and does it fit in flash and RAM.")] = None,
+    memory_schedule: Annotated[str, typer.Option(
+        "--memory-schedule", help="given: peak in the model's order; best: also search "
+        "the execution order with the lowest peak.")] = "given",
+    memory_timeline: Annotated[Optional[Path], typer.Option(
+        "--memory-timeline", help="Write a PNG of live activation memory per step.")
+    ] = None,
+    compare_formats: Annotated[bool, typer.Option(
+        "--compare-formats", help="Export to ONNX and TFLite and show params, MACs and "
+        "peak memory of the three side by side.")] = False,
     knobs=None,
 ):
     """Params, MACs and activation memory per layer, with totals and peak memory.
@@ -97,15 +112,36 @@ def analyze_cmd(
     'edgekit analyze resnet50 --csv layers.csv', 'edgekit analyze model.keras --json'.
     """
     from edgekit import services
+    from edgekit.core.errors import UsageError
 
+    if memory_schedule not in ("given", "best"):
+        raise UsageError(f"--memory-schedule {memory_schedule}: must be given or best")
     t = services.resolve_target(target, knobs)
+    if compare_formats:
+        from edgekit.analysis.compare import compare_formats as run_compare
+        from edgekit.report.compare import render_compare
+
+        with progress("Comparing formats") as notify:
+            result = run_compare(t, notify)
+        if json_out:
+            print(json.dumps(result, indent=2))
+        else:
+            render_compare(result, out)
+        return
     device = None
     if profile:
         from edgekit.core.profiles import get_profile
 
         device = get_profile(profile)
     with status(f"Analyzing {t.describe()}…"):
-        report = services.analyze(t, batch=batch, dtype=dtype)
+        report = services.analyze(
+            t, batch=batch, dtype=dtype,
+            input_shape=tuple(_int_list(input_shape, "--input-shape")) if input_shape else None)
+    schedule = report.best_schedule() if memory_schedule == "best" else None
+    if memory_timeline:
+        from edgekit.report.analysis import plot_timeline
+
+        plot_timeline(report, memory_timeline, schedule)
     estimate = None
     if device is not None:
         from edgekit.core.profiles import estimate as roofline_estimate
@@ -122,14 +158,16 @@ def analyze_cmd(
     if json_out:
         from edgekit.report.analysis import to_json
 
-        print(to_json(report, estimate))
+        print(to_json(report, estimate, schedule))
         return
-    from edgekit.report.analysis import render_estimate, render_table
+    from edgekit.report.analysis import render_estimate, render_schedule, render_table
 
     render_table(report, out, layers=not summary)
+    if schedule is not None:
+        render_schedule(report, schedule, out)
     if estimate is not None:
         render_estimate(estimate, out)
-    for path in (csv_path, plot):
+    for path in (csv_path, plot, memory_timeline):
         if path:
             err.print(f"wrote {path}")
 
@@ -359,9 +397,9 @@ def profile_cmd(
         if t.format == "onnx":
             path = t.path
         else:
-            from edgekit.bench.service import _exported
+            from edgekit.export.pipeline import cached_export
 
-            path = _exported(t, "none", notify)["onnxruntime"]
+            path = cached_export(t, "none", notify)["onnxruntime"]
             layers = services.analyze(t).to_dict()["layers"]
         notify(f"Profiling {path}")
         prof = profile_onnx(path, runs=runs, threads=threads, provider=provider)

@@ -103,3 +103,89 @@ def plan_memory(tensors: list[Tensor], outputs: list[str] | None = None,
             live_sets[k].append(s)
     peak_step = max(range(len(order)), key=live_bytes.__getitem__)
     return MemoryPlan(order, live_bytes, live_sets, live_bytes[peak_step], peak_step)
+
+
+# ---- choosing an execution order ------------------------------------------------------
+
+@dataclass
+class Schedule:
+    order: list[str]
+    peak_bytes: int
+    method: str            # "exact" or "greedy"
+    states: int            # search states visited
+
+
+def _live_after(tensors, by_name, storage, consumers, done: frozenset, node: str,
+                outputs: set[str]) -> int:
+    """Bytes live while ``node`` runs, given the set ``done`` already run."""
+    now = done | {node}
+    live = 0
+    seen: set[str] = set()
+    for t in now:
+        s = storage[t]
+        if s in seen:
+            continue
+        # storage s is live if some tensor viewing it is the running node, an output, or
+        # still has a consumer that has not run before this step (the running node counts)
+        views = [v for v in now if storage[v] == s]
+        if any(v == node or v in outputs or any(c not in done for c in consumers[v])
+               for v in views):
+            live += by_name[s].nbytes
+            seen.add(s)
+    return live
+
+
+def best_order(tensors: list[Tensor], outputs: list[str] | None = None,
+               max_states: int = 50_000) -> Schedule:
+    """An execution order with the lowest peak: exact when the number of reachable
+    executed-sets stays under ``max_states`` (a minimax dynamic program over them), else a
+    greedy heuristic (run the ready node that leaves the least memory live, ties broken by
+    the given order)."""
+    by_name = {t.name: t for t in tensors}
+    _check_graph(by_name)
+    outs = set(outputs or [])
+    storage = {t.name: storage_of(by_name, t.name) for t in tensors}
+    consumers: dict[str, list[str]] = {t.name: [] for t in tensors}
+    for t in tensors:
+        for i in t.inputs:
+            consumers[i].append(t.name)
+    rank = {t.name: k for k, t in enumerate(tensors)}
+
+    def ready(done: frozenset) -> list[str]:
+        return [t.name for t in tensors
+                if t.name not in done and all(i in done for i in t.inputs)]
+
+    # exact: best[done] = (peak so far, order); expand level by level (|done| = k)
+    frontier: dict[frozenset, tuple[int, list[str]]] = {frozenset(): (0, [])}
+    states = 1
+    exact = True
+    for _ in range(len(tensors)):
+        nxt: dict[frozenset, tuple[int, list[str]]] = {}
+        for done, (peak, order) in frontier.items():
+            for n in ready(done):
+                live = _live_after(tensors, by_name, storage, consumers, done, n, outs)
+                key = done | {n}
+                cand = (max(peak, live), order + [n])
+                if key not in nxt or cand[0] < nxt[key][0]:
+                    nxt[key] = cand
+        states += len(nxt)
+        frontier = nxt
+        if states > max_states:
+            exact = False
+            break
+    if exact:
+        (peak, order), = frontier.values()
+        return Schedule(order, peak, "exact", states)
+    # greedy
+    done: frozenset = frozenset()
+    order: list[str] = []
+    peak = 0
+    while len(order) < len(tensors):
+        options = ready(done)
+        scored = [(_live_after(tensors, by_name, storage, consumers, done, n, outs),
+                   rank[n], n) for n in options]
+        live, _, n = min(scored)
+        peak = max(peak, live)
+        order.append(n)
+        done = done | {n}
+    return Schedule(order, peak, "greedy", states)

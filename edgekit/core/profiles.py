@@ -162,7 +162,7 @@ def estimate(report, profile: Profile) -> dict:
     """
     from edgekit.core.counting import dtype_bytes
 
-    item = dtype_bytes(report.act_dtype)
+    item = dtype_bytes(report.act_dtype or report.dtype_of(report.layers[0]))
     by_name = {r.name: r for r in report.layers}
     layers = []
     for r in report.layers:
@@ -172,7 +172,7 @@ def estimate(report, profile: Profile) -> dict:
             continue
         moved = report.activation_bytes(r) + r.params * item + sum(
             report.activation_bytes(by_name[i]) for i in r.inputs if i in by_name)
-        est = roofline(r.macs * report.batch, moved, profile, report.act_dtype)
+        est = roofline(r.macs * report.batch, moved, profile, report.dtype_of(r))
         layers.append({"name": r.name, **est})
     totals = report.totals()
     weight_bytes = totals["params"] * item

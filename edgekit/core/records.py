@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from edgekit.core.counting import CONVENTIONS, dtype_bytes, numel
+from edgekit.core.counting import CONVENTIONS, DTYPE_BYTES, dtype_bytes, numel
 from edgekit.core.memory import Tensor, plan_memory
 
 SCHEMA_VERSION = 1
@@ -55,21 +55,33 @@ class Report:
     model: dict[str, Any]
     layers: list[LayerRecord]
     batch: int = 1
-    act_dtype: str = "float32"
+    act_dtype: str | None = None   # None: each layer's own dtype (as the file stores it)
     outputs: list[str] = field(default_factory=list)
 
     # -- derived figures -------------------------------------------------------------------
+    def dtype_of(self, rec: LayerRecord) -> str:
+        dtype = self.act_dtype or rec.act_dtype
+        return dtype if dtype in DTYPE_BYTES else "float32"
+
     def activation_bytes(self, rec: LayerRecord) -> int:
-        return rec.output_elements * self.batch * dtype_bytes(self.act_dtype)
+        return rec.output_elements * self.batch * dtype_bytes(self.dtype_of(rec))
+
+    def tensors(self) -> list[Tensor]:
+        return [Tensor(r.name, 0 if r.alias else self.activation_bytes(r), list(r.inputs),
+                       alias_of=r.inputs[0] if r.alias and r.inputs else None)
+                for r in self.layers]
+
+    def output_names(self) -> list[str]:
+        return self.outputs or ([self.layers[-1].name] if self.layers else [])
 
     def memory_plan(self, order: list[str] | None = None):
-        tensors = [
-            Tensor(r.name, 0 if r.alias else self.activation_bytes(r), list(r.inputs),
-                   alias_of=r.inputs[0] if r.alias and r.inputs else None)
-            for r in self.layers
-        ]
-        outputs = self.outputs or ([self.layers[-1].name] if self.layers else [])
-        return plan_memory(tensors, outputs=outputs, order=order)
+        return plan_memory(self.tensors(), outputs=self.output_names(), order=order)
+
+    def best_schedule(self):
+        """The execution order with the lowest peak (exact search or greedy; see memory)."""
+        from edgekit.core.memory import best_order
+
+        return best_order(self.tensors(), outputs=self.output_names())
 
     def totals(self) -> dict[str, Any]:
         params_t = sum(r.params_trainable for r in self.layers)
@@ -111,7 +123,8 @@ class Report:
         return {
             "schema": SCHEMA_VERSION,
             "tool": {"name": "edgekit", "version": __version__},
-            "model": dict(self.model, batch=self.batch, act_dtype=self.act_dtype),
+            "model": dict(self.model, batch=self.batch,
+                          act_dtype=self.act_dtype or "per layer (as stored)"),
             "conventions": list(CONVENTIONS),
             "layers": layers,
             "totals": self.totals(),

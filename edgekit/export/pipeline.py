@@ -262,3 +262,30 @@ def _export(target, opts, name, staging, notify, warn, services) -> dict:
         "min_agreement": opts.min_agreement,
         "artifacts": artifacts,
     }
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("EDGEKIT_CACHE", Path.home() / ".cache" / "edgekit"))
+
+
+def cached_export(target, quant: str, notify=lambda m: None) -> dict[str, Path]:
+    """.tflite and .onnx (at ``quant``) of a zoo model or a .keras file, exported once into
+    the cache (EDGEKIT_CACHE, default ~/.cache/edgekit) and reused: {runtime: path}."""
+
+    key = slug(target.describe())
+    if target.kind == "file":
+        key += "-" + hashlib.sha256(Path(target.path).read_bytes()).hexdigest()[:12]
+    out = cache_dir() / f"{key}-{quant}"
+    manifest_path = out / "manifest.json"
+    if manifest_path.exists():
+        manifest = json.loads(manifest_path.read_text())
+        files = {a["format"]: out / a["file"] for a in manifest["artifacts"]}
+        if all(p.exists() for p in files.values()) and len(files) == 2:
+            return {"litert": files["tflite"], "onnxruntime": files["onnx"]}
+    notify(f"Exporting {target.describe()} ({quant}) to {out}")
+    opts = ExportOptions(quants=[quant], out_dir=out, samples=16,
+                         calibration=None if target.kind == "zoo" else "random",
+                         min_agreement=0.0)
+    manifest = export(target, opts, notify=notify)
+    files = {a["format"]: out / a["file"] for a in manifest["artifacts"]}
+    return {"litert": files["tflite"], "onnxruntime": files["onnx"]}

@@ -15,8 +15,13 @@ CSV_FIELDS = ("index", "name", "op", "inputs", "output_shape", "params", "traina
               "non_trainable_params", "macs", "other_ops", "activation_bytes", "counted")
 
 
-def to_json(report: Report, estimate: dict | None = None) -> str:
+def to_json(report: Report, estimate: dict | None = None, schedule=None) -> str:
     data = report.to_dict()
+    if schedule is not None:
+        data["memory_schedule"] = {
+            "given_peak_bytes": data["totals"]["peak_activation_bytes"],
+            "best_peak_bytes": schedule.peak_bytes, "method": schedule.method,
+            "states": schedule.states, "order": schedule.order}
     if estimate is not None:
         per_layer = {x["name"]: x for x in estimate["layers"]}
         for layer in data["layers"]:
@@ -70,7 +75,8 @@ def totals_lines(report: Report) -> list[tuple[str, str]]:
         ("weights", f"{nbytes(wb['fp32'])} fp32 | {nbytes(wb['fp16'])} fp16 | "
                     f"{nbytes(wb['int8'])} int8"),
         ("peak activations", f"{nbytes(t['peak_activation_bytes'])} at {t['peak_at_layer']} "
-                             f"(batch {report.batch}, {report.act_dtype})"),
+                             f"(batch {report.batch}, "
+                             f"{report.act_dtype or 'dtypes as stored'})"),
         ("all activations", f"{nbytes(t['activation_bytes_total'])} (training-style sum)"),
     ]
     if t["uncounted_layers"]:
@@ -122,11 +128,46 @@ def plot_layers(report: Report, path: Path) -> None:
             label="output activation")
     ax2.plot(x, [b / 2**10 for b in plan.live_bytes], color="black", lw=1,
              label="live (liveness)")
-    ax2.set_ylabel(f"KiB ({report.act_dtype}, batch {report.batch})")
+    ax2.set_ylabel(f"KiB ({report.act_dtype or 'stored dtypes'}, batch {report.batch})")
     ax2.legend(loc="upper right")
     step = max(1, len(layers) // 40)
     ax2.set_xticks(list(x)[::step])
     ax2.set_xticklabels([r.name for r in layers][::step], rotation=90, fontsize=6)
+    fig.tight_layout()
+    atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=110), mode="wb")
+    plt.close(fig)
+
+
+def render_schedule(report: Report, schedule, console) -> None:
+    given = report.memory_plan()
+    saved = given.peak_bytes - schedule.peak_bytes
+    console.print(f"[bold]memory schedule[/bold]: peak {nbytes(given.peak_bytes)} in the "
+                  f"given order, {nbytes(schedule.peak_bytes)} in the best order found "
+                  f"({schedule.method} search, {schedule.states} states)"
+                  + (f": saves {nbytes(saved)} ({saved / given.peak_bytes:.1%})" if saved
+                     else ": the given order is already the best"))
+
+
+def plot_timeline(report: Report, path: Path, schedule=None) -> None:
+    """Live activation bytes at every step: the given order and, if searched, the best."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    given = report.memory_plan()
+    fig, ax = plt.subplots(figsize=(max(8, len(report.layers) * 0.08), 4))
+    ax.step(range(len(given.live_bytes)), [b / 2**10 for b in given.live_bytes], where="mid",
+            label=f"given order (peak {nbytes(given.peak_bytes)})")
+    if schedule is not None:
+        best = report.memory_plan(schedule.order)
+        ax.step(range(len(best.live_bytes)), [b / 2**10 for b in best.live_bytes],
+                where="mid", label=f"best order (peak {nbytes(best.peak_bytes)})")
+    ax.axvline(given.peak_step, color="grey", lw=0.5)
+    ax.set_xlabel("execution step")
+    ax.set_ylabel("live activations (KiB)")
+    ax.set_title(f"{report.model['name']}: activation memory over time", fontsize=10)
+    ax.legend()
     fig.tight_layout()
     atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=110), mode="wb")
     plt.close(fig)

@@ -1,6 +1,6 @@
 import pytest
 
-from edgekit.core.memory import Tensor, check_order, plan_memory
+from edgekit.core.memory import Tensor, best_order, check_order, plan_memory
 
 
 def chain(*sizes):
@@ -64,3 +64,39 @@ def test_invalid_orders_are_refused():
         check_order(ts, ["t0", "t1"])
     with pytest.raises(ValueError, match="unknown tensor"):
         plan_memory([Tensor("a", 1, ["nope"])])
+
+
+def test_best_order_finds_the_depth_first_schedule():
+
+    # the hand example above, given breadth-first: the search must find the 102-byte order
+    ts = [Tensor("in", 1, []), Tensor("a", 100, ["in"]), Tensor("b", 100, ["in"]),
+          Tensor("a2", 1, ["a"]), Tensor("b2", 1, ["b"]), Tensor("out", 1, ["a2", "b2"])]
+    assert plan_memory(ts, outputs=["out"]).peak_bytes == 201
+    best = best_order(ts, outputs=["out"])
+    assert best.method == "exact" and best.peak_bytes == 102
+    assert plan_memory(ts, outputs=["out"], order=best.order).peak_bytes == 102
+    check_order(ts, best.order)
+
+
+def test_best_order_on_a_fire_module_by_hand():
+    # squeeze (10) feeds expand1 (40) and expand3 (40) -> concat (80). Whatever the order,
+    # the concat step holds e1, e3 and the concat: 160 bytes; before it, s + e1 + e3 = 90.
+    ts = [Tensor("x", 30, []), Tensor("s", 10, ["x"]), Tensor("e1", 40, ["s"]),
+          Tensor("e3", 40, ["s"]), Tensor("cat", 80, ["e1", "e3"])]
+    best = best_order(ts, outputs=["cat"])
+    assert best.peak_bytes == 160 == plan_memory(ts, outputs=["cat"]).peak_bytes
+
+
+def test_greedy_fallback_is_valid_and_not_worse_here():
+
+    ts = [Tensor("in", 1, [])]
+    for k in range(6):  # six independent branches: too many subsets for a tiny budget
+        ts += [Tensor(f"a{k}", 50, ["in"]), Tensor(f"b{k}", 1, [f"a{k}"])]
+    ts.append(Tensor("out", 1, [f"b{k}" for k in range(6)]))
+    g = best_order(ts, outputs=["out"], max_states=10)
+    assert g.method == "greedy"
+    check_order(ts, g.order)
+    assert g.peak_bytes == plan_memory(ts, outputs=["out"], order=g.order).peak_bytes
+    assert g.peak_bytes <= plan_memory(ts, outputs=["out"]).peak_bytes
+    exact = best_order(ts, outputs=["out"])
+    assert exact.method == "exact" and exact.peak_bytes <= g.peak_bytes
