@@ -8,28 +8,34 @@ from contextlib import contextmanager
 
 
 @contextmanager
-def _quiet_fd(fd: int, stream):
+def _quiet_fd(fd: int, name: str):
+    """Silence both the file descriptor (native code) and the Python stream ``sys.<name>``
+    (Python ``print``, which may not be fd-backed, e.g. under pytest)."""
     if os.environ.get("EDGEKIT_DEBUG") == "1":
         yield
         return
+    stream = getattr(sys, name)
     stream.flush()
     saved = os.dup(fd)
     devnull = os.open(os.devnull, os.O_WRONLY)
+    sink = open(os.devnull, "w")
     try:
         os.dup2(devnull, fd)
+        setattr(sys, name, sink)
         yield
     finally:
-        stream.flush()
+        setattr(sys, name, stream)
+        sink.close()
         os.dup2(saved, fd)
         os.close(saved)
         os.close(devnull)
 
 
 def quiet_stderr():
-    """Send fd 2 to /dev/null for the block (kept when EDGEKIT_DEBUG=1)."""
-    return _quiet_fd(2, sys.stderr)
+    """Send stderr to /dev/null for the block (kept when EDGEKIT_DEBUG=1)."""
+    return _quiet_fd(2, "stderr")
 
 
 def quiet_stdout():
-    """Send fd 1 to /dev/null for the block: converters that print progress to stdout."""
-    return _quiet_fd(1, sys.stdout)
+    """Send stdout to /dev/null for the block: converters that print progress."""
+    return _quiet_fd(1, "stdout")

@@ -167,13 +167,10 @@ def read_onnx(path: Path, input_shape: tuple[int, ...] | None = None
         records.append(LayerRecord(len(records), inp.name, "Input",
                                    output_shape=bound.get(inp.name, shape(inp.name)),
                                    act_dtype=dtype(inp.name)))
-    int8_act: set[str] = set()
+    # an activation that a QuantizeLinear consumes is stored as int8 between QDQ layers
+    quantized = {n.input[0] for n in g.node if n.op_type == "QuantizeLinear" and n.input}
     for n in g.node:
-        if n.op_type == "Constant":
-            continue
-        if n.op_type in PASS_THROUGH:
-            if n.op_type == "QuantizeLinear":
-                int8_act.add(n.output[0])
+        if n.op_type == "Constant" or n.op_type in PASS_THROUGH:
             continue
         ins = [origin(i) if i else "" for i in n.input]
         wpos, ntpos = WEIGHTS.get(n.op_type, ((), ()))
@@ -253,10 +250,9 @@ def read_onnx(path: Path, input_shape: tuple[int, ...] | None = None
         else:
             known = False
         name = n.name or out
-        act_dtype = "int8" if any(i in int8_act for i in n.input) else dtype(out)
+        act_dtype = "int8" if out in quantized else dtype(out)
         for i in n.output:
             producer[i] = name
-        # a tensor that is quantized right after this op is an int8 activation
         records.append(LayerRecord(
             index=len(records), name=name, op=op, inputs=list(dict.fromkeys(
                 producer[i] for i in acts)),
