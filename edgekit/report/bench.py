@@ -10,6 +10,7 @@ from edgekit.core.errors import UsageError
 from edgekit.core.stats import regression
 from edgekit.report.files import atomic_write
 
+SHORT_RUNTIME = {"onnxruntime": "ort"}
 KEY = ("model", "runtime", "provider", "threads", "batch")
 
 
@@ -43,7 +44,11 @@ def short_labels(models: list[str]) -> dict[str, str]:
     runtime column says it): 'fp32', 'int8'."""
     names = [Path(m).name.removesuffix(".tflite").removesuffix(".onnx") for m in models]
     cut = len(os.path.commonprefix(names)) if len(names) > 1 else 0
-    return {m: (n[cut:] or n) for m, n in zip(models, names, strict=True)}
+
+    def fit(label: str, width: int = 20) -> str:  # keep both ends: they tell files apart
+        return label if len(label) <= width else label[:6] + "…" + label[-(width - 7):]
+
+    return {m: fit(n[cut:] or n) for m, n in zip(models, names, strict=True)}
 
 
 def render_bench(data: dict, console) -> None:
@@ -71,15 +76,18 @@ def render_bench(data: dict, console) -> None:
         ["batch"] if batches else []) + ["p50 ms", "p90", "p99", "cv", "items/s"]
     cols += ["GMAC/s"] if has_gmacs else []
     cols += ["% peak"] if has_peak else []
-    cols += ["load ms", "1st ms"]
+    narrow = console.width < 100
+    cols += [] if narrow else ["load ms", "1st ms"]
     cols += ["vs prev"] if has_cmp else []
     for c in cols:
         table.add_column(c, justify="left" if c in ("model", "runtime") else "right",
-                         overflow="fold", no_wrap=True)
+                         overflow="ellipsis", no_wrap=True,
+                         max_width=20 if c == "model" else None)
     for r in results:
         lat = r["latency_ms"]
         default_provider = r["provider"] in ("cpu", "xnnpack", None)
-        runtime = r["runtime"] + ("" if default_provider else f"/{r['provider']}")
+        runtime = SHORT_RUNTIME.get(r["runtime"], r["runtime"]) + (
+            "" if default_provider else f"/{r['provider']}")
         row = ([labels[r["model"]]] if len(models) > 1 else []) + [
                runtime, str(r["threads"] or "-")] + ([str(r["batch"])] if batches else []) + [
                f"{lat['p50']:.3f}", f"{lat['p90']:.3f}", f"{lat['p99']:.3f}",
@@ -88,7 +96,8 @@ def render_bench(data: dict, console) -> None:
             row.append(f"{r['gmacs_per_s']:.2f}" if "gmacs_per_s" in r else "")
         if has_peak:
             row.append(f"{r['fraction_of_peak']:.1%}" if "fraction_of_peak" in r else "")
-        row += [f"{r['load_ms']:.0f}", f"{r['first_run_ms']:.1f}"]
+        if not narrow:
+            row += [f"{r['load_ms']:.0f}", f"{r['first_run_ms']:.1f}"]
         if has_cmp:
             c = r.get("compare")
             if c is None:
@@ -99,8 +108,10 @@ def render_bench(data: dict, console) -> None:
         table.add_row(*row)
     console.print(table)
     console.print("[dim]latency per call in ms (p50/p90/p99 over the timed runs); cv = stdev/"
-                  "mean; items/s = batch/p50; GMAC/s = MACs per call / p50; litert runs "
-                  "with XNNPACK unless marked /builtin.[/dim]")
+                  "mean; items/s = batch/p50; GMAC/s = MACs per call / p50; ort = "
+                  "onnxruntime; litert runs with XNNPACK unless marked /builtin"
+                  + ("; load and first-run times: --json or a wider terminal" if narrow
+                     else "") + ".[/dim]")
 
 
 def plot_latency(data: dict, path: Path) -> None:
