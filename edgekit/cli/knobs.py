@@ -20,7 +20,7 @@ def _option(knob):
         return Annotated[bool, typer.Option(knob.flag, help=knob.help, rich_help_panel=PANEL)]
     # per-model defaults differ for resolution; the help says so
     if knob.name == "resolution":
-        default = "; default: the model's (224, Xception 299)"
+        default = "; default: the model's (see edgekit models)"
     return Annotated[Optional[knob.kind], typer.Option(
         knob.flag, help=f"{knob.help} ({allowed}{default})", rich_help_panel=PANEL,
         show_default=False)]

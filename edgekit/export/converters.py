@@ -9,6 +9,7 @@ from __future__ import annotations
 import tempfile
 import warnings
 from collections.abc import Callable
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -73,6 +74,33 @@ def to_tflite(model, quant: str, calib: np.ndarray | None = None,
 
 # ---- ONNX ---------------------------------------------------------------------------------
 
+@contextmanager
+def plain_grouped_convs():
+    """Keras 3 runs a grouped Conv2D on the CPU through an XLA-compiled tf.function, which
+    tf2onnx 1.17 leaves as an unconvertible StatefulPartitionedCall. TensorFlow itself
+    handles grouped convolutions in a plain graph, so while tf2onnx traces, 2-D grouped
+    convolutions are emitted as plain ``tf.nn.convolution`` (ONNX Conv with ``group``);
+    everything else goes to Keras' own implementation."""
+    from keras.src.backend.tensorflow import nn as tf_nn
+
+    from edgekit._tf import tf
+
+    original = tf_nn.conv
+
+    def conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_rate=1):
+        grouped = len(inputs.shape) == 4 and inputs.shape[-1] != kernel.shape[-2]
+        if not grouped or data_format == "channels_first":
+            return original(inputs, kernel, strides, padding, data_format, dilation_rate)
+        return tf.nn.convolution(inputs, kernel, strides, padding.upper(), data_format="NHWC",
+                                 dilations=dilation_rate)
+
+    tf_nn.conv = conv
+    try:
+        yield
+    finally:
+        tf_nn.conv = original
+
+
 def to_onnx_float(model) -> bytes:
     import tf2onnx
 
@@ -81,7 +109,7 @@ def to_onnx_float(model) -> bytes:
     spec = tuple(tf.TensorSpec((None, *t.shape[1:]), tf.float32, name=f"input_{i}")
                  for i, t in enumerate(model.inputs))
     try:
-        with quiet_stdout(), quiet_stderr():
+        with quiet_stdout(), quiet_stderr(), plain_grouped_convs():
             proto, _ = tf2onnx.convert.from_keras(model, input_signature=spec, opset=ONNX_OPSET)
     except Exception as e:
         raise _fail("onnx", "none", e) from e

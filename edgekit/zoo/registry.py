@@ -94,6 +94,81 @@ for _depth in (18, 34, 50, 101, 152):
         fixed={"depth": _depth},
     ))
 
+_ENTRIES.append(ModelEntry(
+    "resnext50", "ResNeXt",
+    "Xie et al. 2017, Aggregated Residual Transformations (arXiv:1611.05431)",
+    "edgekit.zoo.resnet:resnext",
+    (classes_knob(), resolution_knob(224),
+     Knob("cardinality", int, 32, "groups of the 3x3 convolutions (C)", minimum=1,
+          maximum=64),
+     Knob("width", int, 4, "channels per group in the first stage (d)", minimum=1,
+          maximum=64),
+     NO_TOP),
+    summary="grouped-convolution bottlenecks (32x4d)", fixed={"depth": 50}))
+
+_ENTRIES += [
+    ModelEntry(
+        "lenet5", "LeNet",
+        "LeCun et al. 1998, Gradient-based learning applied to document recognition",
+        "edgekit.zoo.classic:lenet5",
+        (Knob("classes", int, 10, "number of output classes", minimum=1),
+         Knob("activation", str, "tanh", "hidden activation", choices=("tanh", "relu")),
+         resolution_knob(32, minimum=32)),
+        summary="C1-S2-C3-S4-C5-F6 on 32x32x1"),
+    ModelEntry(
+        "alexnet", "AlexNet",
+        "Krizhevsky et al. 2012, ImageNet Classification with Deep CNNs (NeurIPS)",
+        "edgekit.zoo.classic:alexnet",
+        (classes_knob(), resolution_knob(227, minimum=67)),
+        summary="single-tower 96-256-384-384-256, FC 4096-4096"),
+]
+for _depth in (11, 13, 16, 19):
+    _ENTRIES.append(ModelEntry(
+        f"vgg{_depth}", "VGG",
+        "Simonyan & Zisserman 2014, Very Deep Convolutional Networks (arXiv:1409.1556)",
+        "edgekit.zoo.classic:vgg",
+        (classes_knob(), resolution_knob(224),
+         Knob("batch_norm", bool, False, "batch norm after every convolution"), NO_TOP),
+        summary="configuration " + {11: "A", 13: "B", 16: "D", 19: "E"}[_depth] +
+                ": stacked 3x3 convolutions", fixed={"depth": _depth}))
+_ENTRIES += [
+    ModelEntry(
+        "nin", "Network in Network",
+        "Lin et al. 2013, Network In Network (arXiv:1312.4400)",
+        "edgekit.zoo.classic:nin", (classes_knob(), resolution_knob(224, minimum=67)),
+        summary="mlpconv blocks and global average pooling"),
+    ModelEntry(
+        "googlenet", "GoogLeNet",
+        "Szegedy et al. 2014, Going Deeper with Convolutions (arXiv:1409.4842)",
+        "edgekit.zoo.inception:googlenet",
+        (classes_knob(), resolution_knob(224),
+         Knob("aux_classifiers", bool, False, "add the two auxiliary heads (4a, 4d)")),
+        summary="Inception v1: nine inception modules (Table 1)"),
+    ModelEntry(
+        "inception_v3", "Inception v3",
+        "Szegedy et al. 2015, Rethinking the Inception Architecture (arXiv:1512.00567)",
+        "edgekit.zoo.inception:inception_v3",
+        (classes_knob(), resolution_knob(299, minimum=75), NO_TOP),
+        summary="factorized 7x7 / expanded 8x8 inception modules"),
+]
+for _depth in (121, 169, 201):
+    _ENTRIES.append(ModelEntry(
+        f"densenet{_depth}", "DenseNet",
+        "Huang et al. 2017, Densely Connected Convolutional Networks (arXiv:1608.06993)",
+        "edgekit.zoo.densenet:densenet",
+        (classes_knob(), resolution_knob(224),
+         Knob("growth_rate", int, 32, "channels each layer adds (k)", minimum=1, maximum=256),
+         NO_TOP),
+        summary="dense blocks with concatenated features", fixed={"depth": _depth}))
+_ENTRIES.append(ModelEntry(
+    "mobilenet_v2", "MobileNet v2",
+    "Sandler et al. 2018, MobileNetV2 (arXiv:1801.04381)",
+    "edgekit.zoo.mobilenet_v2:mobilenet_v2",
+    (Knob("alpha", float, 1.0, "width multiplier", minimum=0.0, min_exclusive=True,
+          maximum=4.0),
+     resolution_knob(224), classes_knob(), NO_TOP),
+    summary="inverted residuals with linear bottlenecks"))
+
 REGISTRY: dict[str, ModelEntry] = {e.name: e for e in _ENTRIES}
 DEFAULT_MODEL = "mobilenet"
 # The default model of `edgekit export` / `bench` with no arguments: small enough for a

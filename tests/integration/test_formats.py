@@ -75,3 +75,22 @@ def test_bad_files_are_one_line(cli, tmp_path):
     for f in ("x.tflite", "x.onnx"):
         r = cli("analyze", tmp_path / f)
         assert r.code == 1 and len(r.err_lines) == 1 and "cannot read" in r.err
+
+
+@pytest.mark.parametrize("name, knobs", [
+    ("lenet5", []),
+    ("alexnet", ["--resolution", "67", "--classes", "10"]),
+    ("vgg11", ["--resolution", "32", "--no-top", "--batch-norm"]),
+    ("nin", ["--resolution", "67", "--classes", "10"]),
+    ("googlenet", ["--resolution", "64", "--classes", "10"]),
+    ("inception_v3", ["--resolution", "75", "--classes", "10"]),
+    ("densenet121", ["--resolution", "32", "--classes", "10"]),
+    ("resnext50", ["--resolution", "32", "--classes", "10"]),
+    ("mobilenet_v2", ["--alpha", "0.35", "--resolution", "32", "--classes", "10"]),
+])
+def test_total_macs_agree_for_the_rest_of_the_zoo(cli, name, knobs):
+    r = cli("analyze", name, *knobs, "--compare-formats", "--json")
+    assert r.code == 0, r.err
+    d = json.loads(r.out)
+    macs = {fmt: d["totals"][fmt]["macs"] for fmt in ("keras", "onnx", "tflite")}
+    assert d["macs_agree"], macs
