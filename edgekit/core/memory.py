@@ -115,77 +115,98 @@ class Schedule:
     states: int            # search states visited
 
 
-def _live_after(tensors, by_name, storage, consumers, done: frozenset, node: str,
-                outputs: set[str]) -> int:
-    """Bytes live while ``node`` runs, given the set ``done`` already run."""
-    now = done | {node}
-    live = 0
-    seen: set[str] = set()
-    for t in now:
-        s = storage[t]
-        if s in seen:
-            continue
-        # storage s is live if some tensor viewing it is the running node, an output, or
-        # still has a consumer that has not run before this step (the running node counts)
-        views = [v for v in now if storage[v] == s]
-        if any(v == node or v in outputs or any(c not in done for c in consumers[v])
-               for v in views):
-            live += by_name[s].nbytes
-            seen.add(s)
-    return live
-
-
 def best_order(tensors: list[Tensor], outputs: list[str] | None = None,
-               max_states: int = 50_000) -> Schedule:
-    """An execution order with the lowest peak: exact when the number of reachable
-    executed-sets stays under ``max_states`` (a minimax dynamic program over them), else a
-    greedy heuristic (run the ready node that leaves the least memory live, ties broken by
-    the given order)."""
+               max_states: int = 200_000) -> Schedule:
+    """An execution order with the lowest peak.
+
+    Exact while the number of reachable executed-sets stays under ``max_states``: a minimax
+    dynamic program over those sets (bitmasks). For a set S of executed nodes, let L(S) be
+    the bytes of the storages produced in S that are still needed (a consumer outside S, or
+    a model output); running a ready node v next holds L(S) + own(v) bytes, so
+    best(S + v) = min over v of max(best(S), L(S) + own(v)); what remains after S depends
+    only on S, which makes keeping the best peak per set exact. Beyond the budget: a greedy
+    order (run the ready node that leaves the least memory live, ties in the given order).
+    """
     by_name = {t.name: t for t in tensors}
     _check_graph(by_name)
-    outs = set(outputs or [])
-    storage = {t.name: storage_of(by_name, t.name) for t in tensors}
-    consumers: dict[str, list[str]] = {t.name: [] for t in tensors}
-    for t in tensors:
-        for i in t.inputs:
-            consumers[i].append(t.name)
-    rank = {t.name: k for k, t in enumerate(tensors)}
+    names = [t.name for t in tensors]
+    index = {n: i for i, n in enumerate(names)}
+    n = len(names)
+    if n == 0:
+        return Schedule([], 0, "exact", 1)
+    outs = {storage_of(by_name, o) for o in (outputs or [])}
+    storage = [index[storage_of(by_name, t.name)] for t in tensors]
+    own = [t.nbytes if t.alias_of is None else 0 for t in tensors]
+    inmask = [0] * n
+    consumers: list[list[int]] = [[] for _ in range(n)]
+    for i, t in enumerate(tensors):
+        for name in t.inputs:
+            inmask[i] |= 1 << index[name]
+            consumers[index[name]].append(i)
+    cmask = [0] * n          # consumers of every view of a storage
+    for i in range(n):
+        for c in consumers[i]:
+            cmask[storage[i]] |= 1 << c
+    in_storages = [sorted({storage[index[name]] for name in t.inputs}) for t in tensors]
 
-    def ready(done: frozenset) -> list[str]:
-        return [t.name for t in tensors
-                if t.name not in done and all(i in done for i in t.inputs)]
+    def step(done: int, live_before: int, v: int) -> tuple[int, int, int]:
+        """(new set, bytes live while v runs, L of the new set)."""
+        new = done | (1 << v)
+        running = live_before + own[v]
+        after = running
+        for s in in_storages[v]:   # storages v was the last consumer of
+            if s not in in_outs and not (cmask[s] & ~new):
+                after -= own[s]
+        if own[v] and v not in in_outs and not (cmask[v] & ~new):
+            after -= own[v]        # produced and never needed again
+        return new, running, after
 
-    # exact: best[done] = (peak so far, order); expand level by level (|done| = k)
-    frontier: dict[frozenset, tuple[int, list[str]]] = {frozenset(): (0, [])}
+    in_outs = {index[o] for o in outs}
+    sources = tuple(i for i in range(n) if inmask[i] == 0)
+
+    def advance(ready: tuple, v: int, new: int) -> tuple:
+        nxt = [r for r in ready if r != v]
+        nxt += [c for c in consumers[v] if not (inmask[c] & ~new) and c not in nxt]
+        return tuple(sorted(nxt))
+
+    # exact: level by level; state -> (peak, L, ready, parent, node)
+    level: dict[int, tuple] = {0: (0, 0, sources, None, None)}
+    parents: list[dict[int, tuple]] = []
     states = 1
     exact = True
-    for _ in range(len(tensors)):
-        nxt: dict[frozenset, tuple[int, list[str]]] = {}
-        for done, (peak, order) in frontier.items():
-            for n in ready(done):
-                live = _live_after(tensors, by_name, storage, consumers, done, n, outs)
-                key = done | {n}
-                cand = (max(peak, live), order + [n])
-                if key not in nxt or cand[0] < nxt[key][0]:
-                    nxt[key] = cand
+    for _ in range(n):
+        nxt: dict[int, tuple] = {}
+        for done, (peak, live, ready, _p, _v) in level.items():
+            for v in ready:
+                new, running, after = step(done, live, v)
+                cand_peak = max(peak, running)
+                old = nxt.get(new)
+                if old is None or cand_peak < old[0]:
+                    nxt[new] = (cand_peak, after, None, done, v)
+        for new, (peak, after, _r, done, v) in nxt.items():
+            nxt[new] = (peak, after, advance(level[done][2], v, new), done, v)
+        parents.append(level)
+        level = nxt
         states += len(nxt)
-        frontier = nxt
         if states > max_states:
             exact = False
             break
     if exact:
-        (peak, order), = frontier.values()
-        return Schedule(order, peak, "exact", states)
+        (final, (peak, _l, _r, done, v)), = level.items()
+        order = []
+        state = final
+        for k in range(n - 1, -1, -1):
+            entry = level[state] if k == n - 1 else parents[k + 1][state]
+            order.append(entry[4])
+            state = entry[3]
+        return Schedule([names[i] for i in reversed(order)], peak, "exact", states)
     # greedy
-    done: frozenset = frozenset()
-    order: list[str] = []
-    peak = 0
-    while len(order) < len(tensors):
-        options = ready(done)
-        scored = [(_live_after(tensors, by_name, storage, consumers, done, n, outs),
-                   rank[n], n) for n in options]
-        live, _, n = min(scored)
-        peak = max(peak, live)
-        order.append(n)
-        done = done | {n}
-    return Schedule(order, peak, "greedy", states)
+    done, live, ready, peak, order = 0, 0, sources, 0, []
+    while len(order) < n:
+        best = min((step(done, live, v)[2], v) for v in ready)[1]
+        new, running, live = step(done, live, best)
+        peak = max(peak, running)
+        ready = advance(ready, best, new)
+        done = new
+        order.append(best)
+    return Schedule([names[i] for i in order], peak, "greedy", states)

@@ -138,3 +138,18 @@ def test_mobilenet_v2_equals_keras_applications(keras, alpha):
 def test_bad_knobs(name, knobs, message):
     with pytest.raises(UsageError, match=message):
         resolve_target(name, knobs)
+
+
+@pytest.mark.slow
+def test_readme_model_table_is_generated():
+    """The README's table is the output of tools/zoo_table.py, not typed by hand."""
+    import importlib.util
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    spec = importlib.util.spec_from_file_location("zoo_table", root / "tools" / "zoo_table.py")
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    readme = (root / "README.md").read_text()
+    block = readme.split(tool.BEGIN)[1].split(tool.END)[0].strip()
+    assert block == tool.table()

@@ -38,7 +38,7 @@ def test_models_lists_the_zoo(cli):
 
 
 @pytest.mark.parametrize("args, code, message", [
-    (["analyze", "mobilnet"], 2, "unknown model 'mobilnet' (did you mean: mobilenet?)"),
+    (["analyze", "mobilnet"], 2, "unknown model 'mobilnet' (did you mean: mobilenet,"),
     (["analyze", "mobilenet", "--alpha", "0"], 2, "--alpha 0: must be a number > 0"),
     (["analyze", "mobilenet", "--alpha", "abc"], 2, "Invalid value for '--alpha'"),
     (["analyze", "mobilenet", "--resolution", "16"], 2, "--resolution 16"),

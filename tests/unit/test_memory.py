@@ -100,3 +100,49 @@ def test_greedy_fallback_is_valid_and_not_worse_here():
     assert g.peak_bytes <= plan_memory(ts, outputs=["out"]).peak_bytes
     exact = best_order(ts, outputs=["out"])
     assert exact.method == "exact" and exact.peak_bytes <= g.peak_bytes
+
+
+def _all_orders(ts):
+    """Every topological order (brute force, small graphs only)."""
+    by = {t.name: t for t in ts}
+
+    def rec(done, order):
+        if len(order) == len(ts):
+            yield list(order)
+            return
+        for t in ts:
+            if t.name not in done and all(i in done for i in by[t.name].inputs):
+                yield from rec(done | {t.name}, order + [t.name])
+
+    yield from rec(frozenset(), [])
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@st.composite
+def dags(draw):
+    n = draw(st.integers(2, 7))
+    ts = [Tensor("t0", draw(st.integers(1, 100)), [])]
+    for i in range(1, n):
+        inputs = draw(st.lists(st.integers(0, i - 1), min_size=1, max_size=3, unique=True))
+        alias = draw(st.booleans()) and len(inputs) == 1
+        ts.append(Tensor(f"t{i}", 0 if alias else draw(st.integers(1, 100)),
+                         [f"t{j}" for j in inputs],
+                         alias_of=f"t{inputs[0]}" if alias else None))
+    outputs = [t.name for t in ts if not any(t.name in u.inputs for u in ts)]
+    return ts, outputs
+
+
+@settings(max_examples=150, deadline=None)
+@given(dags())
+def test_exact_search_equals_brute_force(case):
+    ts, outputs = case
+    brute = min(plan_memory(ts, outputs=outputs, order=o).peak_bytes for o in _all_orders(ts))
+    best = best_order(ts, outputs=outputs)
+    assert best.method == "exact" and best.peak_bytes == brute
+    assert plan_memory(ts, outputs=outputs, order=best.order).peak_bytes == brute
+    greedy = best_order(ts, outputs=outputs, max_states=1)
+    assert greedy.peak_bytes >= brute
+    assert plan_memory(ts, outputs=outputs, order=greedy.order).peak_bytes == greedy.peak_bytes
