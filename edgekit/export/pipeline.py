@@ -272,9 +272,10 @@ def cached_export(target, quant: str, notify=lambda m: None) -> dict[str, Path]:
     """.tflite and .onnx (at ``quant``) of a zoo model or a .keras file, exported once into
     the cache (EDGEKIT_CACHE, default ~/.cache/edgekit) and reused: {runtime: path}."""
 
-    key = slug(target.describe())
-    if target.kind == "file":
-        key += "-" + hashlib.sha256(Path(target.path).read_bytes()).hexdigest()[:12]
+    if target.kind == "file":  # the file's name and a hash of its content
+        key = target.name + "-" + hashlib.sha256(Path(target.path).read_bytes()).hexdigest()[:12]
+    else:
+        key = slug(target.describe())
     out = cache_dir() / f"{key}-{quant}"
     manifest_path = out / "manifest.json"
     if manifest_path.exists():

@@ -153,3 +153,25 @@ def test_profile_file_and_tflite_limit(cli, small_files):
     assert r.code == 0 and "layers" not in json.loads(r.out)
     r = cli("profile", small_files["tflite"])
     assert r.code == 1 and len(r.err_lines) == 1 and "LiteRT's Python API" in r.err
+
+
+def test_litert_builtin_kernels_and_time_budget(cli, small_files):
+    r = cli("bench", small_files["tflite"], "--no-xnnpack", "--threads", "1",
+            "--runs", "100000", "--warmup", "0", "--time-budget", "0.2", "--json")
+    assert r.code == 0, r.err
+    (row,) = json.loads(r.out)["results"]
+    assert row["provider"] == "builtin"
+    assert 5 <= row["runs"] < 100000  # stopped by the budget, not the count
+
+
+def test_bench_a_keras_file_runs_all_three_runtimes(cli, tmp_path, monkeypatch):
+    monkeypatch.setenv("EDGEKIT_CACHE", str(tmp_path / "cache"))
+    path = tmp_path / "m.keras"
+    assert cli("build", "mobilenet", "--alpha", "0.25", "--resolution", "64",
+               "-o", path).code == 0
+    r = cli("bench", path, *QUICK, "--threads", "1", "--json")
+    assert r.code == 0, r.err
+    rows = json.loads(r.out)["results"]
+    assert {x["runtime"] for x in rows} == {"litert", "onnxruntime", "keras"}
+    assert len({x["macs_per_item"] for x in rows}) == 1
+    assert list((tmp_path / "cache").glob("m-*-none/manifest.json"))

@@ -134,3 +134,30 @@ def test_corrupt_onnx_is_one_error(tmp_path, content):
     path.write_bytes(content)
     with pytest.raises(ModelFileError, match="cannot read ONNX model"):
         read_onnx(path)
+
+
+def test_conv_transpose_and_qlinear_conv(tmp_path):
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 5, 5])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    # ConvTranspose weights are (Cin, Cout/groups, kh, kw): 4 -> 6 channels, 2x2 stride 2
+    nodes = [helper.make_node("ConvTranspose", ["x", "wt", "bt"], ["y"], name="up",
+                              kernel_shape=[2, 2], strides=[2, 2])]
+    records, _, _ = read_onnx(save(tmp_path, nodes, [x], [y],
+                                   [init("wt", 4, 6, 2, 2), init("bt", 6)], "t.onnx"))
+    up = records[-1]
+    assert up.output_shape == (6, 10, 10)
+    assert up.macs == 2 * 2 * 4 * 6 * 25 and up.params == 4 * 6 * 4 + 6
+
+    xq = helper.make_tensor_value_info("xq", TensorProto.INT8, [1, 3, 6, 6])
+    yq = helper.make_tensor_value_info("yq", TensorProto.INT8, None)
+    s = numpy_helper.from_array(np.array(0.1, dtype=np.float32), "s")
+    z = numpy_helper.from_array(np.array(0, dtype=np.int8), "z")
+    w = numpy_helper.from_array(np.zeros((8, 3, 3, 3), dtype=np.int8), "w")
+    b = numpy_helper.from_array(np.zeros(8, dtype=np.int32), "b")
+    node = helper.make_node("QLinearConv", ["xq", "s", "z", "w", "s", "z", "s", "z", "b"],
+                            ["yq"], name="qconv", kernel_shape=[3, 3])
+    records, _, _ = read_onnx(save(tmp_path, [node], [xq], [yq], [s, z, w, b], "q.onnx"))
+    q = records[-1]
+    assert q.op == "QLinearConv" and q.output_shape == (8, 4, 4)
+    assert q.macs == 27 * 8 * 16 and q.params == 8 * 27 + 8
+    assert records[0].act_dtype == "int8"
