@@ -66,13 +66,15 @@ def models_cmd(json_out: JsonOpt = False):
     from rich.table import Table
 
     table = Table(box=None, pad_edge=False, header_style="bold")
-    for col in ("name", "family", "knobs (default)", "paper"):
-        table.add_column(col, overflow="fold")
+    table.add_column("name", no_wrap=True)
+    table.add_column("knobs (default)", ratio=3)
+    table.add_column("family, paper", ratio=1)
     for e in registry.REGISTRY.values():
-        knobs = " ".join(
-            k.flag if k.kind is bool else f"{k.flag}={k.default if k.default is not None else '-'}"
+        knobs = "  ".join(  # no-break spaces keep each flag with its default
+            k.flag if k.kind is bool
+            else f"{k.flag}\u00a0{k.default if k.default is not None else '-'}"
             for k in e.knobs)
-        table.add_row(e.name, e.family, knobs, e.paper)
+        table.add_row(e.name, knobs, f"{e.family}: {e.paper.split(',')[0]}")
     out.print(table)
 
 
@@ -245,8 +247,7 @@ def export_cmd(
     json_out: JsonOpt = False,
     knobs=None,
 ):
-    """Convert to TFLite and ONNX (float, fp16, dynamic int8, full int8) and check that every
-    file still answers like the Keras model.
+    """Convert to TFLite and ONNX (float, fp16, dynamic or full int8), checked against Keras.
 
     Examples: 'edgekit export --int8', 'edgekit export mobilenet --alpha 0.25 --format tflite
     --quant fp16', 'edgekit export my_model.keras --int8 --calibration images/'.
@@ -380,8 +381,11 @@ def profile_cmd(
     json_out: JsonOpt = False,
     knobs=None,
 ):
-    """Per-op times of an ONNX model (onnxruntime's profiler), by op type and, for zoo and
-    Keras models, by layer with each layer's MACs and achieved GMAC/s."""
+    """Per-op times of an ONNX model (onnxruntime's profiler), mapped to layers.
+
+    By op type and, for zoo and Keras models, by layer with each layer's MACs and achieved
+    GMAC/s.
+    """
     from edgekit import services
     from edgekit.bench.oprofile import map_to_layers, profile_onnx
     from edgekit.core.errors import EdgekitError
