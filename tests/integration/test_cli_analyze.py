@@ -83,14 +83,15 @@ def test_corrupt_keras_files_are_one_line(cli, tmp_path, content):
     assert len(r.err_lines) == 1 and r.err.startswith("edgekit: error: cannot load Keras model")
 
 
-def test_loading_never_executes_code_from_the_file(cli, keras, tmp_path):
+@pytest.mark.parametrize("suffix", [".keras", ".h5"])
+def test_loading_never_executes_code_from_the_file(cli, keras, tmp_path, suffix):
     marker = tmp_path / "pwned"
     x_in = keras.Input((4,))
     body = eval(f"lambda x: (__import__('pathlib').Path({str(marker)!r}).touch(), x)[1]")
     evil = keras.layers.Lambda(body, name="evil")
     model = keras.Model(x_in, evil(x_in))
     marker.unlink()  # the Lambda ran once while the model was built
-    path = tmp_path / "evil.keras"
+    path = tmp_path / f"evil{suffix}"
     model.save(path)
     r = cli("analyze", path)
     assert r.code == 1 and "safe_mode" in r.err and len(r.err_lines) == 1
