@@ -18,6 +18,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
+	@mkdir -p $(DEMO_OUT)
 	@echo "== 1. analyze the default model (mobilenet --alpha 0.25 --resolution 96), int8 on an STM32H7"
 	$(BIN)/edgekit analyze --dtype int8 --profile stm32h7 --plot $(DEMO_OUT)/layers.png
 	@echo "== 2. export it: TFLite and ONNX, float and full int8, checked in LiteRT and onnxruntime"
