@@ -23,7 +23,10 @@ demo: $(STAMP)
 	$(BIN)/edgekit analyze --dtype int8 --profile stm32h7 --plot $(DEMO_OUT)/layers.png
 	@echo "== 2. export it: TFLite and ONNX, float and full int8, checked in LiteRT and onnxruntime"
 	$(BIN)/edgekit export --quant none,int8 -o $(DEMO_OUT)/export
-	@echo "== 3. benchmark the exported files on this host"
+	@echo "== 3. a trained model keeps its answers: a CNN trained on scikit-learn's digits, exported to int8"
+	$(BIN)/python tools/train_digits.py $(DEMO_OUT)/digits
+	$(BIN)/edgekit export $(DEMO_OUT)/digits/digits.keras --quant none,int8 --calibration $(DEMO_OUT)/digits/train.npz --validation $(DEMO_OUT)/digits/test.npz -o $(DEMO_OUT)/digits/export
+	@echo "== 4. benchmark the exported files on this host"
 	$(BIN)/edgekit bench $(DEMO_OUT)/export/*.tflite $(DEMO_OUT)/export/*.onnx --runs 200
 
 test: $(STAMP)

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.integration.digits import train_digits_cnn
+from tools.train_digits import train_digits_cnn
 
 pytestmark = pytest.mark.slow
 SMALL = ["mobilenet", "--alpha", "0.25", "--resolution", "96"]
