@@ -12,9 +12,6 @@ import re
 
 from edgekit.core.records import Report
 
-MAC_OPS = {"keras": None, "onnx": None, "tflite": None}  # any record with MACs
-
-
 def _tokens(name: str) -> set[str]:
     """'model_1/conv_dw_3_1/depthwise;x' -> {'conv_dw_3', 'depthwise', 'x', ...}"""
     parts = re.split(r"[/;:]", name)

@@ -70,7 +70,7 @@ def _quant(t) -> dict | None:
             and len(q.zeroPoint) else 0}
 
 
-def read_tflite(path: Path, batch_dim: bool = True) -> tuple[list[LayerRecord], list[str], dict]:
+def read_tflite(path: Path) -> tuple[list[LayerRecord], list[str], dict]:
     """Records for the main subgraph of a .tflite file, its output names, and file info."""
     S = _schema()
     model = load_flatbuffer(path)
@@ -90,7 +90,7 @@ def read_tflite(path: Path, batch_dim: bool = True) -> tuple[list[LayerRecord], 
         def shape(i: int) -> tuple[int, ...]:
             s = tensors[i].shape
             dims = tuple(int(d) for d in (s if s is not None else ()))
-            return dims[1:] if batch_dim and dims else dims
+            return dims[1:] if dims else dims  # per item: no batch dimension
 
         def tname(i: int) -> str:
             n = tensors[i].name

@@ -8,19 +8,17 @@ from edgekit.bench.runners import IOSpec
 
 
 class KerasRunner:
+    """A ``tf.function`` around the model. TensorFlow's thread pools are process-wide and
+    fixed once started, so this runner has no thread setting: results report threads as
+    None (TF's own pools)."""
+
     runtime = "keras"
 
-    def __init__(self, model, threads: int | None = None):
+    def __init__(self, model):
         from edgekit._tf import tf
 
-        if threads:
-            try:  # only possible before TF's thread pools start
-                tf.config.threading.set_intra_op_parallelism_threads(threads)
-                tf.config.threading.set_inter_op_parallelism_threads(1)
-            except RuntimeError:
-                pass
         self.model = model
-        self.threads = threads
+        self.threads = None
         self.provider = "cpu" if not tf.config.list_physical_devices("GPU") else "gpu"
         self.label = model.name
         self._fn = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
