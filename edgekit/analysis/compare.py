@@ -12,6 +12,7 @@ import re
 
 from edgekit.core.records import Report
 
+
 def _tokens(name: str) -> set[str]:
     """'model_1/conv_dw_3_1/depthwise;x' -> {'conv_dw_3', 'depthwise', 'x', ...}"""
     parts = re.split(r"[/;:]", name)
