@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from edgekit.core.errors import ModelFileError, UsageError
+from edgekit.core.errors import ModelFileError, UsageError, first_line
 from edgekit.core.records import Report
 from edgekit.zoo import registry
 
@@ -84,8 +84,7 @@ def load_keras_file(path: Path):
     try:
         return keras.saving.load_model(path, compile=False, safe_mode=True)
     except Exception as e:  # Keras raises many types for bad files
-        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise ModelFileError(f"cannot load Keras model {path}: {msg}") from e
+        raise ModelFileError(f"cannot load Keras model {path}: {first_line(e)}") from e
 
 
 def keras_model(target: Target):

@@ -17,7 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from edgekit.core import counting as C
-from edgekit.core.errors import ModelFileError, UsageError
+from edgekit.core.errors import ModelFileError, UsageError, first_line
 from edgekit.core.records import LayerRecord
 
 # op -> (positions of weight inputs, positions of non-trainable inputs)
@@ -64,7 +64,7 @@ def load_onnx(path: Path):
         model = onnx.load(str(path))
     except Exception as e:  # protobuf DecodeError and friends
         raise ModelFileError(f"cannot read ONNX model {path}: "
-                             f"{(str(e).strip().splitlines() or [type(e).__name__])[0]}") from e
+                             f"{first_line(e)}") from e
     if not model.graph.node:
         raise ModelFileError(f"cannot read ONNX model {path}: the graph has no nodes")
     return model

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgekit.core.errors import ModelFileError, UsageError
+from edgekit.core.errors import ModelFileError, UsageError, first_line
 
 _NP_DTYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16,
               "tensor(int8)": np.int8, "tensor(uint8)": np.uint8, "tensor(int32)": np.int32,
@@ -49,11 +49,6 @@ def dequantize(y: np.ndarray, spec: IOSpec) -> np.ndarray:
     return ((y.astype(np.float32) - spec.zero_point) * spec.scale).astype(np.float32)
 
 
-def _first_line(e: Exception) -> str:
-    text = str(e).strip()
-    return text.splitlines()[0] if text else type(e).__name__
-
-
 class TFLiteRunner:
     """LiteRT (``ai_edge_litert``) interpreter for one .tflite model."""
 
@@ -77,7 +72,7 @@ class TFLiteRunner:
                     num_threads=threads, experimental_op_resolver_type=resolver)
                 self.interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as e:
-            raise ModelFileError(f"LiteRT cannot load {self.label}: {_first_line(e)}") from e
+            raise ModelFileError(f"LiteRT cannot load {self.label}: {first_line(e)}") from e
         self._batch = None
 
     @staticmethod
@@ -179,7 +174,7 @@ class OnnxRunner:
                 str(path) if path is not None else content, sess_options=opts,
                 providers=providers)
         except Exception as e:  # onnxruntime raises its own exception classes
-            raise ModelFileError(f"onnxruntime cannot load {self.label}: {_first_line(e)}") from e
+            raise ModelFileError(f"onnxruntime cannot load {self.label}: {first_line(e)}") from e
         active = self.session.get_providers()
         if active[0] != wanted and not allow_fallback:
             raise UsageError(f"execution provider {provider!r} failed to start for "

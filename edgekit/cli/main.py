@@ -11,7 +11,7 @@ import typer
 from edgekit import __version__
 from edgekit.cli.common import err, out, progress, status
 from edgekit.cli.knobs import with_knobs
-from edgekit.core.errors import EdgekitError
+from edgekit.core.errors import EdgekitError, first_line
 
 app = typer.Typer(
     name="edgekit",
@@ -515,7 +515,7 @@ def main(argv: Optional[list] = None) -> None:
     except Exception as e:  # a bug or an unexpected library error: still one line
         if debug:
             raise
-        first = (str(e).strip().splitlines() or [""])[0]
-        err.print(f"edgekit: error: {type(e).__name__}: {first} (rerun with --debug for the "
-                  "traceback)", highlight=False, markup=False, soft_wrap=True)
+        err.print(f"edgekit: error: {type(e).__name__}: {first_line(e)} "
+                  "(rerun with --debug for the traceback)",
+                  highlight=False, markup=False, soft_wrap=True)
         sys.exit(1)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgekit.core.errors import UsageError
+from edgekit.core.errors import UsageError, first_line
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".ppm", ".tif", ".tiff")
 
@@ -105,7 +105,7 @@ def from_array(path: Path, shape: tuple, limit: int) -> Samples:
     try:
         data = np.load(path, allow_pickle=False)
     except (OSError, ValueError) as e:
-        raise UsageError(f"cannot read array file {path}: {str(e).splitlines()[0]}") from None
+        raise UsageError(f"cannot read array file {path}: {first_line(e)}") from None
     y = None
     if isinstance(data, np.lib.npyio.NpzFile):
         keys = list(data.keys())

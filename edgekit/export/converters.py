@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from edgekit._quiet import quiet_stderr, quiet_stdout
-from edgekit.core.errors import EdgekitError
+from edgekit.core.errors import EdgekitError, first_line
 
 ONNX_OPSET = 17          # pinned: tf2onnx 1.17 is tested up to 18; 17 runs everywhere
 QUANTS = ("none", "fp16", "dynamic", "int8")
@@ -28,8 +28,7 @@ class ConversionError(EdgekitError):
 
 
 def _fail(fmt: str, quant: str, e: Exception):
-    first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-    return ConversionError(f"{fmt} {quant} conversion failed: {first[:300]}")
+    return ConversionError(f"{fmt} {quant} conversion failed: {first_line(e)[:300]}")
 
 
 # ---- TFLite -------------------------------------------------------------------------------

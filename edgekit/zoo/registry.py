@@ -7,7 +7,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from edgekit.core.errors import EdgekitError, UsageError
+from edgekit.core.errors import EdgekitError, UsageError, first_line
 from edgekit.core.specs import Knob, ModelEntry, suggest
 
 
@@ -206,4 +206,4 @@ def build(name: str, knobs: dict[str, Any]):
     try:
         return builder(**entry.fixed, **values), values
     except ValueError as e:  # Keras shape errors for sizes a knob check cannot foresee
-        raise EdgekitError(f"cannot build {name} with {values}: {e}".splitlines()[0]) from e
+        raise EdgekitError(f"cannot build {name} with {values}: {first_line(e)}") from e
