@@ -80,8 +80,9 @@ def compare_formats(target, notify=lambda m: None) -> dict:
     from edgekit.export.pipeline import cached_export
 
     notify(f"Building {target.describe()}")
-    keras_report = services.analyze_keras(services.keras_model(target), target)
-    files = cached_export(target, "none", notify)
+    model = services.keras_model(target)
+    keras_report = services.analyze_keras(model, target)
+    files = cached_export(target, "none", notify, model=model)
     notify("Reading the ONNX and TFLite files")
     reports = {"keras": keras_report}
     for fmt, reader, path in (("onnx", read_onnx, files["onnxruntime"]),

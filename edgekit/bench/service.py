@@ -74,11 +74,11 @@ def subjects_for(targets: list, opts: BenchOptions, notify) -> list[Subject]:
             subjects.append(Subject(str(t.path), {runtime: Path(t.path)},
                                     macs=services.file_macs(t)))
             continue
+        model = services.keras_model(t)
         files: dict[str, Path] = {}
         if {"litert", "onnxruntime"} & set(opts.runtimes):
-            files = cached_export(t, opts.quant, notify)
+            files = cached_export(t, opts.quant, notify, model=model)
             files = {k: v for k, v in files.items() if k in opts.runtimes}
-        model = services.keras_model(t)
         report = services.analyze_keras(model, t)
         subjects.append(Subject(t.describe(), files,
                                 model if "keras" in opts.runtimes else None,

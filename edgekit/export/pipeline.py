@@ -142,8 +142,11 @@ def _data(target, opts: ExportOptions, shape: tuple) -> tuple[Samples | None, Sa
 
 
 def export(target, opts: ExportOptions, notify: Callable[[str], None] = lambda m: None,
-           warn: Callable[[str], None] = lambda m: None) -> dict:
-    """Run the whole export; return the manifest (also written to OUT/manifest.json)."""
+           warn: Callable[[str], None] = lambda m: None, model=None) -> dict:
+    """Run the whole export; return the manifest (also written to OUT/manifest.json).
+
+    ``model``: the target's Keras model when the caller has already built it (a zoo model's
+    weights are rescaled in place by the data-dependent init), else it is built here."""
     from edgekit import services
 
     opts.validate()
@@ -158,7 +161,7 @@ def export(target, opts: ExportOptions, notify: Callable[[str], None] = lambda m
         raise UsageError(f"output folder {out_dir} is not a writable folder")
     staging = Path(tempfile.mkdtemp(prefix=".edgekit-staging-", dir=out_dir))
     try:
-        manifest = _export(target, opts, name, staging, notify, warn, services)
+        manifest = _export(target, opts, name, staging, notify, warn, services, model)
         for art in manifest["artifacts"]:
             os.replace(staging / art["file"], out_dir / art["file"])
         atomic_write(out_dir / "manifest.json",
@@ -171,9 +174,10 @@ def export(target, opts: ExportOptions, notify: Callable[[str], None] = lambda m
             out_dir.rmdir()
 
 
-def _export(target, opts, name, staging, notify, warn, services) -> dict:
+def _export(target, opts, name, staging, notify, warn, services, model) -> dict:
     notify(f"Building {target.describe()}")
-    model = services.keras_model(target)
+    if model is None:
+        model = services.keras_model(target)
     if len(model.inputs) != 1:
         raise UsageError("export supports models with one input")
     shape = tuple(int(d) for d in model.inputs[0].shape[1:])
@@ -268,7 +272,7 @@ def cache_dir() -> Path:
     return Path(os.environ.get("EDGEKIT_CACHE", Path.home() / ".cache" / "edgekit"))
 
 
-def cached_export(target, quant: str, notify=lambda m: None) -> dict[str, Path]:
+def cached_export(target, quant: str, notify=lambda m: None, model=None) -> dict[str, Path]:
     """.tflite and .onnx (at ``quant``) of a zoo model or a .keras file, exported once into
     the cache (EDGEKIT_CACHE, default ~/.cache/edgekit) and reused: {runtime: path}."""
 
@@ -287,6 +291,6 @@ def cached_export(target, quant: str, notify=lambda m: None) -> dict[str, Path]:
     opts = ExportOptions(quants=[quant], out_dir=out, samples=16,
                          calibration=None if target.kind == "zoo" else "random",
                          min_agreement=0.0)
-    manifest = export(target, opts, notify=notify)
+    manifest = export(target, opts, notify=notify, model=model)
     files = {a["format"]: out / a["file"] for a in manifest["artifacts"]}
     return {"litert": files["tflite"], "onnxruntime": files["onnx"]}
