@@ -5,7 +5,7 @@ For each runtime (LiteRT, onnxruntime) this times, in the same run and interleav
 
 * bare: a plain ``for`` loop around the runtime's own calls (set_tensor + invoke for
   LiteRT, session.run for onnxruntime), total wall time / N;
-* edgekit: ``edgekit.bench.timing.measure`` on the runner's ``invoke``, total wall time of
+* edgekit: ``edgekit.runtimes.timing.measure`` on the runner's ``invoke``, total wall time of
   the timed loop / N (its perf_counter pairs and list appends included).
 
 and prints the ratio edgekit/bare (median over rounds). The aim is within a few percent.
@@ -29,11 +29,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def export_model(folder: Path) -> dict[str, Path]:
-    from edgekit import services
-    from edgekit.export.pipeline import ExportOptions, export
+    from edgekit.export.pipeline import ExportOptions
+    from edgekit.services.export import export_target
+    from edgekit.services.targets import resolve_target
 
-    target = services.resolve_target("mobilenet", {"alpha": 0.5, "resolution": 128})
-    manifest = export(target, ExportOptions(out_dir=folder, samples=4, min_agreement=0))
+    target = resolve_target("mobilenet", {"alpha": 0.5, "resolution": 128})
+    manifest = export_target(target, ExportOptions(out_dir=folder, samples=4, min_agreement=0))
     return {a["format"]: folder / a["file"] for a in manifest["artifacts"]}
 
 
@@ -43,8 +44,9 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=300)
     args = ap.parse_args()
 
-    from edgekit.bench.runners import OnnxRunner, TFLiteRunner
-    from edgekit.bench.timing import measure
+    from edgekit.runtimes.litert import TFLiteRunner
+    from edgekit.runtimes.onnxrt import OnnxRunner
+    from edgekit.runtimes.timing import measure
 
     with tempfile.TemporaryDirectory() as tmp:
         files = export_model(Path(tmp))

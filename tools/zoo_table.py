@@ -19,14 +19,15 @@ BEGIN, END = "<!-- zoo-table:begin -->", "<!-- zoo-table:end -->"
 
 
 def table() -> str:
-    from edgekit import services
     from edgekit.core.units import nbytes
+    from edgekit.services.analyze import analyze
+    from edgekit.services.targets import resolve_target
     from edgekit.zoo import registry
 
     rows = ["| model | family | input | params | MACs | peak activations (fp32) | paper |",
             "| --- | --- | --- | ---: | ---: | ---: | --- |"]
     for name, entry in registry.REGISTRY.items():
-        report = services.analyze(services.resolve_target(name, {}))
+        report = analyze(resolve_target(name, {}))
         t = report.totals()
         shape = "x".join(map(str, report.model["input_shape"]))
         rows.append(f"| `{name}` | {entry.family} | {shape} | {t['params']:,} | "

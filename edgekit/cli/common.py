@@ -33,3 +33,28 @@ def progress(message: str):
 
 def warn(message: str) -> None:
     err.print(f"[bold yellow]warning:[/bold yellow] {message}", highlight=False)
+
+
+def print_json(data) -> None:
+    """A JSON document on stdout (plain print: rich would wrap and colour it)."""
+    import json
+
+    print(json.dumps(data, indent=2))
+
+
+def csv_list(value: str, option: str) -> list:
+    items = [v.strip().lower() for v in value.split(",") if v.strip()]
+    if not items:
+        from edgekit.core.errors import UsageError
+
+        raise UsageError(f"{option} needs at least one value")
+    return list(dict.fromkeys(items))
+
+
+def int_list(value: str, option: str) -> list[int]:
+    from edgekit.core.errors import UsageError
+
+    try:
+        return [int(v) for v in csv_list(value, option)]
+    except ValueError:
+        raise UsageError(f"{option} {value}: expected comma-separated integers") from None

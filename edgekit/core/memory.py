@@ -115,6 +115,95 @@ class Schedule:
     states: int            # search states visited
 
 
+class _Graph:
+    """The tensors as bitmasks, for the order search: node i's inputs, consumers, storage
+    and own bytes, and the incremental live-bytes step."""
+
+    def __init__(self, tensors: list[Tensor], outputs: list[str] | None):
+        by_name = {t.name: t for t in tensors}
+        _check_graph(by_name)
+        self.names = [t.name for t in tensors]
+        index = {n: i for i, n in enumerate(self.names)}
+        n = self.n = len(self.names)
+        self.in_outs = {index[storage_of(by_name, o)] for o in (outputs or [])}
+        storage = [index[storage_of(by_name, t.name)] for t in tensors]
+        self.own = [t.nbytes if t.alias_of is None else 0 for t in tensors]
+        self.inmask = [0] * n
+        self.consumers: list[list[int]] = [[] for _ in range(n)]
+        for i, t in enumerate(tensors):
+            for name in t.inputs:
+                self.inmask[i] |= 1 << index[name]
+                self.consumers[index[name]].append(i)
+        self.cmask = [0] * n          # consumers of every view of a storage
+        for i in range(n):
+            for c in self.consumers[i]:
+                self.cmask[storage[i]] |= 1 << c
+        self.in_storages = [sorted({storage[index[name]] for name in t.inputs})
+                            for t in tensors]
+        self.sources = tuple(i for i in range(n) if self.inmask[i] == 0)
+
+    def step(self, done: int, live_before: int, v: int) -> tuple[int, int, int]:
+        """(new set, bytes live while v runs, L of the new set)."""
+        new = done | (1 << v)
+        running = live_before + self.own[v]
+        after = running
+        for s in self.in_storages[v]:   # storages v was the last consumer of
+            if s not in self.in_outs and not (self.cmask[s] & ~new):
+                after -= self.own[s]
+        if self.own[v] and v not in self.in_outs and not (self.cmask[v] & ~new):
+            after -= self.own[v]        # produced and never needed again
+        return new, running, after
+
+    def advance(self, ready: tuple, v: int, new: int) -> tuple:
+        nxt = [r for r in ready if r != v]
+        nxt += [c for c in self.consumers[v] if not (self.inmask[c] & ~new) and c not in nxt]
+        return tuple(sorted(nxt))
+
+    def exact(self, max_states: int) -> Schedule | None:
+        """Level by level over executed-sets (state -> (peak, L, ready, parent, node));
+        None when more than ``max_states`` states would be needed."""
+        level: dict[int, tuple] = {0: (0, 0, self.sources, None, None)}
+        parents: list[dict[int, tuple]] = []
+        states = 1
+        for _ in range(self.n):
+            nxt: dict[int, tuple] = {}
+            for done, (peak, live, ready, _p, _v) in level.items():
+                for v in ready:
+                    new, running, after = self.step(done, live, v)
+                    cand_peak = max(peak, running)
+                    old = nxt.get(new)
+                    if old is None or cand_peak < old[0]:
+                        nxt[new] = (cand_peak, after, None, done, v)
+            for new, (peak, after, _r, done, v) in nxt.items():
+                nxt[new] = (peak, after, self.advance(level[done][2], v, new), done, v)
+            parents.append(level)
+            level = nxt
+            states += len(nxt)
+            if states > max_states:
+                self.states = states
+                return None
+        (final, (peak, _l, _r, done, v)), = level.items()
+        order = []
+        state = final
+        for k in range(self.n - 1, -1, -1):
+            entry = level[state] if k == self.n - 1 else parents[k + 1][state]
+            order.append(entry[4])
+            state = entry[3]
+        return Schedule([self.names[i] for i in reversed(order)], peak, "exact", states)
+
+    def greedy(self, states: int) -> Schedule:
+        """Run the ready node that leaves the least memory live, ties in the given order."""
+        done, live, ready, peak, order = 0, 0, self.sources, 0, []
+        while len(order) < self.n:
+            best = min((self.step(done, live, v)[2], v) for v in ready)[1]
+            new, running, live = self.step(done, live, best)
+            peak = max(peak, running)
+            ready = self.advance(ready, best, new)
+            done = new
+            order.append(best)
+        return Schedule([self.names[i] for i in order], peak, "greedy", states)
+
+
 def best_order(tensors: list[Tensor], outputs: list[str] | None = None,
                max_states: int = 200_000) -> Schedule:
     """An execution order with the lowest peak.
@@ -127,86 +216,7 @@ def best_order(tensors: list[Tensor], outputs: list[str] | None = None,
     only on S, which makes keeping the best peak per set exact. Beyond the budget: a greedy
     order (run the ready node that leaves the least memory live, ties in the given order).
     """
-    by_name = {t.name: t for t in tensors}
-    _check_graph(by_name)
-    names = [t.name for t in tensors]
-    index = {n: i for i, n in enumerate(names)}
-    n = len(names)
-    if n == 0:
+    graph = _Graph(tensors, outputs)
+    if graph.n == 0:
         return Schedule([], 0, "exact", 1)
-    outs = {storage_of(by_name, o) for o in (outputs or [])}
-    storage = [index[storage_of(by_name, t.name)] for t in tensors]
-    own = [t.nbytes if t.alias_of is None else 0 for t in tensors]
-    inmask = [0] * n
-    consumers: list[list[int]] = [[] for _ in range(n)]
-    for i, t in enumerate(tensors):
-        for name in t.inputs:
-            inmask[i] |= 1 << index[name]
-            consumers[index[name]].append(i)
-    cmask = [0] * n          # consumers of every view of a storage
-    for i in range(n):
-        for c in consumers[i]:
-            cmask[storage[i]] |= 1 << c
-    in_storages = [sorted({storage[index[name]] for name in t.inputs}) for t in tensors]
-
-    def step(done: int, live_before: int, v: int) -> tuple[int, int, int]:
-        """(new set, bytes live while v runs, L of the new set)."""
-        new = done | (1 << v)
-        running = live_before + own[v]
-        after = running
-        for s in in_storages[v]:   # storages v was the last consumer of
-            if s not in in_outs and not (cmask[s] & ~new):
-                after -= own[s]
-        if own[v] and v not in in_outs and not (cmask[v] & ~new):
-            after -= own[v]        # produced and never needed again
-        return new, running, after
-
-    in_outs = {index[o] for o in outs}
-    sources = tuple(i for i in range(n) if inmask[i] == 0)
-
-    def advance(ready: tuple, v: int, new: int) -> tuple:
-        nxt = [r for r in ready if r != v]
-        nxt += [c for c in consumers[v] if not (inmask[c] & ~new) and c not in nxt]
-        return tuple(sorted(nxt))
-
-    # exact: level by level; state -> (peak, L, ready, parent, node)
-    level: dict[int, tuple] = {0: (0, 0, sources, None, None)}
-    parents: list[dict[int, tuple]] = []
-    states = 1
-    exact = True
-    for _ in range(n):
-        nxt: dict[int, tuple] = {}
-        for done, (peak, live, ready, _p, _v) in level.items():
-            for v in ready:
-                new, running, after = step(done, live, v)
-                cand_peak = max(peak, running)
-                old = nxt.get(new)
-                if old is None or cand_peak < old[0]:
-                    nxt[new] = (cand_peak, after, None, done, v)
-        for new, (peak, after, _r, done, v) in nxt.items():
-            nxt[new] = (peak, after, advance(level[done][2], v, new), done, v)
-        parents.append(level)
-        level = nxt
-        states += len(nxt)
-        if states > max_states:
-            exact = False
-            break
-    if exact:
-        (final, (peak, _l, _r, done, v)), = level.items()
-        order = []
-        state = final
-        for k in range(n - 1, -1, -1):
-            entry = level[state] if k == n - 1 else parents[k + 1][state]
-            order.append(entry[4])
-            state = entry[3]
-        return Schedule([names[i] for i in reversed(order)], peak, "exact", states)
-    # greedy
-    done, live, ready, peak, order = 0, 0, sources, 0, []
-    while len(order) < n:
-        best = min((step(done, live, v)[2], v) for v in ready)[1]
-        new, running, live = step(done, live, best)
-        peak = max(peak, running)
-        ready = advance(ready, best, new)
-        done = new
-        order.append(best)
-    return Schedule([names[i] for i in order], peak, "greedy", states)
+    return graph.exact(max_states) or graph.greedy(graph.states)

@@ -9,18 +9,15 @@ from __future__ import annotations
 import tempfile
 import warnings
 from collections.abc import Callable
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import numpy as np
 
-from edgekit._quiet import quiet_stderr, quiet_stdout
 from edgekit.core.errors import EdgekitError, first_line
+from edgekit.core.quiet import quiet_stderr, quiet_stdout
 
 ONNX_OPSET = 17          # pinned: tf2onnx 1.17 is tested up to 18; 17 runs everywhere
-QUANTS = ("none", "fp16", "dynamic", "int8")
-FORMATS = ("tflite", "onnx")
-CALIBRATION_METHODS = ("minmax", "entropy", "percentile")
 
 
 class ConversionError(EdgekitError):
@@ -73,18 +70,42 @@ def to_tflite(model, quant: str, calib: np.ndarray | None = None,
 
 # ---- ONNX ---------------------------------------------------------------------------------
 
+# Keras' TensorFlow convolution, which the ONNX export of grouped convolutions replaces
+PATCHED_CONV = ("keras.src.backend.tensorflow.nn", "conv")
+
+
+def has_grouped_conv(model) -> bool:
+    """Does the model (or a model nested in it) have a convolution with groups > 1?"""
+    for layer in model.layers:
+        if getattr(layer, "groups", 1) > 1 or (
+                hasattr(layer, "layers") and layer.layers and has_grouped_conv(layer)):
+            return True
+    return False
+
+
 @contextmanager
 def plain_grouped_convs():
     """Keras 3 runs a grouped Conv2D on the CPU through an XLA-compiled tf.function, which
     tf2onnx 1.17 leaves as an unconvertible StatefulPartitionedCall. TensorFlow itself
     handles grouped convolutions in a plain graph, so while tf2onnx traces, 2-D grouped
     convolutions are emitted as plain ``tf.nn.convolution`` (ONNX Conv with ``group``);
-    everything else goes to Keras' own implementation."""
-    from keras.src.backend.tensorflow import nn as tf_nn
+    everything else goes to Keras' own implementation. Applied only to models that have a
+    grouped convolution; if Keras moved the function, the export fails with one line."""
+    import importlib
+
+    import keras
 
     from edgekit._tf import tf
 
-    original = tf_nn.conv
+    module, name = PATCHED_CONV
+    try:
+        tf_nn = importlib.import_module(module)
+        original = getattr(tf_nn, name)
+    except (ImportError, AttributeError) as e:
+        raise ConversionError(
+            f"onnx export of grouped convolutions needs {module}.{name}, which Keras "
+            f"{keras.__version__} does not have ({first_line(e)}); edgekit supports Keras "
+            "3.10 to 3.x: install a Keras in that range") from e
 
     def conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_rate=1):
         grouped = len(inputs.shape) == 4 and inputs.shape[-1] != kernel.shape[-2]
@@ -93,11 +114,11 @@ def plain_grouped_convs():
         return tf.nn.convolution(inputs, kernel, strides, padding.upper(), data_format="NHWC",
                                  dilations=dilation_rate)
 
-    tf_nn.conv = conv
+    setattr(tf_nn, name, conv)
     try:
         yield
     finally:
-        tf_nn.conv = original
+        setattr(tf_nn, name, original)
 
 
 def to_onnx_float(model) -> bytes:
@@ -108,8 +129,11 @@ def to_onnx_float(model) -> bytes:
     spec = tuple(tf.TensorSpec((None, *t.shape[1:]), tf.float32, name=f"input_{i}")
                  for i, t in enumerate(model.inputs))
     try:
-        with quiet_stdout(), quiet_stderr(), plain_grouped_convs():
+        patch = plain_grouped_convs() if has_grouped_conv(model) else nullcontext()
+        with quiet_stdout(), quiet_stderr(), patch:
             proto, _ = tf2onnx.convert.from_keras(model, input_signature=spec, opset=ONNX_OPSET)
+    except ConversionError:
+        raise
     except Exception as e:
         raise _fail("onnx", "none", e) from e
     return proto.SerializeToString()

@@ -8,7 +8,6 @@ export leaves no partial file and no half-written manifest.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -21,19 +20,30 @@ from pathlib import Path
 
 import numpy as np
 
+from edgekit.core.choices import (
+    QUANT_LABEL,
+    CalibrationMethod,
+    Format,
+    IOType,
+    Preprocess,
+    Quant,
+    many,
+    one,
+)
 from edgekit.core.errors import EdgekitError, UsageError
 from edgekit.core.fidelity import compare, json_safe
-from edgekit.export.calibration import PREPROCESS, Samples, from_array, load_samples
-from edgekit.export.converters import CALIBRATION_METHODS, FORMATS, QUANTS, convert
-from edgekit.report.files import atomic_write
+from edgekit.core.files import atomic_write, sha256_file
+from edgekit.core.versions import TOOL_PACKAGES, package_versions
+from edgekit.export.converters import convert
+from edgekit.export.samples import PREPROCESS, Samples, check_count, from_array, load_samples
+from edgekit.runtimes.base import open_runner, run_batched
 
-QUANT_LABEL = {"none": "fp32", "fp16": "fp16", "dynamic": "dynamic", "int8": "int8"}
 EXT = {"tflite": ".tflite", "onnx": ".onnx"}
 
 
 @dataclass
 class ExportOptions:
-    formats: list[str] = field(default_factory=lambda: list(FORMATS))
+    formats: list[str] = field(default_factory=lambda: [f.value for f in Format])
     quants: list[str] = field(default_factory=lambda: ["none"])
     calibration: str | None = None
     samples: int = 100
@@ -46,64 +56,30 @@ class ExportOptions:
     out_dir: Path | None = None
 
     def validate(self) -> None:
-        for f in self.formats:
-            if f not in FORMATS:
-                raise UsageError(f"--format {f}: must be one of {', '.join(FORMATS)} "
-                                 "(comma-separated)")
-        for q in self.quants:
-            if q not in QUANTS:
-                raise UsageError(f"--quant {q}: must be one of {', '.join(QUANTS)} "
-                                 "(comma-separated)")
-        if self.method not in CALIBRATION_METHODS:
-            raise UsageError(f"--calibration-method {self.method}: must be one of "
-                             f"{', '.join(CALIBRATION_METHODS)}")
-        if self.io not in ("int8", "float"):
-            raise UsageError(f"--io {self.io}: must be int8 or float")
-        if self.preprocess not in PREPROCESS:
-            raise UsageError(f"--preprocess {self.preprocess}: must be one of "
-                             f"{', '.join(PREPROCESS)}")
+        self.formats = many(Format, self.formats, "--format")
+        self.quants = many(Quant, self.quants, "--quant")
+        self.method = one(CalibrationMethod, self.method, "--calibration-method")
+        self.io = one(IOType, self.io, "--io")
+        self.preprocess = one(Preprocess, self.preprocess, "--preprocess")
         if not 0.0 <= self.min_agreement <= 1.0:
             raise UsageError(f"--min-agreement {self.min_agreement}: must be between 0 and 1")
-        if self.samples < 1:
-            raise UsageError(f"--calibration-samples {self.samples}: must be >= 1")
+        check_count(self.samples)
         if self.calibration not in (None, "random") and not Path(self.calibration).exists():
             raise UsageError(f"calibration data not found: {self.calibration}")
         if self.validation is not None and not Path(self.validation).is_file():
             raise UsageError(f"validation data not found: {self.validation}")
 
 
-def slug(describe: str) -> str:
-    """'mobilenet --alpha 0.25 --resolution 96' -> 'mobilenet_alpha0.25_resolution96'."""
-    parts = describe.split()
-    out = [parts[0]]
-    for p in parts[1:]:
-        if p.startswith("--"):
-            out.append(p[2:].replace("-", ""))
-        else:
-            out[-1] += p
-    return "_".join(out).replace("/", "_")
+@dataclass
+class ExportJob:
+    """What the pipeline needs to know of the model besides the Keras object: the stem of
+    the file names, the model block of the manifest, and whether it is an untrained zoo
+    model (which gets trained-like activation statistics before export)."""
 
-
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def tool_versions() -> dict:
-    from importlib.metadata import PackageNotFoundError, version
-
-    from edgekit import __version__
-
-    out = {"edgekit": __version__}
-    for pkg in ("tensorflow", "keras", "tf2onnx", "onnx", "onnxruntime", "ai-edge-litert"):
-        try:
-            out[pkg] = version(pkg)
-        except PackageNotFoundError:
-            out[pkg] = None
-    return out
+    name: str
+    meta: dict
+    untrained: bool = False
+    needs_calibration_data: bool = False   # a user's file: int8 needs real data
 
 
 def keras_outputs(model, x: np.ndarray, batch: int = 32) -> np.ndarray:
@@ -111,17 +87,15 @@ def keras_outputs(model, x: np.ndarray, batch: int = 32) -> np.ndarray:
     return np.concatenate(outs).astype(np.float32)
 
 
-def run_artifact(path: Path, x: np.ndarray, batch: int = 16) -> tuple[np.ndarray, dict]:
-    from edgekit.bench.runners import open_runner
-
+def run_artifact(path: Path, x: np.ndarray) -> tuple[np.ndarray, dict]:
     runner = open_runner(path)
-    outs = [runner.run(x[i:i + batch]) for i in range(0, len(x), batch)]
     io = {"inputs": [s.to_dict() for s in runner.inputs],
           "outputs": [s.to_dict() for s in runner.outputs]}
-    return np.concatenate(outs), io
+    return run_batched(runner, x), io
 
 
-def _data(target, opts: ExportOptions, shape: tuple) -> tuple[Samples | None, Samples]:
+def _data(job: ExportJob, opts: ExportOptions, shape: tuple
+          ) -> tuple[Samples | None, Samples]:
     """(calibration, validation) samples."""
     needs_calibration = "int8" in opts.quants
     image_like = len(shape) == 3 and shape[-1] in (1, 3)
@@ -129,7 +103,7 @@ def _data(target, opts: ExportOptions, shape: tuple) -> tuple[Samples | None, Sa
         if needs_calibration or opts.validation is None:
             raise UsageError(f"the model input {shape} is not an image: give --calibration "
                              "(an .npy/.npz array) or --calibration random")
-    if opts.calibration is None and needs_calibration and target.kind == "file":
+    if opts.calibration is None and needs_calibration and job.needs_calibration_data:
         raise UsageError("--quant int8 on a model file needs calibration data: "
                          "--calibration FOLDER|FILE.npz (or 'random', for timing only)")
     calib = load_samples(opts.calibration, shape, opts.samples, opts.preprocess) \
@@ -141,17 +115,13 @@ def _data(target, opts: ExportOptions, shape: tuple) -> tuple[Samples | None, Sa
     return calib, val  # type: ignore[return-value]
 
 
-def export(target, opts: ExportOptions, notify: Callable[[str], None] = lambda m: None,
-           warn: Callable[[str], None] = lambda m: None, model=None) -> dict:
-    """Run the whole export; return the manifest (also written to OUT/manifest.json).
-
-    ``model``: the target's Keras model when the caller has already built it (a zoo model's
-    weights are rescaled in place by the data-dependent init), else it is built here."""
-    from edgekit import services
-
+def export(model, job: ExportJob, opts: ExportOptions,
+           notify: Callable[[str], None] = lambda m: None,
+           warn: Callable[[str], None] = lambda m: None) -> dict:
+    """Run the whole export of a Keras model; return the manifest (also written to
+    OUT/manifest.json). An untrained model's weights are rescaled in place."""
     opts.validate()
-    name = slug(target.describe())
-    out_dir = Path(opts.out_dir) if opts.out_dir else Path("edgekit-out") / name
+    out_dir = Path(opts.out_dir) if opts.out_dir else Path("edgekit-out") / job.name
     created_dir = not out_dir.exists()
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -161,7 +131,7 @@ def export(target, opts: ExportOptions, notify: Callable[[str], None] = lambda m
         raise UsageError(f"output folder {out_dir} is not a writable folder")
     staging = Path(tempfile.mkdtemp(prefix=".edgekit-staging-", dir=out_dir))
     try:
-        manifest = _export(target, opts, name, staging, notify, warn, services, model)
+        manifest = _export(model, job, opts, staging, notify, warn)
         for art in manifest["artifacts"]:
             os.replace(staging / art["file"], out_dir / art["file"])
         atomic_write(out_dir / "manifest.json",
@@ -174,89 +144,120 @@ def export(target, opts: ExportOptions, notify: Callable[[str], None] = lambda m
             out_dir.rmdir()
 
 
-def _export(target, opts, name, staging, notify, warn, services, model) -> dict:
-    notify(f"Building {target.describe()}")
-    if model is None:
-        model = services.keras_model(target)
+@dataclass
+class _Context:
+    """What every artefact of one export is checked against."""
+
+    model: object
+    job: ExportJob
+    opts: ExportOptions
+    calib: Samples | None
+    val: Samples
+    ref: np.ndarray
+    weights: str
+    params: int
+    onnx_cache: list = field(default_factory=list)
+
+    def onnx_float(self) -> bytes:
+        if not self.onnx_cache:
+            from edgekit.export.converters import to_onnx_float
+
+            self.onnx_cache.append(to_onnx_float(self.model))
+        return self.onnx_cache[0]
+
+
+def _prepare(model, job: ExportJob, opts: ExportOptions, notify, warn) -> _Context:
     if len(model.inputs) != 1:
         raise UsageError("export supports models with one input")
     shape = tuple(int(d) for d in model.inputs[0].shape[1:])
-    params = int(model.count_params())
     notify("Loading calibration / validation data")
-    calib, val = _data(target, opts, shape)
+    calib, val = _data(job, opts, shape)
     if calib is not None and calib.synthetic:
         warn("calibrating on random data: the quantized models are only good for timing")
     elif opts.calibration is None and calib is not None:
         warn(f"no --calibration given: using {calib.source}")
-    notify(f"Running the Keras model on {len(val.x)} validation samples")
     weights = "from file"
-    if target.kind == "zoo" and calib is not None:
-        from edgekit.zoo.init import data_dependent_init
+    if job.untrained and calib is not None:
+        from edgekit.export.datainit import data_dependent_init
 
         notify("Giving the untrained zoo model trained-like activation statistics")
         weights = "untrained; " + data_dependent_init(model, calib.x[:32])
-    ref = keras_outputs(model, val.x)
-    ref_acc = None if val.y is None else float(np.mean(np.argmax(ref, axis=1) == val.y))
-    onnx_cache: list[bytes] = []
+    notify(f"Running the Keras model on {len(val.x)} validation samples")
+    return _Context(model, job, opts, calib, val, keras_outputs(model, val.x), weights,
+                    int(model.count_params()))
 
-    def onnx_float() -> bytes:
-        if not onnx_cache:
-            from edgekit.export.converters import to_onnx_float
 
-            notify("Converting to ONNX (tf2onnx)")
-            onnx_cache.append(to_onnx_float(model))
-        return onnx_cache[0]
+def _artifact(ctx: _Context, fmt: str, quant: str, staging: Path, notify) -> dict:
+    """Convert, write into staging, run in the runtime and compare with Keras."""
+    opts, calib = ctx.opts, ctx.calib
+    label = f"{fmt} {QUANT_LABEL[quant]}"
+    t0 = time.perf_counter()
+    notify(f"Converting {label}" + (f" (calibrating on {len(calib.x)} samples)"
+                                    if quant == "int8" and calib else ""))
+    content, details = convert(ctx.model, fmt, quant, calib.x if calib else None,
+                               opts.io, opts.method, ctx.onnx_float)
+    file = f"{ctx.job.name}_{QUANT_LABEL[quant]}{EXT[fmt]}"
+    path = staging / file
+    path.write_bytes(content)
+    convert_s = time.perf_counter() - t0
+    notify(f"Checking {label} in {'LiteRT' if fmt == 'tflite' else 'onnxruntime'}")
+    out, io = run_artifact(path, ctx.val.x)
+    metrics = compare(ctx.ref, out, ctx.val.y)
+    size = path.stat().st_size
+    return {
+        "file": file, "format": fmt, "quant": quant, "bytes": size,
+        "sha256": sha256_file(path),
+        "size_ratio_to_fp32_weights": round(size / (4 * ctx.params), 4) if ctx.params else None,
+        **io, "quantization": details, "fidelity": json_safe(metrics),
+        "fidelity_ok": metrics["top1_agreement"] >= opts.min_agreement,
+        "convert_seconds": round(convert_s, 2),
+        "total_seconds": round(time.perf_counter() - t0, 2),
+    }
 
+
+def _below_threshold(ctx: _Context, art: dict, warn) -> None:
+    f = art["fidelity"]
+    message = (f"{art['file']}: top-1 agreement with Keras {f['top1_agreement']:.1%} "
+               f"is below --min-agreement {ctx.opts.min_agreement:.0%} "
+               f"(cosine {f['cosine']:.4f}, SQNR {float(f['sqnr_db']):.1f} dB)")
+    if ctx.weights.startswith("untrained"):
+        message += (" — expected for untrained zoo weights: random networks "
+                    "amplify small perturbations layer after layer; export a "
+                    "trained model for a fidelity figure that means something")
+    if ctx.opts.strict:
+        raise EdgekitError(message + "; nothing was written (--strict)")
+    warn(message)
+
+
+def _export(model, job: ExportJob, opts: ExportOptions, staging: Path, notify, warn) -> dict:
+    ctx = _prepare(model, job, opts, notify, warn)
     artifacts = []
     float_sizes: dict[str, int] = {}
     for fmt in opts.formats:
         for quant in opts.quants:
-            label = f"{fmt} {QUANT_LABEL[quant]}"
-            t0 = time.perf_counter()
-            notify(f"Converting {label}" + (f" (calibrating on {len(calib.x)} samples)"
-                                            if quant == "int8" and calib else ""))
-            content, details = convert(model, fmt, quant, calib.x if calib else None,
-                                       opts.io, opts.method, onnx_float)
-            file = f"{name}_{QUANT_LABEL[quant]}{EXT[fmt]}"
-            path = staging / file
-            path.write_bytes(content)
-            convert_s = time.perf_counter() - t0
-            notify(f"Checking {label} in {'LiteRT' if fmt == 'tflite' else 'onnxruntime'}")
-            out, io = run_artifact(path, val.x)
-            metrics = compare(ref, out, val.y)
-            ok = metrics["top1_agreement"] >= opts.min_agreement
-            size = path.stat().st_size
+            art = _artifact(ctx, fmt, quant, staging, notify)
             if quant == "none":
-                float_sizes[fmt] = size
-            art = {
-                "file": file, "format": fmt, "quant": quant, "bytes": size,
-                "sha256": sha256(path),
-                "size_ratio_to_fp32_weights": round(size / (4 * params), 4) if params else None,
-                **io, "quantization": details, "fidelity": json_safe(metrics),
-                "fidelity_ok": ok, "convert_seconds": round(convert_s, 2),
-                "total_seconds": round(time.perf_counter() - t0, 2),
-            }
+                float_sizes[fmt] = art["bytes"]
             if fmt in float_sizes:
-                art["size_ratio_to_float"] = round(size / float_sizes[fmt], 4)
+                art["size_ratio_to_float"] = round(art["bytes"] / float_sizes[fmt], 4)
             artifacts.append(art)
-            if not ok:
-                message = (f"{file}: top-1 agreement with Keras {metrics['top1_agreement']:.1%} "
-                           f"is below --min-agreement {opts.min_agreement:.0%} "
-                           f"(cosine {metrics['cosine']:.4f}, SQNR {metrics['sqnr_db']:.1f} dB)")
-                if weights.startswith("untrained"):
-                    message += (" — expected for untrained zoo weights: random networks "
-                                "amplify small perturbations layer after layer; export a "
-                                "trained model for a fidelity figure that means something")
-                if opts.strict:
-                    raise EdgekitError(message + "; nothing was written (--strict)")
-                warn(message)
-    meta = services.model_meta(target, shape)
+            if not art["fidelity_ok"]:
+                _below_threshold(ctx, art, warn)
+    return _manifest(ctx, artifacts)
+
+
+def _manifest(ctx: _Context, artifacts: list[dict]) -> dict:
+    from edgekit.core.records import SCHEMA_VERSION
+
+    opts, calib, val = ctx.opts, ctx.calib, ctx.val
+    ref_acc = None if val.y is None else float(np.mean(np.argmax(ctx.ref, axis=1) == val.y))
     return {
-        "schema": 1,
+        "schema": SCHEMA_VERSION,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "tools": tool_versions(),
-        "model": {**meta, "params": params, "weights": weights},
-        "input": {"shape": [None, *shape], "dtype": "float32", "preprocess": opts.preprocess,
+        "tools": package_versions(TOOL_PACKAGES),
+        "model": {**ctx.job.meta, "params": ctx.params, "weights": ctx.weights},
+        "input": {"shape": [None, *ctx.job.meta["input_shape"]], "dtype": "float32",
+                  "preprocess": opts.preprocess,
                   "preprocess_means": PREPROCESS[opts.preprocess]},
         "calibration": None if calib is None else {
             "source": calib.source, "samples": int(len(calib.x)), "synthetic": calib.synthetic,
@@ -266,31 +267,3 @@ def _export(target, opts, name, staging, notify, warn, services, model) -> dict:
         "min_agreement": opts.min_agreement,
         "artifacts": artifacts,
     }
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("EDGEKIT_CACHE", Path.home() / ".cache" / "edgekit"))
-
-
-def cached_export(target, quant: str, notify=lambda m: None, model=None) -> dict[str, Path]:
-    """.tflite and .onnx (at ``quant``) of a zoo model or a .keras file, exported once into
-    the cache (EDGEKIT_CACHE, default ~/.cache/edgekit) and reused: {runtime: path}."""
-
-    if target.kind == "file":  # the file's name and a hash of its content
-        key = target.name + "-" + hashlib.sha256(Path(target.path).read_bytes()).hexdigest()[:12]
-    else:
-        key = slug(target.describe())
-    out = cache_dir() / f"{key}-{quant}"
-    manifest_path = out / "manifest.json"
-    if manifest_path.exists():
-        manifest = json.loads(manifest_path.read_text())
-        files = {a["format"]: out / a["file"] for a in manifest["artifacts"]}
-        if all(p.exists() for p in files.values()) and len(files) == 2:
-            return {"litert": files["tflite"], "onnxruntime": files["onnx"]}
-    notify(f"Exporting {target.describe()} ({quant}) to {out}")
-    opts = ExportOptions(quants=[quant], out_dir=out, samples=16,
-                         calibration=None if target.kind == "zoo" else "random",
-                         min_agreement=0.0)
-    manifest = export(target, opts, notify=notify, model=model)
-    files = {a["format"]: out / a["file"] for a in manifest["artifacts"]}
-    return {"litert": files["tflite"], "onnxruntime": files["onnx"]}

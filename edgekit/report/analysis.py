@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 
 from edgekit.core.counting import CONVENTIONS
+from edgekit.core.files import atomic_write
 from edgekit.core.records import Report
 from edgekit.core.units import nbytes, shape, si
-from edgekit.report.files import atomic_write
 
 CSV_FIELDS = ("index", "name", "op", "inputs", "output_shape", "params", "trainable_params",
               "non_trainable_params", "macs", "other_ops", "activation_bytes", "counted")
@@ -77,7 +77,8 @@ def totals_lines(report: Report) -> list[tuple[str, str]]:
         ("peak activations", f"{nbytes(t['peak_activation_bytes'])} at {t['peak_at_layer']} "
                              f"(batch {report.batch}, "
                              f"{report.act_dtype or 'dtypes as stored'})"),
-        ("all activations", f"{nbytes(t['activation_bytes_total'])} (training-style sum)"),
+        ("all activations", f"{nbytes(t['activation_bytes_total'])} "
+                            "(training-style sum; views count 0)"),
     ]
     if t["uncounted_layers"]:
         rows.append(("not counted", ", ".join(t["uncounted_layers"])))

@@ -7,8 +7,8 @@ import os
 from pathlib import Path
 
 from edgekit.core.errors import UsageError
+from edgekit.core.files import atomic_write
 from edgekit.core.stats import regression
-from edgekit.report.files import atomic_write
 
 SHORT_RUNTIME = {"onnxruntime": "ort"}
 KEY = ("model", "runtime", "provider", "threads", "batch")
@@ -51,61 +51,64 @@ def short_labels(models: list[str]) -> dict[str, str]:
     return {m: fit(n[cut:] or n) for m, n in zip(models, names, strict=True)}
 
 
+def _title(models: list[str], env: dict) -> str:
+    title = f"{env['cpu']} ({env['usable_cores']} cores)"
+    if len(models) == 1:
+        return f"{models[0]} on {title}"
+    prefix = os.path.commonprefix([Path(m).name for m in models])
+    prefix = prefix[:len(prefix) - len(prefix.split("_")[-1])] if "_" in prefix else prefix
+    return f"{prefix}* on {title}" if prefix else title
+
+
+def _columns(results: list[dict], several_models: bool, narrow: bool) -> list[str]:
+    cols = (["model"] if several_models else []) + ["runtime", "thr"] + (
+        ["batch"] if len({r["batch"] for r in results}) > 1 else []) + [
+        "p50 ms", "p90", "p99", "cv", "items/s"]
+    cols += ["GMAC/s"] if any("gmacs_per_s" in r for r in results) else []
+    cols += ["% peak"] if any("fraction_of_peak" in r for r in results) else []
+    cols += [] if narrow else ["load ms", "1st ms"]
+    cols += ["vs prev"] if any("compare" in r for r in results) else []
+    return cols
+
+
+def _cell(col: str, r: dict, label: str) -> str:
+    lat = r["latency_ms"]
+    if col == "runtime":
+        default_provider = r["provider"] in ("cpu", "xnnpack", None)
+        return SHORT_RUNTIME.get(r["runtime"], r["runtime"]) + (
+            "" if default_provider else f"/{r['provider']}")
+    if col == "vs prev":
+        c = r.get("compare")
+        if c is None:
+            return "new"
+        color = {"slower": "red", "faster": "green"}.get(c["verdict"], "dim")
+        return f"[{color}]{c['change']:+.1%} {c['verdict']}[/{color}]"
+    values = {
+        "model": label, "thr": str(r["threads"] or "-"), "batch": str(r["batch"]),
+        "p50 ms": f"{lat['p50']:.3f}", "p90": f"{lat['p90']:.3f}", "p99": f"{lat['p99']:.3f}",
+        "cv": f"{r['cv']:.1%}", "items/s": f"{r['throughput_items_s']:.1f}",
+        "GMAC/s": f"{r['gmacs_per_s']:.2f}" if "gmacs_per_s" in r else "",
+        "% peak": f"{r['fraction_of_peak']:.1%}" if "fraction_of_peak" in r else "",
+        "load ms": f"{r['load_ms']:.0f}", "1st ms": f"{r['first_run_ms']:.1f}"}
+    return values[col]
+
+
 def render_bench(data: dict, console) -> None:
     from rich.table import Table
 
     results = data["results"]
-    env = data["environment"]
     models = list(dict.fromkeys(r["model"] for r in results))
-    title = f"{env['cpu']} ({env['usable_cores']} cores)"
     labels = short_labels(models)
-    if len(models) == 1:
-        title = f"{models[0]} on {title}"
-    else:
-        prefix = os.path.commonprefix([Path(m).name for m in models])
-        prefix = prefix[:len(prefix) - len(prefix.split("_")[-1])] if "_" in prefix else prefix
-        if prefix:
-            title = f"{prefix}* on {title}"
-    table = Table(title=title, title_justify="left",
+    table = Table(title=_title(models, data["environment"]), title_justify="left",
                   box=None, pad_edge=False, header_style="bold")
-    has_gmacs = any("gmacs_per_s" in r for r in results)
-    has_peak = any("fraction_of_peak" in r for r in results)
-    has_cmp = any("compare" in r for r in results)
-    batches = len({r["batch"] for r in results}) > 1
-    cols = (["model"] if len(models) > 1 else []) + ["runtime", "thr"] + (
-        ["batch"] if batches else []) + ["p50 ms", "p90", "p99", "cv", "items/s"]
-    cols += ["GMAC/s"] if has_gmacs else []
-    cols += ["% peak"] if has_peak else []
     narrow = console.width < 100
-    cols += [] if narrow else ["load ms", "1st ms"]
-    cols += ["vs prev"] if has_cmp else []
+    cols = _columns(results, len(models) > 1, narrow)
     for c in cols:
         table.add_column(c, justify="left" if c in ("model", "runtime") else "right",
                          overflow="ellipsis", no_wrap=True,
                          max_width=20 if c == "model" else None)
     for r in results:
-        lat = r["latency_ms"]
-        default_provider = r["provider"] in ("cpu", "xnnpack", None)
-        runtime = SHORT_RUNTIME.get(r["runtime"], r["runtime"]) + (
-            "" if default_provider else f"/{r['provider']}")
-        row = ([labels[r["model"]]] if len(models) > 1 else []) + [
-               runtime, str(r["threads"] or "-")] + ([str(r["batch"])] if batches else []) + [
-               f"{lat['p50']:.3f}", f"{lat['p90']:.3f}", f"{lat['p99']:.3f}",
-               f"{r['cv']:.1%}", f"{r['throughput_items_s']:.1f}"]
-        if has_gmacs:
-            row.append(f"{r['gmacs_per_s']:.2f}" if "gmacs_per_s" in r else "")
-        if has_peak:
-            row.append(f"{r['fraction_of_peak']:.1%}" if "fraction_of_peak" in r else "")
-        if not narrow:
-            row += [f"{r['load_ms']:.0f}", f"{r['first_run_ms']:.1f}"]
-        if has_cmp:
-            c = r.get("compare")
-            if c is None:
-                row.append("new")
-            else:
-                color = {"slower": "red", "faster": "green"}.get(c["verdict"], "dim")
-                row.append(f"[{color}]{c['change']:+.1%} {c['verdict']}[/{color}]")
-        table.add_row(*row)
+        table.add_row(*(_cell(c, r, labels[r["model"]]) for c in cols))
     console.print(table)
     console.print("[dim]latency per call in ms (p50/p90/p99 over the timed runs); cv = stdev/"
                   "mean; items/s = batch/p50; GMAC/s = MACs per call / p50; ort = "

@@ -89,17 +89,18 @@ def _avg_branch(x, filters, name):
     return _cbn(x, filters, 1, 1, name)
 
 
-def inception_v3(classes: int = 1000, resolution: int = 299, no_top: bool = False):
-    """Inception v3, layer for layer as keras.applications.InceptionV3."""
-    inputs = image_input(resolution)
+def _v3_stem(inputs):
     x = _cbn(inputs, 32, 3, 3, "stem1", strides=2, padding="valid")
     x = _cbn(x, 32, 3, 3, "stem2", padding="valid")
     x = _cbn(x, 64, 3, 3, "stem3")
     x = layers.MaxPooling2D(3, strides=2, name="stem_pool1")(x)
     x = _cbn(x, 80, 1, 1, "stem4", padding="valid")
     x = _cbn(x, 192, 3, 3, "stem5", padding="valid")
-    x = layers.MaxPooling2D(3, strides=2, name="stem_pool2")(x)
-    # mixed0-2: 35x35 modules
+    return layers.MaxPooling2D(3, strides=2, name="stem_pool2")(x)
+
+
+def _v3_35(x):
+    """mixed0-2: 35x35 modules, then mixed3: reduction to 17x17."""
     for i, pool_proj in enumerate((32, 64, 64)):
         m = f"mixed{i}"
         b1 = _cbn(x, 64, 1, 1, f"{m}_1x1")
@@ -108,13 +109,15 @@ def inception_v3(classes: int = 1000, resolution: int = 299, no_top: bool = Fals
         b3 = _cbn(_cbn(b3, 96, 3, 3, f"{m}_3x3dbl_2"), 96, 3, 3, f"{m}_3x3dbl_3")
         bp = _avg_branch(x, pool_proj, f"{m}_pool")
         x = layers.Concatenate(name=m)([b1, b5, b3, bp])
-    # mixed3: reduction to 17x17
     b3 = _cbn(x, 384, 3, 3, "mixed3_3x3", strides=2, padding="valid")
     bd = _cbn(_cbn(x, 64, 1, 1, "mixed3_3x3dbl_1"), 96, 3, 3, "mixed3_3x3dbl_2")
     bd = _cbn(bd, 96, 3, 3, "mixed3_3x3dbl_3", strides=2, padding="valid")
     bp = layers.MaxPooling2D(3, strides=2, name="mixed3_pool")(x)
-    x = layers.Concatenate(name="mixed3")([b3, bd, bp])
-    # mixed4-7: 17x17 modules with factorized 7x7
+    return layers.Concatenate(name="mixed3")([b3, bd, bp])
+
+
+def _v3_17(x):
+    """mixed4-7: 17x17 modules with factorized 7x7, then mixed8: reduction to 8x8."""
     for i, width in zip(range(4, 8), (128, 160, 160, 192), strict=True):
         m = f"mixed{i}"
         b1 = _cbn(x, 192, 1, 1, f"{m}_1x1")
@@ -126,15 +129,17 @@ def inception_v3(classes: int = 1000, resolution: int = 299, no_top: bool = Fals
         bd = _cbn(bd, 192, 1, 7, f"{m}_7x7dbl_5")
         bp = _avg_branch(x, 192, f"{m}_pool")
         x = layers.Concatenate(name=m)([b1, b7, bd, bp])
-    # mixed8: reduction to 8x8
     b3 = _cbn(_cbn(x, 192, 1, 1, "mixed8_3x3_1"), 320, 3, 3, "mixed8_3x3_2", strides=2,
               padding="valid")
     b7 = _cbn(x, 192, 1, 1, "mixed8_7x7x3_1")
     b7 = _cbn(_cbn(b7, 192, 1, 7, "mixed8_7x7x3_2"), 192, 7, 1, "mixed8_7x7x3_3")
     b7 = _cbn(b7, 192, 3, 3, "mixed8_7x7x3_4", strides=2, padding="valid")
     bp = layers.MaxPooling2D(3, strides=2, name="mixed8_pool")(x)
-    x = layers.Concatenate(name="mixed8")([b3, b7, bp])
-    # mixed9-10: 8x8 modules with expanded filter banks
+    return layers.Concatenate(name="mixed8")([b3, b7, bp])
+
+
+def _v3_8(x):
+    """mixed9-10: 8x8 modules with expanded filter banks."""
     for i in (9, 10):
         m = f"mixed{i}"
         b1 = _cbn(x, 320, 1, 1, f"{m}_1x1")
@@ -146,6 +151,13 @@ def inception_v3(classes: int = 1000, resolution: int = 299, no_top: bool = Fals
                                                      _cbn(bd, 384, 3, 1, f"{m}_3x3dbl_3b")])
         bp = _avg_branch(x, 192, f"{m}_pool")
         x = layers.Concatenate(name=m)([b1, b3, bd, bp])
+    return x
+
+
+def inception_v3(classes: int = 1000, resolution: int = 299, no_top: bool = False):
+    """Inception v3, layer for layer as keras.applications.InceptionV3."""
+    inputs = image_input(resolution)
+    x = _v3_8(_v3_17(_v3_35(_v3_stem(inputs))))
     if not no_top:
         x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
         x = layers.Dense(classes, activation="softmax", name="predictions")(x)

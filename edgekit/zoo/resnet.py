@@ -56,22 +56,32 @@ def _bottleneck(x, width, stride, name, variant, inner=None, groups=1):
     return layers.Activation("relu", name=f"{name}_out")(y)
 
 
+def _network(inputs, depth: int, block, classes: int, no_top: bool, name: str):
+    """The body both families share: a 7x7 stem and max pool, then four stages of
+    ``block(x, stage, stride, name)`` (stride 2 on the first block of stages 3 to 5), then
+    the classifier."""
+    x = conv_bn(inputs, 64, 7, "conv1", strides=2)
+    x = layers.MaxPooling2D(3, strides=2, padding="same", name="pool1")(x)
+    for stage, blocks in enumerate(DEPTHS[depth], start=2):
+        for b in range(1, blocks + 1):
+            stride = 2 if (b == 1 and stage > 2) else 1
+            x = block(x, stage, stride, f"conv{stage}_block{b}")
+    if not no_top:
+        x = classifier(x, classes)
+    return keras.Model(inputs, x, name=name)
+
+
 def resnet(depth: int = 50, classes: int = 1000, resolution: int = 224,
            variant: str = "v1", no_top: bool = False):
     """Build ResNet-``depth`` (18, 34, 50, 101 or 152)."""
     if depth not in DEPTHS:
         raise ValueError(f"depth must be one of {sorted(DEPTHS)}")
-    block = _basic_block if depth < 50 else _bottleneck
-    inputs = image_input(resolution)
-    x = conv_bn(inputs, 64, 7, "conv1", strides=2)
-    x = layers.MaxPooling2D(3, strides=2, padding="same", name="pool1")(x)
-    for stage, (blocks, width) in enumerate(zip(DEPTHS[depth], WIDTHS, strict=False), start=2):
-        for b in range(1, blocks + 1):
-            stride = 2 if (b == 1 and stage > 2) else 1
-            x = block(x, width, stride, f"conv{stage}_block{b}", variant)
-    if not no_top:
-        x = classifier(x, classes)
-    return keras.Model(inputs, x, name=f"resnet{depth}")
+    unit = _basic_block if depth < 50 else _bottleneck
+
+    def block(x, stage, stride, name):
+        return unit(x, WIDTHS[stage - 2], stride, name, variant)
+
+    return _network(image_input(resolution), depth, block, classes, no_top, f"resnet{depth}")
 
 
 def resnext(depth: int = 50, classes: int = 1000, resolution: int = 224,
@@ -85,15 +95,10 @@ def resnext(depth: int = 50, classes: int = 1000, resolution: int = 224,
     """
     if depth not in DEPTHS or depth < 50:
         raise ValueError("ResNeXt depth must be 50, 101 or 152")
-    inputs = image_input(resolution)
-    x = conv_bn(inputs, 64, 7, "conv1", strides=2)
-    x = layers.MaxPooling2D(3, strides=2, padding="same", name="pool1")(x)
-    for stage, (blocks, base) in enumerate(zip(DEPTHS[depth], WIDTHS, strict=True), start=2):
-        inner = cardinality * width * 2 ** (stage - 2)
-        for b in range(1, blocks + 1):
-            stride = 2 if (b == 1 and stage > 2) else 1
-            x = _bottleneck(x, base, stride, f"conv{stage}_block{b}", "v1.5", inner=inner,
-                            groups=cardinality)
-    if not no_top:
-        x = classifier(x, classes)
-    return keras.Model(inputs, x, name=f"resnext{depth}_{cardinality}x{width}d")
+
+    def block(x, stage, stride, name):
+        return _bottleneck(x, WIDTHS[stage - 2], stride, name, "v1.5",
+                           inner=cardinality * width * 2 ** (stage - 2), groups=cardinality)
+
+    return _network(image_input(resolution), depth, block, classes, no_top,
+                    f"resnext{depth}_{cardinality}x{width}d")

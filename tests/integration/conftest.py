@@ -1,6 +1,7 @@
 import pytest
 
-from edgekit import services
+from edgekit.services.analyze import analyze
+from edgekit.services.targets import resolve_target
 
 pytestmark = pytest.mark.integration
 
@@ -13,4 +14,4 @@ def keras():
 
 
 def zoo_report(name, batch=1, dtype="float32", **knobs):
-    return services.analyze(services.resolve_target(name, knobs), batch=batch, dtype=dtype)
+    return analyze(resolve_target(name, knobs), batch=batch, dtype=dtype)

@@ -14,12 +14,13 @@ QUICK = ["--runs", "5", "--warmup", "1"]
 @pytest.fixture(scope="module")
 def small_files(tmp_path_factory):
     """Float .tflite and .onnx of the small MobileNet."""
-    from edgekit import services
-    from edgekit.export.pipeline import ExportOptions, export
+    from edgekit.export.pipeline import ExportOptions
+    from edgekit.services.export import export_target
+    from edgekit.services.targets import resolve_target
 
     out = tmp_path_factory.mktemp("files")
-    target = services.resolve_target("mobilenet", {"alpha": 0.25, "resolution": 96})
-    manifest = export(target, ExportOptions(out_dir=out, samples=4, min_agreement=0))
+    target = resolve_target("mobilenet", {"alpha": 0.25, "resolution": 96})
+    manifest = export_target(target, ExportOptions(out_dir=out, samples=4, min_agreement=0))
     return {a["format"]: out / a["file"] for a in manifest["artifacts"]}
 
 
@@ -88,7 +89,7 @@ print("HEAVY:" + ",".join(m for m in ("tensorflow", "keras", "tf2onnx") if m in 
 
 def test_third_party_int8_mobilenet_v2_runs_and_sees_the_dog():
     """A real int8 model made by someone else: NCHW int8 input, the dog is Samoyed (258)."""
-    from edgekit.bench.runners import TFLiteRunner
+    from edgekit.runtimes.litert import TFLiteRunner
 
     runner = TFLiteRunner(SHARED_MODELS / "mobilenet_v2_quantized_1x3x224x224.tflite")
     spec = runner.inputs[0]
@@ -111,7 +112,7 @@ def test_bench_third_party_file_and_refused_file(cli):
 
 
 def test_calibrate_writes_a_profile_that_loads(cli, tmp_path):
-    from edgekit.core.profiles import load_profile
+    from edgekit.core.device_profiles import load_profile
 
     path = tmp_path / "host.toml"
     r = cli("profiles", "calibrate", "-o", path)

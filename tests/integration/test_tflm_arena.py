@@ -14,7 +14,8 @@ import tempfile
 import numpy as np
 import pytest
 
-from edgekit import services
+from edgekit.services.analyze import analyze
+from edgekit.services.targets import resolve_target
 from tests.conftest import SHARED_MODELS
 
 tflm = pytest.importorskip("tflite_micro.python.tflite_micro.runtime",
@@ -46,5 +47,5 @@ def tflm_arena_head(path) -> int:
                                   "mobilenet_v2_quantized_1x3x224x224.tflite"])
 def test_planner_peak_equals_tflm_arena(name):
     path = SHARED_MODELS / name
-    report = services.analyze(services.resolve_target(str(path), {}))
+    report = analyze(resolve_target(str(path), {}))
     assert report.totals()["peak_activation_bytes"] == tflm_arena_head(path)

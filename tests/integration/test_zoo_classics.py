@@ -3,7 +3,7 @@
 import pytest
 
 from edgekit.core.errors import EdgekitError, UsageError
-from edgekit.services import resolve_target
+from edgekit.services.targets import resolve_target
 from tests.integration.conftest import zoo_report
 
 

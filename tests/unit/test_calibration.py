@@ -3,7 +3,7 @@ import pytest
 from PIL import Image
 
 from edgekit.core.errors import UsageError
-from edgekit.export.calibration import load_samples, preprocess
+from edgekit.export.samples import load_samples, preprocess
 
 
 def test_preprocess_modes():

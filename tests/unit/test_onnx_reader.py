@@ -5,9 +5,9 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from edgekit.analysis.onnx_reader import read_onnx
 from edgekit.core.errors import ModelFileError, UsageError
 from edgekit.core.records import Report
+from edgekit.readers.onnx_reader import read_onnx
 
 
 def init(name, *shape, dtype=np.float32):

@@ -2,8 +2,7 @@ import math
 
 import pytest
 
-from edgekit.core.errors import UsageError
-from edgekit.core.profiles import (
+from edgekit.core.device_profiles import (
     Profile,
     all_profiles,
     estimate,
@@ -12,6 +11,7 @@ from edgekit.core.profiles import (
     load_profile,
     roofline,
 )
+from edgekit.core.errors import UsageError
 from tests.unit.test_records import small_report
 
 SHIPPED = {"raspberry-pi-4", "raspberry-pi-5", "jetson-orin-nano", "snapdragon-8-gen-2",

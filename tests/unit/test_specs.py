@@ -1,7 +1,7 @@
 import pytest
 
 from edgekit.core.errors import UsageError
-from edgekit.services import resolve_target
+from edgekit.services.targets import resolve_target
 from edgekit.zoo import registry
 
 

@@ -6,8 +6,8 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from edgekit.analysis.tflite_reader import read_tflite
 from edgekit.core.errors import ModelFileError
+from edgekit.readers.tflite_reader import read_tflite
 from tests.conftest import SHARED_MODELS
 
 PERSON = SHARED_MODELS / "person_detect.tflite"

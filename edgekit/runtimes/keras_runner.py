@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgekit.bench.runners import IOSpec
+from edgekit.runtimes.base import IOSpec
 
 
 class KerasRunner:

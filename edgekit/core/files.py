@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from collections.abc import Callable, Iterator
@@ -49,3 +50,12 @@ def atomic_path(path: Path) -> Iterator[Path]:
         if tmp.exists():
             tmp.unlink()
         raise
+
+
+def sha256_file(path: Path) -> str:
+    """SHA-256 of a file's content, read in 1 MiB chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()

@@ -1,7 +1,5 @@
-"""What the CLI calls: resolve a target (zoo name or model file), build or load, analyze.
-
-Heavy imports stay inside the functions that need them.
-"""
+"""Targets: what the user named (a zoo model with knobs, or a model file), validated
+without building anything, and its Keras model built or loaded on demand."""
 
 from __future__ import annotations
 
@@ -10,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 from edgekit.core.errors import ModelFileError, UsageError, first_line
-from edgekit.core.records import Report
 from edgekit.zoo import registry
 
 KERAS_SUFFIXES = (".keras", ".h5", ".hdf5")
@@ -108,47 +105,13 @@ def model_meta(target: Target, input_shape: tuple) -> dict[str, Any]:
     return meta
 
 
-def analyze_keras(model, target: Target, batch: int = 1, dtype: str = "float32") -> Report:
-    from edgekit.analysis.keras_reader import read_keras_model
-
-    records, outputs = read_keras_model(model)
-    input_shape = records[0].output_shape if records else ()
-    return Report(model_meta(target, input_shape), records, batch=batch, act_dtype=dtype,
-                  outputs=outputs)
-
-
-def analyze(target: Target, batch: int = 1, dtype: str | None = None,
-            input_shape: tuple[int, ...] | None = None) -> Report:
-    """Analyze a zoo model or a model file. ``dtype`` None: float32 for Keras models, each
-    tensor's stored dtype for .onnx/.tflite files."""
-    from edgekit.core.counting import dtype_bytes
-
-    if dtype is not None:
-        dtype_bytes(dtype)  # validate before any heavy work
-    if batch < 1:
-        raise UsageError(f"--batch {batch}: must be an integer >= 1")
-    if input_shape is not None and target.format != "onnx":
-        raise UsageError("--input-shape applies to .onnx files with dynamic dimensions")
-    if target.format == "keras":
-        return analyze_keras(keras_model(target), target, batch, dtype or "float32")
-    if target.format == "onnx":
-        from edgekit.analysis.onnx_reader import read_onnx
-
-        records, outputs, info = read_onnx(target.path, input_shape)  # type: ignore[arg-type]
-    else:
-        from edgekit.analysis.tflite_reader import read_tflite
-
-        records, outputs, info = read_tflite(target.path)  # type: ignore[arg-type]
-    meta = model_meta(target, tuple(info.pop("input_shape")))
-    meta.update(info)
-    return Report(meta, records, batch=batch, act_dtype=dtype, outputs=outputs)
-
-
-def file_macs(target: Target) -> int | None:
-    """MACs per item of a model file from its analysis, or None if it cannot be analyzed."""
-    from edgekit.core.errors import EdgekitError
-
-    try:
-        return analyze(target).totals()["macs"]
-    except EdgekitError:
-        return None
+def slug(describe: str) -> str:
+    """'mobilenet --alpha 0.25 --resolution 96' -> 'mobilenet_alpha0.25_resolution96'."""
+    parts = describe.split()
+    out = [parts[0]]
+    for p in parts[1:]:
+        if p.startswith("--"):
+            out.append(p[2:].replace("-", ""))
+        else:
+            out[-1] += p
+    return "_".join(out).replace("/", "_")

@@ -19,16 +19,9 @@ def cpu_model() -> str:
 
 
 def environment() -> dict:
-    from importlib.metadata import PackageNotFoundError, version
+    from edgekit.core.versions import RUNTIME_PACKAGES, package_versions
 
-    from edgekit import __version__
-
-    versions = {"edgekit": __version__}
-    for pkg in ("onnxruntime", "ai-edge-litert", "tensorflow"):
-        try:
-            versions[pkg] = version(pkg)
-        except PackageNotFoundError:
-            versions[pkg] = None
+    versions = package_versions(RUNTIME_PACKAGES)
     try:
         usable = len(os.sched_getaffinity(0))
     except AttributeError:

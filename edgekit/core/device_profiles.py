@@ -41,6 +41,13 @@ class Profile:
     path: Path
     aliases: tuple[str, ...] = ()
 
+    def to_dict(self) -> dict:
+        return {"name": self.name, "title": self.title, "kind": self.kind,
+                "aliases": list(self.aliases), "peak_gflops_fp32": self.peak_gflops_fp32,
+                "peak_gops_int8": self.peak_gops_int8, "bandwidth_gbs": self.bandwidth_gbs,
+                "ram_bytes": self.ram_bytes, "storage_bytes": self.storage_bytes,
+                "path": str(self.path)}
+
     def peak_ops(self, dtype: str) -> float:
         """Peak arithmetic ops/s (2 per MAC) for activations of ``dtype``."""
         if dtype == "int8" and self.peak_gops_int8:
@@ -89,10 +96,17 @@ def search_path() -> list[Path]:
     """Where profiles are looked for, later folders overriding earlier ones by name:
     the profiles shipped with edgekit, the user's (~/.config/edgekit/profiles, where
     'edgekit profiles calibrate' writes host.toml), and $EDGEKIT_PROFILES."""
-    paths = [Path(__file__).resolve().parents[2] / "profiles", user_dir()]
+    paths = [shipped_dir(), user_dir()]
     if os.environ.get("EDGEKIT_PROFILES"):
         paths.append(Path(os.environ["EDGEKIT_PROFILES"]))
     return paths
+
+
+def shipped_dir() -> Path:
+    """The profiles that ship inside the package (edgekit.profiles, package data)."""
+    from importlib.resources import files
+
+    return Path(str(files("edgekit.profiles")))
 
 
 def user_dir() -> Path:

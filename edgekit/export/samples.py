@@ -140,11 +140,15 @@ def random_samples(shape: tuple, count: int, mode: str, seed: int = 0) -> Sample
                    synthetic=True)
 
 
+def check_count(count: int) -> None:
+    if count < 1:
+        raise UsageError(f"--calibration-samples {count}: must be >= 1")
+
+
 def load_samples(spec: str | None, shape: tuple, count: int, mode: str = "tf") -> Samples:
     """Calibration/validation data from a user's spec: None (scikit-learn's sample images),
     'random', a folder of images, or an .npy/.npz file."""
-    if count < 1:
-        raise UsageError(f"--calibration-samples {count}: must be >= 1")
+    check_count(count)
     if spec is None:
         return sample_images(shape, count, mode)
     if spec == "random":

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgekit.bench.env import cpu_model
+from edgekit.runtimes.env import cpu_model
 
 
 def gemm_gflops(n: int = 1024, repeats: int = 7) -> float:
@@ -45,10 +45,10 @@ def total_ram() -> int:
         return 8 * 2**30
 
 
-def calibrate(path: Path) -> dict:
+def measure_host(path: Path) -> dict:
     from datetime import UTC, datetime
 
-    from edgekit.report.files import atomic_write
+    from edgekit.core.files import atomic_write
 
     gflops = gemm_gflops()
     gbs = copy_gbs()

@@ -1,0 +1,124 @@
+"""`edgekit analyze` and `edgekit build`."""
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from edgekit.cli.app import app
+from edgekit.cli.common import err, int_list, out, print_json, progress, status
+from edgekit.cli.knobs import with_knobs
+from edgekit.cli.options import BatchOpt, DtypeOpt, JsonOpt, TargetArg, choices_metavar
+from edgekit.core.choices import MemorySchedule
+
+
+@app.command("analyze")
+@with_knobs
+def analyze_cmd(
+    target: TargetArg = None,
+    batch: BatchOpt = 1,
+    dtype: DtypeOpt = None,
+    input_shape: Annotated[Optional[str], typer.Option(
+        "--input-shape", help="For .onnx files with dynamic sizes: the input shape without "
+        "batch, e.g. 224,224,3.")] = None,
+    json_out: JsonOpt = False,
+    csv_path: Annotated[Optional[Path], typer.Option(
+        "--csv", help="Also write the per-layer table as CSV.")] = None,
+    plot: Annotated[Optional[Path], typer.Option(
+        "--plot", help="Also write a PNG: MACs and activation memory per layer.")] = None,
+    summary: Annotated[bool, typer.Option(
+        "--summary", "-s", help="Totals only, no per-layer table.")] = False,
+    profile: Annotated[Optional[str], typer.Option(
+        "--profile", "-P", help="A device profile (see 'edgekit profiles'): roofline time "
+        "estimate and does it fit in flash and RAM.")] = None,
+    memory_schedule: Annotated[str, typer.Option(
+        "--memory-schedule", metavar=choices_metavar(MemorySchedule),
+        help="given: peak in the model's order; best: also search "
+        "the execution order with the lowest peak.")] = "given",
+    memory_timeline: Annotated[Optional[Path], typer.Option(
+        "--memory-timeline", help="Write a PNG of live activation memory per step.")
+    ] = None,
+    compare_formats: Annotated[bool, typer.Option(
+        "--compare-formats", help="Export to ONNX and TFLite and show params, MACs and "
+        "peak memory of the three side by side.")] = False,
+    knobs=None,
+):
+    """Params, MACs and activation memory per layer, with totals and peak memory.
+
+    Examples: 'edgekit analyze mobilenet --alpha 0.25',
+    'edgekit analyze resnet50 --csv layers.csv', 'edgekit analyze model.keras --json'.
+    """
+    from edgekit.core.choices import one
+    from edgekit.services.analyze import analysis
+    from edgekit.services.targets import resolve_target
+
+    best = one(MemorySchedule, memory_schedule, "--memory-schedule") == "best"
+    t = resolve_target(target, knobs)
+    if compare_formats:
+        return _compare(t, json_out)
+    shape = tuple(int_list(input_shape, "--input-shape")) if input_shape else None
+    with status(f"Analyzing {t.describe()}…"):
+        result = analysis(t, batch=batch, dtype=dtype, input_shape=shape, profile=profile,
+                          best_schedule=best)
+    _render(result, json_out, summary, csv_path, plot, memory_timeline)
+
+
+def _compare(t, json_out: bool) -> None:
+    from edgekit.report.compare import render_compare
+    from edgekit.services.compare import compare_formats
+
+    with progress("Comparing formats") as notify:
+        result = compare_formats(t, notify)
+    if json_out:
+        print_json(result)
+    else:
+        render_compare(result, out)
+
+
+def _render(result, json_out: bool, summary: bool, csv_path, plot, memory_timeline) -> None:
+    from edgekit.report import analysis as R
+
+    report, schedule, estimate = result.report, result.schedule, result.estimate
+    if memory_timeline:
+        R.plot_timeline(report, memory_timeline, schedule)
+    if csv_path:
+        R.write_csv(report, csv_path)
+    if plot:
+        R.plot_layers(report, plot)
+    if json_out:
+        print(R.to_json(report, estimate, schedule))
+        return
+    R.render_table(report, out, layers=not summary)
+    if schedule is not None:
+        R.render_schedule(report, schedule, out)
+    if estimate is not None:
+        R.render_estimate(estimate, out)
+    for path in (csv_path, plot, memory_timeline):
+        if path:
+            err.print(f"wrote {path}")
+
+
+@app.command("build")
+@with_knobs
+def build_cmd(
+    target: Annotated[str, typer.Argument(help="A zoo model name (see 'edgekit models').")],
+    output: Annotated[Optional[Path], typer.Option(
+        "--output", "-o", help="Where to save the model (.keras). Default: NAME.keras")] = None,
+    knobs=None,
+):
+    """Build a zoo model and save it as a .keras file (weights are freshly initialized)."""
+    from edgekit.core.errors import UsageError
+    from edgekit.core.files import atomic_path
+    from edgekit.services.targets import keras_model, resolve_target
+
+    t = resolve_target(target, knobs)
+    if t.kind != "zoo":
+        raise UsageError(f"{target} is not a zoo model name; see 'edgekit models'")
+    output = output or Path(f"{t.name}.keras")
+    if output.suffix != ".keras":
+        raise UsageError(f"--output {output}: the file name must end in .keras")
+    with status(f"Building {t.describe()}…"):
+        model = keras_model(t)
+        with atomic_path(output) as tmp:
+            model.save(tmp)
+    out.print(f"saved {t.describe()} ({model.count_params():,} params) to {output}")

@@ -1,0 +1,74 @@
+"""`edgekit models` and `edgekit profiles`: the zoo and the device profiles."""
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from edgekit.cli.app import app
+from edgekit.cli.common import out, print_json, status
+from edgekit.cli.options import JsonOpt
+
+
+@app.command("models")
+def models_cmd(json_out: JsonOpt = False):
+    """List the zoo: names, families, knobs with defaults, papers."""
+    from edgekit.report.catalog import models_json, render_models
+    from edgekit.zoo import registry
+
+    entries = list(registry.REGISTRY.values())
+    if json_out:
+        print_json(models_json(entries))
+    else:
+        render_models(entries, out)
+
+
+profiles_app = typer.Typer(help="Device profiles: list, show, calibrate this host.",
+                           no_args_is_help=False)
+app.add_typer(profiles_app, name="profiles")
+
+
+@profiles_app.callback(invoke_without_command=True)
+def profiles_list(ctx: typer.Context, json_out: JsonOpt = False):
+    """List the device profiles (shipped, and the user's calibrated host)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from edgekit.core.device_profiles import all_profiles
+    from edgekit.report.catalog import profiles_json, render_profiles
+
+    profiles = all_profiles()
+    if json_out:
+        print_json(profiles_json(profiles.values()))
+    else:
+        render_profiles(profiles, out)
+
+
+@profiles_app.command("show")
+def profiles_show(name: Annotated[str, typer.Argument(help="Profile name or alias.")],
+                  json_out: JsonOpt = False):
+    """Show one profile and the file (with the source of every number) it comes from."""
+    from edgekit.core.device_profiles import get_profile
+    from edgekit.report.catalog import render_profile_file
+
+    p = get_profile(name)
+    if json_out:
+        print_json(p.to_dict())
+    else:
+        render_profile_file(p, p.path.read_text(), out)
+
+
+@profiles_app.command("calibrate")
+def profiles_calibrate(
+    output: Annotated[Optional[Path], typer.Option(
+        "--output", "-o", help="Where to write it. Default: ~/.config/edgekit/profiles/"
+        "host.toml")] = None,
+):
+    """Measure this machine (GEMM GFLOP/s, copy bandwidth) and write the host profile."""
+    from edgekit.bench.host_peak import measure_host
+    from edgekit.core.device_profiles import user_dir
+
+    path = output or user_dir() / "host.toml"
+    with status("Measuring GEMM throughput and memory bandwidth…"):
+        result = measure_host(path)
+    out.print(f"host: {result['peak_gflops_fp32']:.1f} GFLOP/s fp32, "
+              f"{result['bandwidth_gbs']:.2f} GB/s; wrote {path}")

@@ -1,0 +1,47 @@
+"""The export cache: float or quantized .tflite and .onnx files of a model, exported once
+and reused by bench, profile and the format comparison.
+
+The key holds the model's identity (zoo knobs, or a file's name and content hash), the
+quantization, and the versions of edgekit and every converter: a newer converter or
+edgekit never reuses an artefact an older one made.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+from edgekit.core.choices import RUNTIME_OF_FORMAT
+from edgekit.core.versions import TOOL_PACKAGES, package_versions
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("EDGEKIT_CACHE", Path.home() / ".cache" / "edgekit"))
+
+
+def versions_digest() -> str:
+    """12 hex digits that change whenever edgekit or a converter/runtime version does."""
+    text = json.dumps(package_versions(TOOL_PACKAGES), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def entry_dir(model_key: str, quant: str) -> Path:
+    return cache_dir() / f"{model_key}-v{versions_digest()}-{quant}"
+
+
+def files_of(manifest: dict, folder: Path) -> dict[str, Path]:
+    """{runtime: path} of an export manifest's artefacts."""
+    return {RUNTIME_OF_FORMAT[a["format"]]: folder / a["file"] for a in manifest["artifacts"]}
+
+
+def lookup(folder: Path) -> dict[str, Path] | None:
+    """The cached {runtime: path} in ``folder`` when the export there is complete."""
+    manifest_path = folder / "manifest.json"
+    if not manifest_path.exists():
+        return None
+    files = files_of(json.loads(manifest_path.read_text()), folder)
+    if len(files) == len(RUNTIME_OF_FORMAT) and all(p.exists() for p in files.values()):
+        return files
+    return None

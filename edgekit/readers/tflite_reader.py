@@ -1,0 +1,235 @@
+"""TFLite flatbuffer -> list of LayerRecord, read with the schema (LiteRT's generated
+flatbuffer classes), not the interpreter: files that a runtime refuses are still analyzed.
+Imports no TensorFlow.
+
+Each operator becomes one record named after its (first) output tensor. Weights are the
+constant tensors an op consumes as filter/weights/bias; their quantization (per-tensor or
+per-channel) is reported in ``attrs``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from edgekit.core import counting as C
+from edgekit.core.errors import ModelFileError, UsageError
+from edgekit.core.ops import Geometry, Kind, count
+from edgekit.core.records import LayerRecord
+
+# op -> positions of its weight inputs
+WEIGHT_INPUTS = {"CONV_2D": (1, 2), "DEPTHWISE_CONV_2D": (1, 2), "FULLY_CONNECTED": (1, 2),
+                 "TRANSPOSE_CONV": (1, 3), "CONV_3D": (1, 2)}
+
+
+def _kinds() -> dict[str, Kind]:
+    table = {op: Kind.VIEW for op in ("RESHAPE", "SQUEEZE", "EXPAND_DIMS")}
+    table.update({op: Kind.ACTIVATION for op in (
+        "RELU", "RELU6", "RELU_N1_TO_1", "LOGISTIC", "TANH", "HARD_SWISH", "LEAKY_RELU",
+        "PRELU", "ELU", "SOFTMAX", "LOG_SOFTMAX", "GELU", "QUANTIZE", "DEQUANTIZE")})
+    table.update({op: Kind.ELEMENTWISE for op in (
+        "ADD", "SUB", "MUL", "DIV", "MAXIMUM", "MINIMUM", "SQUARED_DIFFERENCE", "POW",
+        "ADD_N")})
+    table.update({op: Kind.SHAPE for op in (
+        "PAD", "PADV2", "CONCATENATION", "TRANSPOSE", "STRIDED_SLICE", "SLICE", "SPLIT",
+        "SPLIT_V", "PACK", "UNPACK", "GATHER", "SHAPE", "RESIZE_BILINEAR",
+        "RESIZE_NEAREST_NEIGHBOR", "TILE", "CAST", "SPACE_TO_DEPTH", "DEPTH_TO_SPACE")})
+    table.update({op: Kind.GLOBAL_POOL for op in (
+        "MEAN", "SUM", "REDUCE_MAX", "REDUCE_MIN", "REDUCE_PROD")})
+    table.update({op: Kind.POOL for op in ("AVERAGE_POOL_2D", "MAX_POOL_2D", "L2_POOL_2D")})
+    table.update({"CONV_2D": Kind.CONV, "CONV_3D": Kind.CONV,
+                  "DEPTHWISE_CONV_2D": Kind.DEPTHWISE, "TRANSPOSE_CONV": Kind.TRANSPOSED_CONV,
+                  "FULLY_CONNECTED": Kind.DENSE, "BATCH_MATMUL": Kind.DENSE})
+    return table
+
+
+KINDS = _kinds()
+FUSED_ACTIVATIONS = {0: None, 1: "relu", 2: "relu_n1_to_1", 3: "relu6", 4: "tanh",
+                     5: "sign_bit", 6: "sigmoid"}
+
+
+def _schema():
+    from ai_edge_litert import schema_py_generated as S
+
+    return S
+
+
+def load_flatbuffer(path: Path):
+    S = _schema()
+    data = Path(path).read_bytes()
+    if len(data) < 8 or data[4:8] != b"TFL3":
+        raise ModelFileError(f"cannot read TFLite model {path}: not a TFLite flatbuffer "
+                             "(no TFL3 identifier)")
+    try:
+        return S.ModelT.InitFromPackedBuf(data, 0)
+    except Exception as e:  # flatbuffers raises struct/index errors on truncated files
+        raise ModelFileError(f"cannot read TFLite model {path}: corrupt or truncated "
+                             f"flatbuffer ({type(e).__name__})") from e
+
+
+def _names(cls) -> dict[int, str]:
+    return {v: k for k, v in vars(cls).items() if not k.startswith("_")}
+
+
+def _quant(t) -> dict | None:
+    q = t.quantization
+    if q is None or q.scale is None or len(q.scale) == 0:
+        return None
+    scale = np.asarray(q.scale)
+    return {"granularity": "per-channel" if scale.size > 1 else "per-tensor",
+            "channels": int(scale.size), "axis": int(q.quantizedDimension),
+            "scale": float(scale[0]) if scale.size == 1 else None,
+            "zero_point": int(np.asarray(q.zeroPoint)[0]) if q.zeroPoint is not None
+            and len(q.zeroPoint) else 0}
+
+
+class _Subgraph:
+    """Lookups over the main subgraph: constant tensors, per-item shapes, names, dtypes."""
+
+    def __init__(self, model, S):
+        self.model = model
+        self.sg = model.subgraphs[0]
+        self.tensors = self.sg.tensors
+        self.ops_names = _names(S.BuiltinOperator)
+        self.types = _names(S.TensorType)
+
+    def is_const(self, i: int) -> bool:
+        buffers = self.model.buffers
+        b = buffers[self.tensors[i].buffer] if self.tensors[i].buffer < len(buffers) else None
+        return b is not None and ((b.data is not None and len(b.data) > 0) or (b.size or 0) > 0)
+
+    def shape(self, i: int) -> tuple[int, ...]:
+        s = self.tensors[i].shape
+        dims = tuple(int(d) for d in (s if s is not None else ()))
+        return dims[1:] if dims else dims  # per item: no batch dimension
+
+    def full_shape(self, i: int) -> tuple[int, ...]:
+        return tuple(int(d) for d in self.tensors[i].shape)
+
+    def name(self, i: int) -> str:
+        n = self.tensors[i].name
+        return n.decode() if isinstance(n, bytes) else str(n)
+
+    def dtype(self, i: int) -> str:
+        return self.types.get(self.tensors[i].type, "?").lower()
+
+    def op_name(self, op) -> str:
+        oc = self.model.operatorCodes[op.opcodeIndex]
+        code = max(oc.builtinCode, oc.deprecatedBuiltinCode)
+        name = self.ops_names.get(code, f"op{code}")
+        if name == "CUSTOM":
+            cc = oc.customCode
+            name = "CUSTOM:" + (cc.decode() if isinstance(cc, bytes) else str(cc))
+        return name
+
+
+def _geometry(opname: str, kind: Kind, op, g_: _Subgraph, weights: list[int],
+              in_shapes: list[tuple], out_shape: tuple) -> tuple[Kind, Geometry, dict]:
+    """Kind (unknown for a MAC op without constant weights), geometry and attrs."""
+    opts = op.builtinOptions
+    attrs: dict = {}
+    g = Geometry(bias=len(weights) > 1)
+    if kind in (Kind.CONV, Kind.DEPTHWISE, Kind.TRANSPOSED_CONV) and weights:
+        f = g_.full_shape(weights[0])
+        if opname == "CONV_3D":                # filter kd, kh, kw, I, O
+            g.kernel, g.cin, g.cout = f[:3], f[3], f[4]
+        elif kind is Kind.TRANSPOSED_CONV:     # filter O, kh, kw, I; input is the 3rd
+            g.kernel, g.cin, g.cout = f[1:3], f[3], f[0]
+            g.in_spatial = g_.shape(int(op.inputs[2]))[:-1]
+        else:                                  # filter O, kh, kw, I/groups (depthwise 1..)
+            g.kernel = f[1:3]
+            g.cin = in_shapes[0][-1] if in_shapes else f[3]
+            if kind is Kind.CONV:
+                g.cout, g.groups = f[0], max(1, g.cin // f[3])
+                attrs["groups"] = g.groups
+            else:
+                g.multiplier = f[3] // g.cin
+                attrs["depth_multiplier"] = g.multiplier
+        g.out_spatial = out_shape[:-1]
+        attrs["kernel"] = list(f)
+        attrs["strides"] = [getattr(opts, "strideH", 1), getattr(opts, "strideW", 1)]
+    elif opname == "FULLY_CONNECTED" and weights:
+        g.cout, g.cin = (int(d) for d in g_.full_shape(weights[0])[:2])
+        g.positions = C.numel(out_shape) // g.cout if g.cout else 0
+        attrs["units"] = g.cout
+    elif opname == "BATCH_MATMUL":
+        a, b = (g_.shape(int(i)) for i in op.inputs[:2])
+        g.cin, g.cout = a[-1], b[-1] if len(b) else 1
+        g.positions = C.numel(out_shape[:-1])
+    elif kind in (Kind.CONV, Kind.DEPTHWISE, Kind.TRANSPOSED_CONV, Kind.DENSE):
+        kind = Kind.UNKNOWN
+    elif kind is Kind.POOL:
+        g.window = (getattr(opts, "filterHeight", 1), getattr(opts, "filterWidth", 1))
+        attrs["pool"] = list(g.window)
+    elif kind is Kind.GLOBAL_POOL:
+        g.in_elements = C.numel(in_shapes[0]) if in_shapes else 0
+    elif kind is Kind.ELEMENTWISE:
+        g.n_inputs = max(len([i for i in (op.inputs if op.inputs is not None else [])
+                              if i >= 0]), 2)
+    fused = FUSED_ACTIVATIONS.get(getattr(opts, "fusedActivationFunction", 0) or 0)
+    if fused:
+        g.activation = True
+        attrs["activation"] = fused
+    return kind, g, attrs
+
+
+def _op_record(op, g_: _Subgraph, producer: dict[int, str], index: int) -> LayerRecord:
+    opname = g_.op_name(op)
+    ins = [int(i) for i in (op.inputs if op.inputs is not None else []) if i >= 0]
+    outs = [int(i) for i in (op.outputs if op.outputs is not None else [])]
+    acts = [i for i in ins if not g_.is_const(i)]
+    weights = [int(op.inputs[p]) for p in WEIGHT_INPUTS.get(opname, ())
+               if p < len(op.inputs) and op.inputs[p] >= 0 and g_.is_const(int(op.inputs[p]))]
+    out_shape = g_.shape(outs[0]) if outs else ()
+    in_shapes = [g_.shape(i) for i in acts]
+    kind, g, attrs = _geometry(opname, KINDS.get(opname, Kind.UNKNOWN), op, g_, weights,
+                               in_shapes, out_shape)
+    macs, other = count(kind, g, C.numel(out_shape))
+    if weights:
+        attrs["weight_quantization"] = _quant(g_.tensors[weights[0]])
+        attrs["weight_dtype"] = g_.dtype(weights[0])
+    if outs and _quant(g_.tensors[outs[0]]):
+        attrs["output_quantization"] = _quant(g_.tensors[outs[0]])
+    name = g_.name(outs[0]) if outs else f"op{index}"
+    for o in outs:
+        producer[o] = name
+    return LayerRecord(
+        index=index, name=name, op=opname,
+        inputs=[producer[i] for i in acts if i in producer],
+        input_shapes=in_shapes, output_shape=out_shape,
+        params_trainable=sum(C.numel(g_.tensors[w].shape) for w in weights),
+        macs=macs, other_ops=other, attrs=attrs,
+        act_dtype=g_.dtype(outs[0]) if outs else "float32",
+        weight_dtype=g_.dtype(weights[0]) if weights else g_.dtype(outs[0]) if outs
+        else "float32",
+        alias=kind is Kind.VIEW and bool(acts), counted=kind is not Kind.UNKNOWN)
+
+
+def read_tflite(path: Path) -> tuple[list[LayerRecord], list[str], dict]:
+    """Records for the main subgraph of a .tflite file, its output names, and file info."""
+    model = load_flatbuffer(path)
+    if not model.subgraphs:
+        raise ModelFileError(f"cannot read TFLite model {path}: no subgraph")
+    g_ = _Subgraph(model, _schema())
+    producer: dict[int, str] = {}
+    records: list[LayerRecord] = []
+    try:
+        for i in g_.sg.inputs:
+            name = g_.name(i)
+            producer[i] = name
+            records.append(LayerRecord(len(records), name, "INPUT", output_shape=g_.shape(i),
+                                       act_dtype=g_.dtype(i), weight_dtype=g_.dtype(i),
+                                       attrs={"quantization": _quant(g_.tensors[i])}))
+        for op in g_.sg.operators:
+            records.append(_op_record(op, g_, producer, len(records)))
+        outputs = [producer[o] for o in g_.sg.outputs if o in producer]
+    except (IndexError, TypeError, AttributeError, KeyError) as e:
+        raise ModelFileError(f"cannot read TFLite model {path}: inconsistent graph "
+                             f"({type(e).__name__}: {e})") from e
+    if not records:
+        raise UsageError(f"{path}: the model has no operators")
+    info = {"input_shape": list(records[0].output_shape),
+            "input_dtype": records[0].act_dtype, "subgraphs": len(model.subgraphs),
+            "version": int(model.version)}
+    return records, outputs, info

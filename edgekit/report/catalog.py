@@ -1,0 +1,53 @@
+"""Render the zoo catalogue and the device profiles (lists of core objects)."""
+
+from __future__ import annotations
+
+from edgekit.core.records import SCHEMA_VERSION
+from edgekit.core.units import nbytes
+
+
+def models_json(entries) -> dict:
+    return {"schema": SCHEMA_VERSION, "models": [
+        {"name": e.name, "family": e.family, "paper": e.paper, "summary": e.summary,
+         "knobs": {k.name: k.default for k in e.knobs}} for e in entries]}
+
+
+def render_models(entries, console) -> None:
+    from rich.table import Table
+
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    table.add_column("name", no_wrap=True)
+    table.add_column("knobs (default)", ratio=3)
+    table.add_column("family, paper", ratio=1)
+    for e in entries:
+        knobs = "  ".join(  # no-break spaces keep each flag with its default
+            k.flag if k.kind is bool
+            else f"{k.flag}\u00a0{k.default if k.default is not None else '-'}"
+            for k in e.knobs)
+        table.add_row(e.name, knobs, f"{e.family}: {e.paper.split(',')[0]}")
+    console.print(table)
+
+
+def profiles_json(profiles) -> dict:
+    return {"schema": SCHEMA_VERSION, "profiles": [p.to_dict() for p in profiles]}
+
+
+def render_profiles(profiles: dict, console) -> None:
+    from rich.table import Table
+
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for c in ("name", "kind", "GFLOP/s fp32", "GOP/s int8", "GB/s", "RAM", "storage"):
+        table.add_column(c, justify="left" if c in ("name", "kind") else "right")
+    for p in profiles.values():
+        table.add_row(p.name, p.kind, f"{p.peak_gflops_fp32:g}",
+                      f"{p.peak_gops_int8:g}" if p.peak_gops_int8 else "-",
+                      f"{p.bandwidth_gbs:g}", nbytes(p.ram_bytes), nbytes(p.storage_bytes))
+    console.print(table)
+    if "host" not in profiles:
+        console.print("[dim]no host profile yet: 'edgekit profiles calibrate' measures this "
+                      "machine[/dim]")
+
+
+def render_profile_file(profile, text: str, console) -> None:
+    console.print(f"[bold]{profile.name}[/bold]: {profile.title}  ({profile.path})")
+    console.print(text, markup=False, highlight=False)

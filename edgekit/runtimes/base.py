@@ -1,0 +1,73 @@
+"""What every runtime adapter shares: input/output specs and (de)quantization of I/O.
+
+Quantized I/O is handled here: float inputs are quantized with the model's own scale and
+zero point, int8 outputs are dequantized, so every runner takes and returns float32 and
+can be compared with the Keras model directly. numpy only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edgekit.core.errors import UsageError
+
+
+@dataclass
+class IOSpec:
+    name: str
+    shape: tuple            # with the batch dimension; -1 / None where dynamic
+    dtype: str              # numpy dtype name
+    scale: float = 0.0      # quantization (0 = not quantized)
+    zero_point: int = 0
+
+    def to_dict(self) -> dict:
+        d = {"name": self.name, "shape": [int(s) if s is not None else -1 for s in self.shape],
+             "dtype": self.dtype}
+        if self.scale:
+            d.update(scale=self.scale, zero_point=self.zero_point)
+        return d
+
+
+def quantize(x: np.ndarray, spec: IOSpec) -> np.ndarray:
+    if not spec.scale:
+        return x.astype(spec.dtype)
+    info = np.iinfo(spec.dtype)
+    q = np.round(x / spec.scale + spec.zero_point)
+    return np.clip(q, info.min, info.max).astype(spec.dtype)
+
+
+def dequantize(y: np.ndarray, spec: IOSpec) -> np.ndarray:
+    if not spec.scale:
+        return y.astype(np.float32)
+    return ((y.astype(np.float32) - spec.zero_point) * spec.scale).astype(np.float32)
+
+
+def runtime_for(path: Path | str) -> str:
+    """The runtime that runs a model file, by its suffix: 'litert' or 'onnxruntime'."""
+    suffix = Path(path).suffix.lower()
+    if suffix == ".tflite":
+        return "litert"
+    if suffix == ".onnx":
+        return "onnxruntime"
+    raise UsageError(f"cannot run {path}: expected a .tflite or .onnx file")
+
+
+def open_runner(path: Path | str, *, threads: int | None = None, xnnpack: bool = True,
+                provider: str = "cpu", allow_fallback: bool = False):
+    """A runner for a model file, chosen by its suffix; options of the other runtime are
+    ignored."""
+    if runtime_for(path) == "litert":
+        from edgekit.runtimes.litert import TFLiteRunner
+
+        return TFLiteRunner(path, threads=threads, xnnpack=xnnpack)
+    from edgekit.runtimes.onnxrt import OnnxRunner
+
+    return OnnxRunner(path, provider=provider, threads=threads, allow_fallback=allow_fallback)
+
+
+def run_batched(runner, x: np.ndarray, batch: int = 16) -> np.ndarray:
+    """Float32 outputs of ``runner`` over ``x``, ``batch`` samples per call."""
+    return np.concatenate([runner.run(x[i:i + batch]) for i in range(0, len(x), batch)])

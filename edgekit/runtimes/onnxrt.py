@@ -1,0 +1,162 @@
+"""onnxruntime adapter: one session per model and execution provider, and the per-op
+profile from onnxruntime's own profiler."""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import tempfile
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from edgekit.core.errors import ModelFileError, UsageError, first_line
+from edgekit.runtimes.base import IOSpec
+
+_NP_DTYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16,
+              "tensor(int8)": np.int8, "tensor(uint8)": np.uint8, "tensor(int32)": np.int32,
+              "tensor(int64)": np.int64}
+
+PROVIDER_ALIASES = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider",
+                    "tensorrt": "TensorrtExecutionProvider", "trt": "TensorrtExecutionProvider",
+                    "openvino": "OpenVINOExecutionProvider", "dml": "DmlExecutionProvider",
+                    "coreml": "CoreMLExecutionProvider", "rocm": "ROCMExecutionProvider",
+                    "xnnpack": "XnnpackExecutionProvider", "qnn": "QNNExecutionProvider",
+                    "azure": "AzureExecutionProvider"}
+
+
+def provider_name(short: str) -> str:
+    return PROVIDER_ALIASES.get(short.lower(), short)
+
+
+def short_provider(name: str) -> str:
+    inverse = {v: k for k, v in PROVIDER_ALIASES.items() if k != "trt"}
+    return inverse.get(name, name)
+
+
+def available_providers() -> list[str]:
+    import onnxruntime as ort
+
+    return ort.get_available_providers()
+
+
+def check_provider(provider: str) -> str:
+    """The full name of an execution provider in this onnxruntime build, or one line
+    naming the available ones."""
+    wanted = provider_name(provider)
+    available = available_providers()
+    if wanted not in available:
+        raise UsageError(f"execution provider {provider!r} is not available in this "
+                         f"onnxruntime build; available: "
+                         f"{', '.join(short_provider(p) for p in available)}")
+    return wanted
+
+
+def _spec(value) -> IOSpec:
+    return IOSpec(value.name, tuple(d if isinstance(d, int) else -1 for d in value.shape),
+                  np.dtype(_NP_DTYPES.get(value.type, np.float32)).name)
+
+
+class OnnxRunner:
+    """onnxruntime session for one .onnx model on one execution provider. With
+    ``profile_prefix`` the session records onnxruntime's per-kernel profile there."""
+
+    runtime = "onnxruntime"
+
+    def __init__(self, path: Path | str | None = None, content: bytes | None = None,
+                 provider: str = "cpu", threads: int | None = None,
+                 allow_fallback: bool = False, profile_prefix: str | None = None):
+        import onnxruntime as ort
+
+        self.label = str(path) if path is not None else "<memory>"
+        wanted = check_provider(provider)
+        opts = ort.SessionOptions()
+        opts.log_severity_level = 3
+        if threads:
+            opts.intra_op_num_threads = threads
+            opts.inter_op_num_threads = 1
+        if profile_prefix:
+            opts.enable_profiling = True
+            opts.profile_file_prefix = profile_prefix
+        providers = [wanted] + (["CPUExecutionProvider"]
+                                if wanted != "CPUExecutionProvider" else [])
+        try:
+            self.session = ort.InferenceSession(
+                str(path) if path is not None else content, sess_options=opts,
+                providers=providers)
+        except Exception as e:  # onnxruntime raises its own exception classes
+            raise ModelFileError(f"onnxruntime cannot load {self.label}: {first_line(e)}") from e
+        active = self.session.get_providers()
+        if active[0] != wanted and not allow_fallback:
+            raise UsageError(f"execution provider {provider!r} failed to start for "
+                             f"{self.label} (running: {', '.join(active)}); "
+                             "use --allow-fallback to accept that")
+        self.provider = short_provider(active[0])
+        self.threads = threads
+
+    @property
+    def inputs(self) -> list[IOSpec]:
+        return [_spec(i) for i in self.session.get_inputs()]
+
+    @property
+    def outputs(self) -> list[IOSpec]:
+        return [_spec(o) for o in self.session.get_outputs()]
+
+    def prepare(self, x: np.ndarray) -> dict:
+        spec = self.inputs[0]
+        return {spec.name: x.astype(spec.dtype)}
+
+    def invoke(self, prepared: dict) -> list:
+        return self.session.run(None, prepared)
+
+    def run(self, x: np.ndarray) -> np.ndarray:
+        return np.asarray(self.invoke(self.prepare(x))[0], dtype=np.float32)
+
+
+def _kernel_times(trace: list[dict], warmup: int) -> list[dict]:
+    """One row per node from onnxruntime's Chrome trace ("<node>_kernel_time" events,
+    microseconds): the median over the runs after ``warmup``."""
+    per_node: dict[str, list[float]] = defaultdict(list)
+    op_of: dict[str, str] = {}
+    for ev in trace:
+        if ev.get("cat") != "Node" or not ev.get("name", "").endswith("_kernel_time"):
+            continue
+        node = ev["name"][: -len("_kernel_time")]
+        per_node[node].append(ev["dur"] / 1e3)
+        op_of[node] = ev.get("args", {}).get("op_name", "?")
+    nodes = []
+    for node, times in per_node.items():
+        kept = times[warmup:] if len(times) > warmup else times
+        nodes.append({"node": node, "op": op_of[node], "ms": statistics.median(kept),
+                      "calls": len(kept)})
+    return sorted(nodes, key=lambda n: -n["ms"])
+
+
+def profile(path: Path, runs: int = 50, warmup: int = 5, threads: int | None = None,
+            provider: str = "cpu") -> dict:
+    """Per-op times of an .onnx model: each node's median time per run, shares, by op."""
+    with tempfile.TemporaryDirectory(prefix="edgekit-prof-") as tmp:
+        runner = OnnxRunner(path, provider=provider, threads=threads,
+                            profile_prefix=os.path.join(tmp, "ort"))
+        spec = runner.inputs[0]
+        shape = tuple(1 if d in (-1, None) else int(d) for d in spec.shape)
+        x = np.random.default_rng(0).uniform(-1, 1, shape).astype(np.float32)
+        prepared = runner.prepare(x)
+        for _ in range(warmup + runs):
+            runner.invoke(prepared)
+        trace = json.loads(Path(runner.session.end_profiling()).read_text())
+    nodes = _kernel_times(trace, warmup)
+    if not nodes:
+        raise UsageError(f"onnxruntime recorded no kernel times for {path}")
+    total = sum(n["ms"] for n in nodes)
+    for n in nodes:
+        n["share"] = n["ms"] / total if total else 0.0
+    by_op: dict[str, float] = defaultdict(float)
+    for n in nodes:
+        by_op[n["op"]] += n["ms"]
+    return {"file": str(path), "runtime": "onnxruntime", "provider": runner.provider,
+            "threads": threads, "runs": runs, "total_ms": total, "nodes": nodes,
+            "by_op": [{"op": k, "ms": v, "share": v / total if total else 0.0}
+                      for k, v in sorted(by_op.items(), key=lambda kv: -kv[1])]}

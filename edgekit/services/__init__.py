@@ -1,0 +1,1 @@
+"""Use cases: what the CLI calls. Each module combines the layers below it."""

@@ -1,0 +1,84 @@
+"""Analysis use case: any target (zoo model, Keras model, .keras/.h5, .onnx, .tflite) to
+one :class:`~edgekit.core.records.Report`, assembled in one place for every format."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from edgekit.core.errors import EdgekitError, UsageError
+from edgekit.core.records import Report
+from edgekit.services.targets import Target, keras_model, model_meta
+
+
+def read_records(target: Target, input_shape: tuple[int, ...] | None = None, model=None
+                 ) -> tuple[list, list[str], dict]:
+    """(records, output names, file info with 'input_shape') from the format's reader."""
+    if target.format == "keras":
+        from edgekit.readers.keras_reader import read_keras_model
+
+        records, outputs = read_keras_model(model if model is not None
+                                            else keras_model(target))
+        return records, outputs, {"input_shape": records[0].output_shape if records else ()}
+    if target.format == "onnx":
+        from edgekit.readers.onnx_reader import read_onnx
+
+        return read_onnx(target.path, input_shape)  # type: ignore[arg-type]
+    from edgekit.readers.tflite_reader import read_tflite
+
+    return read_tflite(target.path)  # type: ignore[arg-type]
+
+
+def analyze(target: Target, batch: int = 1, dtype: str | None = None,
+            input_shape: tuple[int, ...] | None = None, model=None) -> Report:
+    """Analyze a target. ``dtype`` None: float32 for Keras models, each tensor's stored
+    dtype for .onnx/.tflite files. ``model``: the target's Keras model, if already built."""
+    from edgekit.core.counting import dtype_bytes
+
+    if dtype is not None:
+        dtype_bytes(dtype)  # validate before any heavy work
+    if batch < 1:
+        raise UsageError(f"--batch {batch}: must be an integer >= 1")
+    if input_shape is not None and target.format != "onnx":
+        raise UsageError("--input-shape applies to .onnx files with dynamic dimensions")
+    records, outputs, info = read_records(target, input_shape, model)
+    meta = model_meta(target, tuple(info.pop("input_shape")))
+    meta.update(info)
+    if target.format == "keras" and dtype is None:
+        dtype = "float32"
+    return Report(meta, records, batch=batch, act_dtype=dtype, outputs=outputs)
+
+
+def analyze_file(path: Path) -> Report:
+    """The Report of a model file (no knobs)."""
+    return analyze(Target("file", Path(path).stem, {}, Path(path)))
+
+
+def file_macs(target: Target) -> int | None:
+    """MACs per item of a model file from its analysis, or None if it cannot be analyzed."""
+    try:
+        return analyze(target).totals()["macs"]
+    except EdgekitError:
+        return None
+
+
+@dataclass
+class Analysis:
+    """A Report and what was asked on top of it: the best memory schedule, the roofline
+    estimate and fit on a device profile."""
+
+    report: Report
+    schedule: object = None
+    estimate: dict | None = None
+
+
+def analysis(target: Target, batch: int = 1, dtype: str | None = None,
+             input_shape: tuple[int, ...] | None = None, profile: str | None = None,
+             best_schedule: bool = False) -> Analysis:
+    """``analyze`` plus the optional memory-schedule search and device estimate."""
+    from edgekit.core.device_profiles import estimate, get_profile
+
+    device = get_profile(profile) if profile else None  # a bad name fails before the work
+    report = analyze(target, batch=batch, dtype=dtype, input_shape=input_shape)
+    return Analysis(report, report.best_schedule() if best_schedule else None,
+                    estimate(report, device) if device is not None else None)

@@ -1,0 +1,53 @@
+"""Export use cases: a target (zoo model or Keras file) to TFLite and ONNX, and the cached
+export that bench, profile and the format comparison share."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from edgekit.core.files import sha256_file
+from edgekit.export import cache
+from edgekit.export.pipeline import ExportJob, ExportOptions, export
+from edgekit.services.targets import Target, keras_model, model_meta, slug
+
+
+def job_for(target: Target, model) -> ExportJob:
+    shape = tuple(int(d) for d in model.inputs[0].shape[1:])
+    return ExportJob(name=slug(target.describe()), meta=model_meta(target, shape),
+                     untrained=target.kind == "zoo",
+                     needs_calibration_data=target.kind == "file")
+
+
+def export_target(target: Target, opts: ExportOptions,
+                  notify: Callable[[str], None] = lambda m: None,
+                  warn: Callable[[str], None] = lambda m: None, model=None) -> dict:
+    """Build or load the target's Keras model (unless given) and export it."""
+    opts.validate()
+    notify(f"Building {target.describe()}")
+    if model is None:
+        model = keras_model(target)
+    return export(model, job_for(target, model), opts, notify=notify, warn=warn)
+
+
+def cache_key(target: Target) -> str:
+    if target.kind == "file":  # the file's name and a hash of its content
+        return f"{target.name}-{sha256_file(Path(target.path))[:12]}"
+    return slug(target.describe())
+
+
+def cached_export(target: Target, quant: str, notify: Callable[[str], None] = lambda m: None,
+                  model=None) -> dict[str, Path]:
+    """.tflite and .onnx (at ``quant``) of a zoo model or a .keras file, exported once into
+    the cache (EDGEKIT_CACHE, default ~/.cache/edgekit) and reused: {runtime: path}.
+    ``model``: the target's Keras model when the caller has already built it."""
+    folder = cache.entry_dir(cache_key(target), quant)
+    files = cache.lookup(folder)
+    if files is not None:
+        return files
+    notify(f"Exporting {target.describe()} ({quant}) to {folder}")
+    opts = ExportOptions(quants=[quant], out_dir=folder, samples=16,
+                         calibration=None if target.kind == "zoo" else "random",
+                         min_agreement=0.0)
+    manifest = export_target(target, opts, notify=notify, model=model)
+    return cache.files_of(manifest, folder)

@@ -1,0 +1,34 @@
+"""`edgekit profile` use case: per-op times of a model's ONNX form, mapped to the layers of
+its analysis when the model came from the zoo or a Keras file."""
+
+from __future__ import annotations
+
+from edgekit.core.errors import EdgekitError
+from edgekit.core.layermatch import map_times
+from edgekit.core.records import SCHEMA_VERSION
+from edgekit.services.analyze import analyze
+from edgekit.services.export import cached_export
+from edgekit.services.targets import Target, keras_model
+
+
+def op_profile(target: Target, runs: int = 50, threads: int | None = None,
+               provider: str = "cpu", notify=lambda m: None) -> dict:
+    from edgekit.runtimes.onnxrt import profile
+
+    if target.format == "tflite":
+        raise EdgekitError(
+            "per-op profiling of .tflite is not available: LiteRT's Python API has no op "
+            "profiler; use TFLite's benchmark_model --enable_op_profiling=true, or profile "
+            "the model's .onnx export")
+    layers = None
+    if target.format == "onnx":
+        path = target.path
+    else:
+        model = keras_model(target)
+        layers = analyze(target, model=model).to_dict()["layers"]
+        path = cached_export(target, "none", notify, model=model)["onnxruntime"]
+    notify(f"Profiling {path}")
+    prof = profile(path, runs=runs, threads=threads, provider=provider)
+    if layers is not None:
+        prof["layers"] = map_times(prof, layers)
+    return {"schema": SCHEMA_VERSION, **prof}

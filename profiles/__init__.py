@@ -1,0 +1,1 @@
+"""Device profiles shipped with edgekit (TOML files, loaded with importlib.resources)."""
