@@ -64,10 +64,16 @@ class Report:
         return dtype if dtype in DTYPE_BYTES else "float32"
 
     def activation_bytes(self, rec: LayerRecord) -> int:
+        """Bytes of a layer's output tensor (a view's too: what it would take if copied)."""
         return rec.output_elements * self.batch * dtype_bytes(self.dtype_of(rec))
 
+    def allocated_bytes(self, rec: LayerRecord) -> int:
+        """Bytes a layer allocates: its output, or nothing for a view of its input. The
+        per-layer 'activation_bytes' of the JSON; they add up to 'activation_bytes_total'."""
+        return 0 if rec.alias else self.activation_bytes(rec)
+
     def tensors(self) -> list[Tensor]:
-        return [Tensor(r.name, 0 if r.alias else self.activation_bytes(r), list(r.inputs),
+        return [Tensor(r.name, self.allocated_bytes(r), list(r.inputs),
                        alias_of=r.inputs[0] if r.alias and r.inputs else None)
                 for r in self.layers]
 
@@ -96,7 +102,7 @@ class Report:
             "macs": macs,
             "flops": 2 * macs,
             "other_ops": sum(r.other_ops for r in self.layers) * self.batch,
-            "activation_bytes_total": sum(self.activation_bytes(r) for r in self.layers),
+            "activation_bytes_total": sum(self.allocated_bytes(r) for r in self.layers),
             "peak_activation_bytes": plan.peak_bytes,
             "peak_at_layer": plan.peak_step_name,
             "weight_bytes": {"fp32": 4 * params, "fp16": 2 * params, "int8": params},
@@ -118,7 +124,7 @@ class Report:
             d["params"] = r.params
             d["macs"] = r.macs * self.batch
             d["other_ops"] = r.other_ops * self.batch
-            d["activation_bytes"] = 0 if r.alias else self.activation_bytes(r)
+            d["activation_bytes"] = self.allocated_bytes(r)
             layers.append(d)
         return {
             "schema": SCHEMA_VERSION,

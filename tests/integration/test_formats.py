@@ -9,6 +9,22 @@ from tests.conftest import SHARED_MODELS
 pytestmark = pytest.mark.slow
 
 
+def assert_layers_add_up(cli, *target):
+    """Per-layer activation bytes of the JSON add up to the total (views count 0)."""
+    r = cli("analyze", *target, "--json")
+    assert r.code == 0, r.err
+    d = json.loads(r.out)
+    assert sum(x["activation_bytes"] for x in d["layers"]) == \
+        d["totals"]["activation_bytes_total"], target
+
+
+def assert_every_reader_adds_up(cli, compared):
+    """The ONNX and TFLite readers on the exports (from the compare's cache); the Keras
+    reader: test_keras_reader.test_every_zoo_model_layers_add_up_to_the_total."""
+    for fmt in ("onnx", "tflite"):
+        assert_layers_add_up(cli, compared["files"][fmt])
+
+
 @pytest.mark.parametrize("name, knobs", [
     ("mobilenet", ["--alpha", "0.25", "--resolution", "96"]),
     ("squeezenet", ["--version", "1.1", "--resolution", "64", "--bypass", "complex"]),
@@ -26,6 +42,7 @@ def test_total_macs_agree_across_formats(cli, name, knobs):
     for row in d["layers"]:
         assert row["keras"] == row["onnx"] == row["tflite"], row
     assert any("batch norm" in n for n in d["notes"]) == (name != "squeezenet")
+    assert_every_reader_adds_up(cli, d)
 
 
 def test_analyze_the_third_party_files(cli):
@@ -94,3 +111,4 @@ def test_total_macs_agree_for_the_rest_of_the_zoo(cli, name, knobs):
     d = json.loads(r.out)
     macs = {fmt: d["totals"][fmt]["macs"] for fmt in ("keras", "onnx", "tflite")}
     assert d["macs_agree"], macs
+    assert_every_reader_adds_up(cli, d)

@@ -1,7 +1,10 @@
 """The Keras reader on small hand-built models whose numbers are computed by hand."""
 
-from edgekit.analysis.keras_reader import read_keras_model
+import pytest
+
 from edgekit.core.records import Report
+from edgekit.readers.keras_reader import read_keras_model
+from edgekit.zoo.registry import REGISTRY
 
 
 def report_of(model, batch=1):
@@ -69,3 +72,25 @@ def test_unknown_layers_are_listed_not_counted(keras):
     r = report_of(keras.Model(x_in, Scale(name="scale")(x_in)))
     assert r.layers[-1].name == "scale" and not r.layers[-1].counted
     assert r.totals()["uncounted_layers"] == ["scale"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(REGISTRY))
+def test_every_zoo_model_layers_add_up_to_the_total(name):
+    """Per-layer activation bytes (views 0) add up to the total, for every zoo model."""
+    from edgekit.services.analyze import analyze
+    from edgekit.services.targets import resolve_target
+    from edgekit.zoo import registry
+
+    entry = registry.get(name)
+    knobs = {}
+    res = entry.knob("resolution")
+    if res is not None:
+        knobs["resolution"] = int(res.minimum)
+    if entry.knob("classes") is not None:
+        knobs["classes"] = 10
+    d = analyze(resolve_target(name, knobs), batch=2).to_dict()
+    assert sum(x["activation_bytes"] for x in d["layers"]) == \
+        d["totals"]["activation_bytes_total"]
+    views = [x for x in d["layers"] if x["alias"]]
+    assert all(x["activation_bytes"] == 0 for x in views)

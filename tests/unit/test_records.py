@@ -23,8 +23,9 @@ def test_totals_by_hand():
     assert t["trainable_params"] == 108 + 8 + 2570 and t["non_trainable_params"] == 8
     assert t["macs"] == 6912 + 2560 and t["flops"] == 2 * (6912 + 2560)
     assert t["weight_bytes"] == {"fp32": 4 * 2694, "fp16": 2 * 2694, "int8": 2694}
-    # activations: 192 + 256 + 256 (+ view: 0) + 10 elements, 4 bytes
-    assert t["activation_bytes_total"] == 4 * (192 + 256 + 256 + 256 + 10)
+    # activations: 192 + 256 + 256 (+ view: 0) + 10 elements, 4 bytes (this assertion
+    # used to include the view's 256 elements: the defect fixed by issue 9)
+    assert t["activation_bytes_total"] == 4 * (192 + 256 + 256 + 10)
     # peak: conv and bn both live while bn runs -> 512 elements
     assert t["peak_activation_bytes"] == 4 * 512 and t["peak_at_layer"] == "bn"
 
@@ -47,3 +48,11 @@ def test_json_has_the_documented_keys():
     assert d["layers"][3]["activation_bytes"] == 0  # a view
     assert {"params", "trainable_params", "non_trainable_params", "macs", "flops",
             "activation_bytes_total", "peak_activation_bytes", "weight_bytes"} <= set(d["totals"])
+
+
+def test_per_layer_activation_bytes_add_up_to_the_total():
+    for batch, dtype in ((1, "float32"), (3, "int8")):
+        d = small_report(batch, dtype).to_dict()
+        assert sum(x["activation_bytes"] for x in d["layers"]) == \
+            d["totals"]["activation_bytes_total"]
+        assert [x["activation_bytes"] for x in d["layers"] if x["alias"]] == [0]
