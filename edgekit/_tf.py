@@ -9,9 +9,8 @@ import warnings
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 warnings.filterwarnings("ignore", category=UserWarning, module="keras")
-warnings.filterwarnings("ignore", category=DeprecationWarning)
 
-from edgekit._quiet import quiet_stderr  # noqa: E402
+from edgekit.core.quiet import quiet_stderr  # noqa: E402
 
 # TensorFlow's C++ side prints INFO lines (CUDA stubs, CPU features) straight to fd 2 before
 # absl logging is set up, whatever TF_CPP_MIN_LOG_LEVEL says; hide them during the import.

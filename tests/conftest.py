@@ -6,6 +6,23 @@ import pytest
 SHARED_MODELS = Path(__file__).resolve().parents[2] / "shared" / "models"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _private_cache(tmp_path_factory):
+    """Every test session (each xdist worker) exports into a cache of its own, never the
+    user's ~/.cache/edgekit: a stale artefact from another build cannot make a test pass."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("EDGEKIT_CACHE", str(tmp_path_factory.mktemp("edgekit-cache")))
+    yield
+    mp.undo()
+
+
+@pytest.fixture(autouse=True)
+def _private_config(tmp_path, monkeypatch):
+    """Every test reads and writes device profiles in a config folder of its own."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.delenv("EDGEKIT_PROFILES", raising=False)
+
+
 class CliResult:
     def __init__(self, code, out, err):
         self.code, self.out, self.err = code, out, err
