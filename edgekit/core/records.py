@@ -20,7 +20,8 @@ class LayerRecord:
     ``alias`` marks ops whose output is a view of their first input (reshape, flatten,
     dropout at inference): the memory planner allocates nothing for them.
     ``counted`` is False for an op the reader does not know: it is listed, but its MACs are
-    not counted.
+    not counted. ``unknown_size`` marks a layer whose output (or input) size a file leaves
+    dynamic: it is listed, uncounted, and its activation bytes are 0, never a guess.
     """
 
     index: int
@@ -38,6 +39,7 @@ class LayerRecord:
     weight_dtype: str = "float32"
     alias: bool = False
     counted: bool = True
+    unknown_size: bool = False
 
     @property
     def params(self) -> int:
@@ -64,13 +66,16 @@ class Report:
         return dtype if dtype in DTYPE_BYTES else "float32"
 
     def activation_bytes(self, rec: LayerRecord) -> int:
-        """Bytes of a layer's output tensor (a view's too: what it would take if copied)."""
+        """Bytes of a layer's output tensor (a view's too: what it would take if copied);
+        0 when its size is unknown."""
+        if rec.unknown_size:
+            return 0
         return rec.output_elements * self.batch * dtype_bytes(self.dtype_of(rec))
 
     def allocated_bytes(self, rec: LayerRecord) -> int:
         """Bytes a layer allocates: its output, or nothing for a view of its input. The
         per-layer 'activation_bytes' of the JSON; they add up to 'activation_bytes_total'."""
-        return 0 if rec.alias else self.activation_bytes(rec)
+        return 0 if rec.alias or rec.unknown_size else self.activation_bytes(rec)
 
     def tensors(self) -> list[Tensor]:
         return [Tensor(r.name, self.allocated_bytes(r), list(r.inputs),
@@ -108,6 +113,7 @@ class Report:
             "weight_bytes": {"fp32": 4 * params, "fp16": 2 * params, "int8": params},
             "layers": len(self.layers),
             "uncounted_layers": [r.name for r in self.layers if not r.counted],
+            "unknown_size_layers": [r.name for r in self.layers if r.unknown_size],
         }
 
     def to_dict(self) -> dict[str, Any]:

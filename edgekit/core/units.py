@@ -22,4 +22,5 @@ def nbytes(n: float) -> str:
 
 
 def shape(s) -> str:
-    return "x".join(str(d) for d in s) if s else "-"
+    """'96x96x3'; an unknown dimension as '?'."""
+    return "x".join("?" if d is None or d < 0 else str(d) for d in s) if s else "-"

@@ -18,6 +18,10 @@ from edgekit.core.errors import ModelFileError, UsageError
 from edgekit.core.ops import Geometry, Kind, count
 from edgekit.core.records import LayerRecord
 
+# ops that only decode a stored constant into the weight tensor an op consumes
+WEIGHT_DECODERS = {"DEQUANTIZE", "DENSIFY"}
+# constant inputs of other ops count as params when they hold numbers, not indices/shapes
+PARAM_DTYPES = {"float32", "float16", "int8", "uint8", "int16"}
 # op -> positions of its weight inputs
 WEIGHT_INPUTS = {"CONV_2D": (1, 2), "DEPTHWISE_CONV_2D": (1, 2), "FULLY_CONNECTED": (1, 2),
                  "TRANSPOSE_CONV": (1, 3), "CONV_3D": (1, 2)}
@@ -93,11 +97,41 @@ class _Subgraph:
         self.tensors = self.sg.tensors
         self.ops_names = _names(S.BuiltinOperator)
         self.types = _names(S.TensorType)
+        # weights stored as fp16/int8 (DEQUANTIZE) or sparse (DENSIFY): the op's output is
+        # the weight tensor; the stored tensor is where its dtype and params come from
+        self.stored_as: dict[int, int] = {}
+        self.weight_ops: set[int] = set()
+        for k, op in enumerate(self.sg.operators or []):
+            ins = [int(i) for i in (op.inputs if op.inputs is not None else []) if i >= 0]
+            if (self.op_name(op) in WEIGHT_DECODERS and len(ins) == 1 and op.outputs is not None
+                    and len(op.outputs) == 1 and self.is_const(ins[0])):
+                self.stored_as[int(op.outputs[0])] = self.stored(ins[0])
+                self.weight_ops.add(k)
+        self.params_seen: set[int] = set()
 
-    def is_const(self, i: int) -> bool:
+    def has_buffer(self, i: int) -> bool:
         buffers = self.model.buffers
         b = buffers[self.tensors[i].buffer] if self.tensors[i].buffer < len(buffers) else None
         return b is not None and ((b.data is not None and len(b.data) > 0) or (b.size or 0) > 0)
+
+    def is_const(self, i: int) -> bool:
+        return i in self.stored_as or self.has_buffer(i)
+
+    def stored(self, i: int) -> int:
+        """The tensor a constant is stored in (itself, or the input of its decoders)."""
+        while i in self.stored_as:
+            i = self.stored_as[i]
+        return i
+
+    def params_of(self, consts: list[int]) -> int:
+        """Elements of the constants an op consumes as parameters, each stored tensor
+        counted once however many ops share it."""
+        total = 0
+        for i in consts:
+            if self.stored(i) not in self.params_seen:
+                self.params_seen.add(self.stored(i))
+                total += C.numel(self.full_shape(i))
+        return total
 
     def shape(self, i: int) -> tuple[int, ...]:
         s = self.tensors[i].shape
@@ -179,16 +213,24 @@ def _op_record(op, g_: _Subgraph, producer: dict[int, str], index: int) -> Layer
     ins = [int(i) for i in (op.inputs if op.inputs is not None else []) if i >= 0]
     outs = [int(i) for i in (op.outputs if op.outputs is not None else [])]
     acts = [i for i in ins if not g_.is_const(i)]
-    weights = [int(op.inputs[p]) for p in WEIGHT_INPUTS.get(opname, ())
+    wpos = WEIGHT_INPUTS.get(opname, ())
+    weights = [int(op.inputs[p]) for p in wpos
                if p < len(op.inputs) and op.inputs[p] >= 0 and g_.is_const(int(op.inputs[p]))]
+    other_params = [i for i in ins if g_.is_const(i) and i not in weights
+                    and g_.dtype(g_.stored(i)) in PARAM_DTYPES
+                    and C.numel(g_.full_shape(i)) > 1]
     out_shape = g_.shape(outs[0]) if outs else ()
     in_shapes = [g_.shape(i) for i in acts]
     kind, g, attrs = _geometry(opname, KINDS.get(opname, Kind.UNKNOWN), op, g_, weights,
                                in_shapes, out_shape)
     macs, other = count(kind, g, C.numel(out_shape))
-    if weights:
-        attrs["weight_quantization"] = _quant(g_.tensors[weights[0]])
-        attrs["weight_dtype"] = g_.dtype(weights[0])
+    stored = g_.stored(weights[0]) if weights else None
+    if stored is not None:
+        attrs["weight_quantization"] = _quant(g_.tensors[stored])
+        attrs["weight_dtype"] = g_.dtype(stored)
+        if stored != weights[0]:
+            attrs["weights_decoded_by"] = "DENSIFY" if g_.tensors[stored].sparsity else \
+                "DEQUANTIZE"
     if outs and _quant(g_.tensors[outs[0]]):
         attrs["output_quantization"] = _quant(g_.tensors[outs[0]])
     name = g_.name(outs[0]) if outs else f"op{index}"
@@ -198,11 +240,11 @@ def _op_record(op, g_: _Subgraph, producer: dict[int, str], index: int) -> Layer
         index=index, name=name, op=opname,
         inputs=[producer[i] for i in acts if i in producer],
         input_shapes=in_shapes, output_shape=out_shape,
-        params_trainable=sum(C.numel(g_.tensors[w].shape) for w in weights),
+        params_trainable=g_.params_of(weights + other_params),
         macs=macs, other_ops=other, attrs=attrs,
         act_dtype=g_.dtype(outs[0]) if outs else "float32",
-        weight_dtype=g_.dtype(weights[0]) if weights else g_.dtype(outs[0]) if outs
-        else "float32",
+        weight_dtype=g_.dtype(stored) if stored is not None
+        else g_.dtype(outs[0]) if outs else "float32",
         alias=kind is Kind.VIEW and bool(acts), counted=kind is not Kind.UNKNOWN)
 
 
@@ -221,8 +263,9 @@ def read_tflite(path: Path) -> tuple[list[LayerRecord], list[str], dict]:
             records.append(LayerRecord(len(records), name, "INPUT", output_shape=g_.shape(i),
                                        act_dtype=g_.dtype(i), weight_dtype=g_.dtype(i),
                                        attrs={"quantization": _quant(g_.tensors[i])}))
-        for op in g_.sg.operators:
-            records.append(_op_record(op, g_, producer, len(records)))
+        for k, op in enumerate(g_.sg.operators or []):
+            if k not in g_.weight_ops:  # decoding a weight is not a layer
+                records.append(_op_record(op, g_, producer, len(records)))
         outputs = [producer[o] for o in g_.sg.outputs if o in producer]
     except (IndexError, TypeError, AttributeError, KeyError) as e:
         raise ModelFileError(f"cannot read TFLite model {path}: inconsistent graph "

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edgekit.core import shapes
 from edgekit.core.errors import UsageError
 
 
@@ -71,3 +72,28 @@ def open_runner(path: Path | str, *, threads: int | None = None, xnnpack: bool =
 def run_batched(runner, x: np.ndarray, batch: int = 16) -> np.ndarray:
     """Float32 outputs of ``runner`` over ``x``, ``batch`` samples per call."""
     return np.concatenate([runner.run(x[i:i + batch]) for i in range(0, len(x), batch)])
+
+
+def input_shapes(runner, specs=(), batch: int | None = None) -> dict[str, tuple]:
+    """The full shape of every input of ``runner``: the model's own sizes, the dynamic ones
+    filled from ``specs`` (``--input-shape``), the batch from ``batch`` when given (else
+    from the spec, else 1). One line naming the input and an example when a size is
+    still unknown."""
+    declared = {s.name: tuple(s.shape) for s in runner.inputs}
+    bound = shapes.bind(declared, list(specs))
+    for name, dims in bound.items():
+        fixed = declared[name][0] if declared[name] else None
+        if batch is not None and fixed not in (None, -1, batch):
+            raise UsageError(f"{runner.label} has a fixed batch of {fixed}; cannot run a "
+                             f"batch of {batch}")
+        if dims and (batch is not None or dims[0] is None):
+            bound[name] = (batch or 1, *dims[1:])
+    shapes.require_bound(bound, declared, str(runner.label))
+    return bound
+
+
+def random_inputs(runner, bound: dict[str, tuple], seed: int = 0) -> list[np.ndarray]:
+    """Seeded uniform -1..1 float inputs of the bound shapes, one per input, in order (the
+    runner quantizes them for int8 inputs)."""
+    rng = np.random.default_rng(seed)
+    return [rng.uniform(-1, 1, bound[s.name]).astype(np.float32) for s in runner.inputs]

@@ -28,7 +28,9 @@ class KerasRunner:
     def inputs(self) -> list[IOSpec]:
         return [IOSpec("input", tuple(self.model.inputs[0].shape), "float32")]
 
-    def prepare(self, x: np.ndarray):
+    def prepare(self, x):
+        """A float batch, or a one-element list of it (this runner feeds one input)."""
+        x = x if isinstance(x, np.ndarray) else x[0]
         return self._tf.constant(x.astype(np.float32))
 
     def invoke(self, prepared):

@@ -33,7 +33,7 @@ class TFLiteRunner:
                 self.interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as e:
             raise ModelFileError(f"LiteRT cannot load {self.label}: {first_line(e)}") from e
-        self._batch = None
+        self._shapes = None
 
     @staticmethod
     def _spec(d: dict) -> IOSpec:
@@ -49,24 +49,30 @@ class TFLiteRunner:
     def outputs(self) -> list[IOSpec]:
         return [self._spec(d) for d in self.interpreter.get_output_details()]
 
-    def resize(self, batch: int) -> None:
-        if batch == self._batch:
+    def resize(self, shapes: list[tuple]) -> None:
+        """Resize the inputs to ``shapes`` (dimensions the file leaves dynamic only)."""
+        if shapes == self._shapes:
             return
-        for d in self.interpreter.get_input_details():
-            shape = list(d["shape"])
-            if shape[0] != batch:
-                sig = list(d.get("shape_signature", shape))
-                if sig[0] != -1 and sig[0] != batch:
-                    raise UsageError(f"{self.label} has a fixed batch of {sig[0]}; "
-                                     f"cannot run a batch of {batch}")
-                self.interpreter.resize_tensor_input(d["index"], [batch] + shape[1:])
+        for d, want in zip(self.interpreter.get_input_details(), shapes, strict=False):
+            shape = [int(v) for v in d["shape"]]
+            if shape == list(want):
+                continue
+            sig = [int(v) for v in d.get("shape_signature", shape)]
+            for pos, (fixed, given) in enumerate(zip(sig, want, strict=False)):
+                if fixed != -1 and fixed != given:
+                    what = "batch" if pos == 0 else f"size at position {pos}"
+                    raise UsageError(f"{self.label} has a fixed {what} of {fixed}; "
+                                     f"cannot run {given}")
+            self.interpreter.resize_tensor_input(d["index"], list(want))
         self.interpreter.allocate_tensors()
-        self._batch = batch
+        self._shapes = shapes
 
-    def prepare(self, x: np.ndarray) -> list:
-        """Native input tensors for a float batch (quantized if the model wants int8)."""
-        self.resize(x.shape[0])
-        return [quantize(x, spec) for spec in self.inputs[:1]]
+    def prepare(self, x) -> list:
+        """Native input tensors for a float batch, or a list of them (one per input),
+        quantized where the model wants int8."""
+        xs = [x] if isinstance(x, np.ndarray) else list(x)
+        self.resize([tuple(a.shape) for a in xs])
+        return [quantize(a, spec) for a, spec in zip(xs, self.inputs, strict=False)]
 
     def invoke(self, prepared: list) -> None:
         for d, value in zip(self.interpreter.get_input_details(), prepared, strict=False):

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from edgekit.core.errors import ModelFileError, UsageError, first_line
-from edgekit.runtimes.base import IOSpec
+from edgekit.runtimes.base import IOSpec, input_shapes, random_inputs
 
 _NP_DTYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16,
               "tensor(int8)": np.int8, "tensor(uint8)": np.uint8, "tensor(int32)": np.int32,
@@ -104,9 +104,11 @@ class OnnxRunner:
     def outputs(self) -> list[IOSpec]:
         return [_spec(o) for o in self.session.get_outputs()]
 
-    def prepare(self, x: np.ndarray) -> dict:
-        spec = self.inputs[0]
-        return {spec.name: x.astype(spec.dtype)}
+    def prepare(self, x) -> dict:
+        """Feeds for a float batch (the first input) or a list of arrays (one per input)."""
+        xs = [x] if isinstance(x, np.ndarray) else list(x)
+        return {spec.name: a.astype(spec.dtype)
+                for a, spec in zip(xs, self.inputs, strict=False)}
 
     def invoke(self, prepared: dict) -> list:
         return self.session.run(None, prepared)
@@ -135,15 +137,14 @@ def _kernel_times(trace: list[dict], warmup: int) -> list[dict]:
 
 
 def profile(path: Path, runs: int = 50, warmup: int = 5, threads: int | None = None,
-            provider: str = "cpu") -> dict:
-    """Per-op times of an .onnx model: each node's median time per run, shares, by op."""
+            provider: str = "cpu", specs=(), batch: int | None = None) -> dict:
+    """Per-op times of an .onnx model: each node's median time per run, shares, by op.
+    ``specs``: --input-shape for dynamic sizes (a dynamic batch is 1 unless given)."""
     with tempfile.TemporaryDirectory(prefix="edgekit-prof-") as tmp:
         runner = OnnxRunner(path, provider=provider, threads=threads,
                             profile_prefix=os.path.join(tmp, "ort"))
-        spec = runner.inputs[0]
-        shape = tuple(1 if d in (-1, None) else int(d) for d in spec.shape)
-        x = np.random.default_rng(0).uniform(-1, 1, shape).astype(np.float32)
-        prepared = runner.prepare(x)
+        bound = input_shapes(runner, specs, batch)
+        prepared = runner.prepare(random_inputs(runner, bound))
         for _ in range(warmup + runs):
             runner.invoke(prepared)
         trace = json.loads(Path(runner.session.end_profiling()).read_text())
@@ -157,6 +158,8 @@ def profile(path: Path, runs: int = 50, warmup: int = 5, threads: int | None = N
     for n in nodes:
         by_op[n["op"]] += n["ms"]
     return {"file": str(path), "runtime": "onnxruntime", "provider": runner.provider,
-            "threads": threads, "runs": runs, "total_ms": total, "nodes": nodes,
+            "threads": threads, "runs": runs,
+            "input_shapes": {k: "x".join(map(str, v)) for k, v in bound.items()},
+            "total_ms": total, "nodes": nodes,
             "by_op": [{"op": k, "ms": v, "share": v / total if total else 0.0}
                       for k, v in sorted(by_op.items(), key=lambda kv: -kv[1])]}

@@ -8,10 +8,11 @@ from pathlib import Path
 
 from edgekit.core.errors import EdgekitError, UsageError
 from edgekit.core.records import Report
+from edgekit.core.shapes import ShapeSpec
 from edgekit.services.targets import Target, keras_model, model_meta
 
 
-def read_records(target: Target, input_shape: tuple[int, ...] | None = None, model=None
+def read_records(target: Target, input_shapes: list[ShapeSpec] | None = None, model=None
                  ) -> tuple[list, list[str], dict]:
     """(records, output names, file info with 'input_shape') from the format's reader."""
     if target.format == "keras":
@@ -23,14 +24,14 @@ def read_records(target: Target, input_shape: tuple[int, ...] | None = None, mod
     if target.format == "onnx":
         from edgekit.readers.onnx_reader import read_onnx
 
-        return read_onnx(target.path, input_shape)  # type: ignore[arg-type]
+        return read_onnx(target.path, input_shapes)  # type: ignore[arg-type]
     from edgekit.readers.tflite_reader import read_tflite
 
     return read_tflite(target.path)  # type: ignore[arg-type]
 
 
 def analyze(target: Target, batch: int = 1, dtype: str | None = None,
-            input_shape: tuple[int, ...] | None = None, model=None) -> Report:
+            input_shapes: list[ShapeSpec] | None = None, model=None) -> Report:
     """Analyze a target. ``dtype`` None: float32 for Keras models, each tensor's stored
     dtype for .onnx/.tflite files. ``model``: the target's Keras model, if already built."""
     from edgekit.core.counting import dtype_bytes
@@ -39,9 +40,10 @@ def analyze(target: Target, batch: int = 1, dtype: str | None = None,
         dtype_bytes(dtype)  # validate before any heavy work
     if batch < 1:
         raise UsageError(f"--batch {batch}: must be an integer >= 1")
-    if input_shape is not None and target.format != "onnx":
-        raise UsageError("--input-shape applies to .onnx files with dynamic dimensions")
-    records, outputs, info = read_records(target, input_shape, model)
+    if input_shapes and target.format != "onnx":
+        raise UsageError("--input-shape: analyze takes it for .onnx files with dynamic "
+                         f"dimensions; {target.describe()} has fixed sizes")
+    records, outputs, info = read_records(target, input_shapes, model)
     meta = model_meta(target, tuple(info.pop("input_shape")))
     meta.update(info)
     if target.format == "keras" and dtype is None:
@@ -54,12 +56,16 @@ def analyze_file(path: Path) -> Report:
     return analyze(Target("file", Path(path).stem, {}, Path(path)))
 
 
-def file_macs(target: Target) -> int | None:
-    """MACs per item of a model file from its analysis, or None if it cannot be analyzed."""
+def file_macs(target: Target, input_shapes: list[ShapeSpec] | None = None) -> int | None:
+    """MACs per item of a model file from its analysis (at ``input_shapes`` for an .onnx
+    file), or None if it cannot be analyzed or leaves sizes unknown."""
     try:
-        return analyze(target).totals()["macs"]
+        report = analyze(target, input_shapes=input_shapes if target.format == "onnx"
+                         else None)
     except EdgekitError:
         return None
+    totals = report.totals()
+    return None if totals["unknown_size_layers"] else totals["macs"]
 
 
 @dataclass
@@ -73,12 +79,12 @@ class Analysis:
 
 
 def analysis(target: Target, batch: int = 1, dtype: str | None = None,
-             input_shape: tuple[int, ...] | None = None, profile: str | None = None,
+             input_shapes: list[ShapeSpec] | None = None, profile: str | None = None,
              best_schedule: bool = False) -> Analysis:
     """``analyze`` plus the optional memory-schedule search and device estimate."""
     from edgekit.core.device_profiles import estimate, get_profile
 
     device = get_profile(profile) if profile else None  # a bad name fails before the work
-    report = analyze(target, batch=batch, dtype=dtype, input_shape=input_shape)
+    report = analyze(target, batch=batch, dtype=dtype, input_shapes=input_shapes)
     return Analysis(report, report.best_schedule() if best_schedule else None,
                     estimate(report, device) if device is not None else None)

@@ -23,13 +23,14 @@ def subjects_for(targets: list[Target], opts: BenchOptions, notify) -> list[Subj
             if runtime not in opts.runtimes:
                 raise UsageError(f"{t.path} is a {t.format} file: it runs on {runtime}, "
                                  f"not on --runtime {','.join(opts.runtimes)}")
-            subjects.append(Subject(str(t.path), {runtime: Path(t.path)}, macs=file_macs(t)))
+            subjects.append(Subject(t.name, {runtime: Path(t.path)},
+                                    macs=file_macs(t, opts.input_shapes)))
             continue
         model = keras_model(t)
         files: dict[str, Path] = {}
         if {"litert", "onnxruntime"} & set(opts.runtimes):
-            files = cached_export(t, opts.quant, notify, model=model)
-            files = {k: v for k, v in files.items() if k in opts.runtimes}
+            wanted = [r for r in ("litert", "onnxruntime") if r in opts.runtimes]
+            files = cached_export(t, opts.quant, notify, model=model, runtimes=wanted)
         macs = analyze(t, model=model).totals()["macs"]
         subjects.append(Subject(t.describe(), files,
                                 model if "keras" in opts.runtimes else None, macs=macs))
@@ -44,5 +45,9 @@ def bench(targets: list[Target], opts: BenchOptions, notify=lambda m: None) -> d
     opts.validate()
     check_providers(opts)
     subjects = subjects_for(targets, opts, notify)
+    keys = [(s.name, tuple(s.files)) for s in subjects]
+    for s, key in zip(subjects, keys, strict=True):  # a/m.tflite and b/m.tflite: paths
+        if keys.count(key) > 1 and s.files:
+            s.name = str(next(iter(s.files.values())))
     results = run_bench(subjects, opts, notify, host_peak_gmacs=host_peak_gmacs())
     return {"schema": SCHEMA_VERSION, "environment": environment(), "results": results}

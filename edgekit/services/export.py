@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from edgekit.core.choices import RUNTIME_OF_FORMAT
 from edgekit.core.files import sha256_file
 from edgekit.export import cache
 from edgekit.export.pipeline import ExportJob, ExportOptions, export
@@ -14,8 +15,10 @@ from edgekit.services.targets import Target, keras_model, model_meta, slug
 
 def job_for(target: Target, model) -> ExportJob:
     shape = tuple(int(d) for d in model.inputs[0].shape[1:])
-    return ExportJob(name=slug(target.describe()), meta=model_meta(target, shape),
-                     untrained=target.kind == "zoo",
+    # a zoo model is named by its knobs, a file by its own name (not the path as typed)
+    name = slug(target.describe()) if target.kind == "zoo" else target.name
+    return ExportJob(name=name, meta=model_meta(target, shape),
+                     untrained=target.kind == "zoo" and target.weights is None,
                      needs_calibration_data=target.kind == "file")
 
 
@@ -33,21 +36,25 @@ def export_target(target: Target, opts: ExportOptions,
 def cache_key(target: Target) -> str:
     if target.kind == "file":  # the file's name and a hash of its content
         return f"{target.name}-{sha256_file(Path(target.path))[:12]}"
+    if target.weights is not None:  # the same knobs with other weights: another model
+        return f"{slug(target.describe())}-{sha256_file(target.weights)[:12]}"
     return slug(target.describe())
 
 
 def cached_export(target: Target, quant: str, notify: Callable[[str], None] = lambda m: None,
-                  model=None) -> dict[str, Path]:
-    """.tflite and .onnx (at ``quant``) of a zoo model or a .keras file, exported once into
-    the cache (EDGEKIT_CACHE, default ~/.cache/edgekit) and reused: {runtime: path}.
-    ``model``: the target's Keras model when the caller has already built it."""
+                  model=None, runtimes=("litert", "onnxruntime")) -> dict[str, Path]:
+    """The files (at ``quant``) that ``runtimes`` run, of a zoo model or a .keras file,
+    exported once into the cache (EDGEKIT_CACHE, default ~/.cache/edgekit) and reused:
+    {runtime: path}. Only the formats asked for are made (a later call for the other one
+    adds it to the same entry). ``model``: the target's Keras model, if already built."""
     folder = cache.entry_dir(cache_key(target), quant)
-    files = cache.lookup(folder)
+    files = cache.lookup(folder, runtimes)
     if files is not None:
         return files
-    notify(f"Exporting {target.describe()} ({quant}) to {folder}")
-    opts = ExportOptions(quants=[quant], out_dir=folder, samples=16,
+    formats = [f for f, r in RUNTIME_OF_FORMAT.items() if r in runtimes]
+    notify(f"Exporting {target.describe()} ({quant}, {', '.join(formats)}) to {folder}")
+    opts = ExportOptions(formats=formats, quants=[quant], out_dir=folder, samples=16,
                          calibration=None if target.kind == "zoo" else "random",
                          min_agreement=0.0)
     manifest = export_target(target, opts, notify=notify, model=model)
-    return cache.files_of(manifest, folder)
+    return {r: p for r, p in cache.files_of(manifest, folder).items() if r in runtimes}

@@ -11,8 +11,9 @@ from edgekit.services.export import cached_export
 from edgekit.services.targets import Target, keras_model
 
 
-def op_profile(target: Target, runs: int = 50, threads: int | None = None,
-               provider: str = "cpu", notify=lambda m: None) -> dict:
+def op_profile(target: Target, runs: int = 100, threads: int | None = None,
+               provider: str = "cpu", notify=lambda m: None, input_shapes=(),
+               warmup: int = 10, batch: int | None = None, quant: str = "none") -> dict:
     from edgekit.runtimes.onnxrt import profile
 
     if target.format == "tflite":
@@ -26,9 +27,11 @@ def op_profile(target: Target, runs: int = 50, threads: int | None = None,
     else:
         model = keras_model(target)
         layers = analyze(target, model=model).to_dict()["layers"]
-        path = cached_export(target, "none", notify, model=model)["onnxruntime"]
+        path = cached_export(target, quant, notify, model=model,
+                             runtimes=("onnxruntime",))["onnxruntime"]
     notify(f"Profiling {path}")
-    prof = profile(path, runs=runs, threads=threads, provider=provider)
+    prof = profile(path, runs=runs, warmup=warmup, threads=threads, provider=provider,
+                   specs=input_shapes, batch=batch)
     if layers is not None:
         prof["layers"] = map_times(prof, layers)
     return {"schema": SCHEMA_VERSION, **prof}

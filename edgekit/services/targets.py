@@ -24,6 +24,7 @@ class Target:
     name: str                      # zoo name, or file stem
     knobs: dict[str, Any]          # validated full knob set (zoo only)
     path: Path | None = None
+    weights: Path | None = None    # a zoo model's weights file (--weights), checked to exist
 
     @property
     def format(self) -> str:
@@ -46,11 +47,15 @@ class Target:
                 continue
             parts.append(knob.flag if value is True else f"{knob.flag} {value:g}"
                          if isinstance(value, float) else f"{knob.flag} {value}")
+        if self.weights is not None:
+            parts.append(f"--weights {self.weights.name}")
         return " ".join(parts)
 
 
-def resolve_target(target: str | None, knobs: dict[str, Any]) -> Target:
-    """Validate a target and its knobs without building anything (no TensorFlow)."""
+def resolve_target(target: str | None, knobs: dict[str, Any],
+                   weights: str | None = None) -> Target:
+    """Validate a target, its knobs and --weights without building anything (no
+    TensorFlow)."""
     given = {k: v for k, v in knobs.items() if v is not None and v is not False}
     if target is None:
         target = registry.DEFAULT_MODEL
@@ -62,6 +67,8 @@ def resolve_target(target: str | None, knobs: dict[str, Any]) -> Target:
         if given:
             flags = ", ".join("--" + k.replace("_", "-") for k in given)
             raise UsageError(f"{flags}: model knobs apply to zoo models, not to a file ({path})")
+        if weights is not None:
+            raise UsageError(f"--weights applies to zoo models; {path} has its own")
         if not path.exists():
             raise UsageError(f"model file not found: {path}")
         if not path.is_file():
@@ -71,11 +78,51 @@ def resolve_target(target: str | None, knobs: dict[str, Any]) -> Target:
                              f"{', '.join(MODEL_SUFFIXES)}")
         return Target("file", path.stem, {}, path)
     entry = registry.get(target)
-    return Target("zoo", entry.name, entry.validate(knobs))
+    values = entry.validate(knobs)
+    path = None
+    if weights is not None:
+        from edgekit.zoo.pretrained import resolve_file
+
+        path = resolve_file(weights, entry.name, values)
+    return Target("zoo", entry.name, values, weights=path)
+
+
+HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+
+
+def check_keras_file(path: Path) -> None:
+    """One line for a file that cannot be a Keras model, before Keras says 'file not
+    found' about it: empty, not the container its suffix names (a .keras file is a zip
+    archive, an .h5 file HDF5), or weights without a model."""
+    import zipfile
+
+    size = path.stat().st_size
+    if size == 0:
+        raise ModelFileError(f"cannot load Keras model {path}: the file is empty")
+    if path.suffix.lower() == ".keras" and not zipfile.is_zipfile(path):
+        raise ModelFileError(f"cannot load Keras model {path}: not a .keras file (a .keras "
+                             f"file is a zip archive; this one is not, or is truncated: "
+                             f"{size} bytes)")
+    if path.suffix.lower() in (".h5", ".hdf5"):
+        with open(path, "rb") as f:
+            if f.read(8) != HDF5_MAGIC:
+                raise ModelFileError(f"cannot load Keras model {path}: not an HDF5 file")
+        import h5py
+
+        try:
+            with h5py.File(path, "r") as f:
+                has_model = "model_config" in f.attrs
+        except OSError as e:
+            raise ModelFileError(f"cannot load Keras model {path}: corrupt or truncated "
+                                 f"HDF5 ({first_line(e)})") from e
+        if not has_model:
+            raise ModelFileError(f"cannot load Keras model {path}: it holds weights but no "
+                                 "model; give it to a zoo model with --weights")
 
 
 def load_keras_file(path: Path):
     """Load a Keras model file without executing code from it (safe_mode)."""
+    check_keras_file(path)  # before TensorFlow's import: a bad file fails in milliseconds
     from edgekit._tf import keras
 
     try:
@@ -88,6 +135,10 @@ def keras_model(target: Target):
     """Build (zoo) or load (file) the Keras model of a target."""
     if target.kind == "zoo":
         model, _ = registry.build(target.name, target.knobs)
+        if target.weights is not None:
+            from edgekit.zoo.pretrained import load
+
+            load(model, target.name, target.knobs, target.weights)
         return model
     if target.format != "keras":
         raise UsageError(f"{target.path} is not a Keras model")
@@ -95,11 +146,14 @@ def keras_model(target: Target):
 
 
 def model_meta(target: Target, input_shape: tuple) -> dict[str, Any]:
-    meta: dict[str, Any] = {"name": target.name, "source": target.kind,
-                            "format": target.format, "input_shape": list(input_shape)}
+    meta: dict[str, Any] = {"name": target.name, "target": target.describe(),
+                            "source": target.kind, "format": target.format,
+                            "input_shape": list(input_shape)}
     if target.kind == "zoo":
         entry = registry.get(target.name)
         meta.update(family=entry.family, paper=entry.paper, knobs=dict(target.knobs))
+        if target.weights is not None:
+            meta["weights_file"] = str(target.weights)
     else:
         meta.update(path=str(target.path), knobs={})
     return meta

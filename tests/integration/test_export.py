@@ -175,3 +175,45 @@ def test_sqnr_is_finite_or_inf_in_json(every_quant):
     for a in every_quant[0]["artifacts"]:
         v = a["fidelity"]["sqnr_db"]
         assert v == "inf" or math.isfinite(v)
+
+
+def test_quantized_tflite_exports_analyze_like_the_float_one(every_quant, cli):
+    """fp16 weights arrive through DEQUANTIZE, dynamic-range ones as int8 constants: the
+    same params and MACs as the float file, with the stored weight dtype per layer."""
+    manifest, out = every_quant
+    totals, dtypes = {}, {}
+    for quant in ("none", "fp16", "dynamic", "int8"):
+        r = cli("analyze", out / artifact(manifest, "tflite", quant)["file"], "--json")
+        assert r.code == 0, r.err
+        d = json.loads(r.out)
+        totals[quant] = (d["totals"]["params"], d["totals"]["macs"], d["totals"]["layers"])
+        dtypes[quant] = {x["weight_dtype"] for x in d["layers"] if x["macs"]}
+        assert not d["totals"]["uncounted_layers"]
+    assert len(set(totals.values())) == 1, totals
+    assert totals["none"][1] == 7_745_152
+    assert dtypes["none"] == {"float32"} and dtypes["fp16"] == {"float16"}
+    assert "int8" in dtypes["dynamic"] and dtypes["int8"] == {"int8"}
+
+
+def test_files_are_named_after_the_model_and_honour_the_umask(cli, tmp_path):
+    import os
+
+    keras_file = tmp_path / "sub dir" / "emotion_model.h5"
+    keras_file.parent.mkdir()
+    from edgekit._tf import keras
+
+    inputs = keras.Input((8, 8, 1))
+    x = keras.layers.Conv2D(4, 3, name="c")(inputs)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(x)).save(keras_file)
+    old = os.umask(0o027)
+    try:
+        r = cli("export", keras_file, "--format", "tflite", "--calibration", "random", "-n",
+                "4", "-o", tmp_path / "out", "--json")
+    finally:
+        os.umask(old)
+    assert r.code == 0, r.err
+    files = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert files == ["emotion_model_fp32.tflite", "manifest.json"]
+    for name in files:
+        assert (tmp_path / "out" / name).stat().st_mode & 0o777 == 0o640, name

@@ -7,6 +7,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from edgekit.core.errors import ModelFileError, UsageError
 from edgekit.core.records import Report
+from edgekit.core.shapes import parse_shape
 from edgekit.readers.onnx_reader import read_onnx
 
 
@@ -70,11 +71,21 @@ def test_unbound_dimensions_are_named_or_bound(tmp_path):
     path = save(tmp_path, [helper.make_node("Conv", ["x", "w"], ["y"], name="c",
                                             kernel_shape=[1, 1])],
                 [x], [y], [init("w", 4, 3, 1, 1)])
-    with pytest.raises(UsageError, match="input 'x' has an unbound dimension 'H'.*"
-                                         "--input-shape"):
-        read_onnx(path)
-    records, _, _ = read_onnx(path, input_shape=(3, 10, 12))
+    # unbound: the conv is listed, flagged and left out; nothing is guessed or negative
+    records, _, info = read_onnx(path)
+    assert info["unbound_inputs"] == {"x": [2, 3]} and info["input_shapes"] == {"x": "1x3x?x?"}
+    conv = records[-1]
+    assert conv.unknown_size and not conv.counted and conv.macs == 0
+    t = Report({"name": "m"}, records).totals()
+    assert t["macs"] == 0 and t["activation_bytes_total"] == 0
+    assert t["unknown_size_layers"] == ["x", "c"]
+    records, _, info = read_onnx(path, [parse_shape("2x3x10x12")])
     assert records[-1].output_shape == (4, 10, 12) and records[-1].macs == 3 * 4 * 120
+    assert info["input_shapes"] == {"x": "2x3x10x12"} and info["unbound_inputs"] == {}
+    with pytest.raises(UsageError, match="fixed size 3 at position 1, 4 given"):
+        read_onnx(path, [parse_shape("1x4x10x12")])
+    with pytest.raises(UsageError, match="no input 'y'"):
+        read_onnx(path, [parse_shape("y:1x3x10x12")])
 
 
 def test_nhwc_matmul_model(tmp_path):
@@ -161,3 +172,19 @@ def test_conv_transpose_and_qlinear_conv(tmp_path):
     assert q.op == "QLinearConv" and q.output_shape == (8, 4, 4)
     assert q.macs == 27 * 8 * 16 and q.params == 8 * 27 + 8
     assert records[0].act_dtype == "int8"
+
+
+def test_two_inputs_each_named_in_its_own_layout(tmp_path):
+    image = helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 3, "H", "W"])
+    mask = helper.make_tensor_value_info("mask", TensorProto.FLOAT, ["N", 1, "H", "W"])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    nodes = [helper.make_node("Conv", ["image", "w"], ["c"], name="conv", kernel_shape=[1, 1]),
+             helper.make_node("Mul", ["c", "mask"], ["y"], name="gate")]
+    path = save(tmp_path, nodes, [image, mask], [y], [init("w", 1, 3, 1, 1)])
+    records, _, info = read_onnx(path, [parse_shape("image:1x3x20x30"),
+                                        parse_shape("mask:1x1x20x30")])
+    by = {r.name: r for r in records}
+    assert by["conv"].macs == 3 * 20 * 30 and by["gate"].other_ops == 600
+    assert info["input_shapes"] == {"image": "1x3x20x30", "mask": "1x1x20x30"}
+    with pytest.raises(UsageError, match="has 2 inputs"):
+        read_onnx(path, [parse_shape("1x3x20x30")])

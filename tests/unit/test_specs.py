@@ -1,3 +1,5 @@
+import re
+
 import pytest
 
 from edgekit.core.errors import UsageError
@@ -66,3 +68,48 @@ def test_registry_knobs_have_help_and_defaults_that_validate():
             assert knob.help
             if knob.default is not None:
                 assert knob.validate(knob.default) == knob.default
+
+
+# ---- --input-shape -------------------------------------------------------------------
+
+def test_input_shape_parsing_keeps_repeated_values():
+    from edgekit.core.shapes import parse_shape, parse_shapes
+
+    assert parse_shape("1x224x224x3").dims == (1, 224, 224, 3)      # was 224,3 once
+    assert parse_shape("1,3,224,224").dims == (1, 3, 224, 224)
+    s = parse_shape("serving_default_input:0:1x3x8x8")
+    assert (s.name, s.dims) == ("serving_default_input:0", (1, 3, 8, 8))
+    assert [str(x) for x in parse_shapes(["image:1x3x4x4", "mask:1x1x4x4"])] == \
+        ["image:1x3x4x4", "mask:1x1x4x4"]
+
+
+@pytest.mark.parametrize("texts, message", [
+    (["1x0x2"], "every dimension an integer from 1"),
+    (["axb"], "expected [NAME:]DxDxD"),
+    (["1x2", "3x4"], "name each input"),
+    (["a:1x2", "a:1x2"], "given twice for input 'a'"),
+    ([f"1x{2**40}"], "from 1 to 2147483647"),
+])
+def test_bad_input_shapes(texts, message):
+    from edgekit.core.shapes import parse_shapes
+
+    with pytest.raises(UsageError, match=re.escape(message)):
+        parse_shapes(texts)
+
+
+def test_binding_fills_dynamic_dimensions_only():
+    from edgekit.core.shapes import bind, parse_shape, require_bound, unbound
+
+    declared = {"image": (None, 3, None, None), "mask": (1, 1, -1, -1)}
+    b = bind(declared, [parse_shape("image:2x3x8x8")])
+    assert b == {"image": (2, 3, 8, 8), "mask": (1, 1, None, None)}
+    assert unbound(b) == {"mask": [2, 3]}
+    with pytest.raises(UsageError, match=r"input 'mask' has dynamic dimensions \(1x1x\?x\?\).*"
+                                         r"--input-shape mask:1x1x224x224"):
+        require_bound(b, declared, "bench")
+    with pytest.raises(UsageError, match="fixed size 1 at position 0, 2 given"):
+        bind(declared, [parse_shape("mask:2x1x8x8")])
+    with pytest.raises(UsageError, match="has 2 inputs .* name the one you mean"):
+        bind(declared, [parse_shape("1x3x8x8")])
+    with pytest.raises(UsageError, match="has 4 dimensions .* 3 given"):
+        bind(declared, [parse_shape("image:1x3x8")])
