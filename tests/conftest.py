@@ -39,6 +39,7 @@ def cli(capsys, monkeypatch):
 
     def run(*args):
         monkeypatch.setenv("COLUMNS", "100")
+        monkeypatch.setenv("EDGEKIT_QUIET", "1")      # progress lines: test_cli_polish
         monkeypatch.delenv("EDGEKIT_DEBUG", raising=False)
         code = 0
         try:

@@ -75,6 +75,5 @@ bandwidth_gbs = {gbs:.2f}
 ram_bytes = {ram}        # physical memory (sysconf)
 storage_bytes = {disk}   # free space in the home folder
 '''
-    path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, lambda f: f.write(text), mode="w")
     return {"peak_gflops_fp32": gflops, "bandwidth_gbs": gbs, "path": str(path)}

@@ -9,11 +9,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
-from edgekit.core.choices import Quant, Runtime, many, one
-from edgekit.core.errors import UsageError
+from edgekit.core.choices import (
+    MAX_BATCH,
+    MAX_RUNS,
+    MAX_SECONDS,
+    MAX_THREADS,
+    MAX_WARMUP,
+    Quant,
+    Runtime,
+    in_range,
+    many,
+    one,
+)
 from edgekit.core.stats import summarize
+from edgekit.runtimes.base import input_shapes, random_inputs
 from edgekit.runtimes.timing import measure, rss_bytes
 
 
@@ -30,17 +39,18 @@ class BenchOptions:
     quant: str = "none"
     allow_fallback: bool = False
     seed: int = 0
+    input_shapes: list = field(default_factory=list)   # core.shapes.ShapeSpec
 
     def validate(self) -> None:
         self.runtimes = many(Runtime, self.runtimes, "--runtime")
-        if any(t < 1 for t in self.threads):
-            raise UsageError("--threads: every value must be >= 1")
-        if any(b < 1 for b in self.batches):
-            raise UsageError("--batch: every value must be >= 1")
-        if self.runs < 1 or self.warmup < 0:
-            raise UsageError("--runs must be >= 1 and --warmup >= 0")
-        if self.budget_s is not None and self.budget_s <= 0:
-            raise UsageError("--time-budget must be > 0 seconds")
+        for t in self.threads:
+            in_range(t, 1, MAX_THREADS, "--threads")
+        for b in self.batches:
+            in_range(b, 1, MAX_BATCH, "--batch")
+        in_range(self.runs, 1, MAX_RUNS, "--runs")
+        in_range(self.warmup, 0, MAX_WARMUP, "--warmup")
+        if self.budget_s is not None:
+            in_range(self.budget_s, 0.001, MAX_SECONDS, "--time-budget")
         self.quant = one(Quant, self.quant, "--quant")
 
 
@@ -89,43 +99,51 @@ def run_bench(subjects: list[Subject], opts: BenchOptions,
               notify: Callable[[str], None] = lambda m: None,
               host_peak_gmacs: float | None = None) -> list[dict]:
     results = []
-    for subject in subjects:
-        for runtime, threads, factory in _runners(subject, opts):
-            rss0 = rss_bytes()
-            t0 = time.perf_counter()
-            runner = factory()
-            load_ms = (time.perf_counter() - t0) * 1e3
-            for batch in opts.batches:
-                notify(f"Timing {subject.name} | {runtime} {runner.provider} "
-                       f"threads={threads or 'default'} batch={batch}")
-                timed = _time_setting(runner, batch, opts)
-                first_ms, samples = timed.pop("first_ms"), timed.pop("samples_ms")
-                rss1 = rss_bytes()
-                entry = {"model": subject.name,
-                         "file": str(subject.files.get(runtime, "")) or None,
-                         "runtime": runtime, "provider": runner.provider, "threads": threads,
-                         **timed, "load_ms": load_ms, "first_run_ms": first_ms,
-                         "rss_delta_mb": None if rss0 is None or rss1 is None
-                         else (rss1 - rss0) / 2**20, "macs_per_item": subject.macs,
-                         "samples_ms": samples}
-                if subject.macs:
-                    gmacs = subject.macs * batch / (entry["latency_ms"]["p50"] * 1e-3) / 1e9
-                    entry["gmacs_per_s"] = gmacs
-                    if host_peak_gmacs:
-                        entry["fraction_of_peak"] = gmacs / host_peak_gmacs
-                results.append(entry)
+    plan = [(subject, *setting) for subject in subjects for setting in _runners(subject, opts)]
+    total = len(plan) * len(opts.batches)
+    for subject, runtime, threads, factory in plan:
+        rss0 = rss_bytes()
+        t0 = time.perf_counter()
+        runner = factory()
+        load_ms = (time.perf_counter() - t0) * 1e3
+        for batch in opts.batches:
+            notify(f"[{len(results) + 1}/{total}] Timing {subject.name} | {runtime} "
+                   f"{runner.provider} threads={threads or 'default'} batch={batch}")
+            timed = _time_setting(runner, batch, opts)
+            rss1 = rss_bytes()
+            results.append(_entry(subject, runtime, runner, threads, timed, load_ms,
+                                  None if rss0 is None or rss1 is None
+                                  else (rss1 - rss0) / 2**20, host_peak_gmacs))
     return results
+
+
+def _entry(subject: Subject, runtime: str, runner, threads, timed: dict, load_ms: float,
+           rss_delta_mb, host_peak_gmacs) -> dict:
+    """One result row, in the documented key order."""
+    first_ms, samples = timed.pop("first_ms"), timed.pop("samples_ms")
+    entry = {"model": subject.name, "file": str(subject.files.get(runtime, "")) or None,
+             "runtime": runtime, "provider": runner.provider, "threads": threads, **timed,
+             "load_ms": load_ms, "first_run_ms": first_ms, "rss_delta_mb": rss_delta_mb,
+             "macs_per_item": subject.macs, "samples_ms": samples}
+    if subject.macs:
+        gmacs = subject.macs * entry["batch"] / (entry["latency_ms"]["p50"] * 1e-3) / 1e9
+        entry["gmacs_per_s"] = gmacs
+        if host_peak_gmacs:
+            entry["fraction_of_peak"] = gmacs / host_peak_gmacs
+    return entry
 
 
 def _time_setting(runner, batch: int, opts: BenchOptions) -> dict:
     """Time one runner at one batch size on seeded uniform inputs."""
-    spec = runner.inputs[0]
-    shape = (batch, *[int(d) for d in spec.shape[1:]])
-    x = np.random.default_rng(opts.seed).uniform(-1, 1, shape).astype(np.float32)
-    timing = measure(runner.invoke, runner.prepare(x), opts.warmup, opts.runs, opts.budget_s)
+    bound = input_shapes(runner, opts.input_shapes, batch)
+    xs = random_inputs(runner, bound, opts.seed)
+    timing = measure(runner.invoke, runner.prepare(xs), opts.warmup, opts.runs, opts.budget_s)
     stats = summarize(timing.samples_ms)
+    spec = runner.inputs[0].to_dict()
+    spec["shape"] = list(bound[spec["name"]])
     return {
-        "batch": batch, "input": spec.to_dict(),
+        "batch": batch, "input": spec,
+        "input_shapes": {k: "x".join(map(str, v)) for k, v in bound.items()},
         "latency_ms": {k: stats[k] for k in ("min", "p50", "p90", "p99", "max", "mean",
                                              "stdev")},
         "cv": stats["cv"], "runs": stats["n"], "warmup": timing.warmup,

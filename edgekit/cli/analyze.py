@@ -6,9 +6,17 @@ from typing import Annotated, Optional
 import typer
 
 from edgekit.cli.app import app
-from edgekit.cli.common import err, int_list, out, print_json, progress, status
+from edgekit.cli.common import out, print_json, progress, status, wrote
 from edgekit.cli.knobs import with_knobs
-from edgekit.cli.options import BatchOpt, DtypeOpt, JsonOpt, TargetArg, choices_metavar
+from edgekit.cli.options import (
+    BatchOpt,
+    DtypeOpt,
+    InputShapeOpt,
+    JsonOpt,
+    TargetArg,
+    WeightsOpt,
+    choices_metavar,
+)
 from edgekit.core.choices import MemorySchedule
 
 
@@ -18,9 +26,7 @@ def analyze_cmd(
     target: TargetArg = None,
     batch: BatchOpt = 1,
     dtype: DtypeOpt = None,
-    input_shape: Annotated[Optional[str], typer.Option(
-        "--input-shape", help="For .onnx files with dynamic sizes: the input shape without "
-        "batch, e.g. 224,224,3.")] = None,
+    input_shape: InputShapeOpt = None,
     json_out: JsonOpt = False,
     csv_path: Annotated[Optional[Path], typer.Option(
         "--csv", help="Also write the per-layer table as CSV.")] = None,
@@ -41,6 +47,7 @@ def analyze_cmd(
     compare_formats: Annotated[bool, typer.Option(
         "--compare-formats", help="Export to ONNX and TFLite and show params, MACs and "
         "peak memory of the three side by side.")] = False,
+    weights: WeightsOpt = None,
     knobs=None,
 ):
     """Params, MACs and activation memory per layer, with totals and peak memory.
@@ -49,16 +56,21 @@ def analyze_cmd(
     'edgekit analyze resnet50 --csv layers.csv', 'edgekit analyze model.keras --json'.
     """
     from edgekit.core.choices import one
+    from edgekit.core.files import check_writable
+    from edgekit.core.shapes import parse_shapes
     from edgekit.services.analyze import analysis
     from edgekit.services.targets import resolve_target
 
     best = one(MemorySchedule, memory_schedule, "--memory-schedule") == "best"
-    t = resolve_target(target, knobs)
+    for path, figure in ((csv_path, False), (plot, True), (memory_timeline, True)):
+        if path:
+            check_writable(path, figure)
+    t = resolve_target(target, knobs, weights)
     if compare_formats:
         return _compare(t, json_out)
-    shape = tuple(int_list(input_shape, "--input-shape")) if input_shape else None
+    shapes = parse_shapes(input_shape)
     with status(f"Analyzing {t.describe()}…"):
-        result = analysis(t, batch=batch, dtype=dtype, input_shape=shape, profile=profile,
+        result = analysis(t, batch=batch, dtype=dtype, input_shapes=shapes, profile=profile,
                           best_schedule=best)
     _render(result, json_out, summary, csv_path, plot, memory_timeline)
 
@@ -95,7 +107,7 @@ def _render(result, json_out: bool, summary: bool, csv_path, plot, memory_timeli
         R.render_estimate(estimate, out)
     for path in (csv_path, plot, memory_timeline):
         if path:
-            err.print(f"wrote {path}")
+            wrote(path)
 
 
 @app.command("build")
@@ -104,21 +116,31 @@ def build_cmd(
     target: Annotated[str, typer.Argument(help="A zoo model name (see 'edgekit models').")],
     output: Annotated[Optional[Path], typer.Option(
         "--output", "-o", help="Where to save the model (.keras). Default: NAME.keras")] = None,
+    json_out: JsonOpt = False,
+    weights: WeightsOpt = None,
     knobs=None,
 ):
     """Build a zoo model and save it as a .keras file (weights are freshly initialized)."""
     from edgekit.core.errors import UsageError
-    from edgekit.core.files import atomic_path
+    from edgekit.core.files import atomic_path, check_writable
     from edgekit.services.targets import keras_model, resolve_target
 
-    t = resolve_target(target, knobs)
+    t = resolve_target(target, knobs, weights)
     if t.kind != "zoo":
         raise UsageError(f"{target} is not a zoo model name; see 'edgekit models'")
     output = output or Path(f"{t.name}.keras")
     if output.suffix != ".keras":
         raise UsageError(f"--output {output}: the file name must end in .keras")
+    check_writable(output)
     with status(f"Building {t.describe()}…"):
         model = keras_model(t)
         with atomic_path(output) as tmp:
             model.save(tmp)
-    out.print(f"saved {t.describe()} ({model.count_params():,} params) to {output}")
+    if json_out:
+        from edgekit.core.records import SCHEMA_VERSION
+
+        print_json({"schema": SCHEMA_VERSION, "model": t.describe(), "name": t.name,
+                    "knobs": t.knobs, "params": int(model.count_params()),
+                    "file": str(output)})
+    else:
+        out.print(f"saved {t.describe()} ({model.count_params():,} params) to {output}")

@@ -1,4 +1,6 @@
-"""`edgekit bench` and `edgekit profile`: latency, and per-op times."""
+"""`edgekit bench` and `edgekit profile`: latency, and per-op times. The options they share
+mean the same thing on both (threads, batch, runs, warm-up, provider, quantization,
+input shape, plot)."""
 
 import os
 from pathlib import Path
@@ -7,40 +9,54 @@ from typing import Annotated, Optional
 import typer
 
 from edgekit.cli.app import app
-from edgekit.cli.common import int_list, out, print_json, progress
+from edgekit.cli.common import int_list, out, print_json, progress, wrote
 from edgekit.cli.knobs import with_knobs
-from edgekit.cli.options import JsonOpt, TargetArg
-from edgekit.core.choices import Quant, Runtime, listing
+from edgekit.cli.options import (
+    InputShapeOpt,
+    JsonOpt,
+    PlotOpt,
+    ProfileTargetArg,
+    WeightsOpt,
+    choices_metavar,
+)
+from edgekit.core import choices as C
 
 TargetsOpt = Annotated[Optional[list[str]], typer.Argument(
     help="Zoo model names and/or model files (.tflite, .onnx, .keras). Default: "
          "mobilenet --alpha 0.25 --resolution 96.", show_default=False)]
 RuntimeOpt = Annotated[str, typer.Option(
-    "--runtime", "-r", help=f"Comma-separated: {listing(Runtime)}.")
-]
+    "--runtime", "-r", metavar=choices_metavar(C.Runtime, several=True),
+    help="Runtimes to time, comma-separated.")]
 ProviderOpt = Annotated[str, typer.Option(
-    "--provider", "-p", help="onnxruntime execution providers, comma-separated: cpu, "
-    "cuda, tensorrt, openvino, ... (must be in this onnxruntime build).")]
+    "--provider", "-p", metavar="NAME,...", help="onnxruntime execution providers, "
+    "comma-separated: cpu, cuda, tensorrt, openvino, ... (must be in this onnxruntime "
+    "build).")]
 ThreadsOpt = Annotated[Optional[str], typer.Option(
-    "--threads", "-t", help="Comma-separated thread counts. Default: 1 and all cores."
-)]
-BatchesOpt = Annotated[str, typer.Option("--batch", "-b", help="Comma-separated batch sizes.")
-                 ]
+    "--threads", "-t", metavar="N,...", help=f"Thread counts, comma-separated, 1 to "
+    f"{C.MAX_THREADS}. Default: 1 and all cores (bench), the runtime's own (profile).",
+    show_default=False)]
+BatchesOpt = Annotated[Optional[str], typer.Option(
+    "--batch", "-b", metavar="N,...", help=f"Batch sizes, comma-separated, 1 to "
+    f"{C.MAX_BATCH:,}. Default: 1, or the batch of --input-shape.", show_default=False)]
+RunsOpt = Annotated[int, typer.Option(
+    "--runs", min=1, max=C.MAX_RUNS, help="Timed (profiled) runs per setting.")]
+WarmupOpt = Annotated[int, typer.Option(
+    "--warmup", min=0, max=C.MAX_WARMUP, help="Untimed runs first.")]
 BudgetOpt = Annotated[Optional[float], typer.Option(
-    "--time-budget", help="Stop a setting's timed runs after this many seconds.")]
+    "--time-budget", metavar="SECONDS", help="Stop a setting's timed runs after this "
+    f"many seconds (0.001 to {C.MAX_SECONDS:g}).", show_default=False)]
 XnnpackOpt = Annotated[bool, typer.Option(
     "--xnnpack/--no-xnnpack", help="LiteRT with the XNNPACK delegate (default) or "
     "the builtin kernels.")]
 QuantOpt = Annotated[str, typer.Option(
-    "--quant", "-q", help=f"For zoo/.keras models: which export to time ({listing(Quant)})."
-)]
+    "--quant", "-q", metavar=choices_metavar(C.Quant),
+    help="For zoo/.keras models: which export to run.")]
 AllowFallbackOpt = Annotated[bool, typer.Option(
     "--allow-fallback", help="Accept onnxruntime falling back to another provider (the "
     "report says which one ran).")]
 CompareOpt = Annotated[Optional[Path], typer.Option(
     "--compare", help="A previous 'bench --json' file: show the change per row.")]
-PlotOpt = Annotated[Optional[Path], typer.Option(
-    "--plot", help="Write a PNG of the latency distributions.")]
+TopOpt = Annotated[int, typer.Option("--top", min=1, help="Rows to show.")]
 
 
 @app.command("bench")
@@ -50,9 +66,10 @@ def bench_cmd(
     runtime: RuntimeOpt = "litert,onnxruntime,keras",
     provider: ProviderOpt = "cpu",
     threads: ThreadsOpt = None,
-    batch: BatchesOpt = "1",
-    runs: Annotated[int, typer.Option("--runs", help="Timed runs per setting.")] = 100,
-    warmup: Annotated[int, typer.Option("--warmup", help="Untimed runs first.")] = 10,
+    batch: BatchesOpt = None,
+    input_shape: InputShapeOpt = None,
+    runs: RunsOpt = 100,
+    warmup: WarmupOpt = 10,
     budget: BudgetOpt = None,
     xnnpack: XnnpackOpt = True,
     quant: QuantOpt = "none",
@@ -60,6 +77,7 @@ def bench_cmd(
     compare: CompareOpt = None,
     plot: PlotOpt = None,
     json_out: JsonOpt = False,
+    weights: WeightsOpt = None,
     knobs=None,
 ):
     """Time models on LiteRT, onnxruntime and Keras: p50/p90/p99, throughput, load time.
@@ -68,42 +86,85 @@ def bench_cmd(
     --threads 1,2 --runs 200', 'edgekit bench a.tflite b.onnx --json > results.json'.
     """
     from edgekit.bench.run import BenchOptions
+    from edgekit.core.files import check_writable
+    from edgekit.core.shapes import parse_shapes
     from edgekit.report import bench as R
     from edgekit.services.bench import bench
     from edgekit.services.targets import resolve_target
 
-    cores = os.cpu_count() or 1
+    if plot:
+        check_writable(plot, figure=True)
+    specs = parse_shapes(input_shape)
     opts = BenchOptions(
-        runtimes=runtime, providers=[p.strip() for p in provider.split(",") if p.strip()],
-        threads=int_list(threads, "--threads") if threads else sorted({1, cores}),
-        batches=int_list(batch, "--batch"), runs=runs, warmup=warmup, budget_s=budget,
-        xnnpack=xnnpack, quant=quant, allow_fallback=allow_fallback)
+        runtimes=runtime, providers=_providers(provider),
+        threads=int_list(threads, "--threads") if threads else sorted({1, os.cpu_count() or 1}),
+        batches=_batches(batch, specs), runs=runs, warmup=warmup, budget_s=budget,
+        xnnpack=xnnpack, quant=quant, allow_fallback=allow_fallback, input_shapes=specs)
     opts.validate()
     previous = R.load_previous(compare) if compare is not None else None
-    resolved = [resolve_target(t, knobs) for t in (targets or [None])]
+    resolved = [resolve_target(t, knobs, weights) for t in (targets or [None])]
     with progress("Benchmarking") as notify:
         data = bench(resolved, opts, notify)
     if previous is not None:
         R.compare_rows(data["results"], previous)
+    unstable = R.unstable_rows(data["results"])
+    if unstable:
+        from edgekit.cli.common import warn
+
+        warn(f"{len(unstable)} of {len(data['results'])} rows vary too much to trust "
+             f"(cv > {R.MAX_CV:.0%}): {'; '.join(unstable)}; rerun with more --runs and "
+             "--warmup, on an idle machine")
     if plot:
         R.plot_latency(data, plot)
+        wrote(plot)
     if json_out:
         print_json(data)
     else:
         R.render_bench(data, out)
 
 
+def _providers(value: str) -> list[str]:
+    return [p.strip() for p in value.split(",") if p.strip()]
+
+
+def _batches(batch: str | None, specs) -> list[int]:
+    """--batch, or the batch of --input-shape (the first dimension); both must agree."""
+    from edgekit.core.errors import UsageError
+
+    given = {s.dims[0] for s in specs}
+    if batch is None:
+        return sorted(given) if len(given) == 1 else [1]
+    batches = int_list(batch, "--batch")
+    if given and set(batches) != given:
+        raise UsageError(f"--batch {batch} and the batch of --input-shape "
+                         f"({', '.join(map(str, sorted(given)))}) disagree: give it once")
+    return batches
+
+
+def _one(values: list[int], option: str) -> int:
+    from edgekit.core.errors import UsageError
+
+    if len(values) != 1:
+        raise UsageError(f"{option} {','.join(map(str, values))}: profile runs one setting "
+                         "at a time (bench times several)")
+    return values[0]
+
+
 @app.command("profile")
 @with_knobs
 def profile_cmd(
-    target: TargetArg = None,
-    runs: Annotated[int, typer.Option("--runs", help="Profiled runs.")] = 50,
-    threads: Annotated[Optional[int], typer.Option("--threads", "-t", min=1,
-                                                   help="Intra-op threads.")] = None,
-    provider: Annotated[str, typer.Option("--provider", "-p", help="Execution provider.")
-                        ] = "cpu",
-    top: Annotated[int, typer.Option("--top", help="Rows to show.")] = 20,
+    target: ProfileTargetArg = None,
+    runs: RunsOpt = 100,
+    warmup: WarmupOpt = 10,
+    threads: ThreadsOpt = None,
+    batch: BatchesOpt = None,
+    input_shape: InputShapeOpt = None,
+    provider: ProviderOpt = "cpu",
+    quant: QuantOpt = "none",
+    top: TopOpt = 20,
+    plot: PlotOpt = None,
     json_out: JsonOpt = False,
+    weights: WeightsOpt = None,
     knobs=None,
 ):
     """Per-op times of an ONNX model (onnxruntime's profiler), mapped to layers.
@@ -111,15 +172,35 @@ def profile_cmd(
     By op type and, for zoo and Keras models, by layer with each layer's MACs and achieved
     GMAC/s.
     """
+    from edgekit.bench.run import BenchOptions, check_providers
+    from edgekit.core.files import check_writable
+    from edgekit.core.shapes import parse_shapes
     from edgekit.services.profile import op_profile
     from edgekit.services.targets import resolve_target
 
-    t = resolve_target(target, knobs)
+    if plot:
+        check_writable(plot, figure=True)
+    specs = parse_shapes(input_shape)
+    opts = BenchOptions(runtimes=["onnxruntime"], providers=_providers(provider),
+                        threads=int_list(threads, "--threads") if threads else [1],
+                        batches=_batches(batch, specs), runs=runs, warmup=warmup,
+                        quant=quant, input_shapes=specs)
+    opts.validate()
+    check_providers(opts)
+    t = resolve_target(target, knobs, weights)
     with progress("Profiling") as notify:
-        prof = op_profile(t, runs=runs, threads=threads, provider=provider, notify=notify)
+        prof = op_profile(t, runs=runs, warmup=warmup,
+                          threads=_one(opts.threads, "--threads") if threads else None,
+                          provider=_one(opts.providers, "--provider"), notify=notify,
+                          input_shapes=specs,
+                          batch=_one(opts.batches, "--batch") if batch or specs else None,
+                          quant=opts.quant)
+    from edgekit.report.bench import plot_profile, render_profile
+
+    if plot:
+        plot_profile(prof, plot, top)
+        wrote(plot)
     if json_out:
         print_json(prof)
-        return
-    from edgekit.report.bench import render_profile
-
-    render_profile(prof, out, top)
+    else:
+        render_profile(prof, out, top)

@@ -62,13 +62,20 @@ def profiles_calibrate(
     output: Annotated[Optional[Path], typer.Option(
         "--output", "-o", help="Where to write it. Default: ~/.config/edgekit/profiles/"
         "host.toml")] = None,
+    json_out: JsonOpt = False,
 ):
     """Measure this machine (GEMM GFLOP/s, copy bandwidth) and write the host profile."""
     from edgekit.bench.host_peak import measure_host
     from edgekit.core.device_profiles import user_dir
+    from edgekit.core.files import check_writable
 
-    path = output or user_dir() / "host.toml"
+    path = check_writable(output or user_dir() / "host.toml")
     with status("Measuring GEMM throughput and memory bandwidth…"):
         result = measure_host(path)
+    if json_out:
+        from edgekit.core.records import SCHEMA_VERSION
+
+        print_json({"schema": SCHEMA_VERSION, **result})
+        return
     out.print(f"host: {result['peak_gflops_fp32']:.1f} GFLOP/s fp32, "
               f"{result['bandwidth_gbs']:.2f} GB/s; wrote {path}")

@@ -1,13 +1,26 @@
 """Consoles and small helpers shared by the commands."""
 
+import os
+import re
+import sys
+import time
 from contextlib import contextmanager
 
 from rich.console import Console
 
+
+def _width(stream) -> int | None:
+    """A terminal's own width (or COLUMNS); piped or redirected output is not wrapped at
+    80 columns: long layer names and TOML comments stay whole lines."""
+    if os.environ.get("COLUMNS") or stream.isatty():
+        return None
+    return 10_000
+
+
 # Tables and results go to stdout; progress and warnings to stderr, so that
 # `--json > file` stays clean.
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+out = Console(highlight=False, width=_width(sys.stdout))
+err = Console(stderr=True, highlight=False, width=_width(sys.stderr))
 
 
 @contextmanager
@@ -20,15 +33,48 @@ def status(message: str):
         yield
 
 
+STEP = re.compile(r"^\[(\d+)/(\d+)\] ")
+
+
+class _Eta:
+    """Adds 'about N s left' to messages that start with '[i/n] ' (step i of n), from
+    the time the steps so far took."""
+
+    def __init__(self):
+        self.start = time.monotonic()
+        self.first: float | None = None
+
+    def __call__(self, message: str) -> str:
+        m = STEP.match(message)
+        if not m:
+            return message
+        i, n = int(m.group(1)), int(m.group(2))
+        now = time.monotonic()
+        if self.first is None or i <= 1:
+            self.first = now
+            return message
+        left = (now - self.first) / (i - 1) * (n - i + 1)
+        return f"{message} (about {left:.0f} s left)"
+
+
 @contextmanager
 def progress(message: str):
-    """A spinner on stderr whose text the caller updates: ``with progress(..) as notify``.
-    Silent when stderr is not a terminal (scripts, CI logs)."""
-    if not err.is_terminal:
+    """Progress of long work on stderr, as ``with progress(..) as notify``: a spinner
+    whose text the caller updates on a terminal, plain lines otherwise (CI logs), nothing
+    with EDGEKIT_QUIET=1. Messages starting '[i/n] ' get an ETA."""
+    eta = _Eta()
+    if err.is_terminal:
+        with err.status(message + "…") as spinner:
+            yield lambda m: spinner.update(eta(m) + "…")
+    elif os.environ.get("EDGEKIT_QUIET") == "1":
         yield lambda m: None
-        return
-    with err.status(message + "…") as spinner:
-        yield lambda m: spinner.update(m + "…")
+    else:
+        yield lambda m: err.print(f"edgekit: {eta(m)}", highlight=False, markup=False)
+
+
+def wrote(path) -> None:
+    """'wrote PATH' on stderr, never wrapped (a path is copied from it)."""
+    err.print(f"wrote {path}", soft_wrap=True, highlight=False, markup=False)
 
 
 def warn(message: str) -> None:

@@ -8,13 +8,15 @@ import typer
 from edgekit.cli.app import app
 from edgekit.cli.common import out, print_json, progress, warn
 from edgekit.cli.knobs import with_knobs
-from edgekit.cli.options import JsonOpt, TargetArg, choices_metavar
-from edgekit.core.choices import CalibrationMethod, Format, IOType, Preprocess, Quant, listing
+from edgekit.cli.options import JsonOpt, KerasTargetArg, WeightsOpt, choices_metavar
+from edgekit.core.choices import CalibrationMethod, Format, IOType, Preprocess, Quant
 
 FormatsOpt = Annotated[str, typer.Option(
-    "--format", "-f", help=f"Comma-separated: {listing(Format)}.")]
+    "--format", "-f", metavar=choices_metavar(Format, several=True),
+    help="Formats, comma-separated.")]
 QuantOpt = Annotated[str, typer.Option(
-    "--quant", "-q", help="Comma-separated: none (float32), fp16, dynamic (int8 weights), "
+    "--quant", "-q", metavar=choices_metavar(Quant, several=True),
+    help="Comma-separated: none (float32), fp16, dynamic (int8 weights), "
                           "int8 (full integer, calibrated).")]
 OutputOpt = Annotated[Optional[Path], typer.Option(
     "--output", "-o", help="Output folder. Default: edgekit-out/<model>/")]
@@ -48,7 +50,7 @@ StrictOpt = Annotated[bool, typer.Option(
 @app.command("export")
 @with_knobs
 def export_cmd(
-    target: TargetArg = None,
+    target: KerasTargetArg = None,
     formats: FormatsOpt = "tflite,onnx",
     quant: QuantOpt = "none",
     int8: Annotated[bool, typer.Option("--int8", help="Short for --quant int8.")] = False,
@@ -62,6 +64,7 @@ def export_cmd(
     min_agreement: MinAgreementOpt = 0.9,
     strict: StrictOpt = False,
     json_out: JsonOpt = False,
+    weights: WeightsOpt = None,
     knobs=None,
 ):
     """Convert to TFLite and ONNX (float, fp16, dynamic or full int8), checked against Keras.
@@ -82,7 +85,7 @@ def export_cmd(
                          validation=validation, min_agreement=min_agreement, strict=strict,
                          out_dir=output)
     opts.validate()
-    t = resolve_target(target, knobs)
+    t = resolve_target(target, knobs, weights)
     with progress("Exporting") as notify:
         manifest = export_target(t, opts, notify=notify, warn=warn)
     if json_out:

@@ -21,6 +21,9 @@ def _option(knob):
     # per-model defaults differ for resolution; the help says so
     if knob.name == "resolution":
         default = "; default: the model's (see edgekit models)"
+    if knob.name in registry.DEFAULT_KNOBS:  # what a bare command uses
+        default += (f"; {registry.DEFAULT_KNOBS[knob.name]:g} when no model is named "
+                    f"({registry.DEFAULT_MODEL} --alpha 0.25 --resolution 96)")
     return Annotated[Optional[knob.kind], typer.Option(
         knob.flag, help=f"{knob.help} ({allowed}{default})", rich_help_panel=PANEL,
         show_default=False)]

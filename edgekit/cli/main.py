@@ -14,6 +14,38 @@ from edgekit.cli.app import app
 from edgekit.cli.common import err
 from edgekit.core.errors import EdgekitError, first_line
 
+_METAVARS = {bool: "", int: "N", float: "X", str: "TEXT"}
+
+
+def _tidy_help(command) -> None:
+    """Placeholders a person reads in --help ('N', 'PATH', 'TEXT'; nothing after a flag)
+    instead of Python type names ('<int>', '<list[str]>', '<bool>')."""
+    for sub in getattr(command, "commands", {}).values():
+        _tidy_help(sub)
+    made = command.get_help_option
+
+    def help_option(ctx, made=made):  # the -h/--help flag is made per context
+        option = made(ctx)
+        if option is not None:
+            option.metavar = ""
+        return option
+
+    command.get_help_option = help_option
+    for param in command.params:
+        if param.metavar is not None:
+            continue
+        annotation = getattr(param.type_descriptor, "annotation", None)
+        if getattr(param, "is_flag", False) or annotation is bool:
+            param.metavar = ""
+        elif param.param_type_name == "argument":
+            param.metavar = param.name.upper().rstrip("S") + ("..." if param.nargs != 1
+                                                              else "")
+            param.display_type_rich = lambda ctx: None  # the name says it already
+        elif "Path" in str(annotation):
+            param.metavar = "PATH"
+        else:
+            param.metavar = _METAVARS.get(annotation, "TEXT")
+
 
 def _error(message: str) -> None:
     err.print(f"edgekit: error: {message}", highlight=False, markup=False, soft_wrap=True)
@@ -24,12 +56,18 @@ def main(argv: Optional[list] = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args or os.environ.get("EDGEKIT_DEBUG") == "1"
     command = typer.main.get_command(app)
+    _tidy_help(command)
     try:
-        command.main(args=args, prog_name="edgekit", standalone_mode=False)
+        code = command.main(args=args, prog_name="edgekit", standalone_mode=False)
+        if code == 130:  # Typer turns Ctrl-C into Exit(130) and, unstandalone, returns it
+            raise KeyboardInterrupt
+        if isinstance(code, int) and not isinstance(code, bool) and code:
+            sys.exit(code)
     except typer.Exit as e:
         sys.exit(e.exit_code)
     except (typer.Abort, KeyboardInterrupt):
-        err.print("edgekit: interrupted")
+        err.print("edgekit: interrupted; nothing half-written was left behind",
+                  highlight=False)
         sys.exit(130)
     except EdgekitError as e:
         if debug:
@@ -40,7 +78,9 @@ def main(argv: Optional[list] = None) -> None:
         if type(e).__name__ == "NoArgsIsHelpError":
             command.main(args=["--help"], prog_name="edgekit", standalone_mode=False)
             sys.exit(2)
-        _error(f"{e.format_message()} (see 'edgekit --help')")
+        ctx = getattr(e, "ctx", None)
+        where = ctx.command_path if ctx is not None else "edgekit"
+        _error(f"{e.format_message()} (see '{where} --help')")
         sys.exit(getattr(e, "exit_code", 2))
     except Exception as e:  # a bug or an unexpected library error: still one line
         if debug:

@@ -5,24 +5,48 @@ from typing import Annotated, Optional
 
 import typer
 
-from edgekit.core.choices import listing
+from edgekit.core.choices import MAX_ANALYZE_BATCH, listing
+from edgekit.core.counting import DTYPE_BYTES
 
-TargetArg = Annotated[Optional[str], typer.Argument(
-    help="A zoo model name (see 'edgekit models') or a model file (.keras, .h5, .onnx, "
-         ".tflite). "
-         "Default: mobilenet --alpha 0.25 --resolution 96.", show_default=False)]
-BatchOpt = Annotated[int, typer.Option("--batch", "-b", min=1,
+
+def target_arg(files: str):
+    return Annotated[Optional[str], typer.Argument(
+        help=f"A zoo model name (see 'edgekit models') or a model file ({files}). "
+             "Default: mobilenet --alpha 0.25 --resolution 96.", show_default=False)]
+
+
+TargetArg = target_arg(".keras, .h5, .onnx, .tflite")
+KerasTargetArg = target_arg(".keras, .h5")             # export converts Keras models
+ProfileTargetArg = target_arg(".keras, .h5, .onnx")     # op times from onnxruntime
+BatchOpt = Annotated[int, typer.Option("--batch", "-b", min=1, max=MAX_ANALYZE_BATCH,
                                        help="Batch size: scales MACs and memory.")]
 DtypeOpt = Annotated[Optional[str], typer.Option(
-    "--dtype", help="Activation dtype for memory figures: float32, float16, int8, ... "
-    "Default: float32 for Keras models, the stored dtypes for .onnx/.tflite files.",
+    "--dtype", metavar="[" + "|".join(DTYPE_BYTES) + "]",
+    help="Activation dtype for memory figures. Default: float32 for Keras models, the "
+    "stored dtypes for .onnx/.tflite files.",
     show_default=False)]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON (schema in the README) "
                                                       "instead of the table.")]
 PlotOpt = Annotated[Optional[Path], typer.Option(
-    "--plot", help="Also write a PNG of the figures.")]
+    "--plot", metavar="FILE.png|.pdf|.svg", help="Also write a chart (the format the "
+    "file name ends in).", show_default=False)]
 
 
-def choices_metavar(enum) -> str:
-    """'[given|best]': how --help lists a fixed choice."""
-    return "[" + listing(enum).replace(", ", "|") + "]"
+def choices_metavar(enum, several: bool = False) -> str:
+    """'[given|best]': how --help lists a fixed choice ('[a|b],...' for a list)."""
+    return "[" + listing(enum).replace(", ", "|") + "]" + (",..." if several else "")
+
+
+InputShapeOpt = Annotated[Optional[list[str]], typer.Option(
+    "--input-shape", metavar="[NAME:]DxD...",
+    help="Full input shape, batch first, in the model's own layout (1x3x224x224); for files "
+    "with dynamic sizes. Repeat it, with NAME:, for each input of a multi-input model.",
+    show_default=False)]
+
+WeightsOpt = Annotated[Optional[str], typer.Option(
+    "--weights", metavar="FILE|imagenet", rich_help_panel="Model knobs (zoo models; each "
+    "model takes some, see 'edgekit models')",
+    help="Weights for a zoo model that mirrors keras.applications (mobilenet, mobilenet_v2, "
+    "xception, vgg16/19, inception_v3, densenet*): a Keras weights file, or 'imagenet' for "
+    "keras.applications' own file in ~/.keras/models (never downloaded).",
+    show_default=False)]

@@ -81,3 +81,26 @@ def many(enum: type[StrEnum], value: str | list, option: str) -> list[str]:
         if v.lower() not in values:
             raise UsageError(f"{option} {v}: must be one of {listing(enum)} (comma-separated)")
     return list(dict.fromkeys(v.lower() for v in items))
+
+
+# ---- limits (stated in --help; a value beyond them is one line, not a crash) ----------
+MAX_THREADS = 256            # no runtime gains past the cores; LiteRT segfaults at 100000
+MAX_BATCH = 65_536           # timed batches; analysis batches may go to MAX_ANALYZE_BATCH
+MAX_ANALYZE_BATCH = 10**9    # figures stay exact integers at any size below
+MAX_RUNS = 1_000_000
+MAX_WARMUP = 100_000
+MAX_SECONDS = 86_400.0       # a day
+MAX_SAMPLES = 100_000
+
+
+def in_range(value, lo, hi, option: str):
+    """``value`` if lo <= value <= hi (and finite), else one usage line."""
+    import math
+
+    if isinstance(value, float) and not math.isfinite(value):
+        raise UsageError(f"{option} {value}: must be a finite number from {lo:g} to {hi:g}")
+    if not lo <= value <= hi:
+        if isinstance(value, int):
+            raise UsageError(f"{option} {value}: must be from {lo:,} to {hi:,}")
+        raise UsageError(f"{option} {value:g}: must be from {lo:g} to {hi:g}")
+    return value

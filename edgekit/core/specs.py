@@ -7,6 +7,7 @@ milliseconds with one line that names the value and what is allowed.
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -55,13 +56,16 @@ class Knob:
             value = self.kind(value)
         except (TypeError, ValueError):
             raise UsageError(f"{self.flag} {value!r}: must be {self.allowed()}") from None
+        if isinstance(value, float) and not math.isfinite(value):
+            raise UsageError(f"{self.flag} {value}: must be {self.allowed()}")
         bad = (
             (self.minimum is not None and (value <= self.minimum if self.min_exclusive
                                            else value < self.minimum))
             or (self.maximum is not None and value > self.maximum)
         )
         if bad:
-            raise UsageError(f"{self.flag} {value:g}: must be {self.allowed()}")
+            shown = value if isinstance(value, int) else f"{value:g}"
+            raise UsageError(f"{self.flag} {shown}: must be {self.allowed()}")
         return value
 
 

@@ -36,12 +36,15 @@ def files_of(manifest: dict, folder: Path) -> dict[str, Path]:
     return {RUNTIME_OF_FORMAT[a["format"]]: folder / a["file"] for a in manifest["artifacts"]}
 
 
-def lookup(folder: Path) -> dict[str, Path] | None:
-    """The cached {runtime: path} in ``folder`` when the export there is complete."""
+def lookup(folder: Path, runtimes) -> dict[str, Path] | None:
+    """The cached {runtime: path} in ``folder`` when it holds a file for each of
+    ``runtimes``."""
     manifest_path = folder / "manifest.json"
     if not manifest_path.exists():
         return None
-    files = files_of(json.loads(manifest_path.read_text()), folder)
-    if len(files) == len(RUNTIME_OF_FORMAT) and all(p.exists() for p in files.values()):
-        return files
-    return None
+    try:
+        files = files_of(json.loads(manifest_path.read_text()), folder)
+    except (ValueError, KeyError):
+        return None
+    files = {r: p for r, p in files.items() if r in runtimes and p.exists()}
+    return files if set(files) == set(runtimes) else None

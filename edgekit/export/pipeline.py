@@ -14,6 +14,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,10 +33,17 @@ from edgekit.core.choices import (
 )
 from edgekit.core.errors import EdgekitError, UsageError
 from edgekit.core.fidelity import compare, json_safe
-from edgekit.core.files import atomic_write, sha256_file
+from edgekit.core.files import atomic_write, check_writable, sha256_file
 from edgekit.core.versions import TOOL_PACKAGES, package_versions
 from edgekit.export.converters import convert
-from edgekit.export.samples import PREPROCESS, Samples, check_count, from_array, load_samples
+from edgekit.export.samples import (
+    PREPROCESS,
+    Samples,
+    check_count,
+    check_labels,
+    from_array,
+    load_samples,
+)
 from edgekit.runtimes.base import open_runner, run_batched
 
 EXT = {"tflite": ".tflite", "onnx": ".onnx"}
@@ -68,6 +76,11 @@ class ExportOptions:
             raise UsageError(f"calibration data not found: {self.calibration}")
         if self.validation is not None and not Path(self.validation).is_file():
             raise UsageError(f"validation data not found: {self.validation}")
+        if self.out_dir is not None:
+            out = Path(self.out_dir)
+            if out.exists() and not out.is_dir():
+                raise UsageError(f"output folder {out} is not a writable folder")
+            check_writable(out / "manifest.json")  # no file where a folder must go
 
 
 @dataclass
@@ -110,6 +123,10 @@ def _data(job: ExportJob, opts: ExportOptions, shape: tuple
         if (opts.calibration is not None or image_like) else None
     if opts.validation is not None:
         val = from_array(Path(opts.validation), shape, limit=10**9)
+        if val.y is None:
+            raise UsageError(f"--validation {opts.validation}: needs labels: an .npz with "
+                             "'x' (inputs) and 'y' (class indices); for inputs alone use "
+                             "--calibration")
     else:
         val = calib  # type: ignore[assignment]
     return calib, val  # type: ignore[return-value]
@@ -119,29 +136,91 @@ def export(model, job: ExportJob, opts: ExportOptions,
            notify: Callable[[str], None] = lambda m: None,
            warn: Callable[[str], None] = lambda m: None) -> dict:
     """Run the whole export of a Keras model; return the manifest (also written to
-    OUT/manifest.json). An untrained model's weights are rescaled in place."""
+    OUT/manifest.json). An untrained model's weights are rescaled in place.
+
+    The output folder is locked for the whole export (a second export into it waits), and
+    staging folders left by a killed export are removed. The manifest lists exactly the
+    artefacts in the folder: those of an earlier export of the same model are kept and
+    listed, those of another model's export are replaced."""
     opts.validate()
     out_dir = Path(opts.out_dir) if opts.out_dir else Path("edgekit-out") / job.name
-    created_dir = not out_dir.exists()
+    created = [d for d in [out_dir, *out_dir.parents] if not d.exists()]  # deepest first
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise UsageError(f"cannot create output folder {out_dir}: {e.strerror}") from None
     if not out_dir.is_dir() or not os.access(out_dir, os.W_OK):
         raise UsageError(f"output folder {out_dir} is not a writable folder")
+    try:
+        with folder_lock(out_dir, warn):
+            return _export_locked(model, job, opts, out_dir, notify, warn)
+    finally:  # folders this export made and left empty (it failed) go again
+        for d in created:
+            if d.is_dir() and not any(d.iterdir()):
+                d.rmdir()
+
+
+@contextmanager
+def folder_lock(folder: Path, warn: Callable[[str], None]):
+    """An exclusive lock on the folder itself (flock on its descriptor): concurrent exports
+    into one folder run one after the other. Released when the process dies."""
+    import fcntl
+
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            warn(f"another edgekit export is writing into {folder}: waiting for it")
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _export_locked(model, job, opts, out_dir: Path, notify, warn) -> dict:
+    for stale in out_dir.glob(".edgekit-staging-*"):  # the lock is ours: nobody uses them
+        shutil.rmtree(stale, ignore_errors=True)
     staging = Path(tempfile.mkdtemp(prefix=".edgekit-staging-", dir=out_dir))
     try:
         manifest = _export(model, job, opts, staging, notify, warn)
+        manifest["artifacts"] = _merge_previous(out_dir, manifest)
         for art in manifest["artifacts"]:
-            os.replace(staging / art["file"], out_dir / art["file"])
+            if (staging / art["file"]).exists():
+                os.replace(staging / art["file"], out_dir / art["file"])
         atomic_write(out_dir / "manifest.json",
                      lambda f: f.write(json.dumps(manifest, indent=2)), mode="w")
         manifest["out_dir"] = str(out_dir)
         return manifest
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-        if created_dir and out_dir.exists() and not any(out_dir.iterdir()):
-            out_dir.rmdir()
+
+
+def _identity(meta: dict) -> tuple:
+    return tuple(json.dumps(meta.get(k), sort_keys=True)
+                 for k in ("name", "source", "path", "knobs", "weights_file"))
+
+
+def _merge_previous(out_dir: Path, manifest: dict) -> list[dict]:
+    """This export's artefacts, plus those an earlier export of the same model left in the
+    folder; an earlier export of another model has its artefacts removed."""
+    try:
+        previous = json.loads((out_dir / "manifest.json").read_text())
+        old = previous["artifacts"]
+        same = _identity(previous["model"]) == _identity(manifest["model"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return manifest["artifacts"]
+    new = {a["file"] for a in manifest["artifacts"]}
+    kept = []
+    for art in old:
+        path = out_dir / str(art.get("file", ""))
+        if art.get("file") in new or not path.is_file() or path.parent != out_dir:
+            continue
+        if same:
+            kept.append(art)
+        else:
+            path.unlink()
+    return kept + manifest["artifacts"]
 
 
 @dataclass
@@ -176,23 +255,25 @@ def _prepare(model, job: ExportJob, opts: ExportOptions, notify, warn) -> _Conte
         warn("calibrating on random data: the quantized models are only good for timing")
     elif opts.calibration is None and calib is not None:
         warn(f"no --calibration given: using {calib.source}")
-    weights = "from file"
+    weights = (f"from {job.meta['weights_file']}" if "weights_file" in job.meta
+               else "untrained" if job.untrained else "from file")
     if job.untrained and calib is not None:
         from edgekit.export.datainit import data_dependent_init
 
         notify("Giving the untrained zoo model trained-like activation statistics")
         weights = "untrained; " + data_dependent_init(model, calib.x[:32])
     notify(f"Running the Keras model on {len(val.x)} validation samples")
-    return _Context(model, job, opts, calib, val, keras_outputs(model, val.x), weights,
-                    int(model.count_params()))
+    ref = keras_outputs(model, val.x)
+    check_labels(val, int(np.prod(ref.shape[1:])))
+    return _Context(model, job, opts, calib, val, ref, weights, int(model.count_params()))
 
 
-def _artifact(ctx: _Context, fmt: str, quant: str, staging: Path, notify) -> dict:
+def _artifact(ctx: _Context, fmt: str, quant: str, staging: Path, notify, step: str) -> dict:
     """Convert, write into staging, run in the runtime and compare with Keras."""
     opts, calib = ctx.opts, ctx.calib
     label = f"{fmt} {QUANT_LABEL[quant]}"
     t0 = time.perf_counter()
-    notify(f"Converting {label}" + (f" (calibrating on {len(calib.x)} samples)"
+    notify(f"{step} Converting {label}" + (f" (calibrating on {len(calib.x)} samples)"
                                     if quant == "int8" and calib else ""))
     content, details = convert(ctx.model, fmt, quant, calib.x if calib else None,
                                opts.io, opts.method, ctx.onnx_float)
@@ -200,7 +281,7 @@ def _artifact(ctx: _Context, fmt: str, quant: str, staging: Path, notify) -> dic
     path = staging / file
     path.write_bytes(content)
     convert_s = time.perf_counter() - t0
-    notify(f"Checking {label} in {'LiteRT' if fmt == 'tflite' else 'onnxruntime'}")
+    notify(f"{step} Checking {label} in {'LiteRT' if fmt == 'tflite' else 'onnxruntime'}")
     out, io = run_artifact(path, ctx.val.x)
     metrics = compare(ctx.ref, out, ctx.val.y)
     size = path.stat().st_size
@@ -215,11 +296,16 @@ def _artifact(ctx: _Context, fmt: str, quant: str, staging: Path, notify) -> dic
     }
 
 
-def _below_threshold(ctx: _Context, art: dict, warn) -> None:
-    f = art["fidelity"]
-    message = (f"{art['file']}: top-1 agreement with Keras {f['top1_agreement']:.1%} "
-               f"is below --min-agreement {ctx.opts.min_agreement:.0%} "
-               f"(cosine {f['cosine']:.4f}, SQNR {float(f['sqnr_db']):.1f} dB)")
+def _below_threshold(ctx: _Context, arts: list[dict], warn) -> None:
+    """One warning (or, with --strict, one error) for every artefact below
+    --min-agreement, the reason for untrained weights said once."""
+    parts = []
+    for art in arts:
+        f = art["fidelity"]
+        parts.append(f"{art['file']} {f['top1_agreement']:.1%} (cosine {f['cosine']:.4f}, "
+                     f"SQNR {float(f['sqnr_db']):.1f} dB)")
+    message = (f"top-1 agreement with Keras below --min-agreement "
+               f"{ctx.opts.min_agreement:.0%}: {'; '.join(parts)}")
     if ctx.weights.startswith("untrained"):
         message += (" — expected for untrained zoo weights: random networks "
                     "amplify small perturbations layer after layer; export a "
@@ -233,16 +319,18 @@ def _export(model, job: ExportJob, opts: ExportOptions, staging: Path, notify, w
     ctx = _prepare(model, job, opts, notify, warn)
     artifacts = []
     float_sizes: dict[str, int] = {}
+    n = len(opts.formats) * len(opts.quants)
     for fmt in opts.formats:
         for quant in opts.quants:
-            art = _artifact(ctx, fmt, quant, staging, notify)
+            art = _artifact(ctx, fmt, quant, staging, notify, f"[{len(artifacts) + 1}/{n}]")
             if quant == "none":
                 float_sizes[fmt] = art["bytes"]
             if fmt in float_sizes:
                 art["size_ratio_to_float"] = round(art["bytes"] / float_sizes[fmt], 4)
             artifacts.append(art)
-            if not art["fidelity_ok"]:
-                _below_threshold(ctx, art, warn)
+    below = [a for a in artifacts if not a["fidelity_ok"]]
+    if below:
+        _below_threshold(ctx, below, warn)
     return _manifest(ctx, artifacts)
 
 

@@ -118,6 +118,8 @@ def from_array(path: Path, shape: tuple, limit: int) -> Samples:
     else:
         x = data
     x = np.asarray(x)
+    if x.size == 0:
+        raise UsageError(f"{path}: the array holds no samples (shape {x.shape})")
     if x.ndim == len(shape):
         x = x[None]
     if tuple(x.shape[1:]) != tuple(shape):
@@ -126,11 +128,42 @@ def from_array(path: Path, shape: tuple, limit: int) -> Samples:
     if not np.issubdtype(x.dtype, np.number):
         raise UsageError(f"{path}: array dtype {x.dtype} is not numeric")
     x = x[:limit].astype(np.float32)
+    bad = int(np.size(x) - np.count_nonzero(np.isfinite(x)))
+    if bad:
+        raise UsageError(f"{path}: {bad} input values are NaN or infinite; fix the data "
+                         "(quantization ranges and fidelity figures would be meaningless)")
     if y is not None:
-        y = np.asarray(y).reshape(-1)[:limit]
-        if len(y) != len(x):
-            raise UsageError(f"{path}: {len(x)} samples but {len(y)} labels")
+        y = _labels(path, y, len(x), limit)
     return Samples(x, y, source=f"{len(x)} samples from {path}")
+
+
+def _labels(path: Path, y, samples: int, limit: int) -> np.ndarray:
+    """Integer class labels, one per sample, or one line naming what is wrong."""
+    y = np.asarray(y)
+    if y.ndim > 1:
+        raise UsageError(f"{path}: labels 'y' must be one class index per sample (shape "
+                         f"{y.shape}; one-hot labels: store their argmax)")
+    y = y[:limit]
+    if len(y) != samples:
+        raise UsageError(f"{path}: {samples} samples but {len(y)} labels")
+    if not np.issubdtype(y.dtype, np.integer):
+        if np.issubdtype(y.dtype, np.floating) and np.all(np.isfinite(y)) \
+                and np.all(y == np.round(y)):
+            return y.astype(np.int64)
+        raise UsageError(f"{path}: labels 'y' must be integer class indices (dtype "
+                         f"{y.dtype})")
+    return y.astype(np.int64)
+
+
+def check_labels(samples: Samples, classes: int) -> None:
+    """Labels must name one of the model's ``classes`` outputs."""
+    if samples.y is None:
+        return
+    outside = (samples.y < 0) | (samples.y >= classes)
+    if outside.any():
+        first = int(samples.y[outside][0])
+        raise UsageError(f"{samples.source}: {int(outside.sum())} labels are outside the "
+                         f"model's {classes} classes (0..{classes - 1}), e.g. {first}")
 
 
 def random_samples(shape: tuple, count: int, mode: str, seed: int = 0) -> Samples:
@@ -141,8 +174,12 @@ def random_samples(shape: tuple, count: int, mode: str, seed: int = 0) -> Sample
 
 
 def check_count(count: int) -> None:
+    from edgekit.core.choices import MAX_SAMPLES
+
     if count < 1:
         raise UsageError(f"--calibration-samples {count}: must be >= 1")
+    if count > MAX_SAMPLES:
+        raise UsageError(f"--calibration-samples {count}: must be <= {MAX_SAMPLES:,}")
 
 
 def load_samples(spec: str | None, shape: tuple, count: int, mode: str = "tf") -> Samples:

@@ -10,6 +10,7 @@ from edgekit.core.counting import CONVENTIONS
 from edgekit.core.files import atomic_write
 from edgekit.core.records import Report
 from edgekit.core.units import nbytes, shape, si
+from edgekit.report.figures import save_figure
 
 CSV_FIELDS = ("index", "name", "op", "inputs", "output_shape", "params", "trainable_params",
               "non_trainable_params", "macs", "other_ops", "activation_bytes", "counted")
@@ -80,8 +81,18 @@ def totals_lines(report: Report) -> list[tuple[str, str]]:
         ("all activations", f"{nbytes(t['activation_bytes_total'])} "
                             "(training-style sum; views count 0)"),
     ]
-    if t["uncounted_layers"]:
-        rows.append(("not counted", ", ".join(t["uncounted_layers"])))
+    shapes = report.model.get("input_shapes")
+    if shapes:
+        rows.insert(0, ("input shapes", ", ".join(f"{k} {v}" for k, v in shapes.items())))
+    unknown = t["unknown_size_layers"]
+    if unknown:
+        need = report.model.get("unbound_inputs") or {}
+        rows.append(("unknown sizes", f"{len(unknown)} layers are left out of the totals: "
+                     f"the file leaves their sizes dynamic; give --input-shape for "
+                     f"{', '.join(need) or 'the inputs'} (full shape, batch first)"))
+    rest = [n for n in t["uncounted_layers"] if n not in set(unknown)]
+    if rest:
+        rows.append(("not counted", ", ".join(rest)))
     return rows
 
 
@@ -89,7 +100,9 @@ def render_table(report: Report, console, layers: bool = True) -> None:
     from rich.table import Table
 
     m = report.model
-    title = f"{m['name']}  {shape(m['input_shape'])}  ({m['source']}, {m['format']})"
+    title = (f"{m.get('target', m['name'])}  input {shape(m['input_shape'])}  batch "
+             f"{report.batch}  {report.act_dtype or 'dtypes as stored'}  "
+             f"({m['source']}, {m['format']})")
     if layers:
         table = Table(title=title, title_justify="left", pad_edge=False, box=None,
                       header_style="bold")
@@ -107,12 +120,28 @@ def render_table(report: Report, console, layers: bool = True) -> None:
         console.print(f"[bold]{title}[/bold]")
     for key, value in totals_lines(report):
         console.print(f"[bold]{key:>17}[/bold]  {value}")
-    console.print("[dim]" + "\n".join(f"* {c}" for c in CONVENTIONS) + "[/dim]",
-                  highlight=False)
+    if layers:  # --summary: totals only
+        console.print("[dim]" + "\n".join(f"* {c}" for c in CONVENTIONS) + "[/dim]",
+                      highlight=False)
+
+
+def _byte_unit(peak: float) -> tuple[str, float]:
+    """One unit for every memory figure of a chart, chosen by its largest value."""
+    for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if peak >= size:
+            return unit, size
+    return "bytes", 1
+
+
+def _title(report: Report, what: str) -> str:
+    m = report.model
+    return (f"{m.get('target', m['name'])}: {what} (batch {report.batch}, "
+            f"{report.act_dtype or 'dtypes as stored'})")
 
 
 def plot_layers(report: Report, path: Path) -> None:
-    """Bar charts per layer: MACs, and activation bytes with the live memory curve."""
+    """Per layer: MACs, and output bytes with the live-memory curve, the peak marked. At
+    most ~45 layer names are written (every k-th), so any model size stays readable."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -121,22 +150,32 @@ def plot_layers(report: Report, path: Path) -> None:
     layers = report.layers
     x = range(len(layers))
     plan = report.memory_plan()
-    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(max(8, len(layers) * 0.12), 7), sharex=True)
-    ax1.bar(x, [r.macs * report.batch / 1e6 for r in layers], color="tab:blue")
-    ax1.set_ylabel("MMACs")
-    ax1.set_title(f"{report.model['name']}: per-layer compute and memory")
-    ax2.bar(x, [report.activation_bytes(r) / 2**10 for r in layers], color="tab:orange",
-            label="output activation")
-    ax2.plot(x, [b / 2**10 for b in plan.live_bytes], color="black", lw=1,
-             label="live (liveness)")
-    ax2.set_ylabel(f"KiB ({report.act_dtype or 'stored dtypes'}, batch {report.batch})")
-    ax2.legend(loc="upper right")
-    step = max(1, len(layers) // 40)
+    unit, size = _byte_unit(max(plan.live_bytes, default=1))
+    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(min(16, max(8, len(layers) * 0.09)), 7.5),
+                                   sharex=True)
+    ax1.bar(x, [r.macs * report.batch / 1e6 for r in layers], color="#1f77b4")
+    ax1.set_ylabel("multiply-accumulates (millions)")
+    ax1.set_title(_title(report, "compute and activation memory per layer"), fontsize=10)
+    ax2.bar(x, [report.allocated_bytes(r) / size for r in layers], color="#ff7f0e",
+            label="layer output")
+    ax2.plot(x, [b / size for b in plan.live_bytes], color="black", lw=1,
+             label="live activations (liveness)")
+    peak = plan.peak_step
+    ax2.plot([peak], [plan.peak_bytes / size], "v", color="#d62728", ms=9,
+             label=f"peak {nbytes(plan.peak_bytes)} at {layers[peak].name}")
+    ax2.set_ylabel(f"activation memory ({unit})")
+    ax2.legend(loc="upper right", fontsize=8)
+    step = max(1, -(-len(layers) // 45))
     ax2.set_xticks(list(x)[::step])
-    ax2.set_xticklabels([r.name for r in layers][::step], rotation=90, fontsize=6)
+    ax2.set_xticklabels([_short(r.name) for r in layers][::step], rotation=90, fontsize=7)
+    ax2.set_xlabel("layer (execution order)" + (f"; one name in {step}" if step > 1
+                                                 else ""))
     fig.tight_layout()
-    atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=110), mode="wb")
-    plt.close(fig)
+    save_figure(fig, path)
+
+
+def _short(name: str, width: int = 28) -> str:
+    return name if len(name) <= width else name[:12] + "…" + name[-(width - 13):]
 
 
 def render_schedule(report: Report, schedule, console) -> None:
@@ -157,18 +196,21 @@ def plot_timeline(report: Report, path: Path, schedule=None) -> None:
     import matplotlib.pyplot as plt
 
     given = report.memory_plan()
-    fig, ax = plt.subplots(figsize=(max(8, len(report.layers) * 0.08), 4))
-    ax.step(range(len(given.live_bytes)), [b / 2**10 for b in given.live_bytes], where="mid",
+    unit, size = _byte_unit(max(given.live_bytes, default=1))
+    fig, ax = plt.subplots(figsize=(min(16, max(8, len(report.layers) * 0.08)), 4.5))
+    ax.step(range(len(given.live_bytes)), [b / size for b in given.live_bytes], where="mid",
             label=f"given order (peak {nbytes(given.peak_bytes)})")
     if schedule is not None:
         best = report.memory_plan(schedule.order)
-        ax.step(range(len(best.live_bytes)), [b / 2**10 for b in best.live_bytes],
+        ax.step(range(len(best.live_bytes)), [b / size for b in best.live_bytes],
                 where="mid", label=f"best order (peak {nbytes(best.peak_bytes)})")
-    ax.axvline(given.peak_step, color="grey", lw=0.5)
+    ax.plot([given.peak_step], [given.peak_bytes / size], "v", color="#d62728", ms=9)
+    ax.annotate(f"peak at {report.layers[given.peak_step].name}",
+                (given.peak_step, given.peak_bytes / size), textcoords="offset points",
+                xytext=(6, 6), fontsize=8)
     ax.set_xlabel("execution step")
-    ax.set_ylabel("live activations (KiB)")
-    ax.set_title(f"{report.model['name']}: activation memory over time", fontsize=10)
-    ax.legend()
+    ax.set_ylabel(f"live activations ({unit})")
+    ax.set_title(_title(report, "activation memory over time"), fontsize=10)
+    ax.legend(fontsize=8)
     fig.tight_layout()
-    atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=110), mode="wb")
-    plt.close(fig)
+    save_figure(fig, path)

@@ -7,8 +7,8 @@ import os
 from pathlib import Path
 
 from edgekit.core.errors import UsageError
-from edgekit.core.files import atomic_write
 from edgekit.core.stats import regression
+from edgekit.report.figures import save_figure
 
 SHORT_RUNTIME = {"onnxruntime": "ort"}
 KEY = ("model", "runtime", "provider", "threads", "batch")
@@ -37,6 +37,21 @@ def compare_rows(results: list[dict], previous: dict[tuple, dict]) -> None:
         o, n = old["latency_ms"], r["latency_ms"]
         r["compare"] = {"previous_p50": o["p50"], "change": n["p50"] / o["p50"] - 1,
                         "verdict": regression(o["p50"], n["p50"], o["stdev"], n["stdev"])}
+
+
+MAX_CV = 0.25   # a p50 whose runs vary more than this is not a figure to compare
+
+
+def unstable_rows(results: list[dict]) -> list[str]:
+    """'model runtime t=N b=N cv 31%' for each row whose coefficient of variation is
+    above MAX_CV (marked in the JSON as 'unstable': true)."""
+    rows = []
+    for r in results:
+        r["unstable"] = r["cv"] > MAX_CV
+        if r["unstable"]:
+            rows.append(f"{Path(r['model']).name} {r['runtime']} t={r['threads'] or '-'} "
+                        f"b={r['batch']} cv {r['cv']:.0%}")
+    return rows
 
 
 def short_labels(models: list[str]) -> dict[str, str]:
@@ -118,22 +133,35 @@ def render_bench(data: dict, console) -> None:
 
 
 def plot_latency(data: dict, path: Path) -> None:
+    """Latency distributions per row: short labels that tell the files apart, the axis cut
+    a little above the largest p99 so that rare outliers do not flatten the boxes (how
+    many lie above is written on the chart)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     results = data["results"]
-    fig, ax = plt.subplots(figsize=(max(6, 1.2 * len(results)), 4.5))
-    ax.boxplot([r["samples_ms"] for r in results], showfliers=True)
+    labels = short_labels(list(dict.fromkeys(r["model"] for r in results)))
+    fig, ax = plt.subplots(figsize=(min(16, max(6, 1.3 * len(results))), 4.8))
+    ax.boxplot([r["samples_ms"] for r in results], showfliers=True, whis=(5, 95))
     ax.set_xticks(range(1, len(results) + 1))
-    ax.set_xticklabels([f"{r['runtime']}\n{r['provider']} t={r['threads'] or '-'} "
-                        f"b={r['batch']}" for r in results], fontsize=7)
+    ax.set_xticklabels([f"{labels[r['model']]}\n{SHORT_RUNTIME.get(r['runtime'], r['runtime'])}"
+                        f"/{r['provider']}\nt={r['threads'] or '-'} b={r['batch']}"
+                        for r in results], fontsize=7)
+    top = 1.15 * max(r["latency_ms"]["p99"] for r in results)
+    above = sum(sum(s > top for s in r["samples_ms"]) for r in results)
+    ax.set_ylim(0, top)
+    if above:
+        highest = max(max(r["samples_ms"]) for r in results)
+        ax.text(0.99, 0.98, f"{above} samples above the axis (max {highest:.3g} ms)",
+                transform=ax.transAxes, ha="right", va="top", fontsize=7)
     ax.set_ylabel("latency per call (ms)")
-    ax.set_title(", ".join(sorted({r["model"] for r in results}))[:100], fontsize=9)
+    env = data["environment"]
+    ax.set_title(f"latency per call on {env['cpu']} ({env['usable_cores']} cores); "
+                 "box: p25-p75, whiskers: p5-p95", fontsize=9)
     fig.tight_layout()
-    atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=110), mode="wb")
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def render_profile(prof: dict, console, top: int = 20) -> None:
@@ -169,3 +197,31 @@ def render_profile(prof: dict, console, top: int = 20) -> None:
         for r in prof["nodes"][:top]:
             table.add_row(r["node"], r["op"], f"{r['ms']:.3f}", f"{r['share']:.1%}")
     console.print(table)
+
+
+def plot_profile(prof: dict, path: Path, top: int = 20) -> None:
+    """Horizontal bars: the ``top`` layers (or nodes) by median time, labelled in full."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = (prof.get("layers") or prof["nodes"])[:top]
+    labels = [r.get("layer") or r["node"] for r in rows][::-1]
+    ms = [r["ms"] for r in rows][::-1]
+    fig, ax = plt.subplots(figsize=(8, max(2.5, 0.3 * len(rows) + 1)))
+    ax.barh(range(len(rows)), ms, color="tab:blue")
+    ax.set_yticks(range(len(rows)))
+    ax.set_yticklabels([_ellipsis(x, 40) for x in labels], fontsize=8)
+    ax.set_xlabel("median time per run (ms)")
+    shapes = ", ".join(f"{k} {v}" for k, v in prof.get("input_shapes", {}).items())
+    ax.set_title(f"{Path(prof['file']).name}: top {len(rows)} by time "
+                 f"({prof['runtime']}/{prof['provider']}; {shapes})", fontsize=9)
+    fig.tight_layout()
+    save_figure(fig, path)
+
+
+def _ellipsis(label: str, width: int) -> str:
+    """Both ends of a long label (they tell labels apart): 'model/blo…conv_dw_3'."""
+    return label if len(label) <= width else label[:width // 2 - 1] + "…" + \
+        label[-(width - width // 2):]

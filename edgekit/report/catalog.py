@@ -17,12 +17,12 @@ def render_models(entries, console) -> None:
 
     table = Table(box=None, pad_edge=False, header_style="bold")
     table.add_column("name", no_wrap=True)
-    table.add_column("knobs (default)", ratio=3)
-    table.add_column("family, paper", ratio=1)
+    table.add_column("knobs (default)")
+    table.add_column("family, paper")
     for e in entries:
-        knobs = "  ".join(  # no-break spaces keep each flag with its default
+        knobs = "  ".join(  # plain spaces: a copied '--alpha 1.0' pastes as it reads
             k.flag if k.kind is bool
-            else f"{k.flag}\u00a0{k.default if k.default is not None else '-'}"
+            else f"{k.flag} {k.default if k.default is not None else '-'}"
             for k in e.knobs)
         table.add_row(e.name, knobs, f"{e.family}: {e.paper.split(',')[0]}")
     console.print(table)

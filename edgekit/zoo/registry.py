@@ -10,9 +10,14 @@ from typing import Any
 from edgekit.core.errors import EdgekitError, UsageError, first_line
 from edgekit.core.specs import Knob, ModelEntry, suggest
 
+# ImageNet-21k has 21,841 classes; 100,000 keeps a classifier head under 1 GB of weights
+# for every zoo model while leaving room for any real label set
+MAX_CLASSES = 100_000
+
 
 def classes_knob() -> Knob:
-    return Knob("classes", int, 1000, "number of output classes", minimum=1)
+    return Knob("classes", int, 1000, "number of output classes", minimum=1,
+                maximum=MAX_CLASSES)
 
 
 def resolution_knob(default: int, minimum: int = 32) -> Knob:
@@ -111,7 +116,7 @@ _ENTRIES += [
         "lenet5", "LeNet",
         "LeCun et al. 1998, Gradient-based learning applied to document recognition",
         "edgekit.zoo.classic:lenet5",
-        (Knob("classes", int, 10, "number of output classes", minimum=1),
+        (Knob("classes", int, 10, "number of output classes", minimum=1, maximum=MAX_CLASSES),
          Knob("activation", str, "tanh", "hidden activation", choices=("tanh", "relu")),
          resolution_knob(32, minimum=32)),
         summary="C1-S2-C3-S4-C5-F6 on 32x32x1"),
@@ -197,12 +202,21 @@ def all_knobs() -> list[Knob]:
     return list(seen.values())
 
 
+# Zoo models are built from one seed: the same knobs give the same weights in every
+# process, so files exported at different times (a cached .tflite now, its .onnx later)
+# hold the same model.
+BUILD_SEED = 0
+
+
 def build(name: str, knobs: dict[str, Any]):
     """Validate ``knobs`` for ``name`` and build the Keras model (imports TensorFlow)."""
     entry = get(name)
     values = entry.validate(knobs)
     module, func = entry.builder.split(":")
     builder = getattr(importlib.import_module(module), func)
+    from edgekit._tf import keras
+
+    keras.utils.set_random_seed(BUILD_SEED)
     try:
         return builder(**entry.fixed, **values), values
     except ValueError as e:  # Keras shape errors for sizes a knob check cannot foresee

@@ -70,8 +70,11 @@ def test_build_then_analyze_the_file(cli, tmp_path):
 def test_build_refuses_a_bad_output_name(cli, tmp_path):
     r = cli("build", "resnet18", "-o", tmp_path / "r.h5")
     assert r.code == 2 and "must end in .keras" in r.err
-    r = cli("build", "resnet18", "-o", tmp_path / "nope" / "r.keras")
-    assert r.code == 2 and "does not exist" in r.err
+    (tmp_path / "a_file").write_text("x")
+    r = cli("build", "resnet18", "-o", tmp_path / "a_file" / "r.keras")
+    assert r.code == 2 and "a_file is not a folder" in r.err    # issue 11: missing folders
+    r = cli("build", "lenet5", "-o", tmp_path / "new" / "l.keras")  # are created everywhere
+    assert r.code == 0 and (tmp_path / "new" / "l.keras").is_file()
 
 
 @pytest.mark.parametrize("content", [b"", b"not a zip at all", b"PK\x03\x04truncated"])
