@@ -4,6 +4,7 @@ on the app when imported here. Heavy imports (TensorFlow, onnxruntime) happen in
 commands."""
 
 import os
+import signal
 import sys
 from typing import Optional
 
@@ -51,8 +52,50 @@ def _error(message: str) -> None:
     err.print(f"edgekit: error: {message}", highlight=False, markup=False, soft_wrap=True)
 
 
+class _Interrupts:
+    """Remembers a Ctrl-C: an interrupt that lands while an extension module initializes
+    surfaces as an ImportError ('initialization failed'), or wrapped by a library in its
+    own error; it is still an interruption (exit 130), not a failure."""
+
+    seen = False
+
+    @classmethod
+    def install(cls):
+        """Watch SIGINT where Python's default handler is in place; returns the handler
+        to restore afterwards (None when nothing was changed)."""
+        cls.seen = False
+        previous = signal.getsignal(signal.SIGINT)
+        if previous is not signal.default_int_handler:
+            return None
+        signal.signal(signal.SIGINT, cls.handler)
+        return previous
+
+    @classmethod
+    def handler(cls, signum, frame):
+        cls.seen = True
+        raise KeyboardInterrupt
+
+
+def _interrupted() -> None:
+    err.print("edgekit: interrupted; nothing half-written was left behind", highlight=False)
+    sys.exit(130)
+
+
 def main(argv: Optional[list] = None) -> None:
     """Entry point: one line and an exit code for every error, unless --debug."""
+    previous = _Interrupts.install()
+    try:
+        _main(argv)
+    except Exception:
+        if _Interrupts.seen:
+            _interrupted()
+        raise
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+
+
+def _main(argv: Optional[list]) -> None:
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args or os.environ.get("EDGEKIT_DEBUG") == "1"
     command = typer.main.get_command(app)
@@ -66,10 +109,10 @@ def main(argv: Optional[list] = None) -> None:
     except typer.Exit as e:
         sys.exit(e.exit_code)
     except (typer.Abort, KeyboardInterrupt):
-        err.print("edgekit: interrupted; nothing half-written was left behind",
-                  highlight=False)
-        sys.exit(130)
+        _interrupted()
     except EdgekitError as e:
+        if _Interrupts.seen:
+            _interrupted()
         if debug:
             raise
         _error(str(e))
@@ -83,6 +126,8 @@ def main(argv: Optional[list] = None) -> None:
         _error(f"{e.format_message()} (see '{where} --help')")
         sys.exit(getattr(e, "exit_code", 2))
     except Exception as e:  # a bug or an unexpected library error: still one line
+        if _Interrupts.seen:
+            _interrupted()
         if debug:
             raise
         _error(f"{type(e).__name__}: {first_line(e)} (rerun with --debug for the traceback)")

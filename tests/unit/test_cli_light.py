@@ -62,3 +62,18 @@ def test_bad_input_is_one_line_and_exit_code(cli, args, code, message):
 def test_version(cli):
     r = cli("--version")
     assert r.code == 0 and r.out.startswith("edgekit 0.")
+
+
+def test_an_interrupt_that_surfaces_as_another_error_is_still_130(cli, monkeypatch):
+    """Ctrl-C while an extension module initializes comes out as ImportError
+    ('initialization failed'); edgekit remembers the SIGINT and exits 130."""
+    from edgekit.cli import main as cli_main
+    from edgekit.report import catalog
+
+    def interrupted_import(*a, **k):
+        cli_main._Interrupts.seen = True            # what the SIGINT handler records
+        raise ImportError("initialization failed")
+
+    monkeypatch.setattr(catalog, "render_models", interrupted_import)
+    r = cli("models")
+    assert r.code == 130 and "edgekit: interrupted" in r.err and "ImportError" not in r.err
