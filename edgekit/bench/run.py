@@ -21,6 +21,7 @@ from edgekit.core.choices import (
     many,
     one,
 )
+from edgekit.core.shapes import format_dims
 from edgekit.core.stats import summarize
 from edgekit.runtimes.base import input_shapes, random_inputs
 from edgekit.runtimes.timing import measure, rss_bytes
@@ -143,7 +144,7 @@ def _time_setting(runner, batch: int, opts: BenchOptions) -> dict:
     spec["shape"] = list(bound[spec["name"]])
     return {
         "batch": batch, "input": spec,
-        "input_shapes": {k: "x".join(map(str, v)) for k, v in bound.items()},
+        "input_shapes": {k: format_dims(v) for k, v in bound.items()},
         "latency_ms": {k: stats[k] for k in ("min", "p50", "p90", "p99", "max", "mean",
                                              "stdev")},
         "cv": stats["cv"], "runs": stats["n"], "warmup": timing.warmup,

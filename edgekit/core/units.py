@@ -23,4 +23,6 @@ def nbytes(n: float) -> str:
 
 def shape(s) -> str:
     """'96x96x3'; an unknown dimension as '?'."""
-    return "x".join("?" if d is None or d < 0 else str(d) for d in s) if s else "-"
+    from edgekit.core.shapes import format_dims
+
+    return format_dims(s) if s else "-"

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from edgekit.core.errors import ModelFileError, UsageError, first_line
+from edgekit.core.shapes import format_dims
 from edgekit.runtimes.base import IOSpec, input_shapes, random_inputs
 
 _NP_DTYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16,
@@ -159,7 +160,7 @@ def profile(path: Path, runs: int = 50, warmup: int = 5, threads: int | None = N
         by_op[n["op"]] += n["ms"]
     return {"file": str(path), "runtime": "onnxruntime", "provider": runner.provider,
             "threads": threads, "runs": runs,
-            "input_shapes": {k: "x".join(map(str, v)) for k, v in bound.items()},
+            "input_shapes": {k: format_dims(v) for k, v in bound.items()},
             "total_ms": total, "nodes": nodes,
             "by_op": [{"op": k, "ms": v, "share": v / total if total else 0.0}
                       for k, v in sorted(by_op.items(), key=lambda kv: -kv[1])]}

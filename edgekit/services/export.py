@@ -25,7 +25,8 @@ def job_for(target: Target, model) -> ExportJob:
 def export_target(target: Target, opts: ExportOptions,
                   notify: Callable[[str], None] = lambda m: None,
                   warn: Callable[[str], None] = lambda m: None, model=None) -> dict:
-    """Build or load the target's Keras model (unless given) and export it."""
+    """Build or load the target's Keras model (unless given) and export it; bad options
+    fail before the build."""
     opts.validate()
     notify(f"Building {target.describe()}")
     if model is None:
