@@ -5,10 +5,16 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CORPUS := $(VENV)/corpus/.fetched
+# a "board" for the device tests: its own Python with numpy and the runtimes only
+# (onnxruntime-openvino, so that a second execution provider runs for real), reached over
+# a real sshd on 127.0.0.1 (Debian's openssh-server, installed here when missing)
+BOARD := $(VENV)/board
+BOARD_STAMP := $(BOARD)/.installed
+BOARD_PACKAGES := "numpy>=1.26" "ai-edge-litert>=2.3,<3" "onnxruntime-openvino>=1.20,<2"
 DEMO_OUT ?= demo-out
 export PYTHONUNBUFFERED := 1
 
-.PHONY: demo test unit lint venv clean corpus
+.PHONY: demo test unit lint venv clean corpus board sshd
 
 venv: $(STAMP)
 
@@ -25,6 +31,22 @@ $(CORPUS): tools/corpus.py $(STAMP)
 	$(BIN)/python tools/corpus.py fetch $(VENV)/corpus > /dev/null
 	touch $(CORPUS)
 
+board: $(BOARD_STAMP) sshd
+
+$(BOARD_STAMP):
+	test -x $(BOARD)/bin/python || $(PYTHON) -m venv $(BOARD)
+	$(BOARD)/bin/python -m pip install -q $(BOARD_PACKAGES)
+	touch $(BOARD_STAMP)
+
+sshd:
+	@test -x /usr/sbin/sshd || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing openssh-server (the device tests run a real sshd on 127.0.0.1)"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q openssh-server >/dev/null \
+	      || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive \
+	           apt-get install -y -q openssh-server >/dev/null; }; \
+	  else echo "no /usr/sbin/sshd: install openssh-server for the device tests"; exit 1; fi; }
+
 demo: $(STAMP)
 	@mkdir -p $(DEMO_OUT)
 	@echo "== 1. analyze the default model (mobilenet --alpha 0.25 --resolution 96), int8 on an STM32H7"
@@ -37,9 +59,9 @@ demo: $(STAMP)
 	@echo "== 4. benchmark the exported files on this host"
 	$(BIN)/edgekit bench $(DEMO_OUT)/export/*.tflite $(DEMO_OUT)/export/*.onnx --runs 200
 
-test: $(STAMP) $(CORPUS)
+test: $(STAMP) $(CORPUS) board
 	$(BIN)/ruff check edgekit tests tools
-	$(BIN)/python -m pytest -n 2 --durations=15 -q
+	EDGEKIT_REQUIRE_BOARD=1 $(BIN)/python -m pytest -n 2 --durations=15 -q
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q tests/unit

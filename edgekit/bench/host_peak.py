@@ -4,38 +4,10 @@ numpy's BLAS) and memory bandwidth (a large array copy), and write a host profil
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
-import numpy as np
-
 from edgekit.runtimes.env import cpu_model
-
-
-def gemm_gflops(n: int = 1024, repeats: int = 7) -> float:
-    """Best-of-N fp32 matrix multiply: 2*n^3 FLOPs per product."""
-    rng = np.random.default_rng(0)
-    a = rng.standard_normal((n, n), dtype=np.float32)
-    b = rng.standard_normal((n, n), dtype=np.float32)
-    c = np.empty((n, n), dtype=np.float32)
-    np.matmul(a, b, out=c)  # warm-up
-    best = min(_timed(lambda: np.matmul(a, b, out=c)) for _ in range(repeats))
-    return 2 * n**3 / best / 1e9
-
-
-def copy_gbs(mbytes: int = 256, repeats: int = 7) -> float:
-    """Best-of-N copy of a large float32 array: bytes read + bytes written per second."""
-    src = np.ones(mbytes * 2**20 // 4, dtype=np.float32)
-    dst = np.empty_like(src)
-    np.copyto(dst, src)
-    best = min(_timed(lambda: np.copyto(dst, src)) for _ in range(repeats))
-    return 2 * src.nbytes / best / 1e9
-
-
-def _timed(fn) -> float:
-    t = time.perf_counter()
-    fn()
-    return time.perf_counter() - t
+from edgekit.runtimes.peaks import copy_gbs, gemm_gflops
 
 
 def total_ram() -> int:

@@ -4,7 +4,6 @@ exports of a zoo/Keras model) is decided by the service that calls this."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,21 +20,22 @@ from edgekit.core.choices import (
     many,
     one,
 )
-from edgekit.core.shapes import format_dims
-from edgekit.core.stats import summarize
-from edgekit.runtimes.base import input_shapes, random_inputs
-from edgekit.runtimes.timing import measure, rss_bytes
+from edgekit.runtimes.measure import Method, time_plan
 
 
 @dataclass
 class BenchOptions:
     runtimes: list[str] = field(default_factory=lambda: [r.value for r in Runtime])
+    runtimes_default: bool = False      # not chosen by the user (a device picks its own)
     providers: list[str] = field(default_factory=lambda: ["cpu"])
     threads: list[int] = field(default_factory=lambda: [1])
     batches: list[int] = field(default_factory=lambda: [1])
     runs: int = 100
-    warmup: int = 10
+    warmup: int | str = 10              # a count, or "auto": until the latency is stable
     budget_s: float | None = None
+    min_duration_s: float | None = None
+    cooldown_s: float = 0.0
+    cores: list[int] | None = None
     xnnpack: bool = True
     quant: str = "none"
     allow_fallback: bool = False
@@ -49,10 +49,26 @@ class BenchOptions:
         for b in self.batches:
             in_range(b, 1, MAX_BATCH, "--batch")
         in_range(self.runs, 1, MAX_RUNS, "--runs")
-        in_range(self.warmup, 0, MAX_WARMUP, "--warmup")
+        if self.warmup != "auto":
+            in_range(self.warmup, 0, MAX_WARMUP, "--warmup")
         if self.budget_s is not None:
             in_range(self.budget_s, 0.001, MAX_SECONDS, "--time-budget")
+        if self.min_duration_s is not None:
+            in_range(self.min_duration_s, 0.001, MAX_SECONDS, "--min-duration")
+            if self.budget_s is not None:
+                from edgekit.core.errors import UsageError
+
+                raise UsageError("--min-duration and --time-budget contradict each other: "
+                                 "one sets a floor on the timed runs, the other a ceiling")
+        in_range(self.cooldown_s, 0, MAX_SECONDS, "--cooldown")
+        for c in self.cores or []:
+            in_range(c, 0, MAX_THREADS - 1, "--cores")
         self.quant = one(Quant, self.quant, "--quant")
+
+    def method(self) -> Method:
+        return Method(runs=self.runs, warmup=self.warmup, budget_s=self.budget_s,
+                      min_duration_s=self.min_duration_s, cooldown_s=self.cooldown_s,
+                      cores=self.cores, seed=self.seed, input_shapes=list(self.input_shapes))
 
 
 @dataclass
@@ -65,25 +81,49 @@ class Subject:
     macs: int | None = None         # per item, from the analysis, when known
 
 
-def _runners(subject: Subject, opts: BenchOptions):
-    """(runtime, threads, factory) for every setting of one subject."""
-    from edgekit.runtimes.litert import TFLiteRunner
-    from edgekit.runtimes.onnxrt import OnnxRunner
+@dataclass(frozen=True)
+class Setting:
+    """One way to run one file: what the runtime layer needs to open a runner, here or on
+    a board (the file's path there)."""
 
+    runtime: str
+    threads: int | None
+    provider: str | None        # onnxruntime's execution provider; None for LiteRT/Keras
+    file: str | None
+    xnnpack: bool = True
+    allow_fallback: bool = False
+
+    def open(self):
+        from edgekit.runtimes.base import open_runner
+
+        return open_runner(self.file, threads=self.threads, xnnpack=self.xnnpack,
+                           provider=self.provider or "cpu", allow_fallback=self.allow_fallback)
+
+    def to_dict(self, label: str, file: str | None = None) -> dict:
+        return {"label": label, "file": file or self.file, "threads": self.threads,
+                "provider": self.provider or "cpu", "xnnpack": self.xnnpack,
+                "allow_fallback": self.allow_fallback}
+
+
+def settings(subject: Subject, opts: BenchOptions) -> list[Setting]:
+    """Every setting of one subject: each file on its runtime at each thread count (and
+    each provider for onnxruntime), then the Keras model, if any."""
+    found = []
     for runtime, path in subject.files.items():
-        if runtime == "litert":
-            for th in opts.threads:
-                yield runtime, th, (lambda p=path, th=th: TFLiteRunner(
-                    p, threads=th, xnnpack=opts.xnnpack))
-        else:
-            for prov in opts.providers:
-                for th in opts.threads:
-                    yield runtime, th, (lambda p=path, th=th, prov=prov: OnnxRunner(
-                        p, provider=prov, threads=th, allow_fallback=opts.allow_fallback))
+        for provider in (opts.providers if runtime == "onnxruntime" else [None]):
+            found += [Setting(runtime, th, provider, str(path), opts.xnnpack,
+                              opts.allow_fallback) for th in opts.threads]
     if subject.keras_model is not None:
+        found.append(Setting("keras", None, None, None))
+    return found
+
+
+def _factory(subject: Subject, setting: Setting):
+    if setting.runtime == "keras":
         from edgekit.runtimes.keras_runner import KerasRunner
 
-        yield "keras", None, (lambda: KerasRunner(subject.keras_model))
+        return lambda: KerasRunner(subject.keras_model)
+    return setting.open
 
 
 def check_providers(opts: BenchOptions) -> None:
@@ -99,55 +139,28 @@ def check_providers(opts: BenchOptions) -> None:
 def run_bench(subjects: list[Subject], opts: BenchOptions,
               notify: Callable[[str], None] = lambda m: None,
               host_peak_gmacs: float | None = None) -> list[dict]:
-    results = []
-    plan = [(subject, *setting) for subject in subjects for setting in _runners(subject, opts)]
-    total = len(plan) * len(opts.batches)
-    for subject, runtime, threads, factory in plan:
-        rss0 = rss_bytes()
-        t0 = time.perf_counter()
-        runner = factory()
-        load_ms = (time.perf_counter() - t0) * 1e3
-        for batch in opts.batches:
-            notify(f"[{len(results) + 1}/{total}] Timing {subject.name} | {runtime} "
-                   f"{runner.provider} threads={threads or 'default'} batch={batch}")
-            timed = _time_setting(runner, batch, opts)
-            rss1 = rss_bytes()
-            results.append(_entry(subject, runtime, runner, threads, timed, load_ms,
-                                  None if rss0 is None or rss1 is None
-                                  else (rss1 - rss0) / 2**20, host_peak_gmacs))
-    return results
+    plan = [(subject, s) for subject in subjects for s in settings(subject, opts)]
+    labelled = [(f"{subject.name} | {s.runtime}", s.threads, _factory(subject, s))
+                for subject, s in plan]
+    return [entry(plan[i][0], plan[i][1], timed, host_peak_gmacs)
+            for i, timed in time_plan(labelled, opts.batches, opts.method(), notify)]
 
 
-def _entry(subject: Subject, runtime: str, runner, threads, timed: dict, load_ms: float,
-           rss_delta_mb, host_peak_gmacs) -> dict:
-    """One result row, in the documented key order."""
+def entry(subject: Subject, setting: Setting, timed: dict, host_peak_gmacs) -> dict:
+    """One result row, in the documented key order, from what the runtime layer measured
+    (here or on a board)."""
+    timed = dict(timed)
     first_ms, samples = timed.pop("first_ms"), timed.pop("samples_ms")
-    entry = {"model": subject.name, "file": str(subject.files.get(runtime, "")) or None,
-             "runtime": runtime, "provider": runner.provider, "threads": threads, **timed,
-             "load_ms": load_ms, "first_run_ms": first_ms, "rss_delta_mb": rss_delta_mb,
-             "macs_per_item": subject.macs, "samples_ms": samples}
+    provider, load_ms, rss = (timed.pop(k) for k in ("provider", "load_ms", "rss_delta_mb"))
+    state = timed.pop("state")
+    runtime = setting.runtime
+    row = {"model": subject.name, "file": str(subject.files.get(runtime, "")) or None,
+           "runtime": runtime, "provider": provider, "threads": setting.threads, **timed,
+           "load_ms": load_ms, "first_run_ms": first_ms, "rss_delta_mb": rss,
+           "macs_per_item": subject.macs, "state": state, "samples_ms": samples}
     if subject.macs:
-        gmacs = subject.macs * entry["batch"] / (entry["latency_ms"]["p50"] * 1e-3) / 1e9
-        entry["gmacs_per_s"] = gmacs
+        gmacs = subject.macs * row["batch"] / (row["latency_ms"]["p50"] * 1e-3) / 1e9
+        row["gmacs_per_s"] = gmacs
         if host_peak_gmacs:
-            entry["fraction_of_peak"] = gmacs / host_peak_gmacs
-    return entry
-
-
-def _time_setting(runner, batch: int, opts: BenchOptions) -> dict:
-    """Time one runner at one batch size on seeded uniform inputs."""
-    bound = input_shapes(runner, opts.input_shapes, batch)
-    xs = random_inputs(runner, bound, opts.seed)
-    timing = measure(runner.invoke, runner.prepare(xs), opts.warmup, opts.runs, opts.budget_s)
-    stats = summarize(timing.samples_ms)
-    spec = runner.inputs[0].to_dict()
-    spec["shape"] = list(bound[spec["name"]])
-    return {
-        "batch": batch, "input": spec,
-        "input_shapes": {k: format_dims(v) for k, v in bound.items()},
-        "latency_ms": {k: stats[k] for k in ("min", "p50", "p90", "p99", "max", "mean",
-                                             "stdev")},
-        "cv": stats["cv"], "runs": stats["n"], "warmup": timing.warmup,
-        "throughput_items_s": batch * 1e3 / stats["p50"],
-        "first_ms": timing.first_ms, "samples_ms": timing.samples_ms,
-    }
+            row["fraction_of_peak"] = gmacs / host_peak_gmacs
+    return row

@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from edgekit.cli.app import app
-from edgekit.cli.common import int_list, out, print_json, progress, wrote
+from edgekit.cli.common import int_list, out, print_json, progress, warn, wrote
 from edgekit.cli.knobs import with_knobs
 from edgekit.cli.options import (
     InputShapeOpt,
@@ -24,9 +24,10 @@ from edgekit.core import choices as C
 TargetsOpt = Annotated[Optional[list[str]], typer.Argument(
     help="Zoo model names and/or model files (.tflite, .onnx, .keras). Default: "
          "mobilenet --alpha 0.25 --resolution 96.", show_default=False)]
-RuntimeOpt = Annotated[str, typer.Option(
+RuntimeOpt = Annotated[Optional[str], typer.Option(
     "--runtime", "-r", metavar=choices_metavar(C.Runtime, several=True),
-    help="Runtimes to time, comma-separated.")]
+    help="Runtimes to time, comma-separated. Default: all three here; on a --device, "
+    "those of LiteRT and onnxruntime it has.", show_default=False)]
 ProviderOpt = Annotated[str, typer.Option(
     "--provider", "-p", metavar="NAME,...", help="onnxruntime execution providers, "
     "comma-separated: cpu, cuda, tensorrt, openvino, ... (must be in this onnxruntime "
@@ -42,6 +43,23 @@ RunsOpt = Annotated[int, typer.Option(
     "--runs", min=1, max=C.MAX_RUNS, help="Timed (profiled) runs per setting.")]
 WarmupOpt = Annotated[int, typer.Option(
     "--warmup", min=0, max=C.MAX_WARMUP, help="Untimed runs first.")]
+BenchWarmupOpt = Annotated[str, typer.Option(
+    "--warmup", metavar="N|auto", help="Untimed runs first: a count, or 'auto' (windows "
+    "of 10 runs until the median changes by less than 5 %, at most 60 s).")]
+DeviceOpt = Annotated[Optional[str], typer.Option(
+    "--device", "-d", metavar="NAME|ssh://[user@]host[:port]", help="Run on this device "
+    "(see 'edgekit devices') instead of this machine: the files are copied there and timed "
+    "with its runtimes.", show_default=False)]
+CoresOpt = Annotated[Optional[str], typer.Option(
+    "--cores", metavar="N,...", help="Pin the timing to these CPU cores (e.g. 2,3: the "
+    "big cores of a big.LITTLE board).", show_default=False)]
+CooldownOpt = Annotated[float, typer.Option(
+    "--cooldown", metavar="SECONDS", help="Between settings, wait up to this long for the "
+    "temperature to come back to where it started (the whole time on a machine without "
+    "a sensor).")]
+MinDurationOpt = Annotated[Optional[float], typer.Option(
+    "--min-duration", metavar="SECONDS", help="MLPerf's rule: at least --runs runs and at "
+    "least this many seconds per setting; p90 is the headline.", show_default=False)]
 BudgetOpt = Annotated[Optional[float], typer.Option(
     "--time-budget", metavar="SECONDS", help="Stop a setting's timed runs after this "
     f"many seconds (0.001 to {C.MAX_SECONDS:g}).", show_default=False)]
@@ -51,6 +69,7 @@ XnnpackOpt = Annotated[bool, typer.Option(
 QuantOpt = Annotated[str, typer.Option(
     "--quant", "-q", metavar=choices_metavar(C.Quant),
     help="For zoo/.keras models: which export to run.")]
+Int8Opt = Annotated[bool, typer.Option("--int8", help="Short for --quant int8.")]
 AllowFallbackOpt = Annotated[bool, typer.Option(
     "--allow-fallback", help="Accept onnxruntime falling back to another provider (the "
     "report says which one ran).")]
@@ -63,16 +82,21 @@ TopOpt = Annotated[int, typer.Option("--top", min=1, help="Rows to show.")]
 @with_knobs
 def bench_cmd(
     targets: TargetsOpt = None,
-    runtime: RuntimeOpt = "litert,onnxruntime,keras",
+    runtime: RuntimeOpt = None,
     provider: ProviderOpt = "cpu",
+    device: DeviceOpt = None,
     threads: ThreadsOpt = None,
+    cores: CoresOpt = None,
     batch: BatchesOpt = None,
     input_shape: InputShapeOpt = None,
     runs: RunsOpt = 100,
-    warmup: WarmupOpt = 10,
+    warmup: BenchWarmupOpt = "10",
     budget: BudgetOpt = None,
+    min_duration: MinDurationOpt = None,
+    cooldown: CooldownOpt = 0.0,
     xnnpack: XnnpackOpt = True,
     quant: QuantOpt = "none",
+    int8: Int8Opt = False,
     allow_fallback: AllowFallbackOpt = False,
     compare: CompareOpt = None,
     plot: PlotOpt = None,
@@ -83,7 +107,8 @@ def bench_cmd(
     """Time models on LiteRT, onnxruntime and Keras: p50/p90/p99, throughput, load time.
 
     Examples: 'edgekit bench mobilenet --alpha 0.25', 'edgekit bench model.tflite
-    --threads 1,2 --runs 200', 'edgekit bench a.tflite b.onnx --json > results.json'.
+    --threads 1,2 --runs 200', 'edgekit bench a.tflite b.onnx --json > results.json',
+    'edgekit bench model.tflite --device pi5 --cores 2,3 --threads 2'.
     """
     from edgekit.bench.run import BenchOptions
     from edgekit.core.files import check_writable
@@ -96,24 +121,39 @@ def bench_cmd(
         check_writable(plot, figure=True)
     specs = parse_shapes(input_shape)
     opts = BenchOptions(
-        runtimes=runtime, providers=_providers(provider),
-        threads=int_list(threads, "--threads") if threads else sorted({1, os.cpu_count() or 1}),
-        batches=_batches(batch, specs), runs=runs, warmup=warmup, budget_s=budget,
-        xnnpack=xnnpack, quant=quant, allow_fallback=allow_fallback, input_shapes=specs)
+        runtimes="litert,onnxruntime,keras" if runtime is None else runtime,
+        runtimes_default=runtime is None,
+        providers=_providers(provider),
+        threads=int_list(threads, "--threads") if threads else _default_threads(device),
+        batches=_batches(batch, specs), runs=runs, warmup=_warmup(warmup), budget_s=budget,
+        min_duration_s=min_duration, cooldown_s=cooldown,
+        cores=int_list(cores, "--cores") if cores else None,
+        xnnpack=xnnpack, quant=_quant(quant, int8), allow_fallback=allow_fallback,
+        input_shapes=specs)
     opts.validate()
     previous = R.load_previous(compare) if compare is not None else None
     resolved = [resolve_target(t, knobs, weights) for t in (targets or [None])]
     with progress("Benchmarking") as notify:
-        data = bench(resolved, opts, notify)
+        data = bench(resolved, opts, notify, device=device)
+    _show_bench(data, previous, plot, json_out)
+
+
+def _show_bench(data: dict, previous, plot: Path | None, json_out: bool) -> None:
+    """Compare, warn, plot and print a bench document; a board run that stopped early
+    still shows its rows, then fails with the reason."""
+    from edgekit.report import bench as R
+
     if previous is not None:
-        R.compare_rows(data["results"], previous)
+        R.compare_rows(data["results"], previous[0])
+        data["compared_environment"] = R.fingerprint_changes(previous[1],
+                                                             data["environment"])
     unstable = R.unstable_rows(data["results"])
     if unstable:
-        from edgekit.cli.common import warn
-
         warn(f"{len(unstable)} of {len(data['results'])} rows vary too much to trust "
              f"(cv > {R.MAX_CV:.0%}): {'; '.join(unstable)}; rerun with more --runs and "
              "--warmup, on an idle machine")
+    for said in R.state_warnings(data["results"]):
+        warn(said)
     if plot:
         R.plot_latency(data, plot)
         wrote(plot)
@@ -121,6 +161,39 @@ def bench_cmd(
         print_json(data)
     else:
         R.render_bench(data, out)
+    if data.get("partial"):
+        from edgekit.core.errors import EdgekitError
+
+        stopped = EdgekitError(f"{data['error']} (the {len(data['results'])} finished "
+                               "row(s) are above, marked partial)")
+        stopped.exit_code = data.get("error_exit_code", 1)
+        raise stopped
+
+
+def _default_threads(device: str | None) -> list[int]:
+    """1 and all of this machine's cores; for a device, empty: 1 and all of its cores (or
+    of --cores), filled in once it has said how many it has."""
+    return [] if device else sorted({1, os.cpu_count() or 1})
+
+
+def _warmup(value: str) -> int | str:
+    from edgekit.core.errors import UsageError
+
+    if value.strip().lower() == "auto":
+        return "auto"
+    try:
+        return int(value)
+    except ValueError:
+        raise UsageError(f"--warmup {value}: expected a count or 'auto'") from None
+
+
+def _quant(quant: str, int8: bool) -> str:
+    """--int8 is short for --quant int8; given with another --quant, one line."""
+    from edgekit.core.errors import UsageError
+
+    if int8 and quant not in ("none", "int8"):
+        raise UsageError(f"--int8 and --quant {quant} disagree: give one")
+    return "int8" if int8 else quant
 
 
 def _providers(value: str) -> list[str]:
@@ -160,7 +233,9 @@ def profile_cmd(
     batch: BatchesOpt = None,
     input_shape: InputShapeOpt = None,
     provider: ProviderOpt = "cpu",
+    device: DeviceOpt = None,
     quant: QuantOpt = "none",
+    int8: Int8Opt = False,
     top: TopOpt = 20,
     plot: PlotOpt = None,
     json_out: JsonOpt = False,
@@ -170,7 +245,7 @@ def profile_cmd(
     """Per-op times of an ONNX model (onnxruntime's profiler), mapped to layers.
 
     By op type and, for zoo and Keras models, by layer with each layer's MACs and achieved
-    GMAC/s.
+    GMAC/s. With --device, measured on the board.
     """
     from edgekit.bench.run import BenchOptions, check_providers
     from edgekit.core.files import check_writable
@@ -184,9 +259,10 @@ def profile_cmd(
     opts = BenchOptions(runtimes=["onnxruntime"], providers=_providers(provider),
                         threads=int_list(threads, "--threads") if threads else [1],
                         batches=_batches(batch, specs), runs=runs, warmup=warmup,
-                        quant=quant, input_shapes=specs)
+                        quant=_quant(quant, int8), input_shapes=specs)
     opts.validate()
-    check_providers(opts)
+    if device is None:
+        check_providers(opts)
     t = resolve_target(target, knobs, weights)
     with progress("Profiling") as notify:
         prof = op_profile(t, runs=runs, warmup=warmup,
@@ -194,7 +270,7 @@ def profile_cmd(
                           provider=_one(opts.providers, "--provider"), notify=notify,
                           input_shapes=specs,
                           batch=_one(opts.batches, "--batch") if batch or specs else None,
-                          quant=opts.quant)
+                          quant=opts.quant, device=device)
     from edgekit.report.bench import plot_profile, render_profile
 
     if plot:

@@ -61,13 +61,25 @@ def profiles_show(name: Annotated[str, typer.Argument(help="Profile name or alia
 def profiles_calibrate(
     output: Annotated[Optional[Path], typer.Option(
         "--output", "-o", help="Where to write it. Default: ~/.config/edgekit/profiles/"
-        "host.toml")] = None,
+        "host.toml, or NAME.toml for --device NAME")] = None,
+    device: Annotated[Optional[str], typer.Option(
+        "--device", "-d", metavar="NAME|ssh://[user@]host[:port]", help="Measure this "
+        "device with its own runtime (fp32 and int8 fully-connected layer, copy bandwidth) "
+        "and write its profile; 'analyze --profile NAME' then estimates from it.",
+        show_default=False)] = None,
+    threads: Annotated[Optional[int], typer.Option(
+        "--threads", "-t", min=1, max=1024, help="Threads for --device (default: all its "
+        "cores).", show_default=False)] = None,
     json_out: JsonOpt = False,
 ):
-    """Measure this machine (GEMM GFLOP/s, copy bandwidth) and write the host profile."""
+    """Measure this machine (GEMM GFLOP/s, copy bandwidth) and write the host profile, or
+    measure a device (--device)."""
     from edgekit.bench.host_peak import measure_host
     from edgekit.core.device_profiles import user_dir
     from edgekit.core.files import check_writable
+
+    if device is not None:
+        return _calibrate_device(device, output, threads, json_out)
 
     path = check_writable(output or user_dir() / "host.toml")
     with status("Measuring GEMM throughput and memory bandwidth…"):
@@ -79,3 +91,23 @@ def profiles_calibrate(
         return
     out.print(f"host: {result['peak_gflops_fp32']:.1f} GFLOP/s fp32, "
               f"{result['bandwidth_gbs']:.2f} GB/s; wrote {path}")
+
+
+def _calibrate_device(device: str, output: Path | None, threads: int | None,
+                      json_out: bool) -> None:
+    from edgekit.cli.common import progress
+    from edgekit.core.records import SCHEMA_VERSION
+    from edgekit.services.calibrate import calibrate_device
+
+    if output is not None:
+        from edgekit.core.files import check_writable
+
+        check_writable(output)
+    with progress(f"Calibrating {device}") as notify:
+        m = calibrate_device(device, output, notify, threads)
+    if json_out:
+        print_json({"schema": SCHEMA_VERSION, **m})
+        return
+    out.print(f"{m['name']}: {m['peak_gflops_fp32']:.1f} GFLOP/s fp32, "
+              f"{m['peak_gops_int8']:.1f} GOP/s int8 ({m['runtime']}, {m['threads']} "
+              f"threads), {m['bandwidth_gbs']:.2f} GB/s; wrote {m['path']}", soft_wrap=True)

@@ -110,8 +110,9 @@ def shipped_dir() -> Path:
 
 
 def user_dir() -> Path:
-    base = os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config"
-    return Path(base) / "edgekit" / "profiles"
+    from edgekit.core.files import config_dir
+
+    return config_dir() / "profiles"
 
 
 def all_profiles() -> dict[str, Profile]:
@@ -128,6 +129,8 @@ def get_profile(name: str) -> Profile:
     if name.endswith(".toml") or os.sep in name:
         return load_profile(Path(name))
     profiles = all_profiles()
+    if name in profiles:  # a name beats an alias: a board calibrated as 'pi5' is that board
+        return profiles[name]
     for p in profiles.values():
         if name in p.aliases:
             return p

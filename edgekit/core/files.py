@@ -114,3 +114,9 @@ def sha256_file(path: Path) -> str:
             h.update(chunk)
     return h.hexdigest()
 
+
+
+def config_dir() -> Path:
+    """edgekit's folder of user settings: $XDG_CONFIG_HOME/edgekit (~/.config/edgekit)."""
+    base = os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config"
+    return Path(base) / "edgekit"

@@ -31,3 +31,23 @@ def regression(old_p50: float, new_p50: float, old_stdev: float, new_stdev: floa
     if abs(delta) <= noise or abs(delta) <= min_change * old_p50:
         return "same"
     return "slower" if delta > 0 else "faster"
+
+
+def median_ci(samples_ms, confidence: float = 0.95, resamples: int = 2000,
+              seed: int = 0) -> tuple[float, float]:
+    """Percentile-bootstrap confidence interval of the median: ``resamples`` resamples of
+    the samples (with replacement, seeded), their medians, and the two tails. Resamples
+    are drawn in blocks so that memory stays at a few MB for long runs."""
+    a = np.asarray(samples_ms, dtype=np.float64)
+    if a.size == 0:
+        raise ValueError("no samples")
+    if a.size == 1:
+        return float(a[0]), float(a[0])
+    rng = np.random.default_rng(seed)
+    block = max(1, 500_000 // a.size)
+    medians = np.concatenate([
+        np.median(a[rng.integers(0, a.size, (min(block, resamples - i), a.size))], axis=1)
+        for i in range(0, resamples, block)])
+    tail = (1 - confidence) / 2 * 100
+    lo, hi = np.percentile(medians, [tail, 100 - tail])
+    return float(lo), float(hi)

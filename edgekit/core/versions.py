@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
-RUNTIME_PACKAGES = ("onnxruntime", "ai-edge-litert", "tensorflow")
+# the distributions that provide a runtime (onnxruntime comes as several builds)
+RUNTIME_PACKAGES = ("onnxruntime", "onnxruntime-openvino", "onnxruntime-gpu", "ai-edge-litert",
+                    "tflite-runtime", "tensorflow", "numpy")
 TOOL_PACKAGES = ("tensorflow", "keras", "tf2onnx", "onnx", "onnxruntime", "ai-edge-litert")
 
 

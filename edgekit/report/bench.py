@@ -18,10 +18,11 @@ def row_key(r: dict) -> tuple:
     return tuple(r.get(k) for k in KEY)
 
 
-def load_previous(path: Path) -> dict[tuple, dict]:
+def load_previous(path: Path) -> tuple[dict[tuple, dict], dict]:
+    """(rows by key, the environment they were measured in) of a 'bench --json' file."""
     try:
         data = json.loads(Path(path).read_text())
-        return {row_key(r): r for r in data["results"]}
+        return {row_key(r): r for r in data["results"]}, data.get("environment") or {}
     except FileNotFoundError:
         raise UsageError(f"--compare: file not found: {path}") from None
     except (json.JSONDecodeError, KeyError, TypeError) as e:
@@ -37,6 +38,30 @@ def compare_rows(results: list[dict], previous: dict[tuple, dict]) -> None:
         o, n = old["latency_ms"], r["latency_ms"]
         r["compare"] = {"previous_p50": o["p50"], "change": n["p50"] / o["p50"] - 1,
                         "verdict": regression(o["p50"], n["p50"], o["stdev"], n["stdev"])}
+
+
+FINGERPRINT_KEYS = ("hostname", "cpu", "machine", "usable_cores", "os", "kernel", "python",
+                    "versions", "governor", "max_freq_mhz")
+
+
+def fingerprint_changes(old: dict, new: dict) -> list[str]:
+    """'cpu: A -> B' for each part of the machine that differs between two runs."""
+    changes = []
+    for k in FINGERPRINT_KEYS:
+        a, b = old.get(k), new.get(k)
+        if k == "versions" and isinstance(a, dict) and isinstance(b, dict):
+            changes += [f"{p}: {a.get(p)} -> {b.get(p)}" for p in sorted(set(a) | set(b))
+                        if a.get(p) != b.get(p)]
+        elif a != b and (a is not None or b is not None):
+            changes.append(f"{k}: {a} -> {b}")
+    return changes
+
+
+def state_warnings(results: list[dict]) -> list[str]:
+    """One line per row whose machine throttled, heated or slowed while it was timed."""
+    return [f"{Path(r['model']).name} {r['runtime']} t={r['threads'] or '-'} b={r['batch']}"
+            f": {r['state']['warning']}; its figures may be low, rerun with --cooldown"
+            for r in results if (r.get("state") or {}).get("warning")]
 
 
 MAX_CV = 0.25   # a p50 whose runs vary more than this is not a figure to compare
@@ -66,8 +91,13 @@ def short_labels(models: list[str]) -> dict[str, str]:
     return {m: fit(n[cut:] or n) for m, n in zip(models, names, strict=True)}
 
 
-def _title(models: list[str], env: dict) -> str:
+def _title(models: list[str], data: dict) -> str:
+    env = data["environment"]
     title = f"{env['cpu']} ({env['usable_cores']} cores)"
+    if data.get("device"):
+        title = f"{data['device']['name']}: {title}"
+    if data.get("partial"):
+        title += " [partial]"
     if len(models) == 1:
         return f"{models[0]} on {title}"
     prefix = os.path.commonprefix([Path(m).name for m in models])
@@ -79,6 +109,8 @@ def _columns(results: list[dict], several_models: bool, narrow: bool) -> list[st
     cols = (["model"] if several_models else []) + ["runtime", "thr"] + (
         ["batch"] if len({r["batch"] for r in results}) > 1 else []) + [
         "p50 ms", "p90", "p99", "cv", "items/s"]
+    cols += [] if narrow else ["p50 95% CI"]
+    cols += ["est ms", "meas/est"] if any("estimate_ms" in r for r in results) else []
     cols += ["GMAC/s"] if any("gmacs_per_s" in r for r in results) else []
     cols += ["% peak"] if any("fraction_of_peak" in r for r in results) else []
     cols += [] if narrow else ["load ms", "1st ms"]
@@ -104,7 +136,10 @@ def _cell(col: str, r: dict, label: str) -> str:
         "cv": f"{r['cv']:.1%}", "items/s": f"{r['throughput_items_s']:.1f}",
         "GMAC/s": f"{r['gmacs_per_s']:.2f}" if "gmacs_per_s" in r else "",
         "% peak": f"{r['fraction_of_peak']:.1%}" if "fraction_of_peak" in r else "",
-        "load ms": f"{r['load_ms']:.0f}", "1st ms": f"{r['first_run_ms']:.1f}"}
+        "load ms": f"{r['load_ms']:.0f}", "1st ms": f"{r['first_run_ms']:.1f}",
+        "p50 95% CI": "{:.3f}-{:.3f}".format(*r["p50_ci95_ms"]) if "p50_ci95_ms" in r else "",
+        "est ms": f"{r['estimate_ms']:.3f}" if "estimate_ms" in r else "",
+        "meas/est": f"{r['measured_over_estimate']:.2f}x" if "estimate_ms" in r else ""}
     return values[col]
 
 
@@ -114,7 +149,7 @@ def render_bench(data: dict, console) -> None:
     results = data["results"]
     models = list(dict.fromkeys(r["model"] for r in results))
     labels = short_labels(models)
-    table = Table(title=_title(models, data["environment"]), title_justify="left",
+    table = Table(title=_title(models, data), title_justify="left",
                   box=None, pad_edge=False, header_style="bold")
     narrow = console.width < 100
     cols = _columns(results, len(models) > 1, narrow)
@@ -129,7 +164,16 @@ def render_bench(data: dict, console) -> None:
                   "mean; items/s = batch/p50; GMAC/s = MACs per call / p50; ort = "
                   "onnxruntime; litert runs with XNNPACK unless marked /builtin"
                   + ("; load and first-run times: --json or a wider terminal" if narrow
-                     else "") + ".[/dim]")
+                     else "; 95% CI: bootstrap interval of the p50")
+                  + ("; MLPerf rule (--min-duration): p90 is the headline" if any(
+                      r.get("headline") == "p90" for r in results) else "")
+                  + ("; est = roofline estimate on the device's calibrated profile "
+                     f"{results[0].get('estimate_profile', '')}" if any(
+                         "estimate_ms" in r for r in results) else "") + ".[/dim]")
+    changes = data.get("compared_environment")
+    if changes:
+        console.print("[yellow]vs prev: measured on a different machine or setup: "
+                      + "; ".join(changes) + "[/yellow]")
 
 
 def plot_latency(data: dict, path: Path) -> None:
@@ -171,7 +215,8 @@ def render_profile(prof: dict, console, top: int = 20) -> None:
 
     console.print(f"[bold]{prof['file']}[/bold]: {prof['total_ms']:.3f} ms per run in "
                   f"kernels ({prof['runtime']}/{prof['provider']}, median of {prof['runs']} "
-                  "runs)")
+                  "runs" + (f", on {prof['device']['name']}" if prof.get("device") else "")
+                  + ")")
     by_op = Table(title="time per op type", title_justify="left", box=None, pad_edge=False,
                   header_style="bold")
     for c in ("op", "ms", "share"):
@@ -179,6 +224,11 @@ def render_profile(prof: dict, console, top: int = 20) -> None:
     for r in prof["by_op"]:
         by_op.add_row(r["op"], f"{r['ms']:.3f}", f"{r['share']:.1%}")
     console.print(by_op)
+    fused = [r["op"] for r in prof["by_op"] if "subgraph" in r["op"].lower()]
+    if fused:
+        console.print(f"[dim]{prof['provider']} compiled the graph into {len(fused)} "
+                      "subgraph(s) of its own: onnxruntime's profiler times those, not the "
+                      "layers inside them.[/dim]")
     if "layers" in prof:
         table = Table(title=f"top {top} layers", title_justify="left", box=None,
                       pad_edge=False, header_style="bold")

@@ -1,31 +1,123 @@
-"""The environment a benchmark ran in: CPU, cores, runtime versions."""
+"""The machine a benchmark runs on: its fingerprint (what it is) and its state (how hot and
+how fast it is right now). Linux reads /proc and /sys; what a machine does not offer is
+None, never guessed. Standard library only, so that it runs on a board."""
 
 from __future__ import annotations
 
+import glob
 import os
 import platform
+import shutil
+import socket
+import subprocess
 import sys
+
+_CPUFREQ = "/sys/devices/system/cpu/cpu{}/cpufreq/{}"
 
 
 def cpu_model() -> str:
+    """'model name' on x86, 'Hardware' on older Arm kernels, 'Model' on a Raspberry Pi
+    (x86's 'model' is a number, so it comes last)."""
+    found: dict[str, str] = {}
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
-                if line.lower().startswith("model name"):
-                    return line.split(":", 1)[1].strip()
+                key, _, value = line.partition(":")
+                found.setdefault(key.strip().lower(), value.strip())
     except OSError:
         pass
+    for key in ("model name", "hardware", "model"):
+        if found.get(key) and not found[key].isdigit():
+            return found[key]
     return platform.processor() or platform.machine()
 
 
-def environment() -> dict:
+def _read(path: str) -> str | None:
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except OSError:
+        return None
+
+
+def _usable_cores() -> list[int]:
+    try:
+        return sorted(os.sched_getaffinity(0))
+    except AttributeError:
+        return list(range(os.cpu_count() or 1))
+
+
+def _os_name() -> str:
+    for line in (_read("/etc/os-release") or "").splitlines():
+        if line.startswith("PRETTY_NAME="):
+            return line.split("=", 1)[1].strip('"')
+    return platform.system()
+
+
+def _mhz(cpu: int, what: str) -> float | None:
+    value = _read(_CPUFREQ.format(cpu, what))
+    return int(value) / 1000 if value and value.isdigit() else None
+
+
+def temperature_c() -> float | None:
+    """The hottest thermal zone that reads (the CPU on most boards), in °C."""
+    temps = []
+    for zone in glob.glob("/sys/class/thermal/thermal_zone*/temp"):
+        value = _read(zone)
+        if value and value.lstrip("-").isdigit():
+            temps.append(int(value) / 1000)
+    return max(temps) if temps else None
+
+
+def throttled() -> str | None:
+    """Raspberry Pi firmware's throttling flags ('vcgencmd get_throttled': '0x0' when the
+    board never throttled since boot; bit 0 under-voltage, 1 capped, 2 throttled, 3 soft
+    temperature limit; bits 16-19 the same 'has occurred'), None elsewhere."""
+    if not shutil.which("vcgencmd"):
+        return None
+    try:
+        done = subprocess.run(["vcgencmd", "get_throttled"], capture_output=True,
+                              text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    text = done.stdout.strip()
+    return text.split("=", 1)[1] if done.returncode == 0 and "=" in text else None
+
+
+def state(cores: list[int] | None = None) -> dict:
+    """How the machine is now: temperature, the current frequency of the cores in use
+    (MHz), their governor, and the throttling flags where the board has them."""
+    cores = cores if cores is not None else _usable_cores()
+    freqs = [_mhz(c, "scaling_cur_freq") for c in cores]
+    return {"temperature_c": temperature_c(),
+            "freq_mhz": None if all(f is None for f in freqs) else freqs,
+            "throttled": throttled()}
+
+
+def fingerprint() -> dict:
+    """What the machine is: host, CPU, memory, OS, Python, runtimes, frequency policy."""
     from edgekit.core.versions import RUNTIME_PACKAGES, package_versions
 
-    versions = package_versions(RUNTIME_PACKAGES)
+    cores = _usable_cores()
     try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:
-        usable = os.cpu_count()
-    return {"cpu": cpu_model(), "cores": os.cpu_count(), "usable_cores": usable,
+        ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        ram = None
+    governors = sorted({g for c in cores if (g := _read(_CPUFREQ.format(
+        c, "scaling_governor")))})
+    max_freqs = [_mhz(c, "cpuinfo_max_freq") for c in cores]
+    return {"hostname": socket.gethostname(), "cpu": cpu_model(),
+            "cores": os.cpu_count(), "usable_cores": len(cores),
             "machine": platform.machine(), "system": platform.system(),
-            "python": sys.version.split()[0], "versions": versions}
+            "os": _os_name(), "kernel": platform.release(), "ram_bytes": ram,
+            "python": sys.version.split()[0],
+            "versions": {k: v for k, v in package_versions(RUNTIME_PACKAGES).items() if v},
+            "governor": ",".join(governors) or None,
+            "max_freq_mhz": None if all(f is None for f in max_freqs) else max(
+                f for f in max_freqs if f is not None),
+            **state(cores)}
+
+
+def environment() -> dict:
+    """The fingerprint (kept under its historical name in the bench JSON)."""
+    return fingerprint()

@@ -18,7 +18,10 @@ class TFLiteRunner:
 
     def __init__(self, path: Path | str | None = None, content: bytes | None = None,
                  threads: int | None = None, xnnpack: bool = True):
-        from ai_edge_litert.interpreter import Interpreter, OpResolverType
+        try:
+            from ai_edge_litert.interpreter import Interpreter, OpResolverType
+        except ImportError:  # a board with the older standalone package
+            from tflite_runtime.interpreter import Interpreter, OpResolverType
 
         self.label = str(path) if path is not None else "<memory>"
         self.threads = threads

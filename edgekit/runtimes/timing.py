@@ -14,35 +14,74 @@ class Timing:
     first_ms: float
     samples_ms: list[float]
     warmup: int
+    elapsed_s: float = 0.0      # wall time from the first timed run to the end of the last
 
 
-def measure(invoke: Callable, prepared, warmup: int = 10, runs: int = 100,
-            budget_s: float | None = None, min_runs: int = 5) -> Timing:
-    """First run, ``warmup`` untimed runs, then up to ``runs`` timed runs (stopping early
-    once ``budget_s`` seconds of timed runs are spent and ``min_runs`` are done)."""
+def measure(invoke: Callable, prepared, warmup: int | str = 10, runs: int = 100,
+            budget_s: float | None = None, min_runs: int = 5,
+            min_duration_s: float | None = None) -> Timing:
+    """First run, ``warmup`` untimed runs ('auto': until stable), then ``runs`` timed runs.
+    With ``budget_s``, stop early once that many seconds of timed runs are spent and
+    ``min_runs`` are done; with
+    ``min_duration_s`` (MLPerf's rule), go on past ``runs`` until that many seconds are
+    spent too."""
     perf = time.perf_counter_ns
     t = perf()
     invoke(prepared)
     first = (perf() - t) / 1e6
-    for _ in range(warmup):
-        invoke(prepared)
+    if warmup == "auto":
+        warmup = warm_until_stable(invoke, prepared)
+    else:
+        for _ in range(int(warmup)):
+            invoke(prepared)
     samples: list[int] = []
     append = samples.append
-    if budget_s is None:
+    start = perf()
+    if budget_s is None and min_duration_s is None:
         for _ in range(runs):
             t0 = perf()
             invoke(prepared)
             append(perf() - t0)
-    else:
-        deadline = perf() + int(budget_s * 1e9)
-        for i in range(runs):
+        return Timing(first, [s / 1e6 for s in samples], warmup, (perf() - start) / 1e9)
+    deadline = start + int((budget_s or 0) * 1e9)
+    until = start + int((min_duration_s or 0) * 1e9)
+    i = 0
+    while True:
+        t0 = perf()
+        invoke(prepared)
+        t1 = perf()
+        append(t1 - t0)
+        i += 1
+        if budget_s is not None and t1 > deadline and i >= min_runs:
+            break
+        if i >= runs and t1 >= until:
+            break
+    return Timing(first, [s / 1e6 for s in samples], warmup, (perf() - start) / 1e9)
+
+
+def warm_until_stable(invoke: Callable, prepared, window: int = 10, tolerance: float = 0.05,
+                      max_runs: int = 2000, max_s: float = 60.0) -> int:
+    """Untimed runs in windows of ``window`` until the median of a window is within
+    ``tolerance`` of the previous window's (caches, frequency and the runtime's own lazy
+    set-up have settled), or ``max_runs`` / ``max_s`` are spent. Returns the runs made."""
+    import statistics
+
+    perf = time.perf_counter_ns
+    stop = perf() + int(max_s * 1e9)
+    previous = None
+    done = 0
+    while done < max_runs and perf() < stop:
+        window_ns = []
+        for _ in range(window):
             t0 = perf()
             invoke(prepared)
-            t1 = perf()
-            append(t1 - t0)
-            if t1 > deadline and i + 1 >= min_runs:
-                break
-    return Timing(first, [s / 1e6 for s in samples], warmup)
+            window_ns.append(perf() - t0)
+        done += window
+        median = statistics.median(window_ns)
+        if previous is not None and abs(median - previous) <= tolerance * previous:
+            break
+        previous = median
+    return done
 
 
 def rss_bytes() -> int | None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from edgekit.bench.run import BenchOptions, Subject, check_providers, run_bench
 from edgekit.core.choices import RUNTIME_OF_FORMAT
-from edgekit.core.errors import UsageError
+from edgekit.core.errors import EdgekitError, UsageError
 from edgekit.core.records import SCHEMA_VERSION
 from edgekit.services.analyze import analyze, file_macs
 from edgekit.services.export import cached_export
@@ -37,17 +37,73 @@ def subjects_for(targets: list[Target], opts: BenchOptions, notify) -> list[Subj
     return subjects
 
 
-def bench(targets: list[Target], opts: BenchOptions, notify=lambda m: None) -> dict:
-    """The bench document: environment and one result per setting."""
+def bench(targets: list[Target], opts: BenchOptions, notify=lambda m: None,
+          device: str | None = None) -> dict:
+    """The bench document: where it ran (environment, and the device block for a board),
+    one result per setting, and for a board with a calibrated profile the estimate beside
+    each measurement. A board run that stops early keeps its finished rows ("partial")."""
+    opts.validate()
+    if device is not None:
+        return _bench_device(targets, opts, notify, device)
     from edgekit.core.device_profiles import host_peak_gmacs
     from edgekit.runtimes.env import environment
 
-    opts.validate()
     check_providers(opts)
-    subjects = subjects_for(targets, opts, notify)
+    subjects = _named(subjects_for(targets, opts, notify))
+    results = run_bench(subjects, opts, notify, host_peak_gmacs=host_peak_gmacs())
+    return {"schema": SCHEMA_VERSION, "environment": environment(), "results": results}
+
+
+def _named(subjects: list[Subject]) -> list[Subject]:
     keys = [(s.name, tuple(s.files)) for s in subjects]
     for s, key in zip(subjects, keys, strict=True):  # a/m.tflite and b/m.tflite: paths
         if keys.count(key) > 1 and s.files:
             s.name = str(next(iter(s.files.values())))
-    results = run_bench(subjects, opts, notify, host_peak_gmacs=host_peak_gmacs())
-    return {"schema": SCHEMA_VERSION, "environment": environment(), "results": results}
+    return subjects
+
+
+def _bench_device(targets: list[Target], opts: BenchOptions, notify, device: str) -> dict:
+    from edgekit.services.remote import bench_on, device_block, device_runtimes, session
+
+    with session(device, notify) as board:
+        for t in targets:   # a file needs its runtime on the board, asked for or not
+            if t.kind == "file" and t.format in RUNTIME_OF_FORMAT:
+                board.require(RUNTIME_OF_FORMAT[t.format])
+        opts.runtimes = device_runtimes(board, None if opts.runtimes_default
+                                        else opts.runtimes)
+        if not opts.threads:
+            opts.threads = sorted({1, len(opts.cores or []) or
+                                   board.hello["fingerprint"]["usable_cores"]})
+        subjects = _named(subjects_for(targets, opts, notify))
+        rows, error = bench_on(board, subjects, opts)
+        doc = {"schema": SCHEMA_VERSION, "environment": board.hello["fingerprint"],
+               "device": device_block(board), "results": rows}
+    if board.device.profile:
+        add_estimates(rows, board.device.profile, opts.input_shapes)
+    if error is not None and not rows:
+        raise error
+    if error is not None:
+        doc.update(partial=True, error=str(error), error_exit_code=error.exit_code)
+    return doc
+
+
+def add_estimates(rows: list[dict], profile_name: str, specs=()) -> None:
+    """Beside each row: the roofline estimate of its file on the profile, and measured /
+    estimated (rows whose file cannot be analyzed get none)."""
+    from edgekit.core.device_profiles import estimate, get_profile
+
+    profile = get_profile(profile_name)
+    cache: dict = {}
+    for r in rows:
+        key = (r["file"], r["batch"])
+        if r["file"] and key not in cache:
+            try:
+                t = Target("file", Path(r["file"]).stem, {}, Path(r["file"]))
+                cache[key] = estimate(analyze(t, batch=r["batch"], input_shapes=list(
+                    specs) if t.format == "onnx" else None), profile)["time_s"] * 1e3
+            except EdgekitError:
+                cache[key] = None
+        est = cache.get(key)
+        if est:
+            r.update(estimate_profile=profile.name, estimate_ms=est,
+                     measured_over_estimate=r["latency_ms"]["p50"] / est)

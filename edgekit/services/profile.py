@@ -13,7 +13,8 @@ from edgekit.services.targets import Target, keras_model
 
 def op_profile(target: Target, runs: int = 100, threads: int | None = None,
                provider: str = "cpu", notify=lambda m: None, input_shapes=(),
-               warmup: int = 10, batch: int | None = None, quant: str = "none") -> dict:
+               warmup: int = 10, batch: int | None = None, quant: str = "none",
+               device: str | None = None) -> dict:
     from edgekit.runtimes.onnxrt import profile
 
     if target.format == "tflite":
@@ -29,9 +30,21 @@ def op_profile(target: Target, runs: int = 100, threads: int | None = None,
         layers = analyze(target, model=model).to_dict()["layers"]
         path = cached_export(target, quant, notify, model=model,
                              runtimes=("onnxruntime",))["onnxruntime"]
-    notify(f"Profiling {path}")
-    prof = profile(path, runs=runs, warmup=warmup, threads=threads, provider=provider,
-                   specs=input_shapes, batch=batch)
+    if device is not None:
+        from edgekit.services.remote import device_block, profile_on, session
+
+        with session(device, notify) as board:
+            prof = profile_on(board, path, runs, warmup, threads, provider, input_shapes,
+                              batch)
+            where = {"environment": board.hello["fingerprint"],
+                     "device": device_block(board)}
+    else:
+        from edgekit.runtimes.env import environment
+
+        notify(f"Profiling {path}")
+        prof = profile(path, runs=runs, warmup=warmup, threads=threads, provider=provider,
+                       specs=input_shapes, batch=batch)
+        where = {"environment": environment()}
     if layers is not None:
         prof["layers"] = map_times(prof, layers)
-    return {"schema": SCHEMA_VERSION, **prof}
+    return {"schema": SCHEMA_VERSION, **prof, **where}

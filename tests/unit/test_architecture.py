@@ -23,8 +23,10 @@ ALLOWED = {
     "readers": {"readers", "core", "edgekit", "_tf"},
     "export": {"export", "runtimes", "core", "edgekit", "_tf"},
     "bench": {"bench", "runtimes", "core", "edgekit", "_tf"},
-    "services": {"services", "zoo", "readers", "export", "bench", "runtimes", "core",
-                 "edgekit", "_tf"},
+    # the transport and board session: they copy the runtime layer's files, never import it
+    "remote": {"remote", "core", "edgekit"},
+    "services": {"services", "zoo", "readers", "export", "bench", "remote", "runtimes",
+                 "core", "edgekit", "_tf"},
     "cli": {"cli", "services", "report", "zoo", "bench", "export", "runtimes", "core",
             "edgekit"},
     "_tf": {"core"},

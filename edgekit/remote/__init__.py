@@ -1,0 +1,1 @@
+"""Devices reached over a transport: the connection, and a session with a board."""

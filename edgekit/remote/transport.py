@@ -1,0 +1,151 @@
+"""How commands reach a device. A transport opens a connection, runs commands on the
+device (stdin in, stdout lines streamed back) and closes. One exists: SSH through the
+system's OpenSSH client, so that ~/.ssh/config, keys, agents and jump hosts work as they do
+in the user's shell, with one multiplexed connection (ControlMaster) for a whole run.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from edgekit.core.devices import Device
+from edgekit.core.errors import EdgekitError
+
+
+class DeviceError(EdgekitError):
+    """A device that cannot be reached, refuses the login, or lost the connection."""
+
+    exit_code = 3
+
+
+@dataclass
+class Completed:
+    returncode: int
+    stdout: bytes
+    stderr: str
+
+
+_UNREACHABLE = ("could not resolve", "connection refused", "timed out", "no route to host",
+                "network is unreachable", "connection closed by", "connection reset",
+                "name or service not known", "temporary failure in name resolution")
+
+
+def ssh_failure(device: Device, stderr: str) -> DeviceError:
+    """One line for an OpenSSH client failure (its exit code 255), from what it printed."""
+    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()
+             and not ln.startswith(("Warning: Permanently added", "debug"))]
+    said = lines[-1] if lines else "no message"
+    low = stderr.lower()
+    where = f"{device.name} ({device.url})"
+    if "permission denied" in low or "too many authentication failures" in low:
+        return DeviceError(f"{where} refused the login ({said}): check the key, e.g. "
+                           "--ssh-option IdentityFile=~/.ssh/KEY, and that its public half "
+                           "is in the board's ~/.ssh/authorized_keys")
+    if "host key verification failed" in low or "remote host identification" in low:
+        return DeviceError(f"{where}: the host key is unknown or has changed ({said}); "
+                           "connect once with plain ssh to check and accept it")
+    if any(k in low for k in _UNREACHABLE):
+        return DeviceError(f"cannot reach {where}: {said}")
+    return DeviceError(f"ssh to {where} failed: {said}")
+
+
+class SSHTransport:
+    """OpenSSH client with one master connection; ``run`` goes through it."""
+
+    name = "ssh"
+
+    def __init__(self, device: Device, connect_timeout: int = 10):
+        if not shutil.which("ssh"):
+            raise DeviceError("no 'ssh' client on this machine: install OpenSSH's client")
+        self.device = device
+        self.connect_timeout = connect_timeout
+        # a short folder: a control socket's path must fit in 108 bytes
+        self._dir = tempfile.mkdtemp(prefix="ek-", dir="/tmp" if os.path.isdir("/tmp")
+                                     else None)
+        self.control = os.path.join(self._dir, "c")
+        self.master: subprocess.Popen | None = None
+
+    def _argv(self, *extra: str) -> list[str]:
+        user, host, port = self.device.address
+        argv = ["ssh", "-o", f"ControlPath={self.control}"]
+        for option in self.device.ssh_options:   # the user's first: the first value wins
+            argv += ["-o", option]
+        argv += ["-o", "BatchMode=yes", "-o", f"ConnectTimeout={self.connect_timeout}",
+                 "-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=3"]
+        argv += (["-p", str(port)] if port else []) + (["-l", user] if user else [])
+        return argv + list(extra) + [host]
+
+    def open(self) -> float:
+        """Connect and authenticate once; returns the seconds it took."""
+        t0 = time.monotonic()
+        log = open(os.path.join(self._dir, "master.log"), "w+")
+        self.master = subprocess.Popen(
+            self._argv("-M", "-N", "-o", "ControlMaster=yes", "-o", "ControlPersist=no"),
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log,
+            start_new_session=True)
+        deadline = t0 + self.connect_timeout + 5
+        while not os.path.exists(self.control):
+            if self.master.poll() is not None or time.monotonic() > deadline:
+                self.close()
+                log.seek(0)
+                raise ssh_failure(self.device, log.read() or "connection timed out")
+            time.sleep(0.005)
+        log.close()
+        return time.monotonic() - t0
+
+    def run(self, command: list[str], stdin: bytes = b"",
+            on_line: Callable[[str], None] | None = None) -> Completed:
+        """Run ``command`` (argv, quoted for the remote shell) on the device. With
+        ``on_line``, stdout is handed over line by line as it arrives."""
+        argv = self._argv("-o", "ControlMaster=no", "-T") + [
+            " ".join(shlex.quote(c) for c in command)]
+        proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+        errors: list[bytes] = []
+        readers = [threading.Thread(target=lambda: errors.append(proc.stderr.read()),
+                                    daemon=True),
+                   threading.Thread(target=_feed, args=(proc.stdin, stdin), daemon=True)]
+        for t in readers:
+            t.start()
+        out = bytearray()
+        for line in proc.stdout:
+            if on_line is not None:
+                on_line(line.decode(errors="replace"))
+            else:
+                out += line
+        proc.wait()
+        for t in readers:
+            t.join()
+        return Completed(proc.returncode, bytes(out),
+                         b"".join(errors).decode(errors="replace"))
+
+    def close(self) -> None:
+        if self.master is not None and self.master.poll() is None:
+            subprocess.run(self._argv("-O", "exit"), capture_output=True, timeout=10)
+            try:
+                self.master.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.master.kill()
+        shutil.rmtree(self._dir, ignore_errors=True)
+
+
+def _feed(pipe, data: bytes) -> None:
+    try:
+        pipe.write(data)
+        pipe.close()
+    except (BrokenPipeError, OSError):
+        pass
+
+
+def transport_for(device: Device):
+    if device.transport == "ssh":
+        return SSHTransport(device)
+    raise DeviceError(f"{device.name}: unsupported transport {device.transport!r}")

@@ -1,0 +1,85 @@
+"""Device use cases: bench, profile and calibrate on a board over a transport. Models are
+exported and analyzed here (the host); the board gets the files and times them with the
+same runtime layer and the same method as a local run, so the rows are the same."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import contextmanager
+from pathlib import Path
+
+from edgekit.bench.run import BenchOptions, Subject, entry, settings
+from edgekit.core.devices import Device, get_device
+from edgekit.core.errors import EdgekitError
+from edgekit.remote.board import Board
+
+
+@contextmanager
+def session(device: str | Device, notify: Callable[[str], None] = lambda m: None):
+    """A connected board with edgekit's runtime layer on it."""
+    dev = get_device(device) if isinstance(device, str) else device
+    with Board(dev, notify) as board:
+        yield board
+
+
+def device_block(board: Board) -> dict:
+    """The ``"device"`` block of a result: which device, how it was reached, what it is."""
+    return {**board.device.to_dict(), "fingerprint": board.hello["fingerprint"],
+            "runtimes": board.hello["runtimes"], "code": board.code,
+            "session": {k: round(v, 3) for k, v in board.timings.items()}}
+
+
+def check(device: str, notify=lambda m: None) -> dict:
+    """Connect, ship, say hello: the device block and what the agent imported there."""
+    with session(device, notify) as board:
+        return {"device": device_block(board), "imported": board.imported}
+
+
+def device_runtimes(board: Board, wanted: list[str] | None) -> list[str]:
+    """The runtimes to time on the board: those asked for (each must be there), or by
+    default those of LiteRT and onnxruntime that the board has."""
+    if wanted is not None:
+        for r in wanted:
+            board.require(r)
+        return wanted
+    have = [r for r in ("litert", "onnxruntime") if board.hello["runtimes"][r]]
+    if not have:
+        board.require("litert")   # says what to install
+    return have
+
+
+def bench_on(board: Board, subjects: list[Subject], opts: BenchOptions,
+             host_peak_gmacs: float | None = None) -> tuple[list[dict], EdgekitError | None]:
+    """Time every setting of ``subjects`` on the board: (rows, the error that stopped the
+    run early, if one did; the rows finished before it are kept)."""
+    plan, request = [], []
+    for subject in subjects:
+        for s in settings(subject, opts):
+            board.require(s.runtime)
+            if s.provider and s.provider not in board.hello["runtimes"]["providers"] and (
+                    not opts.allow_fallback):
+                raise EdgekitError(f"{board.device.name}'s onnxruntime has no {s.provider!r} "
+                                   f"execution provider; it has: "
+                                   f"{', '.join(board.hello['runtimes']['providers'])}")
+            remote = board.ship([Path(s.file)])[Path(s.file)]
+            plan.append((subject, s))
+            request.append(s.to_dict(f"{subject.name} | {s.runtime}", remote))
+    reply = board.call({"op": "bench", "settings": request, "batches": opts.batches,
+                        "method": opts.method().to_dict()})
+    rows = [entry(*plan[r["setting"]], r["timed"], host_peak_gmacs) for r in reply.rows]
+    return rows, reply.error
+
+
+def profile_on(board: Board, path: Path, runs: int, warmup: int, threads: int | None,
+               provider: str, specs, batch: int | None) -> dict:
+    board.require("onnxruntime")
+    remote = board.ship([Path(path)])[Path(path)]
+    reply = board.call({"op": "profile", "file": remote, "label": str(path), "runs": runs,
+                        "warmup": warmup, "threads": threads, "provider": provider,
+                        "input_shapes": [[s.name, list(s.dims)] for s in specs],
+                        "batch": batch})
+    if reply.error is not None:
+        raise reply.error
+    prof = reply.result["profile"]
+    prof["file"] = str(path)
+    return prof
