@@ -233,8 +233,9 @@ class Board:
 
         done = self.transport.run(
             ["env", f"PYTHONPATH={self.root}/code/{self.code}", self.device.python, "-m",
-             "edgekit.runtimes.agent"], stdin=json.dumps({"root": self.root, **request}).encode(),
-            on_line=on_line)
+             "edgekit.runtimes.agent"], on_line=on_line, hold_stdin=True,
+            stdin=json.dumps({"root": self.root, "hold_stdin": True, **request}).encode()
+            + b"\n")
         if reply.error is None and not reply.done:
             reply.error = self._stopped(done, reply)
         return reply

@@ -102,9 +102,12 @@ class SSHTransport:
         return time.monotonic() - t0
 
     def run(self, command: list[str], stdin: bytes = b"",
-            on_line: Callable[[str], None] | None = None) -> Completed:
+            on_line: Callable[[str], None] | None = None,
+            hold_stdin: bool = False) -> Completed:
         """Run ``command`` (argv, quoted for the remote shell) on the device. With
-        ``on_line``, stdout is handed over line by line as it arrives."""
+        ``on_line``, stdout is handed over line by line as it arrives. With
+        ``hold_stdin``, stdin stays open until the command ends (the remote side sees it
+        close when this side goes away)."""
         argv = self._argv("-o", "ControlMaster=no", "-T") + [
             " ".join(shlex.quote(c) for c in command)]
         proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -112,7 +115,8 @@ class SSHTransport:
         errors: list[bytes] = []
         readers = [threading.Thread(target=lambda: errors.append(proc.stderr.read()),
                                     daemon=True),
-                   threading.Thread(target=_feed, args=(proc.stdin, stdin), daemon=True)]
+                   threading.Thread(target=_feed, args=(proc.stdin, stdin, not hold_stdin),
+                                    daemon=True)]
         for t in readers:
             t.start()
         out = bytearray()
@@ -124,6 +128,8 @@ class SSHTransport:
         proc.wait()
         for t in readers:
             t.join()
+        if hold_stdin:
+            proc.stdin.close()
         return Completed(proc.returncode, bytes(out),
                          b"".join(errors).decode(errors="replace"))
 
@@ -137,10 +143,12 @@ class SSHTransport:
         shutil.rmtree(self._dir, ignore_errors=True)
 
 
-def _feed(pipe, data: bytes) -> None:
+def _feed(pipe, data: bytes, close: bool = True) -> None:
     try:
         pipe.write(data)
-        pipe.close()
+        pipe.flush()
+        if close:
+            pipe.close()
     except (BrokenPipeError, OSError):
         pass
 

@@ -1,7 +1,7 @@
 """The board side of a device session: ``python3 -m edgekit.runtimes.agent`` in a folder
 where edgekit's core and runtimes were copied (edgekit itself is not installed there).
 
-It reads one JSON request on stdin and answers in JSON lines on stdout, one event a line:
+It reads one JSON request (one line) on stdin and answers in JSON lines on stdout, one event a line:
 ``hello`` (the fingerprint and the runtimes this board has), ``progress``, ``row`` (one
 finished measurement, sent as soon as it is done so that a lost connection keeps it),
 ``result``, ``error`` (one line and an exit code), and ``done`` (with the top-level
@@ -117,6 +117,19 @@ def _serve(request: dict, emit) -> None:
         _calibrate(request, emit)
 
 
+def _stop_with_the_connection() -> None:
+    """The host keeps stdin open for the whole request; it closes when the host goes away
+    (Ctrl-C, a dropped connection). Stop then, rather than keep a board busy timing for
+    nobody and distort the next run."""
+    import threading
+
+    def watch():
+        sys.stdin.read()
+        os._exit(130)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
 def main() -> int:
     protocol = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)                      # library prints cannot corrupt the protocol
@@ -126,8 +139,10 @@ def main() -> int:
 
     code = 0
     try:
-        request = json.loads(sys.stdin.read() or "{}")
+        request = json.loads(sys.stdin.readline() or "{}")
         os.chdir(request.get("root", "."))      # model files are named relative to it
+        if request.get("hold_stdin"):
+            _stop_with_the_connection()
         if request.get("op") == "hello":   # the runtimes are imported only when asked
             emit("hello", **hello())
         _serve(request, emit)

@@ -133,3 +133,17 @@ def test_method_travels_as_json():
 
     m = Method(runs=7, warmup="auto", cores=[2, 3], input_shapes=[ShapeSpec("x", (1, 3))])
     assert Method.from_dict(json.loads(json.dumps(m.to_dict()))) == m
+
+
+def test_compare_says_when_the_machine_differs():
+    from edgekit.report.bench import fingerprint_changes
+
+    pi = {"hostname": "pi5", "cpu": "Cortex-A76", "machine": "aarch64", "usable_cores": 4,
+          "versions": {"ai-edge-litert": "2.3.0", "numpy": "2.4.6"}, "governor": "ondemand"}
+    assert fingerprint_changes(pi, dict(pi)) == []
+    other = {**pi, "hostname": "pi4", "cpu": "Cortex-A72", "governor": "performance",
+             "versions": {"ai-edge-litert": "2.4.0", "numpy": "2.4.6"}}
+    assert fingerprint_changes(pi, other) == [
+        "hostname: pi5 -> pi4", "cpu: Cortex-A76 -> Cortex-A72",
+        "ai-edge-litert: 2.3.0 -> 2.4.0", "governor: ondemand -> performance"]
+    assert fingerprint_changes({}, pi)[0] == "hostname: None -> pi5"   # an older file
