@@ -30,8 +30,8 @@ RuntimeOpt = Annotated[Optional[str], typer.Option(
     "those of LiteRT and onnxruntime it has.", show_default=False)]
 ProviderOpt = Annotated[str, typer.Option(
     "--provider", "-p", metavar="NAME,...", help="onnxruntime execution providers, "
-    "comma-separated: cpu, cuda, tensorrt, openvino, ... (must be in this onnxruntime "
-    "build).")]
+    "comma-separated: cpu, cuda, tensorrt, openvino, ... (must be in the onnxruntime "
+    "that runs the model: this machine's, or the --device's).")]
 ThreadsOpt = Annotated[Optional[str], typer.Option(
     "--threads", "-t", metavar="N,...", help=f"Thread counts, comma-separated, 1 to "
     f"{C.MAX_THREADS}. Default: 1 and all cores (bench), the runtime's own (profile).",
@@ -104,7 +104,7 @@ def bench_cmd(
     weights: WeightsOpt = None,
     knobs=None,
 ):
-    """Time models on LiteRT, onnxruntime and Keras: p50/p90/p99, throughput, load time.
+    """Time models on LiteRT, onnxruntime and Keras, here or on a --device: p50/p90/p99.
 
     Examples: 'edgekit bench mobilenet --alpha 0.25', 'edgekit bench model.tflite
     --threads 1,2 --runs 200', 'edgekit bench a.tflite b.onnx --json > results.json',

@@ -193,8 +193,8 @@ class Board:
 
     # ---- the agent ---------------------------------------------------------------------
 
-    def require(self, runtime: str, provider: str | None = None) -> None:
-        """One line when the board lacks the runtime (or provider) a model needs."""
+    def require(self, runtime: str) -> None:
+        """One line when the board lacks the runtime a model needs."""
         have = self.hello["runtimes"]
         if runtime == "litert" and not have["litert"]:
             raise UsageError(f"{self.device.name} has no LiteRT runtime for .tflite files: "
