@@ -93,16 +93,20 @@ class Setting:
     xnnpack: bool = True
     allow_fallback: bool = False
 
+    def options(self) -> dict:
+        """``open_runner``'s keyword arguments (the same here and in a board's agent)."""
+        return {"threads": self.threads, "xnnpack": self.xnnpack,
+                "provider": self.provider or "cpu", "allow_fallback": self.allow_fallback}
+
     def open(self):
         from edgekit.runtimes.base import open_runner
 
-        return open_runner(self.file, threads=self.threads, xnnpack=self.xnnpack,
-                           provider=self.provider or "cpu", allow_fallback=self.allow_fallback)
+        return open_runner(self.file, **self.options())
 
-    def to_dict(self, label: str, file: str | None = None) -> dict:
-        return {"label": label, "file": file or self.file, "threads": self.threads,
-                "provider": self.provider or "cpu", "xnnpack": self.xnnpack,
-                "allow_fallback": self.allow_fallback}
+    def to_dict(self, label: str, file: str) -> dict:
+        """The setting as a board's agent takes it, with the file's name there."""
+        return {"label": label, "file": file, "threads": self.threads,
+                "options": self.options()}
 
 
 def settings(subject: Subject, opts: BenchOptions) -> list[Setting]:

@@ -113,8 +113,8 @@ class Board:
 
     # ---- set-up ------------------------------------------------------------------------
 
-    def _python(self, *args: str, stdin: bytes = b"", on_line=None):
-        done = self.transport.run([self.device.python, *args], stdin=stdin, on_line=on_line)
+    def _python(self, *args: str, stdin: bytes = b""):
+        done = self.transport.run([self.device.python, *args], stdin=stdin)
         if done.returncode == 255 and not done.stdout and "Traceback" not in done.stderr:
             raise ssh_failure(self.device, done.stderr)
         if done.returncode == 127:

@@ -63,9 +63,8 @@ def _bench(req: dict, emit) -> None:
     from edgekit.runtimes.base import open_runner
     from edgekit.runtimes.measure import Method, time_plan
 
-    plan = [(s["label"], s["threads"], lambda s=s: open_runner(
-        s["file"], threads=s["threads"], xnnpack=s["xnnpack"], provider=s["provider"],
-        allow_fallback=s["allow_fallback"])) for s in req["settings"]]
+    plan = [(s["label"], s["threads"], lambda s=s: open_runner(s["file"], **s["options"]))
+            for s in req["settings"]]
     for index, timed in time_plan(plan, req["batches"], Method.from_dict(req["method"]),
                                   lambda m: emit("progress", message=m)):
         emit("row", setting=index, timed=timed)

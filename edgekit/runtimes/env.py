@@ -117,7 +117,3 @@ def fingerprint() -> dict:
                 f for f in max_freqs if f is not None),
             **state(cores)}
 
-
-def environment() -> dict:
-    """The fingerprint (kept under its historical name in the bench JSON)."""
-    return fingerprint()

@@ -46,12 +46,12 @@ def bench(targets: list[Target], opts: BenchOptions, notify=lambda m: None,
     if device is not None:
         return _bench_device(targets, opts, notify, device)
     from edgekit.core.device_profiles import host_peak_gmacs
-    from edgekit.runtimes.env import environment
+    from edgekit.runtimes.env import fingerprint
 
     check_providers(opts)
     subjects = _named(subjects_for(targets, opts, notify))
     results = run_bench(subjects, opts, notify, host_peak_gmacs=host_peak_gmacs())
-    return {"schema": SCHEMA_VERSION, "environment": environment(), "results": results}
+    return {"schema": SCHEMA_VERSION, "environment": fingerprint(), "results": results}
 
 
 def _named(subjects: list[Subject]) -> list[Subject]:

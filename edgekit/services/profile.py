@@ -39,12 +39,12 @@ def op_profile(target: Target, runs: int = 100, threads: int | None = None,
             where = {"environment": board.hello["fingerprint"],
                      "device": device_block(board)}
     else:
-        from edgekit.runtimes.env import environment
+        from edgekit.runtimes.env import fingerprint
 
         notify(f"Profiling {path}")
         prof = profile(path, runs=runs, warmup=warmup, threads=threads, provider=provider,
                        specs=input_shapes, batch=batch)
-        where = {"environment": environment()}
+        where = {"environment": fingerprint()}
     if layers is not None:
         prof["layers"] = map_times(prof, layers)
     return {"schema": SCHEMA_VERSION, **prof, **where}

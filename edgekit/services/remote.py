@@ -52,18 +52,17 @@ def bench_on(board: Board, subjects: list[Subject], opts: BenchOptions,
              host_peak_gmacs: float | None = None) -> tuple[list[dict], EdgekitError | None]:
     """Time every setting of ``subjects`` on the board: (rows, the error that stopped the
     run early, if one did; the rows finished before it are kept)."""
-    plan, request = [], []
-    for subject in subjects:
-        for s in settings(subject, opts):
-            board.require(s.runtime)
-            if s.provider and s.provider not in board.hello["runtimes"]["providers"] and (
-                    not opts.allow_fallback):
-                raise EdgekitError(f"{board.device.name}'s onnxruntime has no {s.provider!r} "
-                                   f"execution provider; it has: "
-                                   f"{', '.join(board.hello['runtimes']['providers'])}")
-            remote = board.ship([Path(s.file)])[Path(s.file)]
-            plan.append((subject, s))
-            request.append(s.to_dict(f"{subject.name} | {s.runtime}", remote))
+    plan = [(subject, s) for subject in subjects for s in settings(subject, opts)]
+    have = board.hello["runtimes"]["providers"]
+    for runtime in dict.fromkeys(s.runtime for _, s in plan):
+        board.require(runtime)
+    for provider in dict.fromkeys(s.provider for _, s in plan if s.provider):
+        if provider not in have and not opts.allow_fallback:
+            raise EdgekitError(f"{board.device.name}'s onnxruntime has no {provider!r} "
+                               f"execution provider; it has: {', '.join(have)}")
+    remote = board.ship(list(dict.fromkeys(Path(s.file) for _, s in plan)))
+    request = [s.to_dict(f"{subject.name} | {s.runtime}", remote[Path(s.file)])
+               for subject, s in plan]
     reply = board.call({"op": "bench", "settings": request, "batches": opts.batches,
                         "method": opts.method().to_dict()})
     rows = [entry(*plan[r["setting"]], r["timed"], host_peak_gmacs) for r in reply.rows]

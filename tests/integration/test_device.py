@@ -229,8 +229,9 @@ def test_openvino_in_a_local_environment(tmp_path):
         shutil.copytree(ROOT / "edgekit" / pkg, tmp_path / "edgekit" / pkg)
     shutil.copy(ROOT / "edgekit/__init__.py", tmp_path / "edgekit/__init__.py")
     onnx = _export_small_api(tmp_path)
-    setting = {"label": "m", "file": str(onnx), "threads": 1, "provider": "openvino",
-               "xnnpack": True, "allow_fallback": False}
+    setting = {"label": "m", "file": str(onnx), "threads": 1,
+               "options": {"threads": 1, "provider": "openvino", "xnnpack": True,
+                           "allow_fallback": False}}
     from edgekit.runtimes.measure import Method
 
     for request in ({"op": "bench", "settings": [setting], "batches": [1],

@@ -21,7 +21,7 @@ import numpy as np
 import edgekit
 from edgekit.runtimes.base import open_runner, run_batched
 from edgekit.runtimes.timing import measure
-from edgekit.runtimes.env import environment
+from edgekit.runtimes.env import fingerprint
 assert edgekit.__file__.startswith({root!r}), edgekit.__file__
 tfl = open_runner({tflite!r}, threads=1)
 dog = np.load({dog!r})
@@ -32,7 +32,7 @@ ort = open_runner({onnx!r})
 y = run_batched(ort, np.arange(12, dtype=np.float32).reshape(3, 4), batch=2)
 print("ONNX", y.ravel().tolist())
 t = measure(ort.invoke, ort.prepare(np.ones((1, 4), np.float32)), warmup=1, runs=3)
-print("RUNS", len(t.samples_ms), "CORES", environment()["cores"])
+print("RUNS", len(t.samples_ms), "CORES", fingerprint()["cores"])
 print("LOADED", ",".join(m for m in {forbidden!r} if m in sys.modules))
 """
 
