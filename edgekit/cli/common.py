@@ -98,9 +98,22 @@ def csv_list(value: str, option: str) -> list:
 
 
 def int_list(value: str, option: str) -> list[int]:
+    return _numbers(value, option, int, "integers")
+
+
+def float_list(value: str, option: str) -> list[float]:
+    return _numbers(value, option, float, "numbers")
+
+
+def _numbers(value: str, option: str, kind, what: str) -> list:
+    import math
+
     from edgekit.core.errors import UsageError
 
     try:
-        return [int(v) for v in csv_list(value, option)]
+        numbers = [kind(v) for v in csv_list(value, option)]
     except ValueError:
-        raise UsageError(f"{option} {value}: expected comma-separated integers") from None
+        raise UsageError(f"{option} {value}: expected comma-separated {what}") from None
+    if not all(math.isfinite(v) for v in numbers):
+        raise UsageError(f"{option} {value}: expected finite {what}")
+    return numbers

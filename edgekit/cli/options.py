@@ -17,7 +17,7 @@ def target_arg(files: str):
 
 TargetArg = target_arg(".keras, .h5, .onnx, .tflite")
 KerasTargetArg = target_arg(".keras, .h5")             # export converts Keras models
-ProfileTargetArg = target_arg(".keras, .h5, .onnx")     # op times from onnxruntime
+ProfileTargetArg = target_arg(".keras, .h5, .onnx, .tflite")
 BatchOpt = Annotated[int, typer.Option("--batch", "-b", min=1, max=MAX_ANALYZE_BATCH,
                                        help="Batch size: scales MACs and memory.")]
 DtypeOpt = Annotated[Optional[str], typer.Option(

@@ -21,8 +21,13 @@ class ModelFileError(EdgekitError):
     exit_code = 1
 
 
+LONGEST = 240       # characters of a library's message that an error line keeps
+
+
 def first_line(e: BaseException) -> str:
     """The first non-empty line of an exception's message (its type name if it has none):
-    library errors often carry pages of context; a CLI error is one line."""
+    library errors often carry pages of context; a CLI error is one line, and a short one
+    (LiteRT repeats a refusal for every tensor, on one line)."""
     text = str(e).strip()
-    return text.splitlines()[0] if text else type(e).__name__
+    line = text.splitlines()[0] if text else type(e).__name__
+    return line if len(line) <= LONGEST else line[:LONGEST - 1].rstrip() + "…"

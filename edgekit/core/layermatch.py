@@ -33,6 +33,19 @@ def find(node_name: str, names_longest_first: list[str]) -> str | None:
     return next((n for n in names_longest_first if n in toks), None)
 
 
+def layer_in_tensor_name(name: str) -> str | None:
+    """The Keras layer that a TFLite converter's tensor name points at, or None:
+    'model_1/conv_dw_1_relu_1/Relu6;model_1/conv_dw_1_1/depthwise' -> 'conv_dw_1' (the
+    shortest layer among its parts; Keras 3's call counter '_1' dropped when every part
+    has one)."""
+    layers = [chunk.split("/")[1] for chunk in name.split(";") if chunk.count("/") >= 2]
+    if not layers:
+        return None
+    if all(re.search(r"_\d+$", x) for x in layers):
+        layers = [re.sub(r"_\d+$", "", x) for x in layers]
+    return min(layers, key=lambda x: (len(x), x)) or None
+
+
 def match_macs(keras_layers, other_layers) -> dict[str, int]:
     """MACs of an export's records attributed to each Keras layer record: by name where the
     export kept the Keras name, then by position (execution order) among the layers left on

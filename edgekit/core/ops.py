@@ -31,6 +31,10 @@ class Kind(StrEnum):
     UNKNOWN = "unknown"                  # listed, not counted
 
 
+# TFLite ops that only decode a stored constant (fp16, int8, sparse) into the weight tensor
+# another op consumes: part of that op, not a layer of their own
+TFLITE_WEIGHT_DECODERS = frozenset({"DEQUANTIZE", "DENSIFY"})
+
 MAC_KINDS = frozenset({Kind.CONV, Kind.DEPTHWISE, Kind.SEPARABLE, Kind.TRANSPOSED_CONV,
                        Kind.DENSE})
 

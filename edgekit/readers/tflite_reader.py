@@ -15,11 +15,9 @@ import numpy as np
 
 from edgekit.core import counting as C
 from edgekit.core.errors import ModelFileError, UsageError
-from edgekit.core.ops import Geometry, Kind, count
+from edgekit.core.ops import TFLITE_WEIGHT_DECODERS, Geometry, Kind, count
 from edgekit.core.records import LayerRecord
 
-# ops that only decode a stored constant into the weight tensor an op consumes
-WEIGHT_DECODERS = {"DEQUANTIZE", "DENSIFY"}
 # constant inputs of other ops count as params when they hold numbers, not indices/shapes
 PARAM_DTYPES = {"float32", "float16", "int8", "uint8", "int16"}
 # op -> positions of its weight inputs
@@ -103,7 +101,8 @@ class _Subgraph:
         self.weight_ops: set[int] = set()
         for k, op in enumerate(self.sg.operators or []):
             ins = [int(i) for i in (op.inputs if op.inputs is not None else []) if i >= 0]
-            if (self.op_name(op) in WEIGHT_DECODERS and len(ins) == 1 and op.outputs is not None
+            if (self.op_name(op) in TFLITE_WEIGHT_DECODERS and len(ins) == 1
+                    and op.outputs is not None
                     and len(op.outputs) == 1 and self.is_const(ins[0])):
                 self.stored_as[int(op.outputs[0])] = self.stored(ins[0])
                 self.weight_ops.add(k)

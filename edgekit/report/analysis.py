@@ -34,10 +34,21 @@ def to_json(report: Report, estimate: dict | None = None, schedule=None) -> str:
 
 
 def render_estimate(estimate: dict, console) -> None:
-    """Roofline total, the slowest layers, and the fit verdict."""
+    """The latency from the device's measured kernels (when it has a table), the
+    roofline total, the slowest layers, and the fit verdict."""
     f = estimate["fit"]
     console.print(f"[bold]on {estimate['profile']}[/bold] ({estimate['title']})")
-    console.print(f"  roofline estimate {estimate['time_s'] * 1e3:.3f} ms per batch "
+    t = estimate.get("table")
+    if t is not None:
+        console.print(
+            f"  latency from measured kernels {estimate['time_s'] * 1e3:.3f} ms per batch "
+            f"(table {t['table']}, {t['provider']}, threads {t['threads'] or 'default'}, of "
+            f"{Path(t['file']).name}: {t['measured']} ops looked up, {t['scaled']} scaled "
+            f"from similar kernels, {t['missing']} without any)")
+    elif estimate.get("table_unused"):
+        console.print(f"  [dim]{estimate['table_unused']}[/dim]")
+    roof = estimate.get("roofline_s", estimate["time_s"])
+    console.print(f"  roofline estimate {roof * 1e3:.3f} ms per batch "
                   f"({estimate['compute_bound_layers']} layers compute-bound, "
                   f"{estimate['memory_bound_layers']} memory-bound; a lower bound: real "
                   "kernels reach a fraction of peak)")

@@ -209,6 +209,8 @@ def plot_latency(data: dict, path: Path) -> None:
 
 
 def render_profile(prof: dict, console, top: int = 20) -> None:
+    if "ops" in prof:
+        return render_isolated(prof, console, top)
     from rich.table import Table
 
     from edgekit.core.units import si
@@ -249,6 +251,73 @@ def render_profile(prof: dict, console, top: int = 20) -> None:
     console.print(table)
 
 
+def _gmacs(v) -> str:
+    return f"{v:.2f}" if v else ""
+
+
+def render_isolated(prof: dict, console, top: int = 20) -> None:
+    """A .tflite profile by isolation: the whole model beside the sum of its ops, by op
+    type, the top ops, and the ops that could not be cut out."""
+    from rich.table import Table
+
+    from edgekit.core.units import si
+
+    where = f", on {prof['device']['name']}" if prof.get("device") else ""
+    console.print(f"[bold]{prof['file']}[/bold]: {len(prof['ops'])} ops, each cut out and "
+                  f"timed alone ({prof['runtime']}/{prof['provider']}, threads "
+                  f"{prof['threads'] or 'default'}, median of {prof['runs']} runs{where})")
+    if prof.get("whole_ms"):
+        console.print(f"  whole model {prof['whole_ms']:.3f} ms; sum of the isolated ops "
+                      f"{prof['sum_ms']:.3f} ms = {prof['sum_over_whole']:.2f} x the whole "
+                      "(fusion, caches and per-run costs that isolation cannot see)")
+    by_op = Table(title="time per op type", title_justify="left", box=None, pad_edge=False,
+                  header_style="bold")
+    for c in ("op", "count", "ms", "share", "MACs", "GMAC/s"):
+        by_op.add_column(c, justify="left" if c == "op" else "right")
+    for r in prof["by_op"]:
+        by_op.add_row(r["op"], str(r["count"]), f"{r['ms']:.3f}", f"{r['share']:.1%}",
+                      si(r["macs"]) if r["macs"] else "", _gmacs(r["gmacs_per_s"]))
+    console.print(by_op)
+    rows = sorted((r for r in prof["ops"] if r.get("ms") is not None),
+                  key=lambda r: -r["ms"])[:top]
+    table = Table(title=f"top {len(rows)} ops", title_justify="left", box=None,
+                  pad_edge=False, header_style="bold")
+    for c in ("#", "op", "layer" if any(r["layer"] for r in rows) else "output tensor",
+              "ms", "share", "MACs", "GMAC/s", "XNNPACK"):
+        table.add_column(c, justify="left" if c in ("op", "layer", "output tensor")
+                         else "right")
+    for r in rows:
+        xnn = {True: "yes", False: "no", None: "?"}[r.get("delegated")]
+        table.add_row(str(r["op_index"]), r["op"], _ellipsis(r["layer"] or r["name"], 40),
+                      f"{r['ms']:.3f}", f"{r['share']:.1%}", si(r["macs"]) if r["macs"]
+                      else "", _gmacs(r["gmacs_per_s"]), xnn)
+    console.print(table)
+    for r in prof["not_isolated"]:
+        console.print(f"[yellow]op {r['op_index']} {r['op']} not timed: {r['reason']}"
+                      "[/yellow]")
+
+
+def render_lut(table: dict, console) -> None:
+    """What a measured latency table holds and how well its kernels add up."""
+    where = table["device"]["name"] if table.get("device") else "this machine"
+    console.print(f"[bold]latency table {table['name']}[/bold] ({where}, {table['runtime']}"
+                  f"/{table['provider']}, threads {table['threads'] or 'default'}): "
+                  f"{len(table['kernels'])} distinct kernels of {len(table['models'])} "
+                  f"models, measured in {table['seconds']:.0f} s")
+    from rich.table import Table
+
+    t = Table(box=None, pad_edge=False, header_style="bold")
+    for c in ("model", "alpha", "resolution", "quant", "whole ms", "sum ms", "sum/whole"):
+        t.add_column(c, justify="left" if c in ("model", "quant") else "right")
+    for m in table["models"]:
+        ratio = m["sum_ms"] / m["whole_ms"] if m["sum_ms"] and m["whole_ms"] else None
+        t.add_row(m["model"], f"{m['alpha']:g}", str(m["resolution"]), m["quant"],
+                  f"{m['whole_ms']:.3f}" if m["whole_ms"] else "",
+                  f"{m['sum_ms']:.3f}" if m["sum_ms"] else "",
+                  f"{ratio:.2f}" if ratio else "")
+    console.print(t)
+
+
 def plot_profile(prof: dict, path: Path, top: int = 20) -> None:
     """Horizontal bars: the ``top`` layers (or nodes) by median time, labelled in full."""
     import matplotlib
@@ -256,8 +325,14 @@ def plot_profile(prof: dict, path: Path, top: int = 20) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = (prof.get("layers") or prof["nodes"])[:top]
-    labels = [r.get("layer") or r["node"] for r in rows][::-1]
+    if "ops" in prof:       # a .tflite profile: op index and op type tell ops apart
+        rows = sorted((r for r in prof["ops"] if r.get("ms") is not None),
+                      key=lambda r: -r["ms"])[:top]
+        labels = [f"{r['op_index']} {r['op']} {r['layer'] or ''}".strip() for r in rows]
+    else:
+        rows = (prof.get("layers") or prof["nodes"])[:top]
+        labels = [r.get("layer") or r["node"] for r in rows]
+    labels = labels[::-1]
     ms = [r["ms"] for r in rows][::-1]
     fig, ax = plt.subplots(figsize=(8, max(2.5, 0.3 * len(rows) + 1)))
     ax.barh(range(len(rows)), ms, color="tab:blue")

@@ -18,7 +18,7 @@ import time
 
 from edgekit.core.errors import EdgekitError, UsageError, first_line
 
-OPS = ("hello", "bench", "profile", "calibrate")
+OPS = ("hello", "bench", "profile", "isolate", "calibrate")
 
 
 def _version(dist: str) -> str | None:
@@ -82,6 +82,23 @@ def _profile(req: dict, emit) -> None:
     emit("result", profile=prof)
 
 
+def _isolate(req: dict, emit) -> None:
+    """Per-op profiles of .tflite files by isolation, one row per file as it is done."""
+    from edgekit.runtimes.isolate import profile
+    from edgekit.runtimes.measure import Method, pinned
+
+    method = Method.from_dict(req["method"])
+    with pinned(method.cores):
+        for n, job in enumerate(req["jobs"]):
+            label = job["label"]
+            prof = profile(job["file"], threads=req["threads"], xnnpack=req["xnnpack"],
+                           method=method, positions=job.get("positions"),
+                           whole=job.get("whole", True),
+                           notify=lambda m, label=label: emit("progress",
+                                                              message=f"{label}: {m}"))
+            emit("row", job=n, profile=prof)
+
+
 def _calibrate(req: dict, emit) -> None:
     from edgekit.runtimes.measure import Method, time_plan
     from edgekit.runtimes.peaks import copy_gbs
@@ -112,6 +129,8 @@ def _serve(request: dict, emit) -> None:
         _bench(request, emit)
     elif op == "profile":
         _profile(request, emit)
+    elif op == "isolate":
+        _isolate(request, emit)
     elif op == "calibrate":
         _calibrate(request, emit)
 

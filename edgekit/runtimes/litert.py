@@ -11,6 +11,16 @@ from edgekit.core.quiet import quiet_stderr
 from edgekit.runtimes.base import IOSpec, dequantize, quantize
 
 
+def interpreter_class():
+    """LiteRT's Interpreter and its op-resolver enum (``tflite_runtime`` on a board that
+    has the older standalone package)."""
+    try:
+        from ai_edge_litert.interpreter import Interpreter, OpResolverType
+    except ImportError:
+        from tflite_runtime.interpreter import Interpreter, OpResolverType
+    return Interpreter, OpResolverType
+
+
 class TFLiteRunner:
     """LiteRT interpreter for one .tflite model."""
 
@@ -18,11 +28,7 @@ class TFLiteRunner:
 
     def __init__(self, path: Path | str | None = None, content: bytes | None = None,
                  threads: int | None = None, xnnpack: bool = True):
-        try:
-            from ai_edge_litert.interpreter import Interpreter, OpResolverType
-        except ImportError:  # a board with the older standalone package
-            from tflite_runtime.interpreter import Interpreter, OpResolverType
-
+        Interpreter, OpResolverType = interpreter_class()
         self.label = str(path) if path is not None else "<memory>"
         self.threads = threads
         self.provider = "xnnpack" if xnnpack else "builtin"

@@ -80,11 +80,45 @@ class Analysis:
 
 def analysis(target: Target, batch: int = 1, dtype: str | None = None,
              input_shapes: list[ShapeSpec] | None = None, profile: str | None = None,
-             best_schedule: bool = False) -> Analysis:
+             best_schedule: bool = False, notify=lambda m: None) -> Analysis:
     """``analyze`` plus the optional memory-schedule search and device estimate."""
     from edgekit.core.device_profiles import estimate, get_profile
 
     device = get_profile(profile) if profile else None  # a bad name fails before the work
     report = analyze(target, batch=batch, dtype=dtype, input_shapes=input_shapes)
-    return Analysis(report, report.best_schedule() if best_schedule else None,
-                    estimate(report, device) if device is not None else None)
+    est = None
+    if device is not None:
+        est = estimate(report, device)
+        table_estimate(est, target, device.name, report, notify)
+    return Analysis(report, report.best_schedule() if best_schedule else None, est)
+
+
+def table_estimate(est: dict, target: Target, name: str, report: Report,
+                   notify=lambda m: None) -> None:
+    """Where the device has a measured latency table (``profile --lut``), predict the
+    model's TFLite form from it: ``est["time_s"]`` becomes that prediction (the roofline
+    stays in ``roofline_s``), ``est["method"]`` says which one it is."""
+    from edgekit.services.lut import find_table
+
+    est["method"], est["roofline_s"] = "roofline", est["time_s"]
+    table = find_table(name)
+    if table is None:
+        return
+    if target.format == "onnx":
+        est["table_unused"] = (f"the latency table of {name} holds TFLite kernels; "
+                               "an .onnx file has none")
+        return
+    macs = [r for r in report.layers if r.macs]
+    dtype = report.dtype_of(macs[0]) if macs else "float32"
+    quant = "int8" if dtype == "int8" else "none"
+    if target.format == "tflite":
+        path = target.path
+    else:
+        from edgekit.services.export import cached_export
+
+        path = cached_export(target, quant, notify, runtimes=("litert",))["litert"]
+    from edgekit.services.lut import predict_file
+
+    pred = predict_file(path, table, "int8" if quant == "int8" else "float32")
+    pred["file"] = str(path)
+    est.update(method="table", time_s=pred["ms"] * report.batch / 1e3, table=pred)

@@ -1,10 +1,14 @@
-"""`edgekit profile` use case: per-op times of a model's ONNX form, mapped to the layers of
-its analysis when the model came from the zoo or a Keras file."""
+"""`edgekit profile` use case: per-op times of a model, mapped to the layers of its analysis
+when the model came from the zoo or a Keras file: onnxruntime's profiler for its ONNX
+form, or, for its TFLite form, each op cut out and timed alone in LiteRT
+(:mod:`edgekit.runtimes.isolate`)."""
 
 from __future__ import annotations
 
-from edgekit.core.errors import EdgekitError
-from edgekit.core.layermatch import map_times
+from pathlib import Path
+
+from edgekit.core.errors import EdgekitError, UsageError
+from edgekit.core.layermatch import by_length, find, layer_in_tensor_name, map_times
 from edgekit.core.records import SCHEMA_VERSION
 from edgekit.services.analyze import analyze
 from edgekit.services.export import cached_export
@@ -17,11 +21,6 @@ def op_profile(target: Target, runs: int = 100, threads: int | None = None,
                device: str | None = None) -> dict:
     from edgekit.runtimes.onnxrt import profile
 
-    if target.format == "tflite":
-        raise EdgekitError(
-            "per-op profiling of .tflite is not available: LiteRT's Python API has no op "
-            "profiler; use TFLite's benchmark_model --enable_op_profiling=true, or profile "
-            "the model's .onnx export")
     layers = None
     if target.format == "onnx":
         path = target.path
@@ -48,3 +47,105 @@ def op_profile(target: Target, runs: int = 100, threads: int | None = None,
     if layers is not None:
         prof["layers"] = map_times(prof, layers)
     return {"schema": SCHEMA_VERSION, **prof, **where}
+
+
+def isolate_files(jobs: list[tuple[Path, list[int] | None, bool]], threads: int | None,
+                  xnnpack: bool, method, device: str | None = None,
+                  notify=lambda m: None) -> tuple[list[tuple[int, dict]], dict,
+                                                  EdgekitError | None]:
+    """Per-op profiles by isolation of .tflite files, here or on a ``device``: ``jobs`` are
+    (file, op positions or None for all, time the whole model too). Returns the
+    (job index, profile) of every job finished, where it ran (the ``environment`` and,
+    on a device, ``device`` blocks), and the error that stopped a device run early."""
+    if device is None:
+        from edgekit.runtimes.env import fingerprint
+        from edgekit.runtimes.isolate import profile
+        from edgekit.runtimes.measure import pinned
+
+        done = []
+        with pinned(method.cores):
+            for n, (path, positions, whole) in enumerate(jobs):
+                done.append((n, profile(path, threads=threads, xnnpack=xnnpack,
+                                        method=method, positions=positions, whole=whole,
+                                        notify=lambda m, p=path: notify(f"{p.name}: {m}"))))
+        return done, {"environment": fingerprint()}, None
+    from edgekit.services.remote import device_block, session
+
+    with session(device, notify) as board:
+        board.require("litert")
+        remote = board.ship(list(dict.fromkeys(p for p, _, _ in jobs)))
+        reply = board.call({"op": "isolate", "threads": threads, "xnnpack": xnnpack,
+                            "method": method.to_dict(),
+                            "jobs": [{"file": remote[p], "label": p.name, "positions": pos,
+                                      "whole": whole} for p, pos, whole in jobs]})
+        where = {"environment": board.hello["fingerprint"], "device": device_block(board)}
+    done = []
+    for row in reply.rows:
+        prof = row["profile"]
+        prof["file"] = str(jobs[row["job"]][0])
+        done.append((row["job"], prof))
+    if not done and reply.error is not None:
+        raise reply.error
+    return done, where, reply.error
+
+
+def tflite_profile(target: Target, method, threads: int | None = None, xnnpack: bool = True,
+                   quant: str = "none", device: str | None = None,
+                   notify=lambda m: None) -> dict:
+    """Per-op profile of a model's TFLite form by isolation, joined with the analysis of
+    the same file (MACs, achieved GMAC/s) and, for zoo and Keras models, with the layer
+    each op came from; by op type; the whole model beside the sum of its ops."""
+    from edgekit.readers.tflite_reader import read_tflite
+
+    names = None
+    if target.format == "onnx":
+        raise UsageError(f"{target.path} is an ONNX file: LiteRT runs .tflite files "
+                         "(profile it with --runtime onnxruntime)")
+    if target.format == "tflite":
+        path = target.path
+    else:
+        model = keras_model(target)
+        names = by_length(r.name for r in analyze(target, model=model).layers if r.macs)
+        path = cached_export(target, quant, notify, model=model, runtimes=("litert",))[
+            "litert"]
+    records = [r for r in read_tflite(Path(path))[0] if r.op != "INPUT"]
+    notify(f"Profiling {path} op by op ({len(records)} ops)")
+    done, where, error = isolate_files([(Path(path), None, True)], threads, xnnpack, method,
+                                       device, notify)
+    if error is not None:
+        raise error
+    prof = join_ops(done[0][1], records, names)
+    return {"schema": SCHEMA_VERSION, **prof, **where}
+
+
+def join_ops(prof: dict, records: list, names: list[str] | None = None) -> dict:
+    """Add to an isolation profile each op's name, layer, MACs, share and GMAC/s (from the
+    analysis ``records`` of the same file, in the same order), the table by op type and
+    the sum of the isolated ops against the whole model."""
+    rows = []
+    for o in prof["ops"]:
+        r = records[o["position"]] if o["position"] < len(records) else None
+        if r is None or r.op != o["op"]:
+            raise EdgekitError(f"{prof['file']}: op {o['position']} is {o['op']} for LiteRT "
+                               f"but {r.op if r else 'missing'} for the analysis")
+        ms = o.get("ms")
+        rows.append({**o, "name": r.name,
+                     "layer": find(r.name, names) if names else layer_in_tensor_name(r.name),
+                     "macs": r.macs, "gmacs_per_s": r.macs / ms / 1e6 if ms and r.macs
+                     else None})
+    total = sum(r.get("ms") or 0.0 for r in rows)
+    by_op: dict[str, dict] = {}
+    for r in rows:
+        b = by_op.setdefault(r["op"], {"op": r["op"], "count": 0, "ms": 0.0, "macs": 0})
+        b["count"] += 1
+        b["ms"] += r.get("ms") or 0.0
+        b["macs"] += r["macs"]
+    for r in [*rows, *by_op.values()]:
+        r["share"] = (r.get("ms") or 0.0) / total if total else 0.0
+    for b in by_op.values():
+        b["gmacs_per_s"] = b["macs"] / b["ms"] / 1e6 if b["ms"] and b["macs"] else None
+    whole = prof["whole"]["ms"] if prof.get("whole") else None
+    return {**prof, "ops": rows, "sum_ms": total, "whole_ms": whole,
+            "sum_over_whole": total / whole if whole else None,
+            "not_isolated": [r for r in rows if not r["isolated"]],
+            "by_op": sorted(by_op.values(), key=lambda b: -b["ms"])}

@@ -149,11 +149,12 @@ def test_profile_maps_ops_to_layers(cli):
     assert mapped > 0.8
 
 
-def test_profile_file_and_tflite_limit(cli, small_files):
+def test_profile_onnx_and_tflite_files(cli, small_files):
     r = cli("profile", small_files["onnx"], "--runs", "3", "--json")
     assert r.code == 0 and "layers" not in json.loads(r.out)
-    r = cli("profile", small_files["tflite"])
-    assert r.code == 1 and len(r.err_lines) == 1 and "LiteRT's Python API" in r.err
+    r = cli("profile", small_files["tflite"], "--runs", "3", "--json")
+    assert r.code == 0, r.err
+    assert json.loads(r.out)["runtime"] == "litert"    # op by op: test_tflite_profile.py
 
 
 def test_litert_builtin_kernels_and_time_budget(cli, small_files):

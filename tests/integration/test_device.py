@@ -248,3 +248,16 @@ def test_openvino_in_a_local_environment(tmp_path):
         provider = row["timed"]["provider"] if "timed" in row else row["profile"]["provider"]
         assert provider == "openvino"
         assert not HEAVY & set(events[-1]["modules"])
+
+
+def test_tflite_profile_by_isolation_on_the_board(cli, device, tmp_path):
+    """The board cuts the ops out and times them with its own LiteRT (no TensorFlow
+    there); the host joins the analysis."""
+    from tests.conftest import SHARED_MODELS
+
+    path = SHARED_MODELS / "mobilenet_v2_quantized_1x3x224x224.tflite"
+    prof = _json(cli("profile", path, "--device", "lb", "--runs", "3", "--warmup", "1",
+                     "--threads", "1", "--json"))
+    assert prof["device"]["name"] == "lb" and prof["file"] == str(path)
+    assert len(prof["ops"]) == 84 and all(o["ms"] > 0 for o in prof["ops"])
+    assert prof["whole_ms"] > 0 and sum(o["macs"] for o in prof["ops"]) == 300_774_272

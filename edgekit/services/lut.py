@@ -1,0 +1,133 @@
+"""`edgekit profile --lut`: measure a device's latency table (the kernels of zoo models over
+a grid of knobs, each timed alone in LiteRT) and predict models from it
+(:mod:`edgekit.core.lut`)."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from edgekit.core import lut as L
+from edgekit.core.errors import UsageError
+
+# the grids of the issue: MobileNet v1 and v2 over their published width multipliers and
+# the resolutions 96..224
+DEFAULT_GRID = {"mobilenet": [0.25, 0.5, 0.75, 1.0], "mobilenet_v2": [0.35, 0.5, 0.75, 1.0]}
+DEFAULT_RESOLUTIONS = [96, 128, 160, 192, 224]
+DTYPE_OF_QUANT = {"none": "float32", "fp16": "float32", "dynamic": "float32", "int8": "int8"}
+
+
+@dataclass
+class Grid:
+    models: list[str] = field(default_factory=lambda: list(DEFAULT_GRID))
+    alphas: list[float] | None = None          # None: each model's own list
+    resolutions: list[int] = field(default_factory=lambda: list(DEFAULT_RESOLUTIONS))
+    quants: list[str] = field(default_factory=lambda: ["none", "int8"])
+
+    def configs(self) -> list[tuple[str, float, int, str]]:
+        out = []
+        for model in self.models:
+            alphas = self.alphas or DEFAULT_GRID.get(model)
+            if alphas is None:
+                raise UsageError(f"--lut {model}: give --lut-alpha (the default grid knows "
+                                 f"{', '.join(DEFAULT_GRID)})")
+            out += [(model, a, r, q) for a in alphas for r in self.resolutions
+                    for q in self.quants]
+        return out
+
+
+def lut_dir() -> Path:
+    from edgekit.core.device_profiles import user_dir
+
+    return user_dir()
+
+
+def find_table(name: str) -> L.Table | None:
+    """The latency table measured for device/profile ``name``, if there is one."""
+    path = L.table_path(lut_dir(), name)
+    return L.Table.load(path) if path.is_file() else None
+
+
+def config_files(grid: Grid, notify) -> list[dict]:
+    """Export (or find in the cache) the TFLite file of every config of the grid and read
+    its analysis: [{"model", "alpha", "resolution", "quant", "dtype", "path", "records"}]."""
+    from edgekit.readers.tflite_reader import read_tflite
+    from edgekit.services.export import cached_export
+    from edgekit.services.targets import resolve_target
+
+    configs = [(resolve_target(model, {"alpha": alpha, "resolution": res}, None), quant)
+               for model, alpha, res, quant in grid.configs()]    # all checked first
+    out = []
+    for n, (target, quant) in enumerate(configs):
+        notify(f"[{n + 1}/{len(configs)}] {target.describe()} ({quant})")
+        path = cached_export(target, quant, notify, runtimes=("litert",))["litert"]
+        records = [r for r in read_tflite(path)[0] if r.op != "INPUT"]
+        out.append({"model": target.name, "alpha": target.knobs.get("alpha"),
+                    "resolution": target.knobs.get("resolution"), "quant": quant,
+                    "dtype": DTYPE_OF_QUANT[quant], "path": path, "records": records,
+                    "describe": target.describe()})
+    return out
+
+
+def measure_table(grid: Grid, method, threads: int | None = None, xnnpack: bool = True,
+                  device: str | None = None, name: str | None = None,
+                  output: Path | None = None, notify=lambda m: None) -> dict:
+    """Measure every distinct kernel of the grid's models once (and each model whole),
+    on this machine or a ``device``; write the table; return it."""
+    from edgekit.core.files import atomic_write, check_writable
+    from edgekit.services.profile import isolate_files
+
+    name = name or device or "host"
+    path = check_writable(output or L.table_path(lut_dir(), name))
+    configs = config_files(grid, notify)
+    sources: dict[str, list[int]] = {}      # kernel -> the models that have it
+    jobs = []
+    for n, c in enumerate(configs):
+        todo = []
+        for pos, r in enumerate(c["records"]):
+            if L.key_of(r) not in sources:
+                todo.append(pos)
+            if n not in sources.setdefault(L.key_of(r), []):
+                sources[L.key_of(r)].append(n)
+        c["positions"] = todo
+        jobs.append((Path(c["path"]), todo, True))
+    notify(f"Timing {len(sources)} distinct kernels of {len(configs)} models")
+    t0 = time.monotonic()
+    done, where, error = isolate_files(jobs, threads, xnnpack, method, device, notify)
+    if error is not None:
+        raise error
+    kernels = []
+    for n, prof in done:
+        records = configs[n]["records"]
+        for o in prof["ops"]:
+            if o.get("ms") is not None:
+                r = records[o["position"]]
+                kernels.append(L.entry(r, o["ms"], sources[L.key_of(r)]))
+    by_key = {k["key"]: k["ms"] for k in kernels}
+    models = []
+    for n, prof in done:
+        c = configs[n]
+        sums = [by_key.get(L.key_of(r)) for r in c["records"]]
+        models.append({"model": c["model"], "alpha": c["alpha"], "resolution": c["resolution"],
+                       "quant": c["quant"], "dtype": c["dtype"], "file": str(c["path"]),
+                       "whole_ms": prof["whole"]["ms"] if prof.get("whole") else None,
+                       "sum_ms": sum(sums) if None not in sums else None,
+                       "ops": len(c["records"]), "measured_here": len(c["positions"])})
+    table = {"format": L.FORMAT, "version": L.VERSION, "name": name,
+             "runtime": "litert", "provider": "xnnpack" if xnnpack else "builtin",
+             "threads": threads, "runs": method.runs,
+             "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+             "seconds": round(time.monotonic() - t0, 1), **where,
+             "models": models, "kernels": kernels}
+    atomic_write(path, lambda f: f.write(json.dumps(table, indent=1)), mode="w")
+    table["path"] = str(path)
+    return table
+
+
+def predict_file(path: Path, table: L.Table, dtype: str, exclude=frozenset()) -> dict:
+    """Predicted latency of a .tflite file from ``table``."""
+    from edgekit.readers.tflite_reader import read_tflite
+
+    return table.predict(read_tflite(Path(path))[0], dtype, exclude)
