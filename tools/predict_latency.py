@@ -29,14 +29,14 @@ RESOLUTIONS = [128, 160, 192, 224]
 
 def whole_ms(path: Path, threads: int, runs: int, rounds: int = 3) -> float:
     """Median over ``rounds`` of the p50 of ``runs`` timed invokes (inputs set once)."""
-    from edgekit.runtimes.isolate import _interpreter, _time, reference_tensors
+    from edgekit.runtimes.isolate import interpreter, reference_tensors, time_invoke
     from edgekit.runtimes.measure import Method
 
     _, fed = reference_tensors(path)
-    it = _interpreter(path, threads=threads, xnnpack=True)
+    it = interpreter(path, threads=threads, xnnpack=True)
     for d, x in zip(it.get_input_details(), fed, strict=False):
         it.set_tensor(d["index"], x)
-    return statistics.median(_time(it.invoke, Method(runs=runs, warmup=10))["ms"]
+    return statistics.median(time_invoke(it.invoke, Method(runs=runs, warmup=10))["ms"]
                              for _ in range(rounds))
 
 

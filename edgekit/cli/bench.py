@@ -13,6 +13,7 @@ from edgekit.cli.common import int_list, out, print_json, progress, warn, wrote
 from edgekit.cli.knobs import with_knobs
 from edgekit.cli.options import (
     InputShapeOpt,
+    Int8Opt,
     JsonOpt,
     PlotOpt,
     ProfileTargetArg,
@@ -69,7 +70,6 @@ XnnpackOpt = Annotated[bool, typer.Option(
 QuantOpt = Annotated[str, typer.Option(
     "--quant", "-q", metavar=choices_metavar(C.Quant),
     help="For zoo/.keras models: which export to run.")]
-Int8Opt = Annotated[bool, typer.Option("--int8", help="Short for --quant int8.")]
 AllowFallbackOpt = Annotated[bool, typer.Option(
     "--allow-fallback", help="Accept onnxruntime falling back to another provider (the "
     "report says which one ran).")]

@@ -8,7 +8,7 @@ import typer
 from edgekit.cli.app import app
 from edgekit.cli.common import out, print_json, progress, warn
 from edgekit.cli.knobs import with_knobs
-from edgekit.cli.options import JsonOpt, KerasTargetArg, WeightsOpt, choices_metavar
+from edgekit.cli.options import Int8Opt, JsonOpt, KerasTargetArg, WeightsOpt, choices_metavar
 from edgekit.core.choices import CalibrationMethod, Format, IOType, Preprocess, Quant
 
 FormatsOpt = Annotated[str, typer.Option(
@@ -53,7 +53,7 @@ def export_cmd(
     target: KerasTargetArg = None,
     formats: FormatsOpt = "tflite,onnx",
     quant: QuantOpt = "none",
-    int8: Annotated[bool, typer.Option("--int8", help="Short for --quant int8.")] = False,
+    int8: Int8Opt = False,
     output: OutputOpt = None,
     calibration: CalibrationOpt = None,
     samples: SamplesOpt = 100,

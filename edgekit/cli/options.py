@@ -25,6 +25,7 @@ DtypeOpt = Annotated[Optional[str], typer.Option(
     help="Activation dtype for memory figures. Default: float32 for Keras models, the "
     "stored dtypes for .onnx/.tflite files.",
     show_default=False)]
+Int8Opt = Annotated[bool, typer.Option("--int8", help="Short for --quant int8.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON (schema in the README) "
                                                       "instead of the table.")]
 PlotOpt = Annotated[Optional[Path], typer.Option(

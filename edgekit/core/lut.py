@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from edgekit.core.errors import UsageError
+from edgekit.core.shapes import format_dims
 
 FORMAT = "edgekit-latency-table"
 VERSION = 1
@@ -34,7 +35,7 @@ NEIGHBOURS = 2
 
 
 def _dims(shapes) -> str:
-    return ";".join("x".join(str(int(d)) for d in s) for s in shapes)
+    return ";".join(format_dims(s) for s in shapes)
 
 
 def kind_of(r) -> str:

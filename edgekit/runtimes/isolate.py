@@ -26,6 +26,7 @@ import numpy as np
 from edgekit.core.errors import ModelFileError, UsageError, first_line
 from edgekit.core.ops import TFLITE_WEIGHT_DECODERS
 from edgekit.core.quiet import quiet_stderr
+from edgekit.core.shapes import format_dims
 from edgekit.core.stats import median_ci, summarize
 from edgekit.runtimes.timing import measure
 
@@ -196,7 +197,7 @@ class Graph:
 
 # -- running ---------------------------------------------------------------------------------
 
-def _interpreter(path=None, content=None, threads=None, xnnpack=True, keep_all=False):
+def interpreter(path=None, content=None, threads=None, xnnpack=True, keep_all=False):
     from edgekit.runtimes.litert import interpreter_class
 
     Interpreter, Resolver = interpreter_class()
@@ -217,14 +218,13 @@ def reference_tensors(path: Path, seed: int = 0):
     from edgekit.runtimes.base import quantize
     from edgekit.runtimes.litert import TFLiteRunner
 
-    it = _interpreter(path, xnnpack=False, keep_all=True)
+    it = interpreter(path, xnnpack=False, keep_all=True)
     rng = np.random.default_rng(seed)
     fed = []
     for d in it.get_input_details():
         spec = TFLiteRunner._spec(d)
         x = rng.uniform(-1, 1, d["shape"]).astype(np.float32)
-        fed.append(quantize(x, spec) if spec.scale or spec.dtype != "float32"
-                   else x)
+        fed.append(quantize(x, spec))
         it.set_tensor(d["index"], fed[-1])
     it.invoke()
     return it, fed
@@ -239,7 +239,8 @@ def delegated(it) -> bool | None:
     return "DELEGATE" in names
 
 
-def _time(invoke, method) -> dict:
+def time_invoke(invoke, method) -> dict:
+    """p50 (``ms``), p90, cv, CI of the p50 and runs of ``invoke()`` timed by ``method``."""
     timing = measure(lambda _: invoke(), None, method.warmup, method.runs, method.budget_s,
                      min_duration_s=method.min_duration_s)
     stats = summarize(timing.samples_ms)
@@ -267,14 +268,14 @@ def profile(path: Path | str, threads: int | None = None, xnnpack: bool = True,
     result = {"file": label, "runtime": "litert",
               "provider": "xnnpack" if xnnpack else "builtin", "threads": threads,
               "runs": method.runs, "whole": None,
-              "input_shapes": {d["name"]: "x".join(str(int(v)) for v in d["shape"])
+              "input_shapes": {d["name"]: format_dims(int(v) for v in d["shape"])
                                for d in ref.get_input_details()}}
     if whole:
-        it = _interpreter(path, threads=threads, xnnpack=xnnpack)
+        it = interpreter(path, threads=threads, xnnpack=xnnpack)
         for d, x in zip(it.get_input_details(), fed, strict=False):
             it.set_tensor(d["index"], x)
         notify("Timing the whole model")
-        result["whole"] = {**_time(it.invoke, method), "delegated": delegated(it)}
+        result["whole"] = {**time_invoke(it.invoke, method), "delegated": delegated(it)}
         del it
     todo = graph.pieces()
     if positions is not None:
@@ -289,20 +290,26 @@ def profile(path: Path | str, threads: int | None = None, xnnpack: bool = True,
     return result
 
 
+def _load_piece(piece: Piece, ref, threads, xnnpack):
+    """An interpreter for the piece, its inputs set from the reference run, run once."""
+    it = interpreter(content=piece.content, threads=threads, xnnpack=xnnpack)
+    for d, i in zip(it.get_input_details(), piece.inputs, strict=False):
+        it.set_tensor(d["index"], ref.get_tensor(i))
+    it.invoke()
+    return it
+
+
 def _time_piece(piece: Piece, ref, threads, xnnpack, method) -> dict:
     row = {"position": piece.position, "op_index": piece.op_index, "op": piece.op,
            "isolated": piece.content is not None, "reason": piece.reason}
     if piece.content is None:
         return row
     try:
-        it = _interpreter(content=piece.content, threads=threads, xnnpack=xnnpack)
-        for d, i in zip(it.get_input_details(), piece.inputs, strict=False):
-            it.set_tensor(d["index"], ref.get_tensor(i))
-        it.invoke()
+        it = _load_piece(piece, ref, threads, xnnpack)
     except (ValueError, RuntimeError) as e:
         row.update(isolated=False, reason=f"LiteRT cannot run it alone: {first_line(e)}")
         return row
-    row.update(_time(it.invoke, method), delegated=delegated(it))
+    row.update(time_invoke(it.invoke, method), delegated=delegated(it))
     return row
 
 
@@ -315,10 +322,7 @@ def isolated_outputs(path: Path | str, xnnpack: bool = False) -> list[tuple]:
     for piece in Graph(path.read_bytes(), str(path)).pieces():
         if piece.content is None:
             continue
-        it = _interpreter(content=piece.content, threads=1, xnnpack=xnnpack)
-        for d, i in zip(it.get_input_details(), piece.inputs, strict=False):
-            it.set_tensor(d["index"], ref.get_tensor(i))
-        it.invoke()
+        it = _load_piece(piece, ref, 1, xnnpack)
         mine = [it.get_tensor(d["index"]) for d in it.get_output_details()]
         found.append((piece, mine, [ref.get_tensor(i) for i in piece.outputs]))
     return found

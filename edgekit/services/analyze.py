@@ -109,16 +109,16 @@ def table_estimate(est: dict, target: Target, name: str, report: Report,
                                "an .onnx file has none")
         return
     macs = [r for r in report.layers if r.macs]
-    dtype = report.dtype_of(macs[0]) if macs else "float32"
-    quant = "int8" if dtype == "int8" else "none"
-    if target.format == "tflite":
-        path = target.path
+    int8 = bool(macs) and report.dtype_of(macs[0]) == "int8"
+    if target.format == "tflite":       # the report is the file's own ops
+        path, records = target.path, report.layers
     else:
+        from edgekit.readers.tflite_reader import read_tflite
         from edgekit.services.export import cached_export
 
-        path = cached_export(target, quant, notify, runtimes=("litert",))["litert"]
-    from edgekit.services.lut import predict_file
-
-    pred = predict_file(path, table, "int8" if quant == "int8" else "float32")
+        path = cached_export(target, "int8" if int8 else "none", notify,
+                             runtimes=("litert",))["litert"]
+        records = read_tflite(path)[0]
+    pred = table.predict(records, "int8" if int8 else "float32")
     pred["file"] = str(path)
     est.update(method="table", time_s=pred["ms"] * report.batch / 1e3, table=pred)
