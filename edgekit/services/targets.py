@@ -128,6 +128,11 @@ def load_keras_file(path: Path):
     try:
         return keras.saving.load_model(path, compile=False, safe_mode=True)
     except Exception as e:  # Keras raises many types for bad files
+        if "safe_mode" in str(e):  # a Lambda's Python code, or another unsafe object
+            raise ModelFileError(
+                f"cannot load Keras model {path}: it holds Python code (e.g. a Lambda layer), "
+                "which edgekit never runs (Keras safe_mode); rebuild it from standard "
+                "layers, or export it to .onnx/.tflite where you trust it") from e
         raise ModelFileError(f"cannot load Keras model {path}: {first_line(e)}") from e
 
 
