@@ -26,3 +26,23 @@ def shape(s) -> str:
     from edgekit.core.shapes import format_dims
 
     return format_dims(s) if s else "-"
+
+
+_SIZE_UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9,
+               "kib": 2**10, "mib": 2**20, "gib": 2**30, "k": 2**10, "m": 2**20, "g": 2**30}
+
+
+def parse_size(text: str, option: str) -> int:
+    """'512KiB', '2 MiB', '1.5MB', '4096' -> bytes (K/M/G alone are binary, as memory sizes
+    on data sheets are). Raises ValueError with a one-line reason naming ``option``."""
+    import re
+
+    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([a-zA-Z]*)\s*", str(text))
+    unit = m.group(2).lower() if m else None
+    if m is None or unit not in _SIZE_UNITS:
+        raise ValueError(f"{option} {text}: expected a size such as 512KiB, 2MiB, 1.5MB or "
+                         "a number of bytes")
+    value = float(m.group(1)) * _SIZE_UNITS[unit]
+    if value <= 0:
+        raise ValueError(f"{option} {text}: must be more than 0 bytes")
+    return int(value)

@@ -59,6 +59,20 @@ def _fit(img, height: int, width: int, channels: int) -> np.ndarray:
     return arr[..., None] if channels == 1 else arr
 
 
+def fit_pixels(pixels: np.ndarray, shape: tuple) -> np.ndarray:
+    """Images (N, H, W, C) of 0..255 values at any size, resized (shorter side) and
+    center-cropped to ``shape`` (H, W, C): one validation set for every resolution."""
+    from PIL import Image
+
+    h, w, c = shape
+    arr = np.clip(np.asarray(pixels), 0, 255).astype(np.uint8)
+    if arr.ndim != 4 or arr.shape[-1] not in (1, 3):
+        raise UsageError(f"images must be (N, H, W, 1 or 3) arrays of 0..255 values, got "
+                         f"shape {arr.shape}")
+    return np.stack([_fit(Image.fromarray(a[..., 0] if a.shape[-1] == 1 else a), h, w, c)
+                     for a in arr])
+
+
 def from_folder(folder: Path, shape: tuple, limit: int, mode: str) -> Samples:
     from PIL import Image, UnidentifiedImageError
 

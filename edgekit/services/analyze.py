@@ -80,12 +80,13 @@ class Analysis:
 
 def analysis(target: Target, batch: int = 1, dtype: str | None = None,
              input_shapes: list[ShapeSpec] | None = None, profile: str | None = None,
-             best_schedule: bool = False, notify=lambda m: None) -> Analysis:
-    """``analyze`` plus the optional memory-schedule search and device estimate."""
+             best_schedule: bool = False, notify=lambda m: None, model=None) -> Analysis:
+    """``analyze`` plus the optional memory-schedule search and device estimate.
+    ``model``: the target's Keras model, if already built."""
     from edgekit.core.device_profiles import estimate, get_profile
 
     device = get_profile(profile) if profile else None  # a bad name fails before the work
-    report = analyze(target, batch=batch, dtype=dtype, input_shapes=input_shapes)
+    report = analyze(target, batch=batch, dtype=dtype, input_shapes=input_shapes, model=model)
     est = None
     if device is not None:
         est = estimate(report, device)

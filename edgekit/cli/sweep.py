@@ -1,0 +1,125 @@
+"""`edgekit sweep`: α × resolution × quantization of a zoo model, the Pareto front, the best
+config for a device."""
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from edgekit.cli.app import app
+from edgekit.cli.common import float_list, int_list, out, print_json, progress, wrote
+from edgekit.cli.options import JsonOpt, choices_metavar
+from edgekit.core import choices as C
+
+
+def _size(value: Optional[str], option: str) -> Optional[int]:
+    from edgekit.core.errors import UsageError
+    from edgekit.core.units import parse_size
+
+    if value is None:
+        return None
+    try:
+        return parse_size(value, option)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+
+
+@app.command("sweep")
+def sweep_cmd(
+    model: Annotated[str, typer.Argument(
+        help="A zoo model with a width multiplier and a resolution: mobilenet, "
+             "mobilenet_v2.")] = "mobilenet",
+    alpha: Annotated[str, typer.Option(
+        "--alpha", "-a", metavar="A,...", help="Width multipliers, comma-separated.")
+    ] = "0.25,0.5,0.75,1.0",
+    resolution: Annotated[str, typer.Option(
+        "--resolution", metavar="PX,...", help="Input resolutions, comma-separated.")
+    ] = "128,160,192,224",
+    quant: Annotated[str, typer.Option(
+        "--quant", "-q", metavar=choices_metavar(C.Quant, several=True),
+        help="Quantizations, comma-separated.")] = "none,int8",
+    profile: Annotated[Optional[str], typer.Option(
+        "--profile", metavar="NAME", help="Device profile for estimated latency and "
+        "flash/RAM fits (see 'edgekit profiles'; its latency table when it has one).",
+        show_default=False)] = None,
+    runtime: Annotated[Optional[str], typer.Option(
+        "--runtime", "-r", metavar="[litert|onnxruntime],...", help="Time each config "
+        "on these runtimes (here, or on --device). Default: no timing.",
+        show_default=False)] = None,
+    device: Annotated[Optional[str], typer.Option(
+        "--device", "-d", metavar="NAME|ssh://[user@]host[:port]", help="Time on this "
+        "device (see 'edgekit devices') instead of this machine.", show_default=False)
+    ] = None,
+    threads: Annotated[int, typer.Option(
+        "--threads", "-t", min=1, max=C.MAX_THREADS, help="Threads for the timing.")] = 1,
+    runs: Annotated[int, typer.Option(
+        "--runs", min=1, max=C.MAX_RUNS, help="Timed runs per config and runtime.")] = 50,
+    xnnpack: Annotated[bool, typer.Option(
+        "--xnnpack/--no-xnnpack", help="LiteRT with XNNPACK (default) or builtin kernels.")
+    ] = True,
+    validation: Annotated[Optional[Path], typer.Option(
+        "--validation", metavar="FILE.npz", help="Labelled images ('x': N×H×W×C, 0..255, "
+        "any size; 'y': class indices): each config's file is scored on them, resized to "
+        "its resolution, and that accuracy drives the front.", show_default=False)] = None,
+    max_latency: Annotated[Optional[float], typer.Option(
+        "--max-latency", metavar="MS", help="Latency limit in ms (measured, else "
+        "estimated).", show_default=False)] = None,
+    max_ram: Annotated[Optional[str], typer.Option(
+        "--max-ram", metavar="SIZE", help="Peak activation RAM limit, e.g. 512KiB.",
+        show_default=False)] = None,
+    max_flash: Annotated[Optional[str], typer.Option(
+        "--max-flash", metavar="SIZE", help="Model file size limit, e.g. 2MiB.",
+        show_default=False)] = None,
+    executor: Annotated[str, typer.Option(
+        "--executor", metavar="[local|ray]", help="Where builds, exports and fidelity "
+        "checks run: this process, or Ray tasks (pip install 'edgekit[ray]'). Timing "
+        "always runs one at a time per device.")] = "local",
+    ray_address: Annotated[Optional[str], typer.Option(
+        "--ray-address", metavar="ADDRESS", help="A running Ray cluster ('auto', "
+        "'ray://host:10001'); default: a local Ray started for the sweep.",
+        show_default=False)] = None,
+    workers: Annotated[Optional[int], typer.Option(
+        "--workers", metavar="N", help="CPUs of the local Ray (default: all cores).",
+        show_default=False)] = None,
+    output: Annotated[Path, typer.Option(
+        "--output", "-o", metavar="DIR", help="Folder for the store (sweep.jsonl), "
+        "sweep.json, sweep.csv and pareto.png. A rerun resumes from its store.")
+    ] = Path("sweep-out"),
+    json_out: JsonOpt = False,
+):
+    """Sweep a zoo model over α × resolution × quantization: analysis, export, fidelity,
+    published top-1, estimate and measured latency; the Pareto front and the best config
+    within --max-latency / --max-ram / --max-flash.
+
+    Examples: 'edgekit sweep mobilenet --profile stm32h7 -o sweep-out',
+    'edgekit sweep mobilenet --alpha 0.25,0.5 --resolution 96,128 --quant int8
+    --runtime litert --max-latency 5', 'edgekit sweep ... --executor ray'.
+    """
+    from edgekit.core.files import atomic_write
+    from edgekit.report.sweep import plot_pareto, render_sweep, write_csv
+    from edgekit.services.sweep import SweepSpec, sweep
+
+    spec = SweepSpec(
+        model=model, alphas=float_list(alpha, "--alpha"),
+        resolutions=int_list(resolution, "--resolution"),
+        quants=C.many(C.Quant, quant, "--quant"), profile=profile,
+        runtimes=C.many(C.Runtime, runtime, "--runtime") if runtime else [],
+        device=device, threads=threads, runs=runs, xnnpack=xnnpack, validation=validation,
+        max_latency_ms=max_latency, max_ram_bytes=_size(max_ram, "--max-ram"),
+        max_flash_bytes=_size(max_flash, "--max-flash"), executor=executor,
+        ray_address=ray_address, workers=workers, out_dir=output)
+    with progress("Sweeping") as notify:
+        doc = sweep(spec, notify)
+    import json
+
+    paths = {"json": output / "sweep.json", "csv": output / "sweep.csv",
+             "plot": output / "pareto.png"}
+    atomic_write(paths["json"], lambda f: f.write(json.dumps(doc, indent=1)), mode="w")
+    write_csv(doc, paths["csv"])
+    plot_pareto(doc, paths["plot"])
+    if json_out:
+        print_json(doc)
+    else:
+        render_sweep(doc, out)
+    for p in paths.values():
+        wrote(p)

@@ -1,0 +1,164 @@
+"""Rendering a sweep: the terminal table, the CSV, and the Pareto plot with the limits."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+from edgekit.core.units import nbytes, si
+
+CSV_COLUMNS = ["id", "model", "alpha", "resolution", "quant", "runtime", "params", "macs",
+               "peak_activation_bytes", "weights_bytes", "file_bytes", "top1_agreement",
+               "cosine", "sqnr_db", "published_top1", "published_source",
+               "published_checkpoint", "validation_top1", "estimate_ms", "estimate_method",
+               "fits", "latency_ms", "latency_p90_ms", "provider", "pareto", "feasible",
+               "violates", "best"]
+
+
+def write_csv(doc: dict, path: Path) -> None:
+    from edgekit.core.files import atomic_write
+
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, CSV_COLUMNS, extrasaction="ignore", lineterminator="\n")
+    w.writeheader()
+    for r in doc["rows"]:
+        w.writerow({**r, "violates": " ".join(r["violates"])})
+    atomic_write(path, lambda f: f.write(buf.getvalue()), mode="w")
+
+
+def _ms(v) -> str:
+    return "-" if v is None else f"{v:.3g}" if v < 10 else f"{v:.1f}"
+
+
+def _pct(v) -> str:
+    return "-" if v is None else f"{v:.1f}"
+
+
+def render_sweep(doc: dict, console) -> None:
+    from rich.table import Table
+
+    rows = doc["rows"]
+    acc, lat = doc["objectives"]["accuracy"], doc["objectives"]["latency"]
+    timed = any(r["latency_ms"] is not None for r in rows)
+    estimated = any(r["estimate_ms"] is not None for r in rows)
+    t = Table(title=f"sweep of {doc['model']}: {len(rows)} configs"
+              + (f" on {doc['device']}" if doc["device"] else ""), title_justify="left")
+    cols = ["", "α", "px", "quant"] + (["runtime"] if doc["grid"]["runtime"] else []) + [
+        "MACs", "params", "peak RAM", "file", "SQNR dB", "top-1 pub."]
+    if doc["rows"] and rows[0]["validation_top1"] is not None:
+        cols.append("top-1 val.")
+    if estimated:
+        cols += ["est. ms", "fits"]
+    if timed:
+        cols.append("p50 ms")
+    for c in cols:
+        t.add_column(c, justify="left" if c in ("", "quant", "runtime", "fits") else "right")
+    for r in rows:
+        mark = ("★" if r["best"] else "") + ("◆" if r["pareto"] else "") \
+            + ("✗" if not r["feasible"] else "")
+        cells = [mark, f"{r['alpha']:g}", str(r["resolution"]), r["quant"]]
+        if doc["grid"]["runtime"]:
+            cells.append(r["runtime"])
+        cells += [si(r["macs"]), si(r["params"]), nbytes(r["peak_activation_bytes"]),
+                  nbytes(r["file_bytes"]),
+                  "-" if r["sqnr_db"] is None else f"{float(r['sqnr_db']):.1f}",
+                  _pct(r["published_top1"])]
+        if "top-1 val." in cols:
+            cells.append(_pct(r["validation_top1"]))
+        if estimated:
+            cells += [_ms(r["estimate_ms"]), {True: "yes", False: "no", None: "-"}[r["fits"]]]
+        if timed:
+            cells.append(_ms(r["latency_ms"]))
+        t.add_row(*cells)
+    console.print(t)
+    console.print(f"◆ Pareto front over accuracy ({acc['source']}), latency "
+                  f"({lat['source']}) and peak activation RAM; ✗ over a limit; ★ best within "
+                  "the limits (most accurate, then fastest).", soft_wrap=True)
+    console.print("SQNR dB: the exported file's outputs against the float Keras model's "
+                  "(inf: identical; the JSON has cosine and top-1 agreement too); top-1 "
+                  "pub.: the published ImageNet figure of the same config (sources in the "
+                  "JSON).", soft_wrap=True)
+    limits = _limits(doc)
+    best = doc["best"] or "none: no config meets the limits"
+    console.print(f"best{' within ' + ', '.join(limits) if limits else ''}: {best}",
+                  soft_wrap=True)
+    w = doc["work"]
+    console.print(f"{w['ran']} stages run, {w['reused']} reused from {doc['store']} "
+                  f"({w['seconds']:g} s)", soft_wrap=True)
+
+
+def _limits(doc: dict, skip=()) -> list[str]:
+    """The limits that were given, in words: 'fits stm32h7', 'latency ≤ 30 ms'."""
+    words = []
+    for key, value in doc["limits"].items():
+        if value is None or key in skip:
+            continue
+        words.append(f"fits {value}" if key == "profile_fits" else
+                     f"latency ≤ {value:g} ms" if key == "max_latency_ms" else
+                     f"{key.removeprefix('max_').removesuffix('_bytes')} ≤ {nbytes(value)}")
+    return words
+
+
+def plot_pareto(doc: dict, path: Path) -> None:
+    """Accuracy against latency, point size by peak RAM; the front as a step line; the
+    latency limit shaded; configs over the RAM/flash limits hollow; the best one named."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from edgekit.report.figures import save_figure
+
+    rows = doc["rows"]
+    acc, lat = doc["objectives"]["accuracy"], doc["objectives"]["latency"]
+    lat_label = {"latency_ms": "measured latency, p50 (ms)",
+                 "estimate_ms": "estimated latency (ms)"}.get(
+        lat["key"], "millions of MACs (proxy for latency)")
+    acc_label = {"published_top1": "published ImageNet top-1 (%)",
+                 "validation_top1": "top-1 on the validation data (%)"}.get(
+        acc["key"], "millions of MACs (proxy for accuracy)")
+    def scaled(key):        # MACs (a proxy) in millions; the rest as they are
+        return (lambda r: r[key] / 1e6) if key == "macs" else (lambda r: r[key])
+
+    x_of, y_of = scaled(lat["key"]), scaled(acc["key"])
+    fig, ax = plt.subplots(figsize=(8, 5.5))
+    peak = max(r["peak_activation_bytes"] for r in rows) or 1
+    colours = {"none": "#0072B2", "fp16": "#009E73", "dynamic": "#CC79A7", "int8": "#D55E00"}
+    for q in dict.fromkeys(r["quant"] for r in rows):
+        for feasible in (True, False):
+            pts = [r for r in rows if r["quant"] == q and r["feasible"] == feasible
+                   and r[lat["key"]] is not None and r[acc["key"]] is not None]
+            if not pts:
+                continue
+            ax.scatter([x_of(r) for r in pts], [y_of(r) for r in pts],
+                       s=[30 + 300 * r["peak_activation_bytes"] / peak for r in pts],
+                       facecolors=colours.get(q, "grey") if feasible else "none",
+                       edgecolors=colours.get(q, "grey"), alpha=0.8, linewidths=1.2,
+                       label=q if feasible else f"{q}, over a limit")
+    front = sorted((r for r in rows if r["pareto"]), key=lambda r: r[lat["key"]])
+    if front:
+        ax.step([x_of(r) for r in front], [y_of(r) for r in front],
+                where="post", color="black", lw=1, alpha=0.6, label="Pareto front")
+    limit = doc["limits"].get("max_latency_ms")
+    if limit is not None and lat["key"] != "macs":
+        ax.axvspan(limit, ax.get_xlim()[1], color="grey", alpha=0.15,
+                   label=f"over --max-latency {limit:g} ms")
+    best = next((r for r in rows if r["best"]), None)
+    if best is not None:
+        ax.scatter([x_of(best)], [y_of(best)], marker="*", s=260, color="gold",
+                   edgecolors="black", zorder=5, label="best within the limits")
+        ax.annotate(f"{best['id']}" + (f" ({best['runtime']})" if best["runtime"] else ""),
+                    (x_of(best), y_of(best)), textcoords="offset points",
+                    xytext=(8, -14), fontsize=9)
+    other = _limits(doc, skip=("max_latency_ms",))
+    title = f"{doc['model']}: {len(rows)} configs" + (f" on {doc['device']}"
+                                                       if doc["device"] else "")
+    ax.set_title(title + ("; limits: " + ", ".join(other) if other else "")
+                 + "\npoint area: peak activation RAM", fontsize=10)
+    ax.set_xlabel(lat_label)
+    ax.set_ylabel(acc_label)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    save_figure(fig, path)
