@@ -24,6 +24,7 @@ def _size(value: Optional[str], option: str) -> Optional[int]:
         raise UsageError(str(e)) from None
 
 
+# long: twenty options, one a line; the work is in services.sweep and report.sweep
 @app.command("sweep")
 def sweep_cmd(
     model: Annotated[str, typer.Argument(

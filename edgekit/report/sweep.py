@@ -100,6 +100,15 @@ def _limits(doc: dict, skip=()) -> list[str]:
     return words
 
 
+def _axis_labels(lat: str, acc: str) -> tuple[str, str]:
+    return ({"latency_ms": "measured latency, p50 (ms)",
+             "estimate_ms": "estimated latency (ms)"}.get(
+                lat, "millions of MACs (proxy for latency)"),
+            {"published_top1": "published ImageNet top-1 (%)",
+             "validation_top1": "top-1 on the validation data (%)"}.get(
+                acc, "millions of MACs (proxy for accuracy)"))
+
+
 def plot_pareto(doc: dict, path: Path) -> None:
     """Accuracy against latency, point size by peak RAM; the front as a step line; the
     latency limit shaded; configs over the RAM/flash limits hollow; the best one named."""
@@ -112,12 +121,7 @@ def plot_pareto(doc: dict, path: Path) -> None:
 
     rows = doc["rows"]
     acc, lat = doc["objectives"]["accuracy"], doc["objectives"]["latency"]
-    lat_label = {"latency_ms": "measured latency, p50 (ms)",
-                 "estimate_ms": "estimated latency (ms)"}.get(
-        lat["key"], "millions of MACs (proxy for latency)")
-    acc_label = {"published_top1": "published ImageNet top-1 (%)",
-                 "validation_top1": "top-1 on the validation data (%)"}.get(
-        acc["key"], "millions of MACs (proxy for accuracy)")
+    lat_label, acc_label = _axis_labels(lat["key"], acc["key"])
     def scaled(key):        # MACs (a proxy) in millions; the rest as they are
         return (lambda r: r[key] / 1e6) if key == "macs" else (lambda r: r[key])
 

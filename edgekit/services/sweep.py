@@ -209,7 +209,7 @@ def build_config(config: dict, settings: dict) -> dict:
     if settings["validation"] is not None:
         row["validation"] = validation_accuracy(
             files[settings["runtimes"][0]], Path(settings["validation"]["path"]),
-            tuple(a.report.meta["input_shape"]))
+            tuple(a.report.model["input_shape"]))
     row["build_s"] = round(time.monotonic() - t0, 2)
     return row
 
@@ -341,16 +341,19 @@ def sweep(spec: SweepSpec, notify=lambda m: None) -> dict:
         for rt in spec.runtimes or [None]:
             t = store.get("time", tkeys[(c["id"], rt)]) if rt else None
             rows.append(flat_row(b, rt, t))
-    doc = {"schema": 1, "kind": "sweep", "model": spec.model,
-           "grid": {"alpha": list(dict.fromkeys(spec.alphas)),
-                    "resolution": list(dict.fromkeys(spec.resolutions)),
-                    "quant": spec.quants, "runtime": spec.runtimes},
-           "profile": spec.profile, "device": spec.device, "threads": spec.threads,
-           "executor": spec.executor, "store": str(store.path),
-           "work": {"ran": total, "reused": reused, "seconds": round(time.monotonic() - t0, 1),
-                    "unreadable_store_lines": store.skipped},
-           **choose(rows, spec)}
-    return doc
+    work = {"ran": total, "reused": reused, "seconds": round(time.monotonic() - t0, 1),
+            "unreadable_store_lines": store.skipped}
+    return _document(spec, rows, work, store.path)
+
+
+def _document(spec: SweepSpec, rows: list[dict], work: dict, store: Path) -> dict:
+    return {"schema": 1, "kind": "sweep", "model": spec.model,
+            "grid": {"alpha": list(dict.fromkeys(spec.alphas)),
+                     "resolution": list(dict.fromkeys(spec.resolutions)),
+                     "quant": spec.quants, "runtime": spec.runtimes},
+            "profile": spec.profile, "device": spec.device, "threads": spec.threads,
+            "executor": spec.executor, "store": str(store), "work": work,
+            **choose(rows, spec)}
 
 
 def flat_row(build: dict, runtime: str | None, timed: dict | None) -> dict:
