@@ -14,7 +14,7 @@ BOARD_PACKAGES := "numpy>=1.26" "ai-edge-litert>=2.3,<3" "onnxruntime-openvino>=
 DEMO_OUT ?= demo-out
 export PYTHONUNBUFFERED := 1
 
-.PHONY: demo test unit lint venv clean corpus board sshd
+.PHONY: demo test unit lint venv clean corpus board sshd chromium
 
 venv: $(STAMP)
 
@@ -47,6 +47,16 @@ sshd:
 	           apt-get install -y -q openssh-server >/dev/null; }; \
 	  else echo "no /usr/sbin/sshd: install openssh-server for the device tests"; exit 1; fi; }
 
+# a real browser for the HTML report tests (Debian's chromium, installed here when missing)
+chromium:
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing chromium (the report tests open the page in a real browser)"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null \
+	      || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive \
+	           apt-get install -y -q chromium >/dev/null; }; \
+	  else echo "no chromium: install it for the report tests"; exit 1; fi; }
+
 demo: $(STAMP)
 	@mkdir -p $(DEMO_OUT)
 	@echo "== 1. analyze the default model (mobilenet --alpha 0.25 --resolution 96), int8 on an STM32H7"
@@ -58,8 +68,12 @@ demo: $(STAMP)
 	$(BIN)/edgekit export $(DEMO_OUT)/digits/digits.keras --quant none,int8 --calibration $(DEMO_OUT)/digits/train.npz --validation $(DEMO_OUT)/digits/test.npz -o $(DEMO_OUT)/digits/export
 	@echo "== 4. benchmark the exported files on this host"
 	$(BIN)/edgekit bench $(DEMO_OUT)/export/*.tflite $(DEMO_OUT)/export/*.onnx --runs 200
+	@echo "== 5. one page with all of it (analysis, export, benchmark): $(DEMO_OUT)/report.html"
+	$(BIN)/edgekit analyze --dtype int8 --profile stm32h7 --json > $(DEMO_OUT)/analyze.json
+	EDGEKIT_QUIET=1 $(BIN)/edgekit bench $(DEMO_OUT)/export/*.tflite $(DEMO_OUT)/export/*.onnx --runs 200 --json > $(DEMO_OUT)/bench.json
+	$(BIN)/edgekit report $(DEMO_OUT)/analyze.json $(DEMO_OUT)/export $(DEMO_OUT)/bench.json --title "edgekit demo: mobilenet --alpha 0.25 --resolution 96" -o $(DEMO_OUT)/report.html
 
-test: $(STAMP) $(CORPUS) board
+test: $(STAMP) $(CORPUS) board chromium
 	$(BIN)/ruff check edgekit tests tools
 	EDGEKIT_REQUIRE_BOARD=1 $(BIN)/python -m pytest -n 2 --durations=15 -q
 

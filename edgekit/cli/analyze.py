@@ -13,6 +13,7 @@ from edgekit.cli.options import (
     DtypeOpt,
     InputShapeOpt,
     JsonOpt,
+    ReportOpt,
     TargetArg,
     WeightsOpt,
     choices_metavar,
@@ -47,6 +48,7 @@ def analyze_cmd(
     compare_formats: Annotated[bool, typer.Option(
         "--compare-formats", help="Export to ONNX and TFLite and show params, MACs and "
         "peak memory of the three side by side.")] = False,
+    report: ReportOpt = None,
     weights: WeightsOpt = None,
     knobs=None,
 ):
@@ -62,7 +64,8 @@ def analyze_cmd(
     from edgekit.services.targets import resolve_target
 
     best = one(MemorySchedule, memory_schedule, "--memory-schedule") == "best"
-    for path, figure in ((csv_path, False), (plot, True), (memory_timeline, True)):
+    for path, figure in ((csv_path, False), (plot, True), (memory_timeline, True),
+                         (report, False)):
         if path:
             check_writable(path, figure)
     t = resolve_target(target, knobs, weights)
@@ -73,6 +76,12 @@ def analyze_cmd(
         result = analysis(t, batch=batch, dtype=dtype, input_shapes=shapes, profile=profile,
                           best_schedule=best)
     _render(result, json_out, summary, csv_path, plot, memory_timeline)
+    if report:
+        from edgekit.cli.common import write_report
+        from edgekit.report.analysis import to_document
+
+        write_report(report, "analysis", to_document(result.report, result.estimate,
+                                                     result.schedule), f"analyze {t.describe()}")
 
 
 def _compare(t, json_out: bool) -> None:

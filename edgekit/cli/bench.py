@@ -17,6 +17,7 @@ from edgekit.cli.options import (
     JsonOpt,
     PlotOpt,
     ProfileTargetArg,
+    ReportOpt,
     WeightsOpt,
     choices_metavar,
 )
@@ -101,6 +102,7 @@ def bench_cmd(
     compare: CompareOpt = None,
     plot: PlotOpt = None,
     json_out: JsonOpt = False,
+    report: ReportOpt = None,
     weights: WeightsOpt = None,
     knobs=None,
 ):
@@ -119,6 +121,8 @@ def bench_cmd(
 
     if plot:
         check_writable(plot, figure=True)
+    if report:
+        check_writable(report)
     specs = parse_shapes(input_shape)
     opts = BenchOptions(
         runtimes="litert,onnxruntime,keras" if runtime is None else runtime,
@@ -135,6 +139,11 @@ def bench_cmd(
     resolved = [resolve_target(t, knobs, weights) for t in (targets or [None])]
     with progress("Benchmarking") as notify:
         data = bench(resolved, opts, notify, device=device)
+    if report:
+        from edgekit.cli.common import write_report
+
+        write_report(report, "bench", data, "bench " + " ".join(t.describe()
+                                                                for t in resolved))
     _show_bench(data, previous, plot, json_out)
 
 

@@ -117,3 +117,13 @@ def _numbers(value: str, option: str, kind, what: str) -> list:
     if not all(math.isfinite(v) for v in numbers):
         raise UsageError(f"{option} {value}: expected finite {what}")
     return numbers
+
+
+def write_report(path, kind: str, doc: dict, label: str) -> None:
+    """A command's own --report page: its one document, rendered as `edgekit report` would."""
+    from edgekit.core.files import atomic_write
+    from edgekit.report.html import render_page
+
+    page = render_page([(kind, label, doc)], title=f"edgekit {label}")
+    atomic_write(path, lambda f: f.write(page), mode="w", encoding="utf-8")
+    wrote(path)

@@ -8,7 +8,14 @@ import typer
 from edgekit.cli.app import app
 from edgekit.cli.common import out, print_json, progress, warn
 from edgekit.cli.knobs import with_knobs
-from edgekit.cli.options import Int8Opt, JsonOpt, KerasTargetArg, WeightsOpt, choices_metavar
+from edgekit.cli.options import (
+    Int8Opt,
+    JsonOpt,
+    KerasTargetArg,
+    ReportOpt,
+    WeightsOpt,
+    choices_metavar,
+)
 from edgekit.core.choices import CalibrationMethod, Format, IOType, Preprocess, Quant
 
 FormatsOpt = Annotated[str, typer.Option(
@@ -64,6 +71,7 @@ def export_cmd(
     min_agreement: MinAgreementOpt = 0.9,
     strict: StrictOpt = False,
     json_out: JsonOpt = False,
+    report: ReportOpt = None,
     weights: WeightsOpt = None,
     knobs=None,
 ):
@@ -72,7 +80,9 @@ def export_cmd(
     Examples: 'edgekit export --int8', 'edgekit export mobilenet --alpha 0.25 --format tflite
     --quant fp16', 'edgekit export my_model.keras --int8 --calibration images/'.
     """
+    from edgekit.cli.common import write_report
     from edgekit.core.choices import many
+    from edgekit.core.files import check_writable
     from edgekit.export.pipeline import ExportOptions
     from edgekit.services.export import export_target
     from edgekit.services.targets import resolve_target
@@ -85,9 +95,13 @@ def export_cmd(
                          validation=validation, min_agreement=min_agreement, strict=strict,
                          out_dir=output)
     opts.validate()
+    if report:
+        check_writable(report)
     t = resolve_target(target, knobs, weights)
     with progress("Exporting") as notify:
         manifest = export_target(t, opts, notify=notify, warn=warn)
+    if report:
+        write_report(report, "export", manifest, f"export {t.describe()}")
     if json_out:
         print_json(manifest)
         return

@@ -10,7 +10,15 @@ from typing import Optional
 
 import typer
 
-from edgekit.cli import analyze, bench, catalog, devices, export, sweep  # noqa: F401  (registers)
+from edgekit.cli import (  # noqa: F401  (registers the commands)
+    analyze,
+    bench,
+    catalog,
+    devices,
+    export,
+    report,
+    sweep,
+)
 from edgekit.cli.app import app
 from edgekit.cli.common import err
 from edgekit.core.errors import EdgekitError, first_line

@@ -51,3 +51,7 @@ WeightsOpt = Annotated[Optional[str], typer.Option(
     "xception, vgg16/19, inception_v3, densenet*): a Keras weights file, or 'imagenet' for "
     "keras.applications' own file in ~/.keras/models (never downloaded).",
     show_default=False)]
+
+ReportOpt = Annotated[Optional[Path], typer.Option(
+    "--report", metavar="FILE.html", help="Also write this result as a self-contained HTML "
+    "page (see 'edgekit report').", show_default=False)]

@@ -17,7 +17,14 @@ CSV_FIELDS = ("index", "name", "op", "inputs", "output_shape", "params", "traina
 
 
 def to_json(report: Report, estimate: dict | None = None, schedule=None) -> str:
+    return json.dumps(to_document(report, estimate, schedule), indent=2)
+
+
+def to_document(report: Report, estimate: dict | None = None, schedule=None) -> dict:
+    """The analyze JSON document (README: JSON schema)."""
     data = report.to_dict()
+    plan = report.memory_plan()
+    data["memory_timeline"] = {"order": plan.order, "live_bytes": plan.live_bytes}
     if schedule is not None:
         data["memory_schedule"] = {
             "given_peak_bytes": data["totals"]["peak_activation_bytes"],
@@ -30,7 +37,7 @@ def to_json(report: Report, estimate: dict | None = None, schedule=None) -> str:
             layer["roofline"] = {k: est[k] for k in ("time_s", "compute_s", "memory_s",
                                                      "bound")}
         data["profile"] = {k: v for k, v in estimate.items() if k != "layers"}
-    return json.dumps(data, indent=2)
+    return data
 
 
 def render_estimate(estimate: dict, console) -> None:

@@ -1,0 +1,59 @@
+"""`edgekit report`: edgekit's JSON documents as one self-contained HTML page."""
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from edgekit.cli.app import app
+from edgekit.cli.common import wrote
+
+
+@app.command("report")
+def report_cmd(
+    inputs: Annotated[Optional[list[Path]], typer.Argument(
+        help="JSON from 'analyze --json', 'bench --json', 'profile --json', 'sweep', an "
+             "export manifest.json, or an export/sweep output folder.", show_default=False)
+    ] = None,
+    compare: Annotated[bool, typer.Option(
+        "--compare", help="The first two inputs are an old and a new document of the same "
+        "kind (analyze, bench or sweep): show what changed, then every input.")] = False,
+    output: Annotated[Path, typer.Option(
+        "--output", "-o", metavar="FILE.html", help="The page to write.")
+    ] = Path("report.html"),
+    title: Annotated[Optional[str], typer.Option(
+        "--title", help="The page's title. Default: 'edgekit report'.", show_default=False)
+    ] = None,
+):
+    """One self-contained HTML page (no network: CSS, script and SVG charts inline) from
+    edgekit's results: model, layers with bars and the memory timeline, export fidelity,
+    latency distributions, per-op profiles, sweeps with their Pareto chart.
+
+    Examples: 'edgekit report a.json b.json edgekit-out/mobilenet_alpha0.5 sweep-out -o
+    report.html', 'edgekit report --compare old.json new.json'.
+    """
+    from edgekit.core.errors import UsageError
+    from edgekit.core.files import atomic_write, check_writable
+    from edgekit.report.html import ReportInputError, load_input, render_page
+
+    if not inputs:
+        raise UsageError("report: give at least one JSON file or output folder")
+    if compare and len(inputs) < 2:
+        raise UsageError("--compare needs two inputs: the old document, then the new one")
+    check_writable(output)
+    docs = []
+    try:
+        for path in inputs:
+            if not path.exists():
+                raise UsageError(f"not found: {path}")
+            docs += load_input(path)
+        pair = None
+        if compare:
+            pair = (docs[0], docs[1])
+            if len(load_input(inputs[0])) != 1 or len(load_input(inputs[1])) != 1:
+                raise UsageError("--compare takes two JSON documents, not folders")
+        page = render_page(docs, compare=pair, title=title)
+    except ReportInputError as e:
+        raise UsageError(str(e)) from None
+    atomic_write(output, lambda f: f.write(page), mode="w", encoding="utf-8")
+    wrote(output)
