@@ -79,6 +79,7 @@ CompareOpt = Annotated[Optional[Path], typer.Option(
 TopOpt = Annotated[int, typer.Option("--top", min=1, help="Rows to show.")]
 
 
+# long: two dozen options, one a line; the work is in services.bench and _show_bench
 @app.command("bench")
 @with_knobs
 def bench_cmd(
