@@ -41,17 +41,18 @@ def report_cmd(
     if compare and len(inputs) < 2:
         raise UsageError("--compare needs two inputs: the old document, then the new one")
     check_writable(output)
-    docs = []
+    loaded = []
     try:
         for path in inputs:
             if not path.exists():
                 raise UsageError(f"not found: {path}")
-            docs += load_input(path)
+            loaded.append(load_input(path))
+        docs = [d for found in loaded for d in found]
         pair = None
         if compare:
-            pair = (docs[0], docs[1])
-            if len(load_input(inputs[0])) != 1 or len(load_input(inputs[1])) != 1:
+            if len(loaded[0]) != 1 or len(loaded[1]) != 1:
                 raise UsageError("--compare takes two JSON documents, not folders")
+            pair = (loaded[0][0], loaded[1][0])
         page = render_page(docs, compare=pair, title=title)
     except ReportInputError as e:
         raise UsageError(str(e)) from None

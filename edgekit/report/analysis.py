@@ -143,7 +143,7 @@ def render_table(report: Report, console, layers: bool = True) -> None:
                       highlight=False)
 
 
-def _byte_unit(peak: float) -> tuple[str, float]:
+def byte_unit(peak: float) -> tuple[str, float]:
     """One unit for every memory figure of a chart, chosen by its largest value."""
     for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
         if peak >= size:
@@ -168,7 +168,7 @@ def plot_layers(report: Report, path: Path) -> None:
     layers = report.layers
     x = range(len(layers))
     plan = report.memory_plan()
-    unit, size = _byte_unit(max(plan.live_bytes, default=1))
+    unit, size = byte_unit(max(plan.live_bytes, default=1))
     fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(min(16, max(8, len(layers) * 0.09)), 7.5),
                                    sharex=True)
     ax1.bar(x, [r.macs * report.batch / 1e6 for r in layers], color="#1f77b4")
@@ -214,7 +214,7 @@ def plot_timeline(report: Report, path: Path, schedule=None) -> None:
     import matplotlib.pyplot as plt
 
     given = report.memory_plan()
-    unit, size = _byte_unit(max(given.live_bytes, default=1))
+    unit, size = byte_unit(max(given.live_bytes, default=1))
     fig, ax = plt.subplots(figsize=(min(16, max(8, len(report.layers) * 0.08)), 4.5))
     ax.step(range(len(given.live_bytes)), [b / size for b in given.live_bytes], where="mid",
             label=f"given order (peak {nbytes(given.peak_bytes)})")

@@ -177,7 +177,9 @@ class _Plot:
 
 def memory_chart(timeline: dict) -> str:
     live = timeline["live_bytes"]
-    scale, unit = _byte_scale(max(live))
+    from edgekit.report.analysis import byte_unit
+
+    unit, scale = byte_unit(max(live))
     p = _Plot(list(range(len(live))), [v / scale for v in live], "execution step (layer)",
               f"live activations ({unit})", y0=0)
     pts = " ".join(f"{p.px(i):.1f},{p.py(v / scale):.1f}" for i, v in enumerate(live))
@@ -188,13 +190,6 @@ def memory_chart(timeline: dict) -> str:
                    f'fill="{PALETTE[1]}"><title>peak: {_e(timeline["order"][peak])}, '
                    f'{nbytes(live[peak])}</title></circle>')
     return p.svg("live activation memory at each step")
-
-
-def _byte_scale(top: float) -> tuple[float, str]:
-    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
-        if top >= scale:
-            return scale, unit
-    return 1, "B"
 
 
 def latency_chart(rows: list[dict]) -> str:
@@ -239,11 +234,9 @@ def pareto_chart(doc: dict) -> str:
     def v(r, k):
         return r[k] / 1e6 if k == "macs" else r[k]
 
-    xl = {"latency_ms": "measured latency, p50 (ms)", "estimate_ms": "estimated latency (ms)"
-          }.get(lat, "millions of MACs (proxy for latency)")
-    yl = {"published_top1": "published ImageNet top-1 (%)",
-          "validation_top1": "top-1 on the validation data (%)"}.get(
-        acc, "millions of MACs (proxy for accuracy)")
+    from edgekit.report.sweep import axis_labels
+
+    xl, yl = axis_labels(lat, acc)
     p = _Plot([v(r, lat) for r in rows], [v(r, acc) for r in rows], xl, yl, x0=0)
     limit = doc["limits"].get("max_latency_ms")
     if limit is not None and lat != "macs" and limit < p.x1:

@@ -100,7 +100,7 @@ def _limits(doc: dict, skip=()) -> list[str]:
     return words
 
 
-def _axis_labels(lat: str, acc: str) -> tuple[str, str]:
+def axis_labels(lat: str, acc: str) -> tuple[str, str]:
     return ({"latency_ms": "measured latency, p50 (ms)",
              "estimate_ms": "estimated latency (ms)"}.get(
                 lat, "millions of MACs (proxy for latency)"),
@@ -121,7 +121,7 @@ def plot_pareto(doc: dict, path: Path) -> None:
 
     rows = doc["rows"]
     acc, lat = doc["objectives"]["accuracy"], doc["objectives"]["latency"]
-    lat_label, acc_label = _axis_labels(lat["key"], acc["key"])
+    lat_label, acc_label = axis_labels(lat["key"], acc["key"])
     def scaled(key):        # MACs (a proxy) in millions; the rest as they are
         return (lambda r: r[key] / 1e6) if key == "macs" else (lambda r: r[key])
 
