@@ -20,7 +20,7 @@ def total_ram() -> int:
 def measure_host(path: Path) -> dict:
     from datetime import UTC, datetime
 
-    from edgekit.core.files import atomic_write
+    from edgekit.core.files import write_text
 
     gflops = gemm_gflops()
     gbs = copy_gbs()
@@ -47,5 +47,5 @@ bandwidth_gbs = {gbs:.2f}
 ram_bytes = {ram}        # physical memory (sysconf)
 storage_bytes = {disk}   # free space in the home folder
 '''
-    atomic_write(path, lambda f: f.write(text), mode="w")
+    write_text(path, text)
     return {"peak_gflops_fp32": gflops, "bandwidth_gbs": gbs, "path": str(path)}

@@ -30,7 +30,8 @@ def analyze_cmd(
     input_shape: InputShapeOpt = None,
     json_out: JsonOpt = False,
     csv_path: Annotated[Optional[Path], typer.Option(
-        "--csv", help="Also write the per-layer table as CSV.")] = None,
+        "--csv", help="Also write the per-layer table as CSV ('-': the CSV on stdout "
+        "instead of the table).")] = None,
     plot: Annotated[Optional[Path], typer.Option(
         "--plot", help="Also write a PNG: MACs and activation memory per layer.")] = None,
     summary: Annotated[bool, typer.Option(
@@ -58,17 +59,13 @@ def analyze_cmd(
     'edgekit analyze resnet50 --csv layers.csv', 'edgekit analyze model.keras --json'.
     """
     from edgekit.core.choices import one
-    from edgekit.core.files import check_writable
     from edgekit.core.shapes import parse_shapes
     from edgekit.services.analyze import analysis
     from edgekit.services.targets import resolve_target
 
     best = one(MemorySchedule, memory_schedule, "--memory-schedule") == "best"
-    for path, figure in ((csv_path, False), (plot, True), (memory_timeline, True),
-                         (report, False)):
-        if path:
-            check_writable(path, figure)
     t = resolve_target(target, knobs, weights)
+    _check_outputs(csv_path, plot, memory_timeline, report, json_out or compare_formats)
     if compare_formats:
         return _compare(t, json_out)
     shapes = parse_shapes(input_shape)
@@ -82,6 +79,21 @@ def analyze_cmd(
 
         write_report(report, "analysis", to_document(result.report, result.estimate,
                                                      result.schedule), f"analyze {t.describe()}")
+
+
+def _check_outputs(csv_path, plot, memory_timeline, report, other_stdout: bool) -> None:
+    """Every output can be written (after the inputs are known: never onto one of them);
+    only the CSV may go to stdout ('-'), and then nothing else does."""
+    from edgekit.core.errors import UsageError
+    from edgekit.core.files import check_writable, is_stdout
+
+    for path, figure in ((csv_path, False), (plot, True), (memory_timeline, True),
+                         (report, False)):
+        if path:
+            check_writable(path, figure, stdout=path is csv_path)
+    if is_stdout(csv_path) and other_stdout:
+        raise UsageError("--csv - prints the CSV on stdout; it does not go with "
+                         "--json or --compare-formats")
 
 
 def _compare(t, json_out: bool) -> None:
@@ -109,11 +121,12 @@ def _render(result, json_out: bool, summary: bool, csv_path, plot, memory_timeli
     if json_out:
         print(R.to_json(report, estimate, schedule))
         return
-    R.render_table(report, out, layers=not summary)
-    if schedule is not None:
-        R.render_schedule(report, schedule, out)
-    if estimate is not None:
-        R.render_estimate(estimate, out)
+    if str(csv_path) != "-":   # else the CSV is the output on stdout
+        R.render_table(report, out, layers=not summary)
+        if schedule is not None:
+            R.render_schedule(report, schedule, out)
+        if estimate is not None:
+            R.render_estimate(estimate, out)
     for path in (csv_path, plot, memory_timeline):
         if path:
             wrote(path)
@@ -131,7 +144,7 @@ def build_cmd(
 ):
     """Build a zoo model and save it as a .keras file (weights are freshly initialized)."""
     from edgekit.core.errors import UsageError
-    from edgekit.core.files import atomic_path, check_writable
+    from edgekit.core.files import check_writable, output_file
     from edgekit.services.targets import keras_model, resolve_target
 
     t = resolve_target(target, knobs, weights)
@@ -143,7 +156,7 @@ def build_cmd(
     check_writable(output)
     with status(f"Building {t.describe()}…"):
         model = keras_model(t)
-        with atomic_path(output) as tmp:
+        with output_file(output) as tmp:
             model.save(tmp)
     if json_out:
         from edgekit.core.records import SCHEMA_VERSION

@@ -120,10 +120,6 @@ def bench_cmd(
     from edgekit.services.bench import bench
     from edgekit.services.targets import resolve_target
 
-    if plot:
-        check_writable(plot, figure=True)
-    if report:
-        check_writable(report)
     specs = parse_shapes(input_shape)
     opts = BenchOptions(
         runtimes="litert,onnxruntime,keras" if runtime is None else runtime,
@@ -138,6 +134,10 @@ def bench_cmd(
     opts.validate()
     previous = R.load_previous(compare) if compare is not None else None
     resolved = [resolve_target(t, knobs, weights) for t in (targets or [None])]
+    if plot:   # after the inputs are known: never onto one of them
+        check_writable(plot, figure=True)
+    if report:
+        check_writable(report)
     with progress("Benchmarking") as notify:
         data = bench(resolved, opts, notify, device=device)
     if report:

@@ -73,7 +73,10 @@ def progress(message: str):
 
 
 def wrote(path) -> None:
-    """'wrote PATH' on stderr, never wrapped (a path is copied from it)."""
+    """'wrote PATH' on stderr, never wrapped (a path is copied from it); nothing for
+    stdout ('-')."""
+    if str(path) == "-":
+        return
     err.print(f"wrote {path}", soft_wrap=True, highlight=False, markup=False)
 
 
@@ -121,9 +124,9 @@ def _numbers(value: str, option: str, kind, what: str) -> list:
 
 def write_report(path, kind: str, doc: dict, label: str) -> None:
     """A command's own --report page: its one document, rendered as `edgekit report` would."""
-    from edgekit.core.files import atomic_write
+    from edgekit.core.files import write_text
     from edgekit.report.html import render_page
 
     page = render_page([(kind, label, doc)], title=f"edgekit {label}")
-    atomic_write(path, lambda f: f.write(page), mode="w", encoding="utf-8")
+    write_text(path, page)
     wrote(path)

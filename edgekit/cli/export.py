@@ -95,9 +95,9 @@ def export_cmd(
                          validation=validation, min_agreement=min_agreement, strict=strict,
                          out_dir=output)
     opts.validate()
-    if report:
-        check_writable(report)
     t = resolve_target(target, knobs, weights)
+    if report:
+        check_writable(report)   # after the inputs are known: never onto one of them
     with progress("Exporting") as notify:
         manifest = export_target(t, opts, notify=notify, warn=warn)
     if report:

@@ -91,6 +91,9 @@ def _interrupted() -> None:
 
 def main(argv: Optional[list] = None) -> None:
     """Entry point: one line and an exit code for every error, unless --debug."""
+    from edgekit.core.files import forget_inputs
+
+    forget_inputs()   # a new command: its inputs are noted as they are resolved
     previous = _Interrupts.install()
     try:
         _main(argv)

@@ -19,7 +19,8 @@ def report_cmd(
         "--compare", help="The first two inputs are an old and a new document of the same "
         "kind (analyze, bench or sweep): show what changed, then every input.")] = False,
     output: Annotated[Path, typer.Option(
-        "--output", "-o", metavar="FILE.html", help="The page to write.")
+        "--output", "-o", metavar="FILE.html", help="The page to write ('-': stdout). "
+        "Never one of the inputs.")
     ] = Path("report.html"),
     title: Annotated[Optional[str], typer.Option(
         "--title", help="The page's title. Default: 'edgekit report'.", show_default=False)
@@ -33,14 +34,14 @@ def report_cmd(
     report.html', 'edgekit report --compare old.json new.json'.
     """
     from edgekit.core.errors import UsageError
-    from edgekit.core.files import atomic_write, check_writable
+    from edgekit.core.files import check_writable, write_text
     from edgekit.report.html import ReportInputError, load_input, render_page
 
     if not inputs:
         raise UsageError("report: give at least one JSON file or output folder")
     if compare and len(inputs) < 2:
         raise UsageError("--compare needs two inputs: the old document, then the new one")
-    check_writable(output)
+    check_writable(output, stdout=True)
     loaded = []
     try:
         for path in inputs:
@@ -56,5 +57,5 @@ def report_cmd(
         page = render_page(docs, compare=pair, title=title)
     except ReportInputError as e:
         raise UsageError(str(e)) from None
-    atomic_write(output, lambda f: f.write(page), mode="w", encoding="utf-8")
+    write_text(output, page, stdout=True)
     wrote(output)

@@ -96,7 +96,7 @@ def sweep_cmd(
     'edgekit sweep mobilenet --alpha 0.25,0.5 --resolution 96,128 --quant int8
     --runtime litert --max-latency 5', 'edgekit sweep ... --executor ray'.
     """
-    from edgekit.core.files import atomic_write
+    from edgekit.core.files import write_text
     from edgekit.report.sweep import plot_pareto, render_sweep, write_csv
     from edgekit.services.sweep import SweepSpec, sweep
 
@@ -115,7 +115,7 @@ def sweep_cmd(
 
     paths = {"json": output / "sweep.json", "csv": output / "sweep.csv",
              "plot": output / "pareto.png"}
-    atomic_write(paths["json"], lambda f: f.write(json.dumps(doc, indent=1)), mode="w")
+    write_text(paths["json"], json.dumps(doc, indent=1))
     write_csv(doc, paths["csv"])
     plot_pareto(doc, paths["plot"])
     if json_out:

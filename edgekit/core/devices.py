@@ -138,11 +138,10 @@ def _toml(devices: dict[str, Device]) -> str:
 
 
 def save_devices(devices: dict[str, Device], path: Path | None = None) -> Path:
-    from edgekit.core.files import atomic_write, writable_target
+    from edgekit.core.files import write_text
 
     path = path or registry_path()
-    writable_target(path)
-    atomic_write(path, lambda f: f.write(_toml(devices)), mode="w")
+    write_text(path, _toml(devices))
     return path
 
 

@@ -1,15 +1,166 @@
-"""Atomic file writes: a failed or interrupted write leaves no partial file behind."""
+"""One way to write a file, for every command (DESIGN.md, "Foundations").
+
+``write_output(path, write)`` and ``output_file(path)`` are the only ways edgekit writes a
+file a user named or will read. They
+
+- refuse to write onto any input of the running command (``note_input`` remembers each one
+  where user files are resolved or loaded), compared by resolved path and by device/inode,
+  so a hard link or another spelling of an input is refused too;
+- write through a symbolic link (a chain, or a dangling one) to its target: the link stays;
+- write in place (opened, no rename, no chmod) into what is not a regular file: a FIFO, a
+  character device (``/dev/null``), ``/dev/stdout``, ``/dev/fd/N``; ``-`` is stdout where
+  the caller allows it (one text/JSON output);
+- write a regular file atomically: a temporary file with a short name (``.ek-XXXXXXXX.part``,
+  so that any legal target name fits NAME_MAX) beside the target, renamed onto it; a
+  failure (a full disk included: exit 1, "no space left on FOLDER") leaves the old file as
+  it was and no temporary file.
+"""
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
+import re
+import stat
+import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from edgekit.core.errors import UsageError, first_line
+from edgekit.core.errors import EdgekitError, UsageError, first_line
+
+STDOUT = "-"
+TEMP_PREFIX, TEMP_SUFFIX = ".ek-", ".part"    # 17 characters whatever the target's name
+
+# ---- the inputs of the running command ------------------------------------------------------
+
+_inputs: dict[tuple[int, int], str] = {}    # (st_dev, st_ino) -> the input as named
+_input_paths: dict[str, str] = {}           # resolved path -> the input as named
+
+
+def note_input(path) -> None:
+    """Remember that the running command reads ``path``: no output of it may be written
+    onto that file (by any spelling, link or hard link). Folders and devices are not
+    recorded (nothing is written onto a folder; ``/dev/stdin`` is not a file)."""
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return
+    if stat.S_ISDIR(st.st_mode) or stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode):
+        return
+    _inputs[(st.st_dev, st.st_ino)] = str(path)
+    _input_paths[os.path.realpath(path)] = str(path)
+
+
+def forget_inputs() -> None:
+    """A new command starts: none of its files are known yet (the CLI calls this)."""
+    _inputs.clear()
+    _input_paths.clear()
+
+
+def _input_named(path: Path) -> str | None:
+    """The input ``path`` would overwrite, as the user named it, or None."""
+    named = _input_paths.get(os.path.realpath(path))
+    if named is not None and os.path.exists(named):
+        return named
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    named = _inputs.get((st.st_dev, st.st_ino))
+    if named is None:
+        return None
+    try:  # the input is still that file (not a deleted one whose inode was reused)
+        now = os.stat(named)
+    except OSError:
+        return None
+    return named if (now.st_dev, now.st_ino) == (st.st_dev, st.st_ino) else None
+
+
+def _refuse_inputs(path: Path) -> None:
+    named = _input_named(path)
+    if named is not None:
+        same = "" if os.path.abspath(named) == os.path.abspath(path) else f" ({named})"
+        raise UsageError(f"cannot write {path}: it is an input of this command{same}; "
+                         "edgekit never overwrites its inputs, give another file name")
+
+
+# ---- where a write goes ---------------------------------------------------------------------
+
+def is_stdout(path) -> bool:
+    return path is not None and str(path) == STDOUT
+
+
+_FD = re.compile(r"^/(?:dev|proc/self)/fd/(\d+)$")
+_STD = {"/dev/stdin": 0, "/dev/stdout": 1, "/dev/stderr": 2}
+
+
+def _descriptor(path: Path) -> int | None:
+    """The open descriptor a path names (/dev/stdout, /dev/fd/N, /proc/self/fd/N, or a link
+    to one of them), or None: written through the descriptor, not reopened (reopening a
+    redirected stdout would truncate the file the shell opened)."""
+    text = str(path)
+    for _ in range(40):   # the kernel's limit of links followed
+        text = os.path.normpath(os.path.abspath(text))
+        if text in _STD:
+            return _STD[text]
+        m = _FD.match(text)
+        if m:
+            return int(m.group(1))
+        try:
+            link = os.readlink(text)
+        except (OSError, ValueError):
+            return None
+        text = os.path.join(os.path.dirname(text), link)
+    return None
+
+
+def output_kind(path) -> str:
+    """How ``write_output`` would write ``path``: 'stdout', 'descriptor', 'in place' (not a
+    regular file: FIFO, device), 'folder' (refused) or 'atomic' (a regular file or nothing
+    yet: temporary file and rename). Writes nothing."""
+    path = Path(path)
+    if is_stdout(path):
+        return "stdout"
+    if _descriptor(path) is not None:
+        return "descriptor"
+    return {"stream": "in place", "folder": "folder", "file": "atomic"}[_kind(_resolve(path))]
+
+
+def _resolve(path: Path) -> Path:
+    """The file a write to ``path`` lands in: the end of its symbolic links (a dangling
+    link's target included), in its real folder."""
+    if not os.path.islink(path):
+        return path
+    try:
+        target = Path(os.path.realpath(path, strict=False))
+        if os.path.islink(target):   # still a link: a loop
+            raise OSError(errno.ELOOP, "loop")
+    except OSError:
+        raise UsageError(f"cannot write {path}: its symbolic links form a loop") from None
+    return target
+
+
+def _kind(path: Path) -> str:
+    """'stdout', 'fd', 'stream' (exists, not a regular file: written in place), 'folder',
+    or 'file' (a regular file or nothing yet: written atomically)."""
+    if is_stdout(path):
+        return "stdout"
+    if _descriptor(path) is not None:
+        return "fd"
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return "file"
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise UsageError(f"cannot write {path}: its symbolic links form a loop") from None
+        return "file"
+    if stat.S_ISDIR(st.st_mode):
+        return "folder"
+    return "file" if stat.S_ISREG(st.st_mode) else "stream"
 
 
 def current_umask() -> int:
@@ -36,16 +187,31 @@ def writable_target(path: Path, create_parent: bool = True) -> Path:
     return parent
 
 
-def check_writable(path: Path, figure: bool = False) -> Path:
-    """Fail early, creating nothing, when a file cannot be written at ``path``: it is a
-    folder, or the nearest existing folder above it is a file (for a figure: a suffix
-    that names no image format)."""
+def check_writable(path: Path, figure: bool = False, stdout: bool = False) -> Path:
+    """Fail early, creating nothing, when a file cannot be written at ``path``: it is an
+    input of the command (so far), a folder, or the nearest existing folder above it is a
+    file (for a figure: a suffix that names no image format); ``-`` unless ``stdout``."""
     path = Path(path)
-    if path.is_dir():
-        raise UsageError(f"cannot write {path}: it is a folder; give a file name")
+    if is_stdout(path):
+        if not stdout:
+            raise UsageError(f"cannot write {'a plot' if figure else 'this output'} to "
+                             "stdout ('-'); give a file name (./- for a file named '-')")
+        return path
     if figure:
         figure_format(path)
-    parent = path.parent if str(path.parent) else Path(".")
+    if _descriptor(path) is not None:
+        return path
+    _refuse_inputs(path)
+    target = _resolve(path)
+    kind = _kind(target)
+    if kind == "folder":
+        raise UsageError(f"cannot write {path}: it is a folder; give a file name")
+    if kind == "stream":
+        return path
+    parent = target.parent if str(target.parent) else Path(".")
+    if target != path and not parent.is_dir():
+        raise UsageError(f"cannot write {path}: it links to {target}, whose folder "
+                         "does not exist")
     while not parent.exists() and parent != parent.parent:
         parent = parent.parent
     if not parent.is_dir():
@@ -65,44 +231,132 @@ def figure_format(path: Path) -> str:
     return fmt
 
 
-def atomic_write(path: Path, write: Callable, mode: str = "wb", **open_kw) -> None:
-    """Call ``write(file)`` on a temporary file beside ``path``, then rename it into place."""
-    path = Path(path)
-    parent = writable_target(path)
+# ---- writing --------------------------------------------------------------------------------
+
+_USAGE_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOENT, errno.ENOTDIR,
+                 errno.EISDIR, errno.ENAMETOOLONG, errno.ELOOP, errno.EEXIST}
+
+
+def _failed(path: Path, e: OSError, folder) -> EdgekitError:
+    """One line for a write that failed: a full disk is exit 1 and says so."""
+    if e.errno in (errno.ENOSPC, errno.EDQUOT):
+        return EdgekitError(f"cannot write {path}: no space left on {folder}; "
+                            "nothing was written")
+    reason = e.strerror or first_line(e)
+    if e.errno in _USAGE_ERRNOS:
+        return UsageError(f"cannot write {path}: {reason}")
+    return EdgekitError(f"cannot write {path}: {reason}")
+
+
+def _stream(path: Path, mode: str, open_kw: dict):
+    """An open file for a target that is written in place, and whether to close it."""
+    if is_stdout(path) or _descriptor(path) in (1, 2):
+        text = sys.stderr if _descriptor(path) == 2 else sys.stdout
+        text.flush()
+        return (text if "b" not in mode else text.buffer), False
+    fd = _descriptor(path)
+    if fd is not None:
+        return os.fdopen(os.dup(fd), mode, **open_kw), True
+    return open(path, mode, **open_kw), True
+
+
+def _new_mode(target: Path) -> int:
+    """The permission bits of the written file: the replaced file's, else the umask's."""
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=parent)
+        return stat.S_IMODE(os.stat(target).st_mode)
+    except OSError:
+        return 0o666 & ~current_umask()
+
+
+def _prepare(path: Path, stdout: bool) -> tuple[str, Path]:
+    """(kind, the file written) after every check, creating missing folders."""
+    check_writable(path, stdout=stdout)
+    target = _resolve(path)
+    kind = _kind(target) if not (is_stdout(path) or _descriptor(path) is not None) \
+        else "stream"
+    if kind == "file":
+        writable_target(target, create_parent=target == path)
+    return kind, target
+
+
+def write_output(path, write: Callable, mode: str = "wb", *, stdout: bool = False,
+                 **open_kw) -> None:
+    """Call ``write(file)`` to produce the output ``path`` by the rules of this module:
+    never onto an input, through links, in place into what is not a regular file, ``-``
+    for stdout when ``stdout``, atomically (temporary file and rename) otherwise."""
+    path = Path(path)
+    kind, target = _prepare(path, stdout)
+    if kind == "stream":
+        try:
+            f, close = _stream(path, mode, open_kw)
+            try:
+                write(f)
+                f.flush()
+            finally:
+                if close:
+                    f.close()
+        except OSError as e:
+            raise _failed(path, e, path) from None
+        return
+    parent = target.parent if str(target.parent) else Path(".")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX, dir=parent)
     except OSError as e:
-        raise UsageError(f"cannot write {path}: {e.strerror}") from None
+        raise _failed(path, e, parent) from None
     try:
         with os.fdopen(fd, mode, **open_kw) as f:
             write(f)
-        os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp makes 0600; honour the umask
-        os.replace(tmp, path)
+            f.flush()
+            os.fsync(f.fileno())   # a full disk shows here, not after the rename
+        os.chmod(tmp, _new_mode(target))   # mkstemp makes 0600
+        os.replace(tmp, target)
     except BaseException as e:
-        if os.path.exists(tmp):
+        if os.path.lexists(tmp):
             os.unlink(tmp)
         if isinstance(e, OSError):
-            raise UsageError(f"cannot write {path}: {e.strerror or first_line(e)}") from None
+            raise _failed(path, e, parent) from None
         raise
 
 
+def write_text(path, text: str, *, stdout: bool = False, encoding: str = "utf-8") -> None:
+    """``write_output`` of a string."""
+    write_output(path, lambda f: f.write(text), mode="w", stdout=stdout, encoding=encoding)
+
+
 @contextmanager
-def atomic_path(path: Path) -> Iterator[Path]:
-    """A temporary path beside ``path`` (same suffix) that is renamed into place on success
-    and removed on failure; for writers that need a file name (Keras ``save``)."""
+def output_file(path) -> Iterator[Path]:
+    """A file name for writers that need one (Keras ``save``), with ``path``'s suffix, that
+    becomes the output ``path`` on success by the rules of ``write_output``, and is gone on
+    failure."""
+    import shutil
+
     path = Path(path)
-    parent = writable_target(path)
-    if not os.access(parent, os.W_OK):
-        raise UsageError(f"cannot write {path}: folder {parent} is not writable")
-    tmp = parent / f".{path.stem}.{os.getpid()}.part{path.suffix}"
+    kind, target = _prepare(path, stdout=False)
+    suffix = path.suffix if len(path.suffix) <= 16 else ""
+    if kind == "stream":
+        with tempfile.TemporaryDirectory(prefix="edgekit-") as folder:
+            tmp = Path(folder) / f"output{suffix}"
+            yield tmp
+            with open(tmp, "rb") as src:
+                write_output(path, lambda f: shutil.copyfileobj(src, f))
+        return
+    parent = target.parent if str(target.parent) else Path(".")
+    try:
+        fd, name = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX + suffix,
+                                    dir=parent)
+        os.close(fd)
+    except OSError as e:
+        raise _failed(path, e, parent) from None
+    tmp = Path(name)
     try:
         yield tmp
-        os.replace(tmp, path)
+        os.chmod(tmp, _new_mode(target))
+        os.replace(tmp, target)
     except BaseException as e:
-        if tmp.exists():
-            tmp.unlink()
+        if os.path.lexists(tmp):
+            os.unlink(tmp)
         if isinstance(e, OSError):
-            raise UsageError(f"cannot write {path}: {e.strerror or first_line(e)}") from None
+            raise _failed(path, e, parent) from None
         raise
 
 
@@ -113,7 +367,6 @@ def sha256_file(path: Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
-
 
 
 def config_dir() -> Path:

@@ -33,7 +33,7 @@ from edgekit.core.choices import (
 )
 from edgekit.core.errors import EdgekitError, UsageError
 from edgekit.core.fidelity import compare, json_safe
-from edgekit.core.files import atomic_write, check_writable, sha256_file
+from edgekit.core.files import check_writable, note_input, sha256_file, write_text
 from edgekit.core.versions import TOOL_PACKAGES, package_versions
 from edgekit.export.converters import convert
 from edgekit.export.samples import (
@@ -47,6 +47,12 @@ from edgekit.export.samples import (
 from edgekit.runtimes.base import open_runner, run_batched
 
 EXT = {"tflite": ".tflite", "onnx": ".onnx"}
+MANIFEST = "manifest.json"
+MANIFEST_KIND = "edgekit export manifest"   # the marker of a manifest edgekit wrote
+
+
+def artifact_name(stem: str, fmt: str, quant: str) -> str:
+    return f"{stem}_{QUANT_LABEL[quant]}{EXT[fmt]}"
 
 
 @dataclass
@@ -76,11 +82,17 @@ class ExportOptions:
             raise UsageError(f"calibration data not found: {self.calibration}")
         if self.validation is not None and not Path(self.validation).is_file():
             raise UsageError(f"validation data not found: {self.validation}")
+        if self.calibration not in (None, "random"):
+            note_input(self.calibration)
+        if self.validation is not None:
+            note_input(self.validation)
         if self.out_dir is not None:
             out = Path(self.out_dir)
             if out.exists() and not out.is_dir():
                 raise UsageError(f"output folder {out} is not a writable folder")
-            check_writable(out / "manifest.json")  # no file where a folder must go
+            check_writable(out / MANIFEST)  # no file where a folder must go
+            if out.is_dir():
+                previous_manifest(out)      # not edgekit's: refused before any work
 
 
 @dataclass
@@ -183,13 +195,15 @@ def _export_locked(model, job, opts, out_dir: Path, notify, warn) -> dict:
         shutil.rmtree(stale, ignore_errors=True)
     staging = Path(tempfile.mkdtemp(prefix=".edgekit-staging-", dir=out_dir))
     try:
+        planned = [artifact_name(job.name, f, q) for f in opts.formats for q in opts.quants]
+        _check_replaceable(out_dir, planned)        # before any work
         manifest = _export(model, job, opts, staging, notify, warn)
-        manifest["artifacts"] = _merge_previous(out_dir, manifest)
+        previous = _check_replaceable(out_dir, [a["file"] for a in manifest["artifacts"]])
+        manifest["artifacts"] = _merge_previous(out_dir, previous, manifest, warn)
         for art in manifest["artifacts"]:
             if (staging / art["file"]).exists():
                 os.replace(staging / art["file"], out_dir / art["file"])
-        atomic_write(out_dir / "manifest.json",
-                     lambda f: f.write(json.dumps(manifest, indent=2)), mode="w")
+        write_text(out_dir / MANIFEST, json.dumps(manifest, indent=2))
         manifest["out_dir"] = str(out_dir)
         return manifest
     finally:
@@ -201,25 +215,96 @@ def _identity(meta: dict) -> tuple:
                  for k in ("name", "source", "path", "knobs", "weights_file"))
 
 
-def _merge_previous(out_dir: Path, manifest: dict) -> list[dict]:
-    """This export's artefacts, plus those an earlier export of the same model left in the
-    folder; an earlier export of another model has its artefacts removed."""
+def is_edgekit_manifest(doc) -> bool:
+    """A manifest edgekit wrote: its marker, or (written before the marker) schema 1 with
+    edgekit's blocks."""
+    if not isinstance(doc, dict) or not isinstance(doc.get("artifacts"), list):
+        return False
+    if doc.get("kind") == MANIFEST_KIND:
+        return True
+    return (doc.get("schema") == 1 and "kind" not in doc
+            and isinstance(doc.get("tools"), dict) and isinstance(doc.get("model"), dict))
+
+
+def previous_manifest(out_dir: Path) -> dict | None:
+    """The manifest an earlier export left in ``out_dir`` (None if there is none); one line
+    when a manifest.json is there that edgekit did not write: it is never overwritten."""
+    path = Path(out_dir) / MANIFEST
+    if not os.path.lexists(path):
+        return None
     try:
-        previous = json.loads((out_dir / "manifest.json").read_text())
-        old = previous["artifacts"]
-        same = _identity(previous["model"]) == _identity(manifest["model"])
-    except (OSError, ValueError, KeyError, TypeError):
+        doc = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError):
+        doc = None
+    if not is_edgekit_manifest(doc):
+        raise UsageError(f"{path} is not an edgekit export manifest; edgekit does not "
+                         "overwrite it: move it, or choose another output folder (-o)")
+    return doc
+
+
+def _listed(previous: dict | None) -> dict[str, str | None]:
+    """{file: sha256} of the artefacts a previous manifest lists (plain file names only)."""
+    if previous is None:
+        return {}
+    out: dict[str, str | None] = {}
+    for art in previous["artifacts"]:
+        name = art.get("file") if isinstance(art, dict) else None
+        if isinstance(name, str) and name not in ("", ".", "..", MANIFEST) \
+                and Path(name).name == name:
+            sha = art.get("sha256")
+            out[name] = sha if isinstance(sha, str) else None
+    return out
+
+
+def _unchanged(path: Path, sha: str | None) -> bool:
+    """The file at ``path`` is what edgekit wrote there: a regular file (not a link) with
+    the listed hash."""
+    return (sha is not None and path.is_file() and not path.is_symlink()
+            and sha256_file(path) == sha)
+
+
+def _check_replaceable(out_dir: Path, names: list[str]) -> dict | None:
+    """Refuse (before any file moves) to replace a file that edgekit did not write: each
+    existing file among ``names`` must be listed by the folder's manifest with its current
+    hash. Returns the previous manifest."""
+    previous = previous_manifest(out_dir)
+    listed = _listed(previous)
+    for name in names:
+        path = out_dir / name
+        if os.path.lexists(path) and not _unchanged(path, listed.get(name)):
+            why = "changed since edgekit wrote it" if name in listed else \
+                "edgekit did not write it"
+            raise UsageError(f"{path} exists and {why}; edgekit does not replace it: move "
+                             "it, or choose another output folder (-o)")
+    return previous
+
+
+def _merge_previous(out_dir: Path, previous: dict | None, manifest: dict,
+                    warn: Callable[[str], None]) -> list[dict]:
+    """This export's artefacts, plus those an earlier export of the same model left in the
+    folder; an earlier export of another model has its artefacts removed. A listed file
+    whose hash no longer matches (the user changed or replaced it) is left alone, no longer
+    listed, and named in a warning."""
+    if previous is None:
         return manifest["artifacts"]
+    same = isinstance(previous.get("model"), dict) and \
+        _identity(previous["model"]) == _identity(manifest["model"])
     new = {a["file"] for a in manifest["artifacts"]}
-    kept = []
-    for art in old:
-        path = out_dir / str(art.get("file", ""))
-        if art.get("file") in new or not path.is_file() or path.parent != out_dir:
+    listed = _listed(previous)
+    kept, changed = [], []
+    for art in previous["artifacts"]:
+        name = art.get("file") if isinstance(art, dict) else None
+        if name in new or name not in listed or not os.path.lexists(out_dir / name):
             continue
-        if same:
+        if not _unchanged(out_dir / name, listed[name]):
+            changed.append(name)
+        elif same:
             kept.append(art)
         else:
-            path.unlink()
+            (out_dir / name).unlink()
+    if changed:
+        warn(f"left alone in {out_dir}: {', '.join(changed)} (changed since edgekit wrote "
+             "it; no longer listed in the manifest)")
     return kept + manifest["artifacts"]
 
 
@@ -277,7 +362,7 @@ def _artifact(ctx: _Context, fmt: str, quant: str, staging: Path, notify, step: 
                                     if quant == "int8" and calib else ""))
     content, details = convert(ctx.model, fmt, quant, calib.x if calib else None,
                                opts.io, opts.method, ctx.onnx_float)
-    file = f"{ctx.job.name}_{QUANT_LABEL[quant]}{EXT[fmt]}"
+    file = artifact_name(ctx.job.name, fmt, quant)
     path = staging / file
     path.write_bytes(content)
     convert_s = time.perf_counter() - t0
@@ -341,6 +426,7 @@ def _manifest(ctx: _Context, artifacts: list[dict]) -> dict:
     ref_acc = None if val.y is None else float(np.mean(np.argmax(ctx.ref, axis=1) == val.y))
     return {
         "schema": SCHEMA_VERSION,
+        "kind": MANIFEST_KIND,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "tools": package_versions(TOOL_PACKAGES),
         "model": {**ctx.job.meta, "params": ctx.params, "weights": ctx.weights},

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from edgekit.core.errors import UsageError, first_line
+from edgekit.core.files import note_input
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".ppm", ".tif", ".tiff")
 
@@ -82,6 +83,7 @@ def from_folder(folder: Path, shape: tuple, limit: int, mode: str) -> Samples:
     h, w, c = shape
     pixels = []
     for path in files[:limit]:
+        note_input(path)
         try:
             with Image.open(path) as img:
                 pixels.append(_fit(img, h, w, c))
@@ -116,6 +118,7 @@ def sample_images(shape: tuple, count: int, mode: str, seed: int = 0) -> Samples
 
 def from_array(path: Path, shape: tuple, limit: int) -> Samples:
     """An .npy array, or an .npz with 'x' (and optionally 'y'), already preprocessed."""
+    note_input(path)   # no output of this command may be written onto it
     try:
         data = np.load(path, allow_pickle=False)
     except (OSError, ValueError) as e:

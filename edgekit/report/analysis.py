@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from edgekit.core.counting import CONVENTIONS
-from edgekit.core.files import atomic_write
+from edgekit.core.files import write_output
 from edgekit.core.records import Report
 from edgekit.core.units import nbytes, shape, si
 from edgekit.report.figures import save_figure
@@ -80,7 +80,7 @@ def write_csv(report: Report, path: Path) -> None:
             w.writerow({**r, "inputs": " ".join(r["inputs"]),
                         "output_shape": "x".join(map(str, r["output_shape"]))})
 
-    atomic_write(path, write, mode="w", newline="")
+    write_output(path, write, mode="w", stdout=True, newline="")
 
 
 def totals_lines(report: Report) -> list[tuple[str, str]]:

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 from edgekit.core.errors import UsageError
+from edgekit.core.files import note_input
 from edgekit.core.stats import regression
 from edgekit.report.figures import save_figure
 
@@ -20,6 +21,7 @@ def row_key(r: dict) -> tuple:
 
 def load_previous(path: Path) -> tuple[dict[tuple, dict], dict]:
     """(rows by key, the environment they were measured in) of a 'bench --json' file."""
+    note_input(path)   # no output of this command may be written onto it
     try:
         data = json.loads(Path(path).read_text())
         return {row_key(r): r for r in data["results"]}, data.get("environment") or {}

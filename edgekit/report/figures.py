@@ -1,10 +1,11 @@
-"""Writing matplotlib figures: atomically, in the format the file name asks for."""
+"""Writing matplotlib figures (core.files.write_output), in the format the file name asks
+for."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from edgekit.core.files import atomic_write, figure_format
+from edgekit.core.files import figure_format, write_output
 
 
 def save_figure(fig, path: Path, dpi: int = 110) -> None:
@@ -13,6 +14,6 @@ def save_figure(fig, path: Path, dpi: int = 110) -> None:
 
     fmt = figure_format(path)
     try:
-        atomic_write(path, lambda f: fig.savefig(f, format=fmt, dpi=dpi), mode="wb")
+        write_output(path, lambda f: fig.savefig(f, format=fmt, dpi=dpi), mode="wb")
     finally:
         plt.close(fig)

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from html import escape
 from pathlib import Path
 
+from edgekit.core.files import note_input
 from edgekit.core.units import nbytes, si
 
 PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442",
@@ -54,6 +55,7 @@ def load_input(path: Path) -> list[tuple[str, str, dict]]:
         if not found:
             raise ReportInputError(f"{path} holds no manifest.json or sweep.json")
         return [x for p in found for x in load_input(p)]
+    note_input(path)   # no output of this command may be written onto it
     try:
         doc = json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, ValueError) as e:

@@ -17,14 +17,14 @@ CSV_COLUMNS = ["id", "model", "alpha", "resolution", "quant", "runtime", "params
 
 
 def write_csv(doc: dict, path: Path) -> None:
-    from edgekit.core.files import atomic_write
+    from edgekit.core.files import write_text
 
     buf = io.StringIO()
     w = csv.DictWriter(buf, CSV_COLUMNS, extrasaction="ignore", lineterminator="\n")
     w.writeheader()
     for r in doc["rows"]:
         w.writerow({**r, "violates": " ".join(r["violates"])})
-    atomic_write(path, lambda f: f.write(buf.getvalue()), mode="w")
+    write_text(path, buf.getvalue())
 
 
 def _ms(v) -> str:

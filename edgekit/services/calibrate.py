@@ -56,7 +56,7 @@ def calibrate_device(device: str, output: Path | None, notify=lambda m: None,
     profiles) and remember it with the device; returns what was measured."""
     from edgekit.core.device_profiles import load_profile, user_dir
     from edgekit.core.devices import set_profile
-    from edgekit.core.files import atomic_write, check_writable
+    from edgekit.core.files import check_writable, write_text
     from edgekit.services.remote import session
 
     with session(device, notify) as board:
@@ -80,7 +80,7 @@ def calibrate_device(device: str, output: Path | None, notify=lambda m: None,
                 "peak_gops_int8": 2 * FC_MACS / (result["times"]["int8"]["min_ms"] * 1e6),
                 "bandwidth_gbs": result["bandwidth_gbs"], "storage_bytes": result["disk_free"],
                 "fingerprint": fp, "times": result["times"], "path": str(path)}
-    atomic_write(path, lambda f: f.write(profile_toml(measured)), mode="w")
+    write_text(path, profile_toml(measured))
     load_profile(path)   # what was written reads back as a profile
     set_profile(name, name)
     return measured

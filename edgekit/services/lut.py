@@ -76,7 +76,7 @@ def measure_table(grid: Grid, method, threads: int | None = None, xnnpack: bool 
                   output: Path | None = None, notify=lambda m: None) -> dict:
     """Measure every distinct kernel of the grid's models once (and each model whole),
     on this machine or a ``device``; write the table; return it."""
-    from edgekit.core.files import atomic_write, check_writable
+    from edgekit.core.files import check_writable, write_text
     from edgekit.services.profile import isolate_files
 
     name = name or device or "host"
@@ -121,7 +121,7 @@ def measure_table(grid: Grid, method, threads: int | None = None, xnnpack: bool 
              "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
              "seconds": round(time.monotonic() - t0, 1), **where,
              "models": models, "kernels": kernels}
-    atomic_write(path, lambda f: f.write(json.dumps(table, indent=1)), mode="w")
+    write_text(path, json.dumps(table, indent=1))
     table["path"] = str(path)
     return table
 

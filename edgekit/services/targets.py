@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from edgekit.core.errors import ModelFileError, UsageError, first_line
+from edgekit.core.files import note_input
 from edgekit.zoo import registry
 
 KERAS_SUFFIXES = (".keras", ".h5", ".hdf5")
@@ -76,6 +77,7 @@ def resolve_target(target: str | None, knobs: dict[str, Any],
         if path.suffix.lower() not in MODEL_SUFFIXES:
             raise UsageError(f"unsupported model file {path}: expected one of "
                              f"{', '.join(MODEL_SUFFIXES)}")
+        note_input(path)   # no output of this command may be written onto it
         return Target("file", path.stem, {}, path)
     entry = registry.get(target)
     values = entry.validate(knobs)
@@ -84,6 +86,7 @@ def resolve_target(target: str | None, knobs: dict[str, Any],
         from edgekit.zoo.pretrained import resolve_file
 
         path = resolve_file(weights, entry.name, values)
+        note_input(path)
     return Target("zoo", entry.name, values, weights=path)
 
 
