@@ -296,3 +296,18 @@ def test_new_files_honour_the_umask(tmp_path):
     finally:
         os.umask(old)
     assert stat.S_IMODE(os.stat(tmp_path / "x").st_mode) == 0o640
+
+
+def test_a_full_disk_through_the_cli_is_exit_1_and_one_line(tiny_disk, monkeypatch, capsys):
+    from edgekit.cli.main import main
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tiny_disk))
+    (tiny_disk / "edgekit").mkdir()
+    before = {p.name for p in tiny_disk.rglob("*")}
+    with pytest.raises(SystemExit) as e:
+        main(["devices", "add", "pi", "ssh://pi@example.invalid"])
+    err = capsys.readouterr().err
+    lines = [x for x in err.splitlines() if x.startswith("edgekit: error:")]
+    assert e.value.code == 1 and len(lines) == 1 and "Traceback" not in err, err
+    assert "no space left on" in lines[0]
+    assert {p.name for p in tiny_disk.rglob("*")} == before
