@@ -197,6 +197,8 @@ def check_writable(path: Path, figure: bool = False, stdout: bool = False) -> Pa
             raise UsageError(f"cannot write {'a plot' if figure else 'this output'} to "
                              "stdout ('-'); give a file name (./- for a file named '-')")
         return path
+    if path.is_dir():
+        raise UsageError(f"cannot write {path}: it is a folder; give a file name")
     if figure:
         figure_format(path)
     if _descriptor(path) is not None:
