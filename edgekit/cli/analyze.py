@@ -12,6 +12,7 @@ from edgekit.cli.options import (
     BatchOpt,
     DtypeOpt,
     InputShapeOpt,
+    InputsOpt,
     JsonOpt,
     ReportOpt,
     TargetArg,
@@ -25,9 +26,10 @@ from edgekit.core.choices import MemorySchedule
 @with_knobs
 def analyze_cmd(
     target: TargetArg = None,
-    batch: BatchOpt = 1,
+    batch: BatchOpt = None,
     dtype: DtypeOpt = None,
     input_shape: InputShapeOpt = None,
+    inputs: InputsOpt = None,
     json_out: JsonOpt = False,
     csv_path: Annotated[Optional[Path], typer.Option(
         "--csv", help="Also write the per-layer table as CSV ('-': the CSV on stdout "
@@ -56,7 +58,7 @@ def analyze_cmd(
     """Params, MACs and activation memory per layer, with totals and peak memory.
 
     Examples: 'edgekit analyze mobilenet --alpha 0.25',
-    'edgekit analyze resnet50 --csv layers.csv', 'edgekit analyze model.keras --json'.
+    'edgekit analyze resnet50 --csv layers.csv', 'edgekit analyze vad.onnx --inputs x.npz'.
     """
     from edgekit.core.choices import one
     from edgekit.core.shapes import parse_shapes
@@ -68,10 +70,12 @@ def analyze_cmd(
     _check_outputs(csv_path, plot, memory_timeline, report, json_out or compare_formats)
     if compare_formats:
         return _compare(t, json_out)
-    shapes = parse_shapes(input_shape)
+    from edgekit.core.feeds import load_feeds
+
+    shapes, feeds = parse_shapes(input_shape), load_feeds(inputs)
     with status(f"Analyzing {t.describe()}…"):
         result = analysis(t, batch=batch, dtype=dtype, input_shapes=shapes, profile=profile,
-                          best_schedule=best)
+                          best_schedule=best, values=feeds)
     _render(result, json_out, summary, csv_path, plot, memory_timeline)
     if report:
         from edgekit.cli.common import write_report

@@ -18,8 +18,10 @@ def target_arg(files: str):
 TargetArg = target_arg(".keras, .h5, .onnx, .tflite")
 KerasTargetArg = target_arg(".keras, .h5")             # export converts Keras models
 ProfileTargetArg = target_arg(".keras, .h5, .onnx, .tflite")
-BatchOpt = Annotated[int, typer.Option("--batch", "-b", min=1, max=MAX_ANALYZE_BATCH,
-                                       help="Batch size: scales MACs and memory.")]
+BatchOpt = Annotated[Optional[int], typer.Option(
+    "--batch", "-b", min=1, max=MAX_ANALYZE_BATCH, show_default="1",
+    help="Batch size: scales MACs and memory (an .onnx file: the size of the batch axis "
+    "it declares, axis 0 of its first input when dynamic; figures are for one call).")]
 DtypeOpt = Annotated[Optional[str], typer.Option(
     "--dtype", metavar="[" + "|".join(DTYPE_BYTES) + "]",
     help="Activation dtype for memory figures. Default: float32 for Keras models, the "
@@ -38,6 +40,12 @@ def choices_metavar(enum, several: bool = False) -> str:
     return "[" + listing(enum).replace(", ", "|") + "]" + (",..." if several else "")
 
 
+InputsOpt = Annotated[Optional[Path], typer.Option(
+    "--inputs", metavar="FILE.npz",
+    help="Input values of an .onnx model, keyed by input name (np.savez(FILE, image=..., "
+    "state=...)): their shapes and dtypes are the sizes analyzed, timed or profiled, and "
+    "their values decide control flow (If, Loop). Inputs not in the file keep their "
+    "declared or --input-shape sizes.", show_default=False)]
 InputShapeOpt = Annotated[Optional[list[str]], typer.Option(
     "--input-shape", metavar="[NAME:]DxD...",
     help="Full input shape, batch first, in the model's own layout (1x3x224x224); for files "

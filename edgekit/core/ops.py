@@ -21,6 +21,7 @@ class Kind(StrEnum):
     SEPARABLE = "separable"              # depthwise + 1x1 pointwise in one layer (Keras)
     TRANSPOSED_CONV = "transposed_conv"
     DENSE = "dense"                      # dense, fully connected, (batch) matrix multiply
+    RECURRENT = "recurrent"              # LSTM, GRU, simple RNN: gate matrix products
     NORM = "norm"                        # batch/layer/instance norm, rescaling
     ACTIVATION = "activation"            # and other element-wise unary functions
     POOL = "pool"                        # windowed pooling
@@ -36,12 +37,14 @@ class Kind(StrEnum):
 TFLITE_WEIGHT_DECODERS = frozenset({"DEQUANTIZE", "DENSIFY"})
 
 MAC_KINDS = frozenset({Kind.CONV, Kind.DEPTHWISE, Kind.SEPARABLE, Kind.TRANSPOSED_CONV,
-                       Kind.DENSE})
+                       Kind.DENSE, Kind.RECURRENT})
 
 
 @dataclass
 class Geometry:
-    """What the counting of one layer needs; shapes are per batch item, without batch."""
+    """What the counting of one layer needs; shapes are per item, without the items axis
+    (``items``: how many independent items one call applies the layer to, e.g. the batch
+    of an ONNX convolution whose shapes hold it)."""
 
     kernel: tuple[int, ...] = ()       # spatial kernel size (conv kinds)
     cin: int = 0                       # input channels (conv kinds), input features (dense)
@@ -56,9 +59,20 @@ class Geometry:
     in_elements: int = 0               # input elements of a global pool / reduction
     bias: bool = False                 # a bias add fused into a MAC-carrying layer
     activation: bool = False           # an activation fused into the layer
+    items: int = 1                     # independent items per call
+    gates: int = 1                     # recurrent: 4 LSTM, 3 GRU, 1 RNN
+    hidden: int = 0                    # recurrent hidden size
+    steps: int = 1                     # recurrent time steps (x batch)
+    directions: int = 1                # recurrent directions
 
 
 def _macs(kind: Kind, g: Geometry) -> int:
+    return _item_macs(kind, g) * g.items
+
+
+def _item_macs(kind: Kind, g: Geometry) -> int:
+    if kind is Kind.RECURRENT:
+        return C.recurrent_macs(g.gates, g.hidden, g.cin, g.steps, g.directions)
     if kind is Kind.CONV:
         return C.conv_macs(g.kernel, g.cin, g.cout, g.out_spatial, g.groups)
     if kind is Kind.DEPTHWISE:

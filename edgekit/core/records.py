@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from edgekit.core.counting import CONVENTIONS, DTYPE_BYTES, dtype_bytes, numel
+from edgekit.core.counting import CONVENTIONS, ELEMENT_BITS, numel, tensor_bytes
 from edgekit.core.memory import Tensor, plan_memory
 
 SCHEMA_VERSION = 1
@@ -15,8 +15,12 @@ SCHEMA_VERSION = 1
 class LayerRecord:
     """One layer (or op) of a model, as any reader produces it.
 
-    Shapes have no batch dimension. ``macs`` and ``other_ops`` are per batch item.
-    ``inputs`` are the names of the producing layers (graph edges).
+    Shapes have no batch dimension and ``macs`` and ``other_ops`` are per batch item, except
+    in a report whose ``batch_in_shapes`` is set (ONNX files): there shapes are whole
+    tensors and figures are for one call. ``inputs`` are the names of the producing layers
+    (graph edges). ``extra_outputs``: the outputs after the first of an op that has several
+    (Split, TopK, LSTM, ...), each ``{"name", "shape", "dtype"}``; they count in the op's
+    activation bytes.
     ``alias`` marks ops whose output is a view of their first input (reshape, flatten,
     dropout at inference): the memory planner allocates nothing for them.
     ``counted`` is False for an op the reader does not know: it is listed, but its MACs are
@@ -40,6 +44,7 @@ class LayerRecord:
     alias: bool = False
     counted: bool = True
     unknown_size: bool = False
+    extra_outputs: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def params(self) -> int:
@@ -59,18 +64,32 @@ class Report:
     batch: int = 1
     act_dtype: str | None = None   # None: each layer's own dtype (as the file stores it)
     outputs: list[str] = field(default_factory=list)
+    # True: the records' shapes hold the whole call (batch included where the model has
+    # one, ONNX files); ``batch`` is then what the batch axis was bound to, not a factor
+    batch_in_shapes: bool = False
 
     # -- derived figures -------------------------------------------------------------------
+    @property
+    def multiplier(self) -> int:
+        """What per-record figures are multiplied by for one call."""
+        return 1 if self.batch_in_shapes else self.batch
+
     def dtype_of(self, rec: LayerRecord) -> str:
         dtype = self.act_dtype or rec.act_dtype
-        return dtype if dtype in DTYPE_BYTES else "float32"
+        return dtype if dtype in ELEMENT_BITS else "float32"
 
     def activation_bytes(self, rec: LayerRecord) -> int:
-        """Bytes of a layer's output tensor (a view's too: what it would take if copied);
-        0 when its size is unknown."""
+        """Bytes of a layer's output tensors (a view's too: what it would take if copied);
+        0 when its size is unknown or its output is not a tensor (a sequence)."""
         if rec.unknown_size:
             return 0
-        return rec.output_elements * self.batch * dtype_bytes(self.dtype_of(rec))
+        dtype = self.act_dtype or rec.act_dtype
+        total = tensor_bytes(rec.output_elements * self.multiplier, dtype)
+        for extra in rec.extra_outputs:
+            if extra.get("shape") is not None:
+                total += tensor_bytes(numel(extra["shape"]) * self.multiplier,
+                                      self.act_dtype or extra["dtype"])
+        return total
 
     def allocated_bytes(self, rec: LayerRecord) -> int:
         """Bytes a layer allocates: its output, or nothing for a view of its input. The
@@ -98,7 +117,7 @@ class Report:
         params_t = sum(r.params_trainable for r in self.layers)
         params_nt = sum(r.params_non_trainable for r in self.layers)
         params = params_t + params_nt
-        macs = sum(r.macs for r in self.layers) * self.batch
+        macs = sum(r.macs for r in self.layers) * self.multiplier
         plan = self.memory_plan()
         return {
             "params": params,
@@ -106,13 +125,17 @@ class Report:
             "non_trainable_params": params_nt,
             "macs": macs,
             "flops": 2 * macs,
-            "other_ops": sum(r.other_ops for r in self.layers) * self.batch,
+            "other_ops": sum(r.other_ops for r in self.layers) * self.multiplier,
             "activation_bytes_total": sum(self.allocated_bytes(r) for r in self.layers),
             "peak_activation_bytes": plan.peak_bytes,
             "peak_at_layer": plan.peak_step_name,
             "weight_bytes": {"fp32": 4 * params, "fp16": 2 * params, "int8": params},
             "layers": len(self.layers),
             "uncounted_layers": [r.name for r in self.layers if not r.counted],
+            # ops that hold (or may hold: an op edgekit does not know) multiply-adds that
+            # the MAC total leaves out
+            "uncounted_mac_layers": [r.name for r in self.layers
+                                     if not r.counted and r.attrs.get("mac_bearing", True)],
             "unknown_size_layers": [r.name for r in self.layers if r.unknown_size],
         }
 
@@ -128,14 +151,14 @@ class Report:
             d["trainable_params"] = d.pop("params_trainable")
             d["non_trainable_params"] = d.pop("params_non_trainable")
             d["params"] = r.params
-            d["macs"] = r.macs * self.batch
-            d["other_ops"] = r.other_ops * self.batch
+            d["macs"] = r.macs * self.multiplier
+            d["other_ops"] = r.other_ops * self.multiplier
             d["activation_bytes"] = self.allocated_bytes(r)
             layers.append(d)
         return {
             "schema": SCHEMA_VERSION,
             "tool": {"name": "edgekit", "version": __version__},
-            "model": dict(self.model, batch=self.batch,
+            "model": dict(self.model, batch=self.batch, batch_in_shapes=self.batch_in_shapes,
                           act_dtype=self.act_dtype or "per layer (as stored)"),
             "conventions": list(CONVENTIONS),
             "layers": layers,

@@ -117,3 +117,48 @@ def require_bound(bound: dict[str, tuple], declared: dict[str, tuple], what: str
         raise UsageError(f"{what}: input {name!r} has dynamic dimensions "
                          f"({format_dims(bound[name])}); give its full shape, batch first, "
                          f"in the model's own layout, e.g. --input-shape {flag}")
+
+
+def bind_call(declared: dict[str, tuple], specs: list[ShapeSpec] | tuple = (),
+              batch: int | None = None, symbols: dict[str, tuple] | None = None
+              ) -> tuple[dict[str, tuple], int | None]:
+    """The sizes of one call, for every reader and runtime alike: ({input: dims, None where
+    still unknown}, the batch, or None when the model declares no batch axis).
+
+    The batch axis is axis 0 of the first input when it is dynamic; it takes ``batch``
+    (else 1), and so does every dynamic input dimension with the same symbol (for a file
+    without symbols: axis 0 of the other inputs when dynamic). No other axis is taken for
+    a batch. Given shapes (``specs``, ``--inputs`` arrays) are honoured exactly, checked
+    against the fixed sizes; a ``batch`` above 1 for a model without a batch axis, or one
+    that contradicts a given shape, is refused with the reason."""
+    names = list(declared)
+    symbols = symbols or {}
+    bound = {name: tuple(None if d is None or d < 1 else int(d) for d in dims)
+             for name, dims in declared.items()}
+    first = names[0] if names else None
+    axis = first is not None and bool(bound[first]) and bound[first][0] is None
+    if batch is not None and batch != 1 and first is not None and not axis and bound[first]:
+        raise UsageError(f"--batch {batch}: input {first!r} has a fixed first dimension of "
+                         f"{bound[first][0]}; the model declares no batch axis to change "
+                         "(give --input-shape for other sizes)")
+    given = {s.name if s.name is not None else first for s in specs}
+    if axis:
+        symbol = (symbols.get(first) or (None,))[0]
+        for name in names:
+            dims = list(bound[name])
+            marks = symbols.get(name) or (None,) * len(dims)
+            for pos, d in enumerate(dims):
+                same = (name == first and pos == 0) or (
+                    d is None and (marks[pos] == symbol if symbol is not None
+                                   else pos == 0 and marks[pos] is None))
+                if same and d is None:
+                    dims[pos] = batch or 1
+            bound[name] = tuple(dims)
+    exact = bind(declared, list(specs))
+    for name in given:
+        if batch is not None and axis and name == first and exact[name][0] != batch:
+            raise UsageError(f"--batch {batch} contradicts the given shape of {name!r} "
+                             f"({format_dims(exact[name])})")
+        bound[name] = exact[name]
+    known = bound[first][0] if axis and bound[first] else None
+    return bound, known

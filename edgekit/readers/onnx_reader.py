@@ -1,18 +1,20 @@
-"""ONNX model -> list of LayerRecord, with ONNX shape inference (onnxruntime's symbolic
-inference as a fallback). Imports onnx (and onnxruntime's tools), never TensorFlow.
+"""ONNX model -> list of LayerRecord. Imports onnx (and onnxruntime), never TensorFlow.
 
-* Dynamic dimensions: ``--input-shape [NAME:]DxD...`` (full shape, batch first) fills
-  them; a batch left dynamic is 1 (the report is per item and scales by --batch). When
-  any dimension is still unknown after ONNX shape inference, onnxruntime's symbolic
-  inference runs. A size that stays unknown is never guessed: the layers it reaches are
-  flagged (``attrs['unknown_size']``), uncounted, and the file info names the inputs and
-  positions that need a shape.
-* Quantized models: QuantizeLinear/DequantizeLinear pairs are folded away, so a QDQ model
-  reports the int8 layer it represents (its weights are the int8 initializers behind the
-  DequantizeLinear); QLinearConv/QLinearMatMul are counted like Conv/MatMul.
-* Params are the initializers that an op consumes as weights or bias (not shape, padding or
-  quantization-scale constants). Batch-norm mean and variance count as non-trainable, as
-  in Keras.
+What each tensor is (shape, element type, constant, value) comes from evaluating the graph
+(:mod:`edgekit.readers.onnx_graph`); this module maps ops to the shared kinds and reads
+the geometry the counting in :mod:`edgekit.core.ops` needs. Conventions (README, "ONNX"):
+
+* Figures are for one call at the bound input sizes: shapes are whole tensors, batch
+  included. The batch axis is known only where the file makes axis 0 of its first input
+  dynamic (bound by ``--batch``, default 1) or ``--batch`` names it; no other axis 0 is
+  taken for a batch.
+* Constant subgraphs (decoded, reshaped, sliced weights) are folded into the op that uses
+  them. Params are the stored tensors behind an op's weight inputs, each counted once in
+  the model (at the first op that uses it), at its stored size; scales and zero points
+  that decode them are not params. Weights given as graph inputs have MACs, no params.
+* Activation (De)QuantizeLinear pairs are folded: a QDQ model reports the int8 layers.
+* If: the branch a known condition takes (else both, the larger counted); Loop/Scan: the
+  body x the trip count where known (else once); LSTM/GRU/RNN: the gate matrix products.
 """
 
 from __future__ import annotations
@@ -21,64 +23,65 @@ from pathlib import Path
 
 from edgekit.core import counting as C
 from edgekit.core import shapes
-from edgekit.core.errors import ModelFileError, first_line
-from edgekit.core.ops import Geometry, Kind, count
-from edgekit.core.quiet import quiet_stderr, quiet_stdout
+from edgekit.core.errors import ModelFileError, UsageError, first_line
+from edgekit.core.ops import MAC_KINDS, Geometry, Kind, count
 from edgekit.core.records import LayerRecord
 from edgekit.core.shapes import ShapeSpec
+from edgekit.readers.onnx_graph import QUANT_OPS, Evaluated, evaluate, subgraphs
 
 # op -> (positions of weight inputs, positions of non-trainable inputs)
 WEIGHTS = {"Conv": ((1, 2), ()), "ConvTranspose": ((1, 2), ()), "Gemm": ((1, 2), ()),
            "MatMul": ((0, 1), ()), "BatchNormalization": ((1, 2), (3, 4)),
-           "PRelu": ((1,), ()), "QLinearConv": ((3, 8), ()), "QLinearMatMul": ((3,), ()),
-           "ConvInteger": ((1,), ()), "MatMulInteger": ((1,), ()),
-           "InstanceNormalization": ((1, 2), ()), "LayerNormalization": ((1, 2), ())}
+           "PRelu": ((1,), ()), "QLinearConv": ((3, 8), ()), "QLinearMatMul": ((0, 3), ()),
+           "ConvInteger": ((1,), ()), "MatMulInteger": ((0, 1), ()), "Gather": ((0,), ()),
+           "InstanceNormalization": ((1, 2), ()), "LayerNormalization": ((1, 2), ()),
+           "LSTM": ((1, 2, 3, 7), ()), "GRU": ((1, 2, 3), ()), "RNN": ((1, 2, 3), ()),
+           "Einsum": (tuple(range(8)), ())}
 AFFINE_OPS = {"Add", "Sub", "Mul", "Div"}
-PASS_THROUGH = {"QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear"}
+GATES = {"LSTM": 4, "GRU": 3, "RNN": 1}
+# ops of the default domain that hold multiply-adds; every other standard op has none
+MAC_OPS = {"Conv", "ConvTranspose", "ConvInteger", "QLinearConv", "Gemm", "MatMul",
+           "MatMulInteger", "QLinearMatMul", "LSTM", "GRU", "RNN", "Einsum", "Attention",
+           "DeformConv"}
 
 
 def _kinds() -> dict[str, Kind]:
-    table = {op: Kind.SHAPE for op in (
-        "Transpose", "Concat", "Pad", "Slice", "Split", "Gather", "Shape", "Resize",
-        "Upsample", "Tile", "Expand", "ConstantOfShape", "Range", "DepthToSpace",
-        "SpaceToDepth", "Constant", "QLinearConcat")}
-    table.update({op: Kind.VIEW for op in (
-        "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity", "Dropout")})
-    table.update({op: Kind.ACTIVATION for op in (
-        "Relu", "Clip", "Sigmoid", "Tanh", "LeakyRelu", "HardSigmoid", "HardSwish", "Elu",
-        "Selu", "Softmax", "LogSoftmax", "Gelu", "Softplus", "Erf", "Sqrt", "Exp", "Log",
-        "Neg", "Abs", "Cast", "PRelu")})
-    table.update({op: Kind.ELEMENTWISE for op in (
-        "Add", "Sub", "Mul", "Div", "Max", "Min", "Sum", "Mean", "Pow", "QLinearAdd",
-        "QLinearMul")})
-    table.update({op: Kind.NORM for op in (
-        "BatchNormalization", "InstanceNormalization", "LayerNormalization")})
-    table.update({op: Kind.POOL for op in ("MaxPool", "AveragePool", "LpPool")})
-    table.update({op: Kind.GLOBAL_POOL for op in (
-        "GlobalAveragePool", "GlobalMaxPool", "ReduceMean", "ReduceMax", "ReduceSum",
-        "QLinearGlobalAveragePool")})
-    table.update({op: Kind.CONV for op in ("Conv", "QLinearConv", "ConvInteger")})
-    table.update({op: Kind.DENSE for op in (
-        "Gemm", "MatMul", "QLinearMatMul", "MatMulInteger")})
-    table["ConvTranspose"] = Kind.TRANSPOSED_CONV
-    return table
+    def each(kind, names):
+        return dict.fromkeys(names.split(), kind)
+
+    return {
+        **each(Kind.SHAPE, "Transpose Concat Pad Slice Split Gather Shape Resize Upsample "
+               "Tile Expand ConstantOfShape Range DepthToSpace SpaceToDepth QLinearConcat "
+               "GatherElements GatherND ScatterElements ScatterND Scatter OneHot Trilu "
+               "ReverseSequence Compress NonZero Size EyeLike CenterCropPad TopK Unique "
+               "SplitToSequence ConcatFromSequence SequenceConstruct SequenceAt "
+               "SequenceInsert SequenceErase SequenceLength SequenceEmpty Optional "
+               "OptionalGetElement OptionalHasElement CastLike Col2Im"),
+        **each(Kind.VIEW, "Reshape Flatten Squeeze Unsqueeze Identity Dropout"),
+        **each(Kind.ACTIVATION, "Relu Clip Sigmoid Tanh LeakyRelu HardSigmoid HardSwish Elu "
+               "Selu Softmax LogSoftmax Gelu Softplus Softsign Erf Sqrt Exp Log Neg Abs "
+               "Cast PRelu Celu Mish ThresholdedRelu Shrink Reciprocal Floor Ceil Round "
+               "Sign Sin Cos Tan Asin Acos Atan Sinh Cosh Asinh Acosh Atanh Not IsNaN "
+               "IsInf Hardmax Swish BitwiseNot"),
+        **each(Kind.ELEMENTWISE, "Add Sub Mul Div Max Min Sum Mean Pow QLinearAdd QLinearMul "
+               "Mod And Or Xor Equal Less Greater LessOrEqual GreaterOrEqual Where BitShift "
+               "BitwiseAnd BitwiseOr BitwiseXor"),
+        **each(Kind.NORM, "BatchNormalization InstanceNormalization LayerNormalization "
+               "GroupNormalization RMSNormalization LpNormalization "
+               "MeanVarianceNormalization LRN"),
+        **each(Kind.POOL, "MaxPool AveragePool LpPool"),
+        **each(Kind.GLOBAL_POOL, "GlobalAveragePool GlobalMaxPool GlobalLpPool ReduceMean "
+               "ReduceMax ReduceMin ReduceSum ReduceProd ReduceL1 ReduceL2 ReduceLogSum "
+               "ReduceLogSumExp ReduceSumSquare ArgMax ArgMin CumSum "
+               "QLinearGlobalAveragePool"),
+        **each(Kind.CONV, "Conv QLinearConv ConvInteger"),
+        **each(Kind.DENSE, "Gemm MatMul QLinearMatMul MatMulInteger Einsum"),
+        **each(Kind.RECURRENT, "LSTM GRU RNN"),
+        "ConvTranspose": Kind.TRANSPOSED_CONV,
+    }
 
 
 KINDS = _kinds()
-
-
-def _dims(value_info) -> tuple | None:
-    t = value_info.type.tensor_type
-    if not t.HasField("shape"):
-        return None
-    return tuple(d.dim_value if d.HasField("dim_value") else (d.dim_param or None)
-                 for d in t.shape.dim)
-
-
-def _elem_dtype(value_info) -> str:
-    import onnx
-
-    return onnx.helper.tensor_dtype_to_np_dtype(value_info.type.tensor_type.elem_type).name
 
 
 def load_onnx(path: Path):
@@ -87,11 +90,11 @@ def load_onnx(path: Path):
     try:
         model = onnx.load(str(path))
     except Exception as e:  # protobuf DecodeError and friends
-        raise ModelFileError(f"cannot read ONNX model {path}: "
-                             f"{first_line(e)}") from e
+        raise ModelFileError(f"cannot read ONNX model {path}: {first_line(e)}") from e
     if not model.graph.node:
         raise ModelFileError(f"cannot read ONNX model {path}: the graph has no nodes")
     _check_order(model, path)
+    _check_sizes(model, path)
     return model
 
 
@@ -121,290 +124,380 @@ def _check_sizes(model, path: Path) -> None:
                                      f"{shapes.MAX_DIM:,} that runtimes support")
 
 
+def _graph_inputs(model, tensors_only: bool = False) -> list:
+    inits = {i.name for i in model.graph.initializer}
+    return [inp for inp in model.graph.input if inp.name not in inits
+            and (not tensors_only or inp.type.WhichOneof("value") == "tensor_type")]
+
+
 def declared_inputs(model) -> dict[str, tuple]:
     """{input name: dims} of the graph inputs that are not initializers; None where a
     dimension is symbolic or unknown (PaddlePaddle writes -1)."""
-    inits = {i.name for i in model.graph.initializer}
     return {inp.name: tuple(d.dim_value if d.HasField("dim_value") and d.dim_value > 0
                             else None for d in inp.type.tensor_type.shape.dim)
-            for inp in model.graph.input if inp.name not in inits}
+            for inp in _graph_inputs(model, tensors_only=True)}
 
 
-def bind_inputs(model, specs: list[ShapeSpec] | None = None) -> dict[str, tuple]:
-    """Write the given shapes into the graph inputs (a dynamic batch becomes 1); returns
-    {input name: full dims, None where still unknown}."""
-    bound = shapes.bind(declared_inputs(model), specs or [])
-    for inp in model.graph.input:
-        if inp.name not in bound:
-            continue
-        dims = bound[inp.name]
-        if dims and dims[0] is None:
-            dims = bound[inp.name] = (1, *dims[1:])
-        for d, value in zip(inp.type.tensor_type.shape.dim, dims, strict=False):
+def _symbols(model) -> dict[str, tuple]:
+    """{input: the symbol of each dynamic dimension (None where fixed or unnamed)}."""
+    return {inp.name: tuple(d.dim_param or None for d in inp.type.tensor_type.shape.dim)
+            for inp in _graph_inputs(model, tensors_only=True)}
+
+
+def bind_inputs(model, specs: list[ShapeSpec] | None = None, batch: int | None = None,
+                values: dict | None = None) -> tuple[dict[str, tuple], int | None]:
+    """Write the sizes of one call (core.shapes.bind_call: given values, given shapes, the
+    batch on the batch axis the file declares) into the graph inputs. Returns ({input:
+    dims, None where still unknown}, the batch or None when no batch axis is known)."""
+    declared = declared_inputs(model)
+    given = list(specs or []) + [ShapeSpec(name, tuple(v.shape))
+                                 for name, v in (values or {}).items() if name in declared]
+    bound, known_batch = shapes.bind_call(declared, given, batch, _symbols(model))
+    for inp in _graph_inputs(model, tensors_only=True):
+        for d, value in zip(inp.type.tensor_type.shape.dim, bound[inp.name], strict=False):
             if value is not None:
                 d.Clear()
                 d.dim_value = value
-    return bound
+    return bound, known_batch
 
 
-def _unknown_dims(model) -> bool:
-    """Is any tensor shape missing, or any dimension unknown, after inference?"""
-    known = {v.name: v for v in list(model.graph.value_info) + list(model.graph.output)}
-    for n in model.graph.node:
-        for o in n.output:
-            if not o:
-                continue
-            dims = _dims(known[o]) if o in known else None
-            if dims is None or any(not isinstance(d, int) or d <= 0 for d in dims):
-                return True
-    return False
-
-
-def infer_shapes(model, runnable: bool = False) -> tuple:
-    """(model with shapes, how they were found). ONNX shape inference with data
-    propagation; onnxruntime's symbolic inference when a shape or dimension is still
-    unknown; and when even that leaves one unknown and every input size is known
-    (``runnable``), one run in onnxruntime with every intermediate tensor exposed."""
+def check_values(model, values: dict) -> None:
+    """Given input values (--inputs) must name inputs and match their element types."""
     import onnx
 
-    try:
-        inferred = onnx.shape_inference.infer_shapes(model, data_prop=True)
-    except Exception:
-        inferred = model
-    if not _unknown_dims(inferred):
-        return inferred, "onnx shape inference"
-    try:
-        from onnxruntime.tools.symbolic_shape_infer import SymbolicShapeInference
-
-        with quiet_stderr(), quiet_stdout():
-            symbolic = SymbolicShapeInference.infer_shapes(inferred, auto_merge=True)
-        if not _unknown_dims(symbolic):
-            return symbolic, "symbolic shape inference (onnxruntime)"
-        inferred = symbolic
-    except Exception:  # the symbolic inference asserts on graphs it does not handle
-        pass
-    if runnable:
-        ran = _shapes_by_running(inferred)
-        if ran is not None:
-            return ran, "one run in onnxruntime (shape inference could not resolve them)"
-    return inferred, "onnx shape inference (some sizes unknown)"
-
-
-def _shapes_by_running(model):
-    """The model with the real shape of every top-level tensor, from one onnxruntime run on
-    inputs of ones; None if it does not run."""
-    import numpy as np
-    import onnx
-    import onnxruntime as ort
-
-    probe = onnx.ModelProto()
-    probe.CopyFrom(model)
-    have = {o.name for o in probe.graph.output}
-    names = [o for n in probe.graph.node for o in n.output if o and o not in have]
-    probe.graph.output.extend([onnx.ValueInfoProto(name=o) for o in names])
-    feeds = {}
-    inits = {i.name for i in model.graph.initializer}
-    for inp in model.graph.input:
-        if inp.name in inits:
+    inputs = {inp.name: inp for inp in _graph_inputs(model)}
+    for name, value in values.items():
+        if name not in inputs:
+            raise UsageError(f"--inputs: the model has no input {name!r}; its inputs: "
+                             f"{', '.join(inputs)}")
+        if inputs[name].type.WhichOneof("value") != "tensor_type":
             continue
-        dims = [d.dim_value for d in inp.type.tensor_type.shape.dim]
-        dtype = onnx.helper.tensor_dtype_to_np_dtype(inp.type.tensor_type.elem_type)
-        feeds[inp.name] = np.ones(dims, dtype=dtype)
-    try:
-        opts = ort.SessionOptions()
-        opts.log_severity_level = 3
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-        session = ort.InferenceSession(probe.SerializeToString(), opts,
-                                       providers=["CPUExecutionProvider"])
-        outs = session.run(None, feeds)
-    except Exception:
-        return None
-    result = onnx.ModelProto()
-    result.CopyFrom(model)
-    known = {v.name for v in result.graph.output}
-    del result.graph.value_info[:]
-    for meta, value in zip(session.get_outputs(), outs, strict=True):
-        if meta.name in known:
-            continue
-        value = np.asarray(value)
-        elem = onnx.helper.np_dtype_to_tensor_dtype(value.dtype)
-        result.graph.value_info.append(
-            onnx.helper.make_tensor_value_info(meta.name, elem, list(value.shape)))
-    return result
+        elem = inputs[name].type.tensor_type.elem_type
+        want = onnx.helper.tensor_dtype_to_np_dtype(elem) if elem else None
+        if want is not None and value.dtype != want:
+            raise UsageError(f"--inputs: input {name!r} is {want.name}, the file gives "
+                             f"{value.dtype.name}")
 
 
-class _Graph:
-    """Lookups over one shape-inferred graph: constant shapes, tensor shapes and dtypes,
-    and the tensor behind a chain of (De)QuantizeLinear."""
+class _Reader:
+    """Records of one evaluated graph, its subgraphs inlined where they run."""
 
-    def __init__(self, model):
-        g = model.graph
-        self.inits = {i.name: tuple(i.dims) for i in g.initializer}
-        for n in g.node:  # Constant nodes are initializers too
-            if n.op_type == "Constant":
-                for a in n.attribute:
-                    if a.name == "value":
-                        self.inits[n.output[0]] = tuple(a.t.dims)
-        self.info = {v.name: v for v in list(g.value_info) + list(g.output) + list(g.input)}
-        # fold Q/DQ: a tensor behind (De)QuantizeLinear is the same tensor
+    def __init__(self, ev: Evaluated):
+        self.ev = ev
+        self.records: list[LayerRecord] = []
+        self.producer: dict[str, str] = {}
+        self.counted_sources: set = set()
+        g = ev.model.graph
+        # activation QDQ folding: the tensor behind (De)QuantizeLinear is the same tensor
         self.source = {n.output[0]: n.input[0] for n in g.node
-                       if n.op_type in PASS_THROUGH and n.input}
-        # an activation that a QuantizeLinear consumes is stored as int8 between QDQ layers
-        self.quantized = {n.input[0] for n in g.node
+                       if n.op_type in QUANT_OPS and n.input and n.output[0] not in ev.constant}
+        self.quantized = {n.input[0]: ev.tensors.get(n.output[0]) for n in g.node
                           if n.op_type == "QuantizeLinear" and n.input}
-
-    def shape(self, name: str) -> tuple | None:
-        """Per-item shape (batch dropped), -1 where unknown; None when there is none."""
-        vi = self.info.get(name)
-        dims = _dims(vi) if vi is not None else None
-        if dims is None:
-            return None
-        return tuple(int(d) if isinstance(d, int) and d > 0 else -1 for d in dims[1:])
-
-    def dtype(self, name: str) -> str:
-        vi = self.info.get(name)
-        return _elem_dtype(vi) if vi is not None else "float32"
 
     def origin(self, name: str) -> str:
         seen = 0
-        while name in self.source and seen < 8:
+        while name in self.source and seen < 16:
             name, seen = self.source[name], seen + 1
         return name
 
+    def shape(self, name: str):
+        t = self.ev.tensors.get(name)
+        return t.shape if t is not None and t.kind == "tensor" else None
 
-def _attrs(node) -> dict:
+    # -- nodes -----------------------------------------------------------------------------
+    def graph(self, graph, prefix: str = "", repeats: int = 1, note: str | None = None,
+              feeds: list[str] | None = None) -> list[LayerRecord]:
+        start = len(self.records)
+        for inp in graph.input if prefix else []:   # a body's inputs come from the node
+            self.producer[inp.name] = feeds[0] if feeds else inp.name
+        for n in graph.node:
+            if n.op_type == "Constant" or (n.output and n.output[0] in self.ev.constant):
+                continue
+            if n.op_type in QUANT_OPS and n.output and n.output[0] in self.source:
+                continue
+            if subgraphs(n):
+                self.control_flow(n, prefix, repeats)
+            else:
+                self.records.append(self.node(n, prefix, repeats, note))
+        return self.records[start:]
+
+    def node(self, n, prefix: str, repeats: int, note: str | None) -> LayerRecord:
+        ev = self.ev
+        ins = [self.origin(i) if i else "" for i in n.input]
+        acts = [i for i in ins if i and i not in ev.constant and i in self.producer]
+        outs = [o for o in n.output if o]
+        out = outs[0] if outs else ""
+        out_t = ev.tensors.get(out)
+        unknown = any(self.shape(i) is None or -1 in self.shape(i) for i in acts) or any(
+            ev.tensors.get(o) is None or (ev.tensors[o].kind == "tensor"
+                                          and not ev.tensors[o].static) for o in outs)
+        out_shape = self.shape(out) or ()
+        in_shapes = [tuple(self.shape(i) or ()) for i in acts]
+        attrs = _attrs(n)
+        kind = KINDS.get(n.op_type)
+        if kind is None:
+            kind = Kind.UNKNOWN
+            attrs["mac_bearing"] = n.domain not in ("", "ai.onnx") or n.op_type in MAC_OPS
+        elif kind not in MAC_KINDS:
+            attrs["mac_bearing"] = False
+        op, geometry = n.op_type, Geometry()
+        if not unknown and kind is not Kind.UNKNOWN:
+            kind, geometry, op = self.geometry(n, kind, ins, in_shapes, tuple(out_shape),
+                                               attrs)
+        macs, other = (0, 0) if unknown or kind is Kind.UNKNOWN else count(
+            kind, geometry, C.numel(out_shape))
+        if unknown:
+            attrs["unknown_size"] = True
+        if repeats != 1 or note:
+            attrs["repeats"] = note or repeats
+        name = prefix + (n.name or out or n.op_type)
+        for o in outs:
+            self.producer[o] = name
+        trainable, non_trainable, wdtype = self.params(n)
+        quantized = self.quantized.get(out)
+        extra = [{"name": o, "shape": list(self.shape(o)) if self.shape(o) is not None
+                  else None, "dtype": _dtype(ev.tensors.get(o))} for o in outs[1:]]
+        return LayerRecord(
+            index=len(self.records), name=name, op=op,
+            inputs=list(dict.fromkeys(self.producer[i] for i in acts)),
+            input_shapes=in_shapes, output_shape=tuple(out_shape),
+            params_trainable=trainable, params_non_trainable=non_trainable,
+            macs=macs * repeats, other_ops=other * repeats, attrs=attrs,
+            act_dtype=quantized.dtype if quantized is not None else _dtype(out_t),
+            weight_dtype=wdtype, alias=kind is Kind.VIEW and bool(acts),
+            counted=kind is not Kind.UNKNOWN and not unknown, unknown_size=unknown,
+            extra_outputs=extra)
+
+    def params(self, n) -> tuple[int, int, str]:
+        """(trainable, non-trainable, stored dtype) of the stored tensors behind the node's
+        weight inputs that no earlier op counted."""
+        ev = self.ev
+        wpos, ntpos = WEIGHTS.get(n.op_type, ((), ()))
+        if n.op_type in AFFINE_OPS:  # a per-channel Mul/Add (folded batch norm)
+            wpos = tuple(p for p, i in enumerate(n.input)
+                         if i in ev.constant and (C.numel(self.shape(i) or ()) > 1))
+        totals, dtype, largest = [0, 0], "float32", 0
+        for which, positions in enumerate((wpos, ntpos)):
+            for p in positions:
+                if p >= len(n.input) or n.input[p] not in ev.constant:
+                    continue
+                for s in sorted(ev.sources.get(n.input[p], ())):
+                    stored = ev.stored.get(s)
+                    if s in self.counted_sources or stored is None or stored.shape is None:
+                        continue
+                    self.counted_sources.add(s)
+                    size = C.numel(stored.shape)
+                    totals[which] += size
+                    if size > largest:
+                        largest, dtype = size, stored.dtype
+        return totals[0], totals[1], dtype
+
+    def geometry(self, n, kind: Kind, ins, in_shapes, out_shape, attrs):
+        """The kind (a Conv with one group per channel is depthwise), the geometry and the
+        op label, from the shapes of the node's inputs, whatever produces them."""
+        op = n.op_type
+        shape = [tuple(self.shape(i) or ()) if i else () for i in ins]
+        if kind is Kind.CONV:
+            w = shape[3 if op == "QLinearConv" else 1]
+            if len(w) < 3 or len(out_shape) < 3:
+                return Kind.UNKNOWN, Geometry(), op
+            groups = int(attrs.get("group", 1))
+            cin = w[1] * groups
+            bias = len(ins) > (8 if op == "QLinearConv" else 2) and bool(ins[-1])
+            if groups > 1 and groups == cin:
+                label = "DepthwiseConv" if op == "Conv" else f"{op}(depthwise)"
+                return Kind.DEPTHWISE, Geometry(
+                    kernel=w[2:], cin=cin, multiplier=w[0] // cin, out_spatial=out_shape[2:],
+                    bias=bias, items=out_shape[0]), label
+            return kind, Geometry(kernel=w[2:], cin=cin, cout=w[0], groups=groups,
+                                  out_spatial=out_shape[2:], bias=bias,
+                                  items=out_shape[0]), op
+        if kind is Kind.TRANSPOSED_CONV:
+            x, w = shape[0], shape[1]
+            if len(w) < 3 or len(x) < 3:
+                return Kind.UNKNOWN, Geometry(), op
+            groups = int(attrs.get("group", 1))
+            return kind, Geometry(kernel=w[2:], cin=w[0], cout=w[1] * groups, groups=groups,
+                                  in_spatial=x[2:], items=x[0]), op
+        if kind is Kind.RECURRENT:
+            return self.recurrent(n, shape, attrs)
+        if op == "Einsum":
+            return _einsum(n, shape, out_shape)
+        if kind is Kind.DENSE:
+            a = shape[0]
+            if op == "Gemm":
+                k_dim = (a[0] if int(attrs.get("transA", 0)) else a[-1]) if a else 0
+            else:
+                k_dim = a[-1] if a else 0
+            b = shape[3 if op == "QLinearMatMul" else 1] if len(shape) > 1 else ()
+            cout = out_shape[-1] if len(b) >= 2 and out_shape else 1
+            positions = C.numel(out_shape) // cout if cout else 0
+            return kind, Geometry(cin=k_dim, cout=cout, positions=positions,
+                                  bias=op == "Gemm" and len(ins) > 2 and bool(ins[2])), op
+        g = Geometry()
+        if kind is Kind.POOL:
+            g.window = tuple(attrs.get("kernel_shape", [1]))
+        elif kind is Kind.GLOBAL_POOL:
+            g.in_elements = C.numel(in_shapes[0]) if in_shapes else 0
+        elif kind is Kind.ELEMENTWISE:
+            g.n_inputs = max(len([i for i in ins if i]), 2)
+        return kind, g, op
+
+    def recurrent(self, n, shape, attrs):
+        """LSTM/GRU/RNN: X is [steps, batch, inputs] (layout 0) or [batch, steps, inputs];
+        R is [directions, gates*hidden, hidden]."""
+        x, r = shape[0], shape[2] if len(shape) > 2 else ()
+        if len(x) != 3 or len(r) != 3:
+            return Kind.UNKNOWN, Geometry(), n.op_type
+        steps, batch = (x[1], x[0]) if int(attrs.get("layout", 0)) else (x[0], x[1])
+        return Kind.RECURRENT, Geometry(gates=GATES[n.op_type], hidden=r[2], cin=x[2],
+                                        steps=steps * batch, directions=r[0]), n.op_type
+
+    # -- control flow ------------------------------------------------------------------------
+    def control_flow(self, n, prefix: str, repeats: int) -> None:
+        ev = self.ev
+        name = prefix + (n.name or next((o for o in n.output if o), n.op_type))
+        feeds = [self.producer[self.origin(i)] for i in n.input
+                 if i and self.origin(i) in self.producer]
+        branches = dict(subgraphs(n))
+        note = None
+        if n.op_type == "If":
+            cond = ev.values.get(n.input[0])
+            if cond is not None:
+                taken = "then_branch" if bool(cond) else "else_branch"
+                self.graph(branches[taken], f"{name}/{taken}/", repeats, feeds=feeds)
+                note = f"{taken} (its condition is known)"
+            else:
+                counts = {}
+                for which, g in branches.items():
+                    counts[which] = self.graph(g, f"{name}/{which}/", repeats, feeds=feeds)
+                small = min(counts, key=lambda k: sum(r.macs for r in counts[k]))
+                big = next(k for k in counts if k != small)
+                for r in counts[small]:
+                    r.macs = r.other_ops = 0
+                    r.attrs["not_in_totals"] = f"condition unknown: {big} is counted"
+                note = f"condition unknown: both branches listed, the larger ({big}) counted"
+        else:
+            trips = self.trips(n)
+            body = next(iter(branches.values()))
+            self.graph(body, f"{name}/body/", repeats * (trips or 1), feeds=feeds,
+                       note=None if trips else "trip count unknown: the body counted once")
+            note = f"{trips} iterations" if trips else "trip count unknown: body counted once"
+        record = self.node(_plain(n), prefix, repeats, None)
+        record.attrs["control_flow"] = note
+        record.inputs = list(dict.fromkeys(record.inputs + [
+            self.producer[o.name] for g in branches.values() for o in g.output
+            if o.name in self.producer]))
+        record.counted = not record.unknown_size
+        record.attrs["mac_bearing"] = False
+        self.records.append(record)
+
+    def trips(self, n) -> int | None:
+        if n.op_type == "Loop":
+            m = self.ev.values.get(n.input[0]) if n.input and n.input[0] else None
+            return int(m) if m is not None and getattr(m, "size", 1) == 1 else None
+        if n.op_type == "Scan":
+            scans = int(_attrs(n).get("num_scan_inputs", 0))
+            axes = _attrs(n).get("scan_input_axes", [0] * scans)
+            first = n.input[len(n.input) - scans] if scans else None
+            s = self.shape(first) if first else None
+            if s and -1 not in s:
+                return s[axes[0] if axes else 0]
+        return None
+
+
+def _plain(n):
+    """The node without its subgraphs (its own record: outputs and inputs only)."""
+    from onnx import NodeProto
+
+    copy = NodeProto()
+    copy.CopyFrom(n)
+    keep = [a for a in copy.attribute if not (a.g.ByteSize() or len(a.graphs))]
+    del copy.attribute[:]
+    copy.attribute.extend(keep)
+    return copy
+
+
+def _einsum(n, shape, out_shape):
+    """Einsum: the naive product of every index size (one multiply-add per combination)."""
+    eq = str(_attrs(n, strings=True).get("equation", "")).replace(" ", "")
+    lhs = eq.split("->")[0].split(",")
+    if len(lhs) == 1:       # one operand: a transpose, diagonal or sum, no multiply-adds
+        return Kind.SHAPE, Geometry(), "Einsum"
+    if "." in eq or len(lhs) != len(shape):
+        return Kind.UNKNOWN, Geometry(), "Einsum"
+    sizes: dict[str, int] = {}
+    for letters, dims in zip(lhs, shape, strict=False):
+        for letter, d in zip(letters, dims, strict=False):
+            sizes[letter] = max(sizes.get(letter, 1), d)
+    out_letters = eq.split("->")[1] if "->" in eq else ""
+    contracted = C.numel(v for k, v in sizes.items() if k not in out_letters)
+    return Kind.DENSE, Geometry(cin=contracted, cout=1, positions=C.numel(out_shape)), "Einsum"
+
+
+def _attrs(node, strings: bool = False) -> dict:
     """Numeric attributes (float, int, ints) of a node, decoded by onnx itself."""
     from onnx import AttributeProto, helper
 
-    kept = (AttributeProto.FLOAT, AttributeProto.INT, AttributeProto.INTS)
+    kept = {AttributeProto.FLOAT, AttributeProto.INT, AttributeProto.INTS}
+    if strings:
+        kept.add(AttributeProto.STRING)
     out = {}
     for a in node.attribute:
         if a.type in kept:
             value = helper.get_attribute_value(a)
+            if isinstance(value, bytes):
+                value = value.decode("utf-8", "replace")
             out[a.name] = list(value) if a.type == AttributeProto.INTS else value
     return out
 
 
-def _conv_geometry(n, ins, gr: _Graph, out_shape, attrs) -> tuple[Kind, Geometry, str] | None:
-    w = gr.inits.get(ins[3 if n.op_type == "QLinearConv" else 1])
-    if w is None or len(w) < 3:
-        return None
-    groups = int(attrs.get("group", 1))
-    cin = w[1] * groups
-    bias = len(n.input) > (8 if n.op_type == "QLinearConv" else 2)
-    if groups > 1 and groups == cin:
-        label = "DepthwiseConv" if n.op_type == "Conv" else f"{n.op_type}(depthwise)"
-        return Kind.DEPTHWISE, Geometry(kernel=w[2:], cin=cin, multiplier=w[0] // cin,
-                                        out_spatial=out_shape[1:], bias=bias), label
-    return Kind.CONV, Geometry(kernel=w[2:], cin=cin, cout=w[0], groups=groups,
-                               out_spatial=out_shape[1:], bias=bias), n.op_type
+def _dtype(t) -> str:
+    if t is None:
+        return "float32"
+    return t.dtype if t.kind == "tensor" else f"{t.kind} of {t.dtype}"
 
 
-def _geometry(n, kind: Kind, ins, gr: _Graph, in_shapes, out_shape, attrs
-              ) -> tuple[Kind, Geometry, str]:
-    """The kind (refined: a Conv with one group per channel is depthwise; a MAC op whose
-    weights are not constant is unknown), the geometry, and the op label."""
-    op = n.op_type
-    if kind is Kind.CONV:
-        return _conv_geometry(n, ins, gr, out_shape, attrs) or (Kind.UNKNOWN, Geometry(), op)
-    if kind is Kind.TRANSPOSED_CONV:
-        w = gr.inits.get(ins[1])
-        if w is None or not in_shapes:
-            return Kind.UNKNOWN, Geometry(), op
-        groups = int(attrs.get("group", 1))
-        return kind, Geometry(kernel=w[2:], cin=w[0], cout=w[1] * groups, groups=groups,
-                              in_spatial=in_shapes[0][1:]), op
-    if op == "Gemm":
-        b = gr.inits.get(ins[1])
-        if b is None:
-            return Kind.UNKNOWN, Geometry(), op
-        k_dim, n_dim = (b[1], b[0]) if int(attrs.get("transB", 0)) else (b[0], b[1])
-        return kind, Geometry(cin=k_dim, cout=n_dim, bias=len(ins) > 2 and bool(ins[2])), op
-    if kind is Kind.DENSE:  # MatMul and its quantized forms
-        bi = 3 if op == "QLinearMatMul" else 1
-        b = gr.inits.get(ins[bi]) if bi < len(ins) else None
-        b_shape = b if b is not None else (gr.shape(ins[bi]) or () if bi < len(ins) else ())
-        if not b_shape or not out_shape:
-            return Kind.UNKNOWN, Geometry(), op
-        k_dim = b_shape[-2] if len(b_shape) >= 2 else b_shape[-1]
-        return kind, Geometry(cin=k_dim, cout=out_shape[-1],
-                              positions=C.numel(out_shape[:-1])), op
-    g = Geometry()
-    if kind is Kind.POOL:
-        g.window = tuple(attrs.get("kernel_shape", [1]))
-    elif kind is Kind.GLOBAL_POOL:
-        g.in_elements = C.numel(in_shapes[0]) if in_shapes else 0
-    elif kind is Kind.ELEMENTWISE:
-        g.n_inputs = max(len([i for i in ins if i]), 2)
-    return kind, g, op
-
-
-def _node_record(n, gr: _Graph, producer: dict, index: int) -> LayerRecord:
-    ins = [gr.origin(i) if i else "" for i in n.input]
-    wpos, ntpos = WEIGHTS.get(n.op_type, ((), ()))
-    weights = {p: ins[p] for p in wpos if p < len(ins) and ins[p] in gr.inits}
-    if n.op_type in AFFINE_OPS:  # a per-channel Mul/Add (folded batch norm) carries weights
-        weights = {p: i for p, i in enumerate(ins) if i in gr.inits and C.numel(gr.inits[i]) > 1}
-    nontrain = {p: ins[p] for p in ntpos if p < len(ins) and ins[p] in gr.inits}
-    acts = [i for i in ins if i and i not in gr.inits and i in producer]
-    out = n.output[0]
-    shapes_ = [gr.shape(out)] + [gr.shape(i) for i in acts]
-    unknown = any(sh is None or -1 in sh for sh in shapes_)
-    out_shape, in_shapes = shapes_[0] or (), [sh or () for sh in shapes_[1:]]
-    attrs = _attrs(n)
-    kind, g, op = _geometry(n, KINDS.get(n.op_type, Kind.UNKNOWN), ins, gr, in_shapes,
-                            out_shape, attrs)
-    macs, other = (0, 0) if unknown else count(kind, g, C.numel(out_shape))
-    if unknown:
-        attrs["unknown_size"] = True
-    name = n.name or out
-    for i in n.output:
-        producer[i] = name
-    return LayerRecord(
-        index=index, name=name, op=op,
-        inputs=list(dict.fromkeys(producer[i] for i in acts)),
-        input_shapes=in_shapes, output_shape=out_shape,
-        params_trainable=sum(C.numel(gr.inits[w]) for w in weights.values()),
-        params_non_trainable=sum(C.numel(gr.inits[w]) for w in nontrain.values()),
-        macs=macs, other_ops=other, attrs=attrs,
-        act_dtype="int8" if out in gr.quantized else gr.dtype(out),
-        weight_dtype="int8" if any(w != n.input[p] for p, w in weights.items())
-        else "float32",
-        alias=kind is Kind.VIEW and bool(acts),
-        counted=kind is not Kind.UNKNOWN and not unknown, unknown_size=unknown)
-
-
-def read_onnx(path: Path, input_shapes: list[ShapeSpec] | None = None
+def read_onnx(path: Path, input_shapes: list[ShapeSpec] | None = None,
+              batch: int | None = None, values: dict | None = None
               ) -> tuple[list[LayerRecord], list[str], dict]:
-    """Records, output names and file info ('input_shape' per item of the first input,
-    'input_shapes' as bound, 'unbound_inputs': {input: unknown positions})."""
-    model = load_onnx(path)
-    _check_sizes(model, path)
-    bound = bind_inputs(model, input_shapes)
-    model, shapes_from = infer_shapes(model, runnable=not shapes.unbound(bound))
-    _check_sizes(model, path)
-    gr = _Graph(model)
-    producer: dict[str, str] = {}
-    records: list[LayerRecord] = []
-    for inp in model.graph.input:
-        if inp.name in gr.inits:
-            continue
-        producer[inp.name] = inp.name
-        dims = bound[inp.name][1:]
-        records.append(LayerRecord(len(records), inp.name, "Input",
-                                   output_shape=tuple(-1 if d is None else d for d in dims),
-                                   act_dtype=gr.dtype(inp.name),
-                                   unknown_size=None in dims))
-    for n in model.graph.node:
-        if n.op_type != "Constant" and n.op_type not in PASS_THROUGH:
-            records.append(_node_record(n, gr, producer, len(records)))
-    outputs = [producer[gr.origin(o.name)] for o in model.graph.output
-               if gr.origin(o.name) in producer]
-    first = records[0] if records else None
+    """Records (whole tensors, one call), output names and file info ('input_shape' of
+    the first input, 'input_shapes' as bound, 'unbound_inputs': {input: unknown positions},
+    'batch': the bound batch or None where no batch axis is known)."""
+    return read_onnx_model(load_onnx(path), input_shapes, batch, values)
+
+
+def read_onnx_model(model, input_shapes: list[ShapeSpec] | None = None,
+                    batch: int | None = None, values: dict | None = None
+                    ) -> tuple[list[LayerRecord], list[str], dict]:
+    """:func:`read_onnx` of a loaded model (changed in place: its inputs get the sizes)."""
+    values = values or {}
+    if model.functions:  # a model's own functions are evaluated as the ops they are made of
+        import onnx.inliner
+
+        model = onnx.inliner.inline_local_functions(model)
+    check_values(model, values)
+    bound, known_batch = bind_inputs(model, input_shapes, batch, values)
+    ev = evaluate(model, values)
+    reader = _Reader(ev)
+    for inp in _graph_inputs(ev.model):
+        reader.producer[inp.name] = inp.name
+        dims = bound.get(inp.name, ())
+        reader.records.append(LayerRecord(
+            len(reader.records), inp.name, "Input",
+            output_shape=tuple(-1 if d is None else d for d in dims),
+            act_dtype=_dtype(ev.tensors.get(inp.name)), unknown_size=None in dims))
+    reader.graph(ev.model.graph)
+    for i, r in enumerate(reader.records):
+        r.index = i
+    outputs = [reader.producer[reader.origin(o.name)] for o in ev.model.graph.output
+               if reader.origin(o.name) in reader.producer]
+    first = reader.records[0] if reader.records and reader.records[0].op == "Input" else None
     info = {"input_shape": list(first.output_shape) if first else [],
             "input_shapes": {k: shapes.format_dims(v) for k, v in bound.items()},
-            "unbound_inputs": shapes.unbound(bound), "shapes_from": shapes_from,
+            "unbound_inputs": shapes.unbound(bound), "shapes_from": ev.how,
+            "batch": known_batch,
             "opset": max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")),
                          default=None),
             "producer": model.producer_name}
-    return records, outputs, info
+    return reader.records, outputs, info

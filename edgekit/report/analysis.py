@@ -131,7 +131,7 @@ def render_table(report: Report, console, layers: bool = True) -> None:
         for r in report.layers:
             table.add_row(str(r.index), r.name, r.op + ("" if r.counted else " (?)"),
                           shape(r.output_shape), si(r.params) if r.params else "",
-                          si(r.macs * report.batch) if r.macs else "",
+                          si(r.macs * report.multiplier) if r.macs else "",
                           "view" if r.alias else nbytes(report.activation_bytes(r)))
         console.print(table)
     else:
@@ -171,7 +171,7 @@ def plot_layers(report: Report, path: Path) -> None:
     unit, size = byte_unit(max(plan.live_bytes, default=1))
     fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(min(16, max(8, len(layers) * 0.09)), 7.5),
                                    sharex=True)
-    ax1.bar(x, [r.macs * report.batch / 1e6 for r in layers], color="#1f77b4")
+    ax1.bar(x, [r.macs * report.multiplier / 1e6 for r in layers], color="#1f77b4")
     ax1.set_ylabel("multiply-accumulates (millions)")
     ax1.set_title(_title(report, "compute and activation memory per layer"), fontsize=10)
     ax2.bar(x, [report.allocated_bytes(r) / size for r in layers], color="#ff7f0e",

@@ -23,6 +23,7 @@ class IOSpec:
     dtype: str              # numpy dtype name
     scale: float = 0.0      # quantization (0 = not quantized)
     zero_point: int = 0
+    symbols: tuple = ()     # the name of each dynamic dimension where the file gives one
 
     def to_dict(self) -> dict:
         d = {"name": self.name, "shape": [int(s) if s is not None else -1 for s in self.shape],
@@ -75,19 +76,12 @@ def run_batched(runner, x: np.ndarray, batch: int = 16) -> np.ndarray:
 
 
 def input_shapes(runner, specs=(), batch: int | None = None) -> dict[str, tuple]:
-    """The full shape of every input of ``runner``: the model's own sizes, the dynamic ones
-    filled from ``specs`` (``--input-shape``), the batch from ``batch`` when given (else
-    from the spec, else 1). One line naming the input and an example when a size is
-    still unknown."""
+    """The full shape of every input of ``runner`` for one call (core.shapes.bind_call:
+    given shapes honoured exactly, the batch on the batch axis the model declares, else
+    1). One line naming the input and an example when a size is still unknown."""
     declared = {s.name: tuple(s.shape) for s in runner.inputs}
-    bound = shapes.bind(declared, list(specs))
-    for name, dims in bound.items():
-        fixed = declared[name][0] if declared[name] else None
-        if batch is not None and fixed not in (None, -1, batch):
-            raise UsageError(f"{runner.label} has a fixed batch of {fixed}; cannot run a "
-                             f"batch of {batch}")
-        if dims and (batch is not None or dims[0] is None):
-            bound[name] = (batch or 1, *dims[1:])
+    symbols = {s.name: tuple(s.symbols) for s in runner.inputs if s.symbols}
+    bound, _ = shapes.bind_call(declared, list(specs), batch, symbols)
     shapes.require_bound(bound, declared, str(runner.label))
     return bound
 

@@ -57,7 +57,8 @@ def check_provider(provider: str) -> str:
 
 def _spec(value) -> IOSpec:
     return IOSpec(value.name, tuple(d if isinstance(d, int) else -1 for d in value.shape),
-                  np.dtype(_NP_DTYPES.get(value.type, np.float32)).name)
+                  np.dtype(_NP_DTYPES.get(value.type, np.float32)).name,
+                  symbols=tuple(d if isinstance(d, str) and d else None for d in value.shape))
 
 
 class OnnxRunner:

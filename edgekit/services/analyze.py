@@ -12,7 +12,8 @@ from edgekit.core.shapes import ShapeSpec
 from edgekit.services.targets import Target, keras_model, model_meta
 
 
-def read_records(target: Target, input_shapes: list[ShapeSpec] | None = None, model=None
+def read_records(target: Target, input_shapes: list[ShapeSpec] | None = None, model=None,
+                 batch: int | None = None, values: dict | None = None
                  ) -> tuple[list, list[str], dict]:
     """(records, output names, file info with 'input_shape') from the format's reader."""
     if target.format == "keras":
@@ -24,31 +25,41 @@ def read_records(target: Target, input_shapes: list[ShapeSpec] | None = None, mo
     if target.format == "onnx":
         from edgekit.readers.onnx_reader import read_onnx
 
-        return read_onnx(target.path, input_shapes)  # type: ignore[arg-type]
+        return read_onnx(target.path, input_shapes, batch, values)  # type: ignore[arg-type]
     from edgekit.readers.tflite_reader import read_tflite
 
     return read_tflite(target.path)  # type: ignore[arg-type]
 
 
-def analyze(target: Target, batch: int = 1, dtype: str | None = None,
-            input_shapes: list[ShapeSpec] | None = None, model=None) -> Report:
+def analyze(target: Target, batch: int | None = None, dtype: str | None = None,
+            input_shapes: list[ShapeSpec] | None = None, model=None,
+            values: dict | None = None) -> Report:
     """Analyze a target. ``dtype`` None: float32 for Keras models, each tensor's stored
-    dtype for .onnx/.tflite files. ``model``: the target's Keras model, if already built."""
+    dtype for .onnx/.tflite files. ``model``: the target's Keras model, if already built.
+    ``batch``: a factor on per-item figures (Keras, .tflite); for an .onnx file, the size
+    of the batch axis the file declares (figures are for one call). ``values``: input
+    arrays of an .onnx file (``--inputs``)."""
     from edgekit.core.counting import dtype_bytes
 
     if dtype is not None:
         dtype_bytes(dtype)  # validate before any heavy work
-    if batch < 1:
+    if batch is not None and batch < 1:
         raise UsageError(f"--batch {batch}: must be an integer >= 1")
     if input_shapes and target.format != "onnx":
         raise UsageError("--input-shape: analyze takes it for .onnx files with dynamic "
                          f"dimensions; {target.describe()} has fixed sizes")
-    records, outputs, info = read_records(target, input_shapes, model)
+    if values and target.format != "onnx":
+        raise UsageError(f"--inputs: analyze takes it for .onnx files; "
+                         f"{target.describe()} is not one")
+    records, outputs, info = read_records(target, input_shapes, model, batch, values)
     meta = model_meta(target, tuple(info.pop("input_shape")))
     meta.update(info)
     if target.format == "keras" and dtype is None:
         dtype = "float32"
-    return Report(meta, records, batch=batch, act_dtype=dtype, outputs=outputs)
+    if target.format == "onnx":
+        return Report(meta, records, batch=info["batch"] or 1, act_dtype=dtype,
+                      outputs=outputs, batch_in_shapes=True)
+    return Report(meta, records, batch=batch or 1, act_dtype=dtype, outputs=outputs)
 
 
 def analyze_file(path: Path) -> Report:
@@ -78,15 +89,17 @@ class Analysis:
     estimate: dict | None = None
 
 
-def analysis(target: Target, batch: int = 1, dtype: str | None = None,
+def analysis(target: Target, batch: int | None = None, dtype: str | None = None,
              input_shapes: list[ShapeSpec] | None = None, profile: str | None = None,
-             best_schedule: bool = False, notify=lambda m: None, model=None) -> Analysis:
+             best_schedule: bool = False, notify=lambda m: None, model=None,
+             values: dict | None = None) -> Analysis:
     """``analyze`` plus the optional memory-schedule search and device estimate.
     ``model``: the target's Keras model, if already built."""
     from edgekit.core.device_profiles import estimate, get_profile
 
     device = get_profile(profile) if profile else None  # a bad name fails before the work
-    report = analyze(target, batch=batch, dtype=dtype, input_shapes=input_shapes, model=model)
+    report = analyze(target, batch=batch, dtype=dtype, input_shapes=input_shapes, model=model,
+                     values=values)
     est = None
     if device is not None:
         est = estimate(report, device)
@@ -122,4 +135,4 @@ def table_estimate(est: dict, target: Target, name: str, report: Report,
         records = read_tflite(path)[0]
     pred = table.predict(records, "int8" if int8 else "float32")
     pred["file"] = str(path)
-    est.update(method="table", time_s=pred["ms"] * report.batch / 1e3, table=pred)
+    est.update(method="table", time_s=pred["ms"] * report.multiplier / 1e3, table=pred)

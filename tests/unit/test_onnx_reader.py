@@ -51,7 +51,7 @@ def nchw_model(tmp_path, batch="N"):
 def test_nchw_graph_by_hand(tmp_path):
     records, outputs, info = read_onnx(nchw_model(tmp_path))
     by = {r.name: r for r in records}
-    assert by["conv1"].output_shape == (16, 8, 8)
+    assert by["conv1"].output_shape == (1, 16, 8, 8)
     assert by["conv1"].macs == 3 * 3 * 4 * 16 * 64           # Cin/groups = 4
     assert by["dw"].op == "DepthwiseConv" and by["dw"].macs == 3 * 3 * 16 * 64
     assert by["fc"].macs == 16 * 10
@@ -60,7 +60,7 @@ def test_nchw_graph_by_hand(tmp_path):
     assert by["add"].inputs == ["dw", "relu"]
     assert by["pool"].other_ops == 4 * 16 * 4 * 4
     assert by["flatten"].alias and outputs == ["fc"]
-    assert info["input_shape"] == [8, 16, 16]
+    assert info["input_shape"] == [1, 8, 16, 16] and info["batch"] == 1
     r = Report({"name": "m"}, records, outputs=outputs)
     assert r.totals()["macs"] == 3 * 3 * 4 * 16 * 64 + 3 * 3 * 16 * 64 + 160
 
@@ -80,7 +80,7 @@ def test_unbound_dimensions_are_named_or_bound(tmp_path):
     assert t["macs"] == 0 and t["activation_bytes_total"] == 0
     assert t["unknown_size_layers"] == ["x", "c"]
     records, _, info = read_onnx(path, [parse_shape("2x3x10x12")])
-    assert records[-1].output_shape == (4, 10, 12) and records[-1].macs == 3 * 4 * 120
+    assert records[-1].output_shape == (2, 4, 10, 12) and records[-1].macs == 2 * 3 * 4 * 120
     assert info["input_shapes"] == {"x": "2x3x10x12"} and info["unbound_inputs"] == {}
     with pytest.raises(UsageError, match="fixed size 3 at position 1, 4 given"):
         read_onnx(path, [parse_shape("1x4x10x12")])
@@ -101,7 +101,7 @@ def test_nhwc_matmul_model(tmp_path):
     records, _, _ = read_onnx(save(tmp_path, nodes, [x], [y], inits))
     by = {r.name: r for r in records}
     assert by["conv"].macs == 9 * 2 * 5 * 16
-    assert by["mm"].output_shape == (5, 7) and by["mm"].macs == 16 * 7 * 5
+    assert by["mm"].output_shape == (1, 5, 7) and by["mm"].macs == 16 * 7 * 5
     assert by["reshape"].params == 0  # a shape constant is not a weight
 
 
@@ -156,7 +156,7 @@ def test_conv_transpose_and_qlinear_conv(tmp_path):
     records, _, _ = read_onnx(save(tmp_path, nodes, [x], [y],
                                    [init("wt", 4, 6, 2, 2), init("bt", 6)], "t.onnx"))
     up = records[-1]
-    assert up.output_shape == (6, 10, 10)
+    assert up.output_shape == (1, 6, 10, 10)
     assert up.macs == 2 * 2 * 4 * 6 * 25 and up.params == 4 * 6 * 4 + 6
 
     xq = helper.make_tensor_value_info("xq", TensorProto.INT8, [1, 3, 6, 6])
@@ -169,7 +169,7 @@ def test_conv_transpose_and_qlinear_conv(tmp_path):
                             ["yq"], name="qconv", kernel_shape=[3, 3])
     records, _, _ = read_onnx(save(tmp_path, [node], [xq], [yq], [s, z, w, b], "q.onnx"))
     q = records[-1]
-    assert q.op == "QLinearConv" and q.output_shape == (8, 4, 4)
+    assert q.op == "QLinearConv" and q.output_shape == (1, 8, 4, 4)
     assert q.macs == 27 * 8 * 16 and q.params == 8 * 27 + 8
     assert records[0].act_dtype == "int8"
 

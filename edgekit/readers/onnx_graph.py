@@ -1,0 +1,362 @@
+"""What every tensor of an ONNX graph is, found by evaluation, never by matching op patterns.
+
+* **Shapes and element types**: ONNX shape inference (with data propagation), then, when
+  every input size is known, one run of the whole graph with every tensor exposed:
+  onnxruntime first, onnx's reference evaluator where onnxruntime cannot run the graph. A
+  size the file declares is never replaced by an unknown one. Tensors inside ``If`` /
+  ``Loop`` / ``Scan`` bodies take their shapes from inference (after the run has fixed the
+  outer ones).
+* **Constants**: a tensor is constant when it depends only on initializers and ``Constant``
+  nodes (and no subgraph or random op); such nodes decode or arrange stored tensors
+  (``Cast -> Mul(scale)``, ``DequantizeLinear``, ``Reshape``, ``Transpose``, ``Slice``,
+  ``Concat``...) and are folded: they are part of the op that consumes them, not layers.
+  Each constant knows the stored tensors its *data* comes from (``sources``): not the
+  quantization scales and zero points, broadcast scale/offset operands, or the integer
+  shapes, axes and indices that arrange it.
+* **Values**: tensors that depend only on constants and the values a user gave
+  (``--inputs``) are ``determined``; their values from the run decide ``If`` branches.
+
+Nothing is written to disk, and the runtimes' own logs never reach the terminal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from edgekit.core.quiet import quiet_stderr, quiet_stdout
+
+QUANT_OPS = frozenset({"QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear"})
+BROADCAST_ARITHMETIC = frozenset({"Mul", "Div", "Add", "Sub"})
+RANDOM_OPS = frozenset({"RandomNormal", "RandomUniform", "RandomNormalLike",
+                        "RandomUniformLike", "Multinomial", "Bernoulli"})
+INDEX_TYPES = frozenset({"int64", "int32"})
+
+
+@dataclass
+class Tensor:
+    """One value of the graph: full dims (-1 where unknown; None when the rank is not
+    known or the value is not a tensor), its element type name, and what kind of value
+    it is ('tensor', 'sequence', 'optional', 'map')."""
+
+    shape: tuple | None = None
+    dtype: str = "float32"
+    kind: str = "tensor"
+
+    @property
+    def static(self) -> bool:
+        return self.kind == "tensor" and self.shape is not None and -1 not in self.shape
+
+
+@dataclass
+class Evaluated:
+    model: object                                   # the model, shapes inferred
+    tensors: dict[str, Tensor]                      # every named value, subgraphs included
+    stored: dict[str, Tensor]                       # initializers and Constant outputs
+    constant: set[str]                              # depends on stored tensors only
+    sources: dict[str, frozenset]                   # constant -> stored tensors of its data
+    determined: set[str]                            # constants and given inputs' dependants
+    values: dict = field(default_factory=dict)      # values of determined tensors, if run
+    how: str = "onnx shape inference"
+
+
+def elem_name(elem_type: int) -> str:
+    """numpy/ml_dtypes name of an ONNX element type ('float32', 'int4', 'string')."""
+    from onnx import TensorProto, helper
+
+    if elem_type == TensorProto.STRING:
+        return "string"
+    try:
+        return helper.tensor_dtype_to_np_dtype(elem_type).name
+    except (KeyError, ValueError, TypeError):
+        return "undefined"
+
+
+def _from_type(tp) -> Tensor:
+    which = tp.WhichOneof("value")
+    if which == "tensor_type":
+        t = tp.tensor_type
+        shape = None
+        if t.HasField("shape"):
+            shape = tuple(d.dim_value if d.HasField("dim_value") and d.dim_value >= 0 else -1
+                          for d in t.shape.dim)
+        return Tensor(shape, elem_name(t.elem_type))
+    if which == "sequence_type":
+        inner = _from_type(tp.sequence_type.elem_type)
+        return Tensor(None, inner.dtype, "sequence")
+    if which == "optional_type":
+        inner = _from_type(tp.optional_type.elem_type)
+        return Tensor(None, inner.dtype, "optional")
+    if which == "map_type":
+        return Tensor(None, "undefined", "map")
+    return Tensor(None, "undefined", "unknown")
+
+
+def subgraphs(node) -> list[tuple[str, object]]:
+    """(attribute name, graph) of every subgraph a node holds (If, Loop, Scan, ...)."""
+    from onnx import AttributeProto
+
+    out = []
+    for a in node.attribute:
+        if a.type == AttributeProto.GRAPH:
+            out.append((a.name, a.g))
+        elif a.type == AttributeProto.GRAPHS:
+            out.extend((f"{a.name}{i}", g) for i, g in enumerate(a.graphs))
+    return out
+
+
+def _all_graphs(graph):
+    yield graph
+    for n in graph.node:
+        for _, g in subgraphs(n):
+            yield from _all_graphs(g)
+
+
+def _declared(model) -> dict[str, Tensor]:
+    """Every value the file (or inference) describes, subgraphs included; a later
+    description never replaces a known dimension with an unknown one."""
+    from onnx import numpy_helper
+
+    out: dict[str, Tensor] = {}
+    for g in _all_graphs(model.graph):
+        for vi in list(g.input) + list(g.value_info) + list(g.output):
+            if vi.name:
+                _merge(out, vi.name, _from_type(vi.type))
+        for init in g.initializer:
+            out[init.name] = Tensor(tuple(init.dims), elem_name(init.data_type))
+        for n in g.node:
+            if n.op_type == "Constant" and n.output:
+                for a in n.attribute:
+                    if a.name == "value":
+                        out[n.output[0]] = Tensor(tuple(a.t.dims), elem_name(a.t.data_type))
+                    elif a.name in ("value_float", "value_int", "value_string"):
+                        out[n.output[0]] = Tensor((), {"value_float": "float32",
+                                                       "value_int": "int64",
+                                                       "value_string": "string"}[a.name])
+                    elif a.name in ("value_floats", "value_ints", "value_strings"):
+                        count = len(getattr(a, a.name[6:]))
+                        out[n.output[0]] = Tensor((count,), {"value_floats": "float32",
+                                                             "value_ints": "int64",
+                                                             "value_strings": "string"
+                                                             }[a.name])
+                    elif a.name == "sparse_value":
+                        dense = numpy_helper.to_array(a.sparse_tensor.values)
+                        out[n.output[0]] = Tensor(tuple(a.sparse_tensor.dims), dense.dtype.name)
+    return out
+
+
+def _merge(table: dict[str, Tensor], name: str, new: Tensor) -> None:
+    old = table.get(name)
+    if old is None or old.shape is None or old.kind != "tensor":
+        if old is not None and new.dtype == "undefined":
+            new.dtype = old.dtype
+        table[name] = new
+        return
+    if new.kind == "tensor" and new.shape is not None and len(new.shape) == len(old.shape):
+        table[name] = Tensor(tuple(n if n >= 0 else o for n, o in zip(new.shape, old.shape,
+                                                                        strict=True)),
+                             new.dtype if new.dtype != "undefined" else old.dtype)
+
+
+def _numel(shape) -> int | None:
+    if shape is None or -1 in shape:
+        return None
+    n = 1
+    for d in shape:
+        n *= d
+    return n
+
+
+def _constants(model, tensors: dict[str, Tensor], given: set[str]):
+    """(constant names, their data sources, determined names), subgraphs included (a body
+    may decode an outer weight, or hold initializers of its own)."""
+    constant: set = set()
+    sources: dict[str, frozenset] = {}
+    determined = set(given)
+    _fold(model.graph, tensors, constant, sources, determined)
+    return constant, sources, determined
+
+
+def _fold(graph, tensors, constant: set, sources: dict, determined: set) -> None:
+    for init in graph.initializer:
+        constant.add(init.name)
+        determined.add(init.name)
+        sources[init.name] = frozenset([init.name])
+    for n in graph.node:
+        ins = [i for i in n.input if i]
+        if subgraphs(n) or n.op_type in RANDOM_OPS:
+            for _, g in subgraphs(n):
+                _fold(g, tensors, constant, sources, determined)
+            continue
+        if n.op_type == "Constant":
+            for o in n.output:
+                constant.add(o)
+                determined.add(o)
+                sources[o] = frozenset([o])
+            continue
+        if ins and all(i in determined for i in ins):
+            determined.update(o for o in n.output if o)
+        if not ins or not all(i in constant for i in ins):
+            continue
+        data: set = set()
+        for pos, i in enumerate(n.input):
+            if i and _is_data(n, pos, i, tensors):
+                data |= sources.get(i, frozenset())
+        for o in n.output:
+            if o:
+                constant.add(o)
+                sources[o] = frozenset(data)
+
+
+def _is_data(n, pos: int, name: str, tensors: dict[str, Tensor]) -> bool:
+    """Does input ``pos`` of a constant op carry the stored numbers (not a quantization
+    parameter, a broadcast scale/offset, or the integers that arrange them)?"""
+    t = tensors.get(name)
+    out = tensors.get(n.output[0]) if n.output else None
+    if n.op_type in QUANT_OPS:
+        return pos == 0
+    if t is not None and t.dtype in INDEX_TYPES and (out is None or out.dtype not in INDEX_TYPES):
+        return False
+    if n.op_type in BROADCAST_ARITHMETIC and t is not None and out is not None:
+        out_n = _numel(out.shape)
+        return out_n is None or (_numel(t.shape) or 0) >= out_n
+    return True
+
+
+def _feeds(model, tensors: dict[str, Tensor], given: dict) -> dict | None:
+    """Inputs for a run: the given values, else ones (floats) or zeros (integers, bools);
+    None when an input's size or type is not known."""
+    import numpy as np
+
+    inits = {i.name for i in model.graph.initializer}
+    feeds = {}
+    for inp in model.graph.input:
+        if inp.name in inits:
+            continue
+        if inp.name in given:
+            feeds[inp.name] = given[inp.name]
+            continue
+        t = tensors.get(inp.name)
+        if t is None or not t.static:
+            return None
+        try:
+            dtype = np.dtype(t.dtype)
+        except TypeError:
+            return None
+        fill = 1 if dtype.kind == "f" else 0
+        feeds[inp.name] = np.full(t.shape, fill, dtype=dtype)
+    return feeds
+
+
+def _run_onnxruntime(model, feeds: dict) -> dict | None:
+    import onnx
+    import onnxruntime as ort
+
+    probe = onnx.ModelProto()
+    probe.CopyFrom(model)
+    have = {o.name for o in probe.graph.output}
+    names = [o for n in probe.graph.node for o in n.output if o and o not in have]
+    probe.graph.output.extend([onnx.ValueInfoProto(name=o) for o in names])
+    ort.set_default_logger_severity(4)
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 4
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    try:
+        with quiet_stderr(), quiet_stdout():
+            session = ort.InferenceSession(probe.SerializeToString(), opts,
+                                           providers=["CPUExecutionProvider"])
+            outs = session.run(None, feeds)
+    except Exception:  # any failure: the caller tries the next evaluator
+        return None
+    return {meta.name: value for meta, value in zip(session.get_outputs(), outs, strict=True)}
+
+
+def _run_reference(model, feeds: dict) -> dict | None:
+    from onnx.reference import ReferenceEvaluator
+
+    try:
+        with quiet_stderr(), quiet_stdout():
+            out = ReferenceEvaluator(model).run(None, feeds, intermediate=True)
+    except Exception:  # an op the reference does not implement, or a broken graph
+        return None
+    return {k: v for k, v in out.items() if k}
+
+
+def _observed(value) -> Tensor:
+    import numpy as np
+
+    if isinstance(value, list):
+        return Tensor(None, "undefined", "sequence")
+    if value is None:
+        return Tensor(None, "undefined", "optional")
+    value = np.asarray(value)
+    dtype = "string" if value.dtype.kind in "OUS" else value.dtype.name
+    return Tensor(tuple(int(d) for d in value.shape), dtype)
+
+
+def _write_shapes(model, tensors: dict[str, Tensor]) -> None:
+    """Top-level value_info from ``tensors`` (so that inference inside subgraphs sees the
+    outer sizes the run found)."""
+    import numpy as np
+    import onnx
+
+    known = {v.name for v in list(model.graph.input) + list(model.graph.output)}
+    inits = {i.name for i in model.graph.initializer}
+    del model.graph.value_info[:]
+    for n in model.graph.node:
+        for o in n.output:
+            t = tensors.get(o)
+            if not o or o in known or o in inits or t is None or not t.static:
+                continue
+            try:
+                elem = onnx.helper.np_dtype_to_tensor_dtype(np.dtype(t.dtype))
+            except (TypeError, KeyError, ValueError):
+                continue
+            model.graph.value_info.append(
+                onnx.helper.make_tensor_value_info(o, elem, list(t.shape)))
+
+
+def _infer(model):
+    import onnx
+
+    try:
+        with quiet_stderr():
+            return onnx.shape_inference.infer_shapes(model, data_prop=True)
+    except Exception:  # inference refuses some graphs; the run may still tell the sizes
+        return model
+
+
+def evaluate(model, given: dict | None = None) -> Evaluated:
+    """Shapes, types, constants and determined values of a model whose inputs carry the
+    sizes to analyze at (``given``: input values a user supplied)."""
+    given = given or {}
+    model = _infer(model)
+    tensors = _declared(model)
+    how = "onnx shape inference"
+    feeds = _feeds(model, tensors, given)
+    ran = None
+    if feeds is not None:
+        ran = _run_onnxruntime(model, feeds)
+        how = "one run in onnxruntime"
+        if ran is None:
+            ran = _run_reference(model, feeds)
+            how = "one run of onnx's reference evaluator"
+        if ran is None:
+            how = "onnx shape inference (the graph does not run with inputs of these sizes)"
+    if ran:
+        for name, value in ran.items():
+            seen = _observed(value)
+            known = tensors.get(name)
+            if known is not None and seen.dtype == "undefined":
+                seen.dtype = known.dtype
+            if known is not None and known.static and seen.shape != known.shape:
+                continue   # a declared or inferred size stands: the run may use stand-ins
+            tensors[name] = seen
+        if any(subgraphs(n) for n in model.graph.node):
+            _write_shapes(model, tensors)
+            for name, t in _declared(_infer(model)).items():
+                if name not in ran:
+                    _merge(tensors, name, t)
+    constant, sources, determined = _constants(model, tensors, set(given))
+    values = {k: v for k, v in (ran or {}).items() if k in determined}
+    stored = {k: tensors[k] for k in sources if sources[k] == frozenset([k]) and k in tensors}
+    return Evaluated(model, tensors, stored, constant, sources, determined, values, how)
