@@ -10,11 +10,19 @@ from rich.console import Console
 
 
 def _width(stream) -> int | None:
-    """A terminal's own width (or COLUMNS); piped or redirected output is not wrapped at
-    80 columns: long layer names and TOML comments stay whole lines."""
-    if os.environ.get("COLUMNS") or stream.isatty():
-        return None
-    return 10_000
+    """A terminal's own width (or COLUMNS, when it is a sane width: 20 to 100,000);
+    piped or redirected output is not wrapped at 80 columns: long layer names and TOML
+    comments stay whole lines."""
+    columns = os.environ.get("COLUMNS")
+    if columns:
+        from edgekit.core.numbers import NumberError, read_number
+
+        try:     # rich would print nothing at all at COLUMNS=0
+            read_number(columns, "COLUMNS", 20, 100_000, integer=True)
+            return None
+        except NumberError:
+            return 80 if stream.isatty() else 10_000
+    return None if stream.isatty() else 10_000
 
 
 # Tables and results go to stdout; progress and warnings to stderr, so that
@@ -85,10 +93,11 @@ def warn(message: str) -> None:
 
 
 def print_json(data) -> None:
-    """A JSON document on stdout (plain print: rich would wrap and colour it)."""
-    import json
+    """A JSON document on stdout (plain print: rich would wrap and colour it); NaN and
+    infinity are refused (not JSON), loudly."""
+    from edgekit.core.numbers import dumps
 
-    print(json.dumps(data, indent=2))
+    print(dumps(data, indent=2))
 
 
 def csv_list(value: str, option: str) -> list:
@@ -109,16 +118,18 @@ def float_list(value: str, option: str) -> list[float]:
 
 
 def _numbers(value: str, option: str, kind, what: str) -> list:
-    import math
-
+    """Comma-separated numbers, each read by core.numbers.read_number (finite, not
+    negative; the command checks its own range after)."""
     from edgekit.core.errors import UsageError
+    from edgekit.core.numbers import NumberError, read_number
 
-    try:
-        numbers = [kind(v) for v in csv_list(value, option)]
-    except ValueError:
-        raise UsageError(f"{option} {value}: expected comma-separated {what}") from None
-    if not all(math.isfinite(v) for v in numbers):
-        raise UsageError(f"{option} {value}: expected finite {what}")
+    numbers = []
+    for item in csv_list(value, option):
+        try:
+            numbers.append(read_number(item, option, 0, None, integer=kind is int))
+        except NumberError as e:
+            raise UsageError(f"{option} {value}: expected comma-separated {what}; {item} is "
+                             f"not {e.expected}") from None
     return numbers
 
 

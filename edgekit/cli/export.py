@@ -48,7 +48,7 @@ ValidationOpt = Annotated[Optional[Path], typer.Option(
     "artefact next to Keras'.")]
 MinAgreementOpt = Annotated[float, typer.Option(
     "--min-agreement", help="Warn when an artefact's top-1 agreement with Keras is "
-    "below this fraction.")]
+    "below this fraction (0 to 1).")]
 StrictOpt = Annotated[bool, typer.Option(
     "--strict", help="Fail (and write nothing) when an artefact is below "
     "--min-agreement.")]

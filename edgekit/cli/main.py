@@ -56,6 +56,53 @@ def _tidy_help(command) -> None:
             param.metavar = _METAVARS.get(annotation, "TEXT")
 
 
+def _numbers(command, declared=None) -> None:
+    """Every int and float option of every command reads its value through
+    core.numbers.read_number (options.Number) before Typer sees it: NaN, infinity and values
+    out of range are one line naming the option, for options added later too. Typer's
+    min=/max= become the range; without them an option is never negative."""
+    from edgekit.cli.options import Number, number_options
+
+    declared = number_options() if declared is None else declared
+    for sub in getattr(command, "commands", {}).values():
+        _numbers(sub, declared)
+    for param in command.params:
+        number = _number_of(param, declared, Number)
+        if number is None:
+            continue
+        param.edgekit_number = number
+        param.process_value = _reading(param.process_value, number, param)
+
+
+def _number_of(param, declared, Number):
+    descriptor = getattr(param, "type_descriptor", None)
+    kind = getattr(descriptor, "annotation", None)
+    if kind not in (int, float) or getattr(param, "is_flag", False):
+        return None
+    flag = max(param.opts, key=len) if param.opts else param.name
+    if flag in declared:
+        return declared[flag]
+    info = descriptor.parameter_info
+    return Number(0 if info.min is None else info.min, info.max, integer=kind is int)
+
+
+def _reading(process_value, number, param):
+    def process(ctx, value):
+        if value is not None:
+            value = number.convert(value, param, ctx)
+        return process_value(ctx, value)
+
+    return process
+
+
+def cli_command():
+    """The click command of the whole app, as edgekit runs it (tidy help, Number options)."""
+    command = typer.main.get_command(app)
+    _tidy_help(command)
+    _numbers(command)
+    return command
+
+
 def _error(message: str) -> None:
     err.print(f"edgekit: error: {message}", highlight=False, markup=False, soft_wrap=True)
 
@@ -109,8 +156,7 @@ def main(argv: Optional[list] = None) -> None:
 def _main(argv: Optional[list]) -> None:
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args or os.environ.get("EDGEKIT_DEBUG") == "1"
-    command = typer.main.get_command(app)
-    _tidy_help(command)
+    command = cli_command()
     try:
         code = command.main(args=args, prog_name="edgekit", standalone_mode=False)
         if code == 130:  # Typer turns Ctrl-C into Exit(130) and, unstandalone, returns it

@@ -9,6 +9,51 @@ from edgekit.core.choices import MAX_ANALYZE_BATCH, listing
 from edgekit.core.counting import DTYPE_BYTES
 
 
+class Number:
+    """A numeric option read by core.numbers.read_number: finite, in its range, the unit in
+    the error. cli.main makes every int/float option of every command read through one (ranges
+    from Typer's min=/max=, never negative unless declared); options with a unit or a
+    range Typer cannot say are declared in number_options()."""
+
+    def __init__(self, lo=0, hi=None, unit: str = "", integer: bool = False,
+                 lo_open: bool = False, hi_open: bool = False):
+        self.lo, self.hi, self.unit, self.integer = lo, hi, unit, integer
+        self.lo_open, self.hi_open = lo_open, hi_open
+
+    def convert(self, value, param, ctx):
+        from edgekit.core.numbers import read_number
+
+        if value is None:
+            return None
+        option = max(param.opts, key=len) if param is not None and param.opts else "value"
+        return read_number(value, option, self.lo, self.hi, self.unit, self.integer,
+                           self.lo_open, self.hi_open)
+
+    def __repr__(self) -> str:
+        return f"Number({self.lo}, {self.hi}, {self.unit!r}, integer={self.integer})"
+
+
+def number_options() -> dict:
+    """The numeric options whose range or unit Typer's min=/max= cannot state, by flag (an
+    option means the same in every command); cli.main applies them. Model knobs are only
+    given the widest range of any model here; each model's own is Knob.validate's."""
+    from edgekit.core import choices as C
+    from edgekit.zoo import registry
+
+    found = {k.flag: Number(k.minimum, k.maximum, integer=k.kind is int,
+                            lo_open=k.min_exclusive)
+             for k in registry.all_knobs() if k.kind in (int, float)}
+    found.update({
+        "--max-latency": Number(0, C.MAX_SECONDS * 1e3, "ms", lo_open=True),
+        "--cooldown": Number(0, C.MAX_SECONDS, "s"),
+        "--min-duration": Number(0.001, C.MAX_SECONDS, "s"),
+        "--time-budget": Number(0.001, C.MAX_SECONDS, "s"),
+        "--min-agreement": Number(0, 1, "a fraction"),
+        "--calibration-samples": Number(1, C.MAX_SAMPLES, integer=True),
+    })
+    return found
+
+
 def target_arg(files: str):
     return Annotated[Optional[str], typer.Argument(
         help=f"A zoo model name (see 'edgekit models') or a model file ({files}). "

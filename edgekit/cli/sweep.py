@@ -81,7 +81,7 @@ def sweep_cmd(
         show_default=False)] = None,
     workers: Annotated[Optional[int], typer.Option(
         "--workers", metavar="N", help="CPUs of the local Ray (default: all cores).",
-        show_default=False)] = None,
+        show_default=False, min=1, max=1024)] = None,
     output: Annotated[Path, typer.Option(
         "--output", "-o", metavar="DIR", help="Folder for the store (sweep.jsonl), "
         "sweep.json, sweep.csv and pareto.png. A rerun resumes from its store.")
@@ -111,11 +111,11 @@ def sweep_cmd(
         ray_address=ray_address, workers=workers, out_dir=output)
     with progress("Sweeping") as notify:
         doc = sweep(spec, notify)
-    import json
+    from edgekit.core.numbers import dumps
 
     paths = {"json": output / "sweep.json", "csv": output / "sweep.csv",
              "plot": output / "pareto.png"}
-    write_text(paths["json"], json.dumps(doc, indent=1))
+    write_text(paths["json"], dumps(doc, indent=1))
     write_csv(doc, paths["csv"])
     plot_pareto(doc, paths["plot"])
     if json_out:

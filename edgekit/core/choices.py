@@ -93,14 +93,9 @@ MAX_SECONDS = 86_400.0       # a day
 MAX_SAMPLES = 100_000
 
 
-def in_range(value, lo, hi, option: str):
-    """``value`` if lo <= value <= hi (and finite), else one usage line."""
-    import math
+def in_range(value, lo, hi, option: str, unit: str = ""):
+    """``value`` if finite and lo <= value <= hi, else one usage line (core.numbers)."""
+    from edgekit.core.numbers import read_number
 
-    if isinstance(value, float) and not math.isfinite(value):
-        raise UsageError(f"{option} {value}: must be a finite number from {lo:g} to {hi:g}")
-    if not lo <= value <= hi:
-        if isinstance(value, int):
-            raise UsageError(f"{option} {value}: must be from {lo:,} to {hi:,}")
-        raise UsageError(f"{option} {value:g}: must be from {lo:g} to {hi:g}")
-    return value
+    integer = isinstance(value, int) and not isinstance(value, bool)
+    return read_number(value, option, lo, hi, unit, integer=integer)

@@ -6,23 +6,24 @@ A profile is a TOML file:
     title = "Raspberry Pi 4 Model B ..."
     kind = "sbc"                            # host | sbc | gpu | phone | mcu
     [compute]
-    peak_gflops_fp32 = 96.0                 # required, > 0
-    peak_gops_int8 = 192.0                  # optional (int8 multiply-adds x 2)
+    peak_gflops_fp32 = 96.0                 # required, > 0 and <= 1e9 (GFLOP/s)
+    peak_gops_int8 = 192.0                  # optional, > 0 (int8 multiply-adds x 2, GOP/s)
     [memory]
     bandwidth_gbs = 12.8                    # required, > 0 (GB/s, 1e9 bytes)
-    ram_bytes = 4_294_967_296               # required: what activations may use
-    storage_bytes = 32_000_000_000          # required: where the weights live (flash, disk)
+    ram_bytes = 4_294_967_296               # required, integer >= 1: what activations may use
+    storage_bytes = 32_000_000_000          # required, integer >= 1: where the weights live
 
-Every number has its source in a comment in the file.
+Every number has its source in a comment in the file. PROFILE_SCHEMA checks all of this on
+load (core/schema.py): a bad key is one line naming the file, the key and what it must be.
 """
 
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from edgekit.core import schema as S
 from edgekit.core.errors import UsageError
 
 KINDS = ("host", "sbc", "gpu", "phone", "mcu")
@@ -55,40 +56,36 @@ class Profile:
         return self.peak_gflops_fp32 * 1e9
 
 
-def _positive(data: dict, section: str, key: str, path: Path, required=True, kind=float):
-    value = data.get(section, {}).get(key)
-    if value is None:
-        if required:
-            raise UsageError(f"profile {path}: missing [{section}] {key}")
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        raise UsageError(f"profile {path}: [{section}] {key} must be a number > 0 "
-                         f"(got {value!r})")
-    return kind(value)
+# The schema of a profile TOML (README: "Device profiles"); keys not named here (the
+# [measured] table of a calibrated board, comments' tools) are kept as they are.
+PROFILE_SCHEMA = S.Table({
+    "name": S.Str(pattern=r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}",
+                  what="a name of letters, digits, '.', '_' and '-'"),
+    "title": S.Str(),
+    "kind": S.Str(choices=KINDS),
+    "aliases": S.Optional(S.ListOf(S.Str())),
+    "compute": S.Table({
+        "peak_gflops_fp32": S.Num(0, 1e9, "GFLOP/s", lo_open=True),
+        "peak_gops_int8": S.Optional(S.Num(0, 1e9, "GOP/s", lo_open=True)),
+    }),
+    "memory": S.Table({
+        "bandwidth_gbs": S.Num(0, 1e7, "GB/s", lo_open=True),
+        "ram_bytes": S.Num(1, 2**64, "bytes", integer=True),
+        "storage_bytes": S.Num(1, 2**64, "bytes", integer=True),
+    }),
+})
 
 
 def load_profile(path: Path) -> Profile:
-    try:
-        data = tomllib.loads(Path(path).read_text())
-    except tomllib.TOMLDecodeError as e:
-        raise UsageError(f"profile {path}: invalid TOML: {e}") from None
-    except OSError as e:
-        raise UsageError(f"profile {path}: {e.strerror}") from None
-    for key in ("name", "title", "kind"):
-        if not isinstance(data.get(key), str) or not data[key]:
-            raise UsageError(f"profile {path}: missing or empty '{key}'")
-    if data["kind"] not in KINDS:
-        raise UsageError(f"profile {path}: kind {data['kind']!r} must be one of "
-                         f"{', '.join(KINDS)}")
+    data = S.load_toml(path, PROFILE_SCHEMA)
+    c, m = data["compute"], data["memory"]
     return Profile(
         name=data["name"], title=data["title"], kind=data["kind"],
-        peak_gflops_fp32=_positive(data, "compute", "peak_gflops_fp32", path),
-        peak_gops_int8=_positive(data, "compute", "peak_gops_int8", path, required=False),
-        bandwidth_gbs=_positive(data, "memory", "bandwidth_gbs", path),
-        ram_bytes=_positive(data, "memory", "ram_bytes", path, kind=int),
-        storage_bytes=_positive(data, "memory", "storage_bytes", path, kind=int),
-        path=Path(path),
-        aliases=tuple(str(a) for a in data.get("aliases", [])),
+        peak_gflops_fp32=float(c["peak_gflops_fp32"]),
+        peak_gops_int8=float(c["peak_gops_int8"]) if "peak_gops_int8" in c else None,
+        bandwidth_gbs=float(m["bandwidth_gbs"]),
+        ram_bytes=int(m["ram_bytes"]), storage_bytes=int(m["storage_bytes"]),
+        path=Path(path), aliases=tuple(data.get("aliases", [])),
     )
 
 
@@ -189,7 +186,7 @@ def estimate(report, profile: Profile) -> dict:
             continue
         moved = report.activation_bytes(r) + r.params * item + sum(
             report.activation_bytes(by_name[i]) for i in r.inputs if i in by_name)
-        est = roofline(r.macs * report.batch, moved, profile, report.dtype_of(r))
+        est = roofline(r.macs * report.multiplier, moved, profile, report.dtype_of(r))
         layers.append({"name": r.name, **est})
     totals = report.totals()
     weight_bytes = totals["params"] * item

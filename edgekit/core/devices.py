@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import json
 import re
-import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from edgekit.core import schema as S
 from edgekit.core.errors import UsageError
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -102,25 +102,28 @@ def registry_path() -> Path:
     return config_dir() / "devices.toml"
 
 
+# The schema of devices.toml (README: "Profiling on a device"); make_device then checks
+# what a schema cannot (the URL, the ssh options).
+DEVICES_SCHEMA = S.Table({"devices": S.Optional(S.MapOf(S.Table({
+    "url": S.Str(what="an ssh://[user@]host[:port] URL"),
+    "python": S.Optional(S.Str()),
+    "ssh_options": S.Optional(S.ListOf(S.Str(what="KEY=VALUE"))),
+    "profile": S.Optional(S.Str()),
+}), key=S.Str(pattern=NAME.pattern.strip("^$"), what="letters, digits, '.', '_', '-'")))})
+
+
 def load_devices(path: Path | None = None) -> dict[str, Device]:
     path = path or registry_path()
     if not path.exists():
         return {}
-    try:
-        data = tomllib.loads(path.read_text())
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise UsageError(f"{path}: invalid TOML: {e}") from None
-    except OSError as e:
-        raise UsageError(f"{path}: {e.strerror}") from None
+    data = S.load_toml(path, DEVICES_SCHEMA)
     found = {}
     for name, d in (data.get("devices") or {}).items():
-        if not isinstance(d, dict) or not isinstance(d.get("url"), str):
-            raise UsageError(f"{path}: device {name!r} has no url")
         try:
             found[name] = make_device(name, d["url"], d.get("python", "python3"),
                                       d.get("ssh_options", []), d.get("profile"))
         except UsageError as e:
-            raise UsageError(f"{path}: {e}") from None
+            raise UsageError(f"{path}: key '{S.key_path('devices', name)}': {e}") from None
     return found
 
 

@@ -20,18 +20,47 @@ Pure Python.
 
 from __future__ import annotations
 
-import json
 import math
 import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from edgekit.core import schema as S
 from edgekit.core.errors import UsageError
 from edgekit.core.shapes import format_dims
 
 FORMAT = "edgekit-latency-table"
 VERSION = 1
 NEIGHBOURS = 2
+
+
+def _schemas():
+    head = S.Table(expected="a JSON object (an edgekit latency table)")
+    ms = S.Num(0, 1e9, "ms")
+    table = S.Table({
+        "format": S.Str(), "version": S.Num(0, None, integer=True),
+        "name": S.Optional(S.Str()),
+        "threads": S.Optional(S.Nullable(S.Num(1, 4096, integer=True))),
+        "models": S.ListOf(S.Table({
+            "dtype": S.Optional(S.Nullable(S.Str())),
+            "whole_ms": S.Optional(S.Nullable(S.Num(0, 1e9, "ms", lo_open=True))),
+            "sum_ms": S.Optional(S.Nullable(ms)),
+        })),
+        "kernels": S.ListOf(S.Table({
+            "key": S.Str(), "kind": S.Str(), "op": S.Optional(S.Str()),
+            "macs": S.Optional(S.Num(0, None, integer=True)),
+            "work": S.Num(0, 1e30, lo_open=True),
+            "features": S.ListOf(S.Num(-1e6, 1e6)),
+            "ms": ms,
+            "sources": S.ListOf(S.Num(0, 1e9, integer=True)),
+        })),
+    })
+    return head, table
+
+
+# What a latency table holds (README: "Latency tables"), checked on load: every time
+# finite and >= 0 ms (a whole model's > 0), every kernel's work > 0.
+HEAD_SCHEMA, TABLE_SCHEMA = _schemas()
 
 
 def _dims(shapes) -> str:
@@ -90,15 +119,13 @@ class Table:
 
     @classmethod
     def load(cls, path: Path) -> Table:
-        try:
-            data = json.loads(Path(path).read_text())
-        except (OSError, ValueError) as e:
-            raise UsageError(f"latency table {path}: cannot read it ({e})") from None
-        if not isinstance(data, dict) or data.get("format") != FORMAT:
+        data = S.load_json(path, HEAD_SCHEMA, "latency table")
+        if data.get("format") != FORMAT:
             raise UsageError(f"latency table {path}: not an edgekit latency table")
         if data.get("version") != VERSION:
             raise UsageError(f"latency table {path}: version {data.get('version')}, this "
                              f"edgekit reads version {VERSION}; measure it again")
+        data = S.check(data, TABLE_SCHEMA, f"latency table {path}")
         return cls(data.get("name", Path(path).stem), data, Path(path))
 
     def correction(self, dtype: str, exclude: set[int] = frozenset()) -> tuple[float, float]:

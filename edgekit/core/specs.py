@@ -7,12 +7,12 @@ milliseconds with one line that names the value and what is allowed.
 from __future__ import annotations
 
 import difflib
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from edgekit.core.errors import UsageError
+from edgekit.core.numbers import describe, read_number
 
 
 @dataclass(frozen=True)
@@ -35,14 +35,10 @@ class Knob:
     def allowed(self) -> str:
         if self.choices:
             return "one of " + ", ".join(self.choices)
-        lo = hi = ""
-        if self.minimum is not None:
-            lo = f"{'>' if self.min_exclusive else '>='} {self.minimum:g}"
-        if self.maximum is not None:
-            hi = f"<= {self.maximum:g}"
-        kind = {int: "an integer", float: "a number"}.get(self.kind, "a value")
-        bounds = " and ".join(b for b in (lo, hi) if b)
-        return f"{kind} {bounds}".strip()
+        if self.kind not in (int, float):
+            return "a value"
+        return describe(self.minimum, self.maximum, integer=self.kind is int,
+                        lo_open=self.min_exclusive)
 
     def validate(self, value: Any) -> Any:
         if self.kind is bool:
@@ -52,21 +48,11 @@ class Knob:
             if value not in self.choices:
                 raise UsageError(f"{self.flag} {value}: must be {self.allowed()}")
             return value
-        try:
-            value = self.kind(value)
-        except (TypeError, ValueError):
-            raise UsageError(f"{self.flag} {value!r}: must be {self.allowed()}") from None
-        if isinstance(value, float) and not math.isfinite(value):
-            raise UsageError(f"{self.flag} {value}: must be {self.allowed()}")
-        bad = (
-            (self.minimum is not None and (value <= self.minimum if self.min_exclusive
-                                           else value < self.minimum))
-            or (self.maximum is not None and value > self.maximum)
-        )
-        if bad:
-            shown = value if isinstance(value, int) else f"{value:g}"
-            raise UsageError(f"{self.flag} {shown}: must be {self.allowed()}")
-        return value
+        if self.kind not in (int, float):
+            return self.kind(value)
+        number = read_number(value, self.flag, self.minimum, self.maximum,
+                             integer=self.kind is int, lo_open=self.min_exclusive)
+        return float(number) if self.kind is float else number
 
 
 @dataclass(frozen=True)

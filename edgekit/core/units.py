@@ -42,7 +42,11 @@ def parse_size(text: str, option: str) -> int:
     if m is None or unit not in _SIZE_UNITS:
         raise ValueError(f"{option} {text}: expected a size such as 512KiB, 2MiB, 1.5MB or "
                          "a number of bytes")
-    value = float(m.group(1)) * _SIZE_UNITS[unit]
-    if value <= 0:
-        raise ValueError(f"{option} {text}: must be more than 0 bytes")
-    return int(value)
+    from edgekit.core.numbers import NumberError, read_number
+
+    try:
+        value = read_number(m.group(1), option, 0, 2**64) * _SIZE_UNITS[unit]
+        return read_number(int(min(value, 2.0**65)), option, 1, 2**64, "bytes", integer=True)
+    except NumberError:
+        raise ValueError(f"{option} {text}: must be at least 1 byte and at most 16 EiB"
+                         ) from None

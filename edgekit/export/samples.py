@@ -135,23 +135,41 @@ def from_array(path: Path, shape: tuple, limit: int) -> Samples:
     else:
         x = data
     x = np.asarray(x)
-    if x.size == 0:
-        raise UsageError(f"{path}: the array holds no samples (shape {x.shape})")
-    if x.ndim == len(shape):
+    if x.size and x.ndim == len(shape):
         x = x[None]
-    if tuple(x.shape[1:]) != tuple(shape):
+    if x.size and tuple(x.shape[1:]) != tuple(shape):
         raise UsageError(f"{path}: samples have shape {tuple(x.shape[1:])}, the model wants "
                          f"{tuple(shape)}")
-    if not np.issubdtype(x.dtype, np.number):
+    x, y = check_data(path, x, y, limit)
+    return Samples(x, y, source=f"{len(x)} samples from {path}")
+
+
+def check_data(path, x, y=None, limit: int | None = None, classes: int | None = None,
+               pixels: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+    """The one check of calibration and validation arrays, for every command that reads
+    them (export's --calibration/--validation, sweep's --validation): samples present,
+    numeric, finite (and 0..255 for ``pixels``); labels, when given, one integer class
+    index per sample (within ``classes`` when known). (x as float32, y as int64), or one
+    line naming the file and what is wrong."""
+    x = np.asarray(x)
+    if x.size == 0 or x.ndim == 0:
+        raise UsageError(f"{path}: the array holds no samples (shape {x.shape})")
+    if not (np.issubdtype(x.dtype, np.number) or x.dtype == np.bool_) \
+            or np.issubdtype(x.dtype, np.complexfloating):
         raise UsageError(f"{path}: array dtype {x.dtype} is not numeric")
     x = x[:limit].astype(np.float32)
     bad = int(np.size(x) - np.count_nonzero(np.isfinite(x)))
     if bad:
         raise UsageError(f"{path}: {bad} input values are NaN or infinite; fix the data "
                          "(quantization ranges and fidelity figures would be meaningless)")
+    if pixels and (x.min() < 0 or x.max() > 255):
+        raise UsageError(f"{path}: images must hold pixel values 0..255 (found "
+                         f"{float(x.min()):g}..{float(x.max()):g})")
     if y is not None:
         y = _labels(path, y, len(x), limit)
-    return Samples(x, y, source=f"{len(x)} samples from {path}")
+        if classes is not None:
+            check_labels(Samples(x, y, source=str(path)), classes)
+    return x, y
 
 
 def _labels(path: Path, y, samples: int, limit: int) -> np.ndarray:
@@ -160,6 +178,9 @@ def _labels(path: Path, y, samples: int, limit: int) -> np.ndarray:
     if y.ndim > 1:
         raise UsageError(f"{path}: labels 'y' must be one class index per sample (shape "
                          f"{y.shape}; one-hot labels: store their argmax)")
+    if y.ndim == 0:
+        raise UsageError(f"{path}: labels 'y' must be one class index per sample (got one "
+                         "number)")
     y = y[:limit]
     if len(y) != samples:
         raise UsageError(f"{path}: {samples} samples but {len(y)} labels")

@@ -32,6 +32,9 @@ def kind_of(doc: dict) -> str:
     """Which edgekit document this is, from its keys."""
     if not isinstance(doc, dict):
         raise ReportInputError("not a JSON object")
+    if "macs_agree" in doc:
+        raise ReportInputError("an 'analyze --compare-formats' document: the report does "
+                               "not draw it yet; give 'analyze --json' of each format")
     if doc.get("kind") == "sweep":
         return "sweep"
     if "layers" in doc and "totals" in doc:
@@ -46,6 +49,75 @@ def kind_of(doc: dict) -> str:
                            "profile or sweep JSON)")
 
 
+# long: five declarative schemas, one per kind of input, side by side
+def _schemas() -> dict:
+    """What each kind of input must hold for its section to be drawn (the keys the
+    renderers read), checked on load: a hand-edited or foreign file is one line naming the
+    file and the key, never a KeyError halfway through the page."""
+    from edgekit.core import schema as S
+
+    count = S.Num(0, None, integer=True)
+    n = S.Nullable(S.Num())
+    ms = S.Nullable(S.Num(0, None, "ms"))
+    text = S.Str(empty=True)
+    layer = S.Table({"index": count, "name": text, "op": text,
+                     "output_shape": S.ListOf(S.Nullable(S.OneOf((count, S.Str(empty=True))))),
+                     "params": count, "macs": count, "activation_bytes": count})
+    analysis = S.Table({
+        "model": S.Table(),
+        "totals": S.Table({k: count for k in ("params", "trainable_params", "macs", "flops",
+                                               "peak_activation_bytes")}
+                          | {"peak_at_layer": S.Nullable(text),
+                             "weight_bytes": S.Table({k: count
+                                                      for k in ("fp32", "fp16", "int8")})}),
+        "layers": S.ListOf(layer),
+        "conventions": S.Optional(S.ListOf(text)),
+        "profile": S.Optional(S.Nullable(S.Table({"time_s": S.Num(0, None, "s"),
+                                                  "fit": S.Optional(S.Table())}))),
+        "memory_timeline": S.Optional(S.Nullable(S.Table({
+            "live_bytes": S.ListOf(count),
+            "order": S.ListOf(text)}))),
+    })
+    fid = S.Nullable(S.OneOf((S.Num(), S.Str())))
+    export = S.Table({"artifacts": S.ListOf(S.Table({
+        "file": text, "format": text, "quant": text, "bytes": count, "sha256": S.Str(),
+        "fidelity": S.Nullable(S.Table({"top1_agreement": S.Num(0, 1), "cosine": fid,
+                                        "sqnr_db": fid}))})),
+        "model": S.Optional(S.Table()), "validation": S.Optional(S.Nullable(S.Table())),
+        "calibration": S.Optional(S.Nullable(S.Table()))})
+    bench = S.Table({"results": S.ListOf(S.Table({
+        "model": text, "runtime": text, "threads": S.Nullable(count),
+        "latency_ms": S.Table({"p50": S.Num(0, None, "ms"), "p90": S.Optional(ms),
+                               "p99": S.Optional(ms)}),
+        "samples_ms": S.Optional(S.Nullable(S.ListOf(S.Num(0, None, "ms")))),
+        "gmacs_per_s": S.Optional(n), "estimate_ms": S.Optional(ms)})),
+        "environment": S.Optional(S.Nullable(S.Table())),
+        "device": S.Optional(S.Nullable(S.Table()))})
+    profile = S.Table({"ops": S.Optional(S.Nullable(S.ListOf(S.Table({
+        "op_index": count, "op": text, "ms": S.Optional(ms),
+        "share": S.Optional(S.Nullable(S.Num(0, 1)))})))),
+        "by_op": S.Optional(S.Nullable(S.ListOf(S.Table({"op": text, "ms": S.Optional(ms)}))))})
+    sweep = S.Table({
+        "model": text,
+        "objectives": S.Table({k: S.Table({"key": S.Str(), "source": text})
+                               for k in ("accuracy", "latency", "memory")}),
+        "limits": S.Table({"max_latency_ms": S.Optional(S.Nullable(S.Num(0, None, "ms",
+                                                                         lo_open=True)))}),
+        "best": S.Nullable(text),
+        "rows": S.ListOf(S.Table({
+            "id": text, "quant": text, "macs": count, "peak_activation_bytes": count,
+            "file_bytes": count, "pareto": S.Bool(), "feasible": S.Bool(), "best": S.Bool(),
+            "violates": S.ListOf(text), "latency_ms": S.Optional(ms),
+            "estimate_ms": S.Optional(ms),
+            "published_top1": S.Optional(S.Nullable(S.Num(0, 100, "%"))),
+            "validation_top1": S.Optional(S.Nullable(S.Num(0, 100, "%")))}))})
+    return {"analysis": analysis, "export": export, "bench": bench, "profile": profile,
+            "sweep": sweep}
+
+
+SCHEMAS = _schemas()
+
+
 def load_input(path: Path) -> list[tuple[str, str, dict]]:
     """(kind, label, document) of a JSON file, or of the documents an output folder holds
     (an export folder's manifest.json, a sweep folder's sweep.json)."""
@@ -56,14 +128,22 @@ def load_input(path: Path) -> list[tuple[str, str, dict]]:
             raise ReportInputError(f"{path} holds no manifest.json or sweep.json")
         return [x for p in found for x in load_input(p)]
     note_input(path)   # no output of this command may be written onto it
+    from edgekit.core.schema import SchemaError, check, parse_json
+
     try:
-        doc = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, ValueError) as e:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
         raise ReportInputError(f"cannot read {path} as JSON: {e}") from None
     try:
-        return [(kind_of(doc), str(path), doc)]
+        doc = parse_json(text, str(path))
+    except SchemaError as e:
+        raise ReportInputError(f"cannot read {path} as JSON: {str(e).split(': ', 1)[1]}"
+                               ) from None
+    try:
+        kind = kind_of(doc)
     except ReportInputError as e:
         raise ReportInputError(f"{path}: {e}") from None
+    return [(kind, str(path), check(doc, SCHEMAS[kind], path))]
 
 
 # ---- small HTML helpers ---------------------------------------------------------------------
@@ -186,10 +266,11 @@ def memory_chart(timeline: dict) -> str:
               f"live activations ({unit})", y0=0)
     pts = " ".join(f"{p.px(i):.1f},{p.py(v / scale):.1f}" for i, v in enumerate(live))
     peak = max(range(len(live)), key=live.__getitem__)
+    order = timeline.get("order") or []
     p.parts.append(f'<polyline points="{pts}" fill="none" stroke="{PALETTE[0]}" '
                    f'stroke-width="1.5"/>')
     p.parts.append(f'<circle cx="{p.px(peak):.1f}" cy="{p.py(live[peak] / scale):.1f}" r="4" '
-                   f'fill="{PALETTE[1]}"><title>peak: {_e(timeline["order"][peak])}, '
+                   f'fill="{PALETTE[1]}"><title>peak: {_e(" ".join(order[peak:peak + 1]))}, '
                    f'{nbytes(live[peak])}</title></circle>')
     return p.svg("live activation memory at each step")
 

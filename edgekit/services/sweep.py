@@ -56,6 +56,7 @@ class SweepSpec:
         """Check everything that can be checked without TensorFlow; the configs."""
         from edgekit.core import choices as C
         from edgekit.core.device_profiles import get_profile
+        from edgekit.core.numbers import read_number
         from edgekit.services.targets import resolve_target
         from edgekit.zoo import registry
 
@@ -77,13 +78,14 @@ class SweepSpec:
         if self.device and not self.runtimes:
             raise UsageError("--device: name the runtime to time there with --runtime "
                              "(litert, onnxruntime)")
-        if self.max_latency_ms is not None and self.max_latency_ms <= 0:
-            raise UsageError(f"--max-latency {self.max_latency_ms:g}: must be more than 0 ms")
+        if self.max_latency_ms is not None:
+            self.max_latency_ms = read_number(self.max_latency_ms, "--max-latency", 0,
+                                              C.MAX_SECONDS * 1e3, "ms", lo_open=True)
         if self.max_latency_ms is not None and not (self.runtimes or self.profile):
             raise UsageError("--max-latency needs a latency: time the configs (--runtime) or "
                              "estimate them on a device profile (--profile)")
         if self.validation is not None:
-            _validation_data(self.validation)
+            _validation_data(self.validation, classes=entry.defaults().get("classes"))
         if self.executor not in ("local", "ray"):
             raise UsageError(f"--executor {self.executor}: must be local or ray")
         if self.executor == "local" and (self.ray_address or self.workers):
@@ -131,33 +133,98 @@ def _key(config: dict, settings: dict) -> str:
 
 # ---- the store ------------------------------------------------------------------------------
 
+def _store_schemas():
+    from edgekit.core import schema as S
+
+    count = S.Num(0, None, integer=True)
+    ms = S.Nullable(S.Num(0, 1e9, "ms"))
+    frac = S.Nullable(S.OneOf((S.Num(-1, 1), S.Str())))
+    build = S.Table({
+        "id": S.Str(), "model": S.Str(), "alpha": S.Num(0, 4, lo_open=True),
+        "resolution": S.Num(1, 1e5, "px", integer=True), "quant": S.Str(),
+        "params": count, "macs": count, "peak_activation_bytes": count,
+        "weights_bytes": count,
+        "files": S.MapOf(S.Table({"path": S.Str(), "bytes": count, "sha256": S.Str()})),
+        "fidelity": S.MapOf(S.Table({"top1_agreement": frac, "cosine": frac,
+                                     "sqnr_db": S.Nullable(S.OneOf((S.Num(), S.Str())))})),
+        "estimate": S.Optional(S.Nullable(S.Table({"ms": S.Num(0, None, "ms"),
+                                                   "fits": S.Nullable(S.Bool())}))),
+        "validation": S.Optional(S.Nullable(S.Table({"top1": S.Num(0, 100, "%")}))),
+        "published": S.Optional(S.Nullable(S.Table({"top1": S.Nullable(S.Num(0, 100, "%"))}))),
+    })
+    timed = S.Table({"runtime": S.Str(), "p50_ms": ms, "p90_ms": ms})
+    line = S.Table({"stage": S.Str(choices=("build", "time")), "key": S.Str(),
+                    "result": S.Table()})
+    return line, {"build": build, "time": timed}
+
+
 class Store:
-    """Finished stages, one JSON line each, appended as they finish. A line cut short by a
-    kill is skipped on reading (the stage runs again)."""
+    """Finished stages, one JSON line each, appended as they finish. Each line is checked
+    on load (LINE_SCHEMA and the stage's schema); a line that fails (cut short by a kill or
+    a full disk, edited) is skipped and its stage runs again, and the reasons are kept. A
+    last line cut short is cut off the file before anything is appended, so that the next
+    record starts on a line of its own."""
 
     def __init__(self, folder: Path):
+        from edgekit.core import schema as S
+
         self.path = Path(folder) / STORE
         self.records: dict[tuple[str, str], dict] = {}
         self.skipped = 0
-        if self.path.is_file():
-            for line in self.path.read_text(errors="replace").splitlines():
-                try:
-                    rec = json.loads(line)
-                    self.records[(rec["stage"], rec["key"])] = rec["result"]
-                except (ValueError, KeyError, TypeError):
-                    self.skipped += 1
+        self.problems: list[str] = []
+        self.repaired = 0
+        self._cut_at: int | None = None
+        if not self.path.is_file():
+            return
+        raw = self.path.read_bytes()
+        if raw and not raw.endswith(b"\n"):
+            self._cut_at = raw.rfind(b"\n") + 1      # the start of the cut last line
+        for n, line in enumerate(raw.decode("utf-8", errors="replace").splitlines(), 1):
+            if not line.strip():
+                continue
+            where = f"{self.path} line {n}"
+            try:
+                rec = S.check(S.parse_json(line, where), LINE_SCHEMA, where)
+                result = S.check(rec["result"], STAGE_SCHEMAS[rec["stage"]], where)
+                self.records[(rec["stage"], rec["key"])] = result
+            except S.SchemaError as e:
+                self.skipped += 1
+                if len(self.problems) < 5:
+                    self.problems.append(str(e))
 
     def get(self, stage: str, key: str) -> dict | None:
         return self.records.get((stage, key))
 
+    def drop(self, stage: str, key: str) -> None:
+        """Forget a stage (its result is stale: it runs again, and its new line wins)."""
+        self.records.pop((stage, key), None)
+
+    def _repair(self) -> None:
+        if self._cut_at is None:
+            return
+        with open(self.path, "r+b") as f:
+            size = f.seek(0, os.SEEK_END)
+            if size > self._cut_at:
+                f.truncate(self._cut_at)
+                self.repaired = size - self._cut_at
+                f.flush()
+                os.fsync(f.fileno())
+        self._cut_at = None
+
     def add(self, stage: str, key: str, result: dict) -> None:
+        from edgekit.core.numbers import dumps
+
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        line = json.dumps({"stage": stage, "key": key, "result": result})
+        line = dumps({"stage": stage, "key": key, "result": result})
+        self._repair()
         with open(self.path, "a") as f:
             f.write(line + "\n")
             f.flush()
             os.fsync(f.fileno())
         self.records[(stage, key)] = result
+
+
+LINE_SCHEMA, STAGE_SCHEMAS = _store_schemas()
 
 
 # ---- the build stage (runs here or in a Ray worker) -----------------------------------------
@@ -214,19 +281,23 @@ def build_config(config: dict, settings: dict) -> dict:
     return row
 
 
-def _validation_data(path: Path):
+def _validation_data(path: Path, classes: int | None = None):
+    """Labelled images (any size), checked by export's one data check (samples.check_data):
+    finite 0..255 pixels, one integer class index per image within the model's classes."""
     import numpy as np
+
+    from edgekit.export.samples import check_data
 
     try:
         data = np.load(path, allow_pickle=False)
         x, y = data["x"], data["y"]
-    except (OSError, ValueError, KeyError, TypeError) as e:
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError) as e:
         raise UsageError(f"--validation {path}: needs an .npz with 'x' (images, N×H×W×C, "
                          f"0..255, any size) and 'y' (class indices): {first_line(e)}") from None
-    if x.ndim != 4 or len(x) != len(y) or not len(x):
-        raise UsageError(f"--validation {path}: 'x' must be N×H×W×C images and 'y' N labels "
-                         f"(got {x.shape} and {y.shape})")
-    return x, y
+    if x.ndim != 4 or x.shape[-1] not in (1, 3) or not len(x):
+        raise UsageError(f"--validation {path}: 'x' must be N×H×W×C images, C 1 or 3 (got "
+                         f"{x.shape})")
+    return check_data(f"--validation {path}", x, y, classes=classes, pixels=True)
 
 
 def validation_accuracy(path: Path, validation: Path, shape: tuple) -> dict:
@@ -238,6 +309,7 @@ def validation_accuracy(path: Path, validation: Path, shape: tuple) -> dict:
 
     x, y = _validation_data(validation)
     out, _ = run_artifact(Path(path), preprocess(fit_pixels(x, shape), "tf"))
+    _validation_data(validation, classes=int(np.prod(out.shape[1:])))  # labels vs outputs
     return {"top1": float(np.mean(np.argmax(out, axis=1) == y)) * 100, "samples": len(y)}
 
 
@@ -295,6 +367,7 @@ def sweep(spec: SweepSpec, notify=lambda m: None) -> dict:
     store = Store(out)
     bset = spec.build_settings()
     builds = {c["id"]: _key(c, bset) for c in configs}
+    _forget_missing_files(store, builds.values())
     todo_builds = [c for c in configs if store.get("build", builds[c["id"]]) is None]
     timings = [(c, rt) for c in configs for rt in spec.runtimes]
     tkeys = {(c["id"], rt): _key(c, spec.timing_settings(rt)) for c, rt in timings}
@@ -342,7 +415,8 @@ def sweep(spec: SweepSpec, notify=lambda m: None) -> dict:
             t = store.get("time", tkeys[(c["id"], rt)]) if rt else None
             rows.append(flat_row(b, rt, t))
     work = {"ran": total, "reused": reused, "seconds": round(time.monotonic() - t0, 1),
-            "unreadable_store_lines": store.skipped}
+            "unreadable_store_lines": store.skipped, "store_problems": store.problems,
+            "store_bytes_cut": store.repaired}
     return _document(spec, rows, work, store.path)
 
 
@@ -467,6 +541,25 @@ def _ray_builds(todo: list[dict], settings: dict, spec: SweepSpec, done) -> None
             done(c, row)
     finally:
         ray.shutdown()
+
+
+def _forget_missing_files(store: Store, keys) -> None:
+    """A stored build whose files are gone (the export cache was cleared) is built again:
+    resuming never depends on a cache."""
+    for key in keys:
+        b = store.get("build", key)
+        if b is not None and not _files_present(b):
+            store.drop("build", key)
+
+
+def _files_present(build: dict) -> bool:
+    """Every file of a stored build is still where it was, with its size (the export
+    cache may have been cleared since)."""
+    for f in build["files"].values():
+        p = Path(f["path"])
+        if not p.is_file() or p.stat().st_size != f["bytes"]:
+            return False
+    return True
 
 
 def _check_files(row: dict) -> None:

@@ -40,7 +40,7 @@ def test_models_lists_the_zoo(cli):
 @pytest.mark.parametrize("args, code, message", [
     (["analyze", "mobilnet"], 2, "unknown model 'mobilnet' (did you mean: mobilenet,"),
     (["analyze", "mobilenet", "--alpha", "0"], 2, "--alpha 0: must be a number > 0"),
-    (["analyze", "mobilenet", "--alpha", "abc"], 2, "Invalid value for '--alpha'"),
+    (["analyze", "mobilenet", "--alpha", "abc"], 2, "--alpha abc: must be a number"),
     (["analyze", "mobilenet", "--resolution", "16"], 2, "--resolution 16"),
     (["analyze", "squeezenet", "--version", "2.0"], 2, "must be one of 1.0, 1.1"),
     (["analyze", "resnet18", "--alpha", "0.5"], 2, "--alpha does not apply to resnet18"),

@@ -57,7 +57,7 @@ def test_registry_round_trip_and_errors(tmp_path):
     with pytest.raises(UsageError, match="invalid TOML"):
         D.load_devices()
     D.registry_path().write_text('[devices.x]\npython = "p"\n')
-    with pytest.raises(UsageError, match="has no url"):
+    with pytest.raises(UsageError, match="key .devices.x.url.: missing"):
         D.load_devices()
 
 

@@ -37,12 +37,14 @@ def test_unknown_profile_suggests():
 
 @pytest.mark.parametrize("text, message", [
     ("name = 'x'\ntitle = 'X'\nkind = 'mcu'\n[compute\n", "invalid TOML"),
-    ("title = 'X'\nkind = 'mcu'\n", "missing or empty 'name'"),
-    ("name = 'x'\ntitle = 'X'\nkind = 'toaster'\n", "kind 'toaster' must be one of"),
+    ("title = 'X'\nkind = 'mcu'\n", "key 'name': missing"),
+    ("name = 'x'\ntitle = 'X'\nkind = 'toaster'\n", "key 'kind': expected one of 'host'"),
     ("name = 'x'\ntitle = 'X'\nkind = 'mcu'\n[compute]\npeak_gflops_fp32 = -1\n",
-     r"\[compute\] peak_gflops_fp32 must be a number > 0"),
+     r"key 'compute.peak_gflops_fp32': expected a number > 0 .* \(GFLOP/s\), got -1"),
+    ("name = 'x'\ntitle = 'X'\nkind = 'mcu'\n[compute]\npeak_gflops_fp32 = nan\n",
+     r"key 'compute.peak_gflops_fp32': expected a number > 0 .*, got nan"),
     ("name = 'x'\ntitle = 'X'\nkind = 'mcu'\n[compute]\npeak_gflops_fp32 = 1\n",
-     r"missing \[memory\] bandwidth_gbs"),
+     r"key 'memory': missing \(expected a table\)"),
 ])
 def test_broken_profiles_get_a_clear_error(tmp_path, text, message):
     path = tmp_path / "bad.toml"

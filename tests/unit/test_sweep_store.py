@@ -11,14 +11,61 @@ from edgekit.services.sweep import Store, SweepSpec, choose
 
 
 def test_store_survives_a_line_cut_short(tmp_path):
+    from tests.unit.test_user_files import build_row
+
     s = Store(tmp_path)
-    s.add("build", "k1", {"id": "a"})
-    s.add("time", "k2", {"p50_ms": 1.5})
+    s.add("build", "k1", build_row(0))
+    s.add("time", "k2", {"runtime": "litert", "p50_ms": 1.5, "p90_ms": 2.0})
     with open(tmp_path / "sweep.jsonl", "a") as f:
         f.write('{"stage": "build", "key": "k3", "result": {"id"')     # killed mid-write
     again = Store(tmp_path)
-    assert again.get("build", "k1") == {"id": "a"} and again.get("time", "k2")["p50_ms"] == 1.5
+    assert again.get("build", "k1") == build_row(0) and again.get("time", "k2")["p50_ms"] == 1.5
     assert again.get("build", "k3") is None and again.skipped == 1
+    # resumed: the next record is not swallowed by the cut line, and every record is kept
+    again.add("build", "k4", build_row(4))
+    third = Store(tmp_path)
+    assert third.skipped == 0 and again.repaired > 0
+    assert {k for _, k in third.records} == {"k1", "k2", "k4"}
+
+
+def test_a_cleared_cache_is_rebuilt_not_trusted(tmp_path):
+    from edgekit.services.sweep import _forget_missing_files
+    from tests.unit.test_user_files import build_row
+
+    s = Store(tmp_path)
+    (tmp_path / "m1.tflite").write_bytes(b"12345")
+    s.add("build", "here", build_row(1, tmp_path))
+    s.add("build", "gone", build_row(2, tmp_path))     # its file was never written
+    _forget_missing_files(s, ["here", "gone"])
+    assert s.get("build", "here") is not None and s.get("build", "gone") is None
+
+
+@pytest.mark.parametrize("x, y, message", [
+    ("good", [0, 1, 2000], "outside the model's 1000 classes"),
+    ("good", [0, 1, -1], "outside the model's"),
+    ("good", ["a", "b", "c"], "integer class indices"),
+    ("good", [0.5, 1, 2], "integer class indices"),
+    ("nan", [0, 1, 2], "NaN or infinite"),
+    ("big", [0, 1, 2], "pixel values 0..255"),
+])
+def test_sweep_validation_data_is_checked_like_export(tmp_path, x, y, message):
+    import numpy as np
+
+    images = np.full((3, 8, 8, 3), 100.0, np.float32)
+    if x == "nan":
+        images[1, 2, 3, 0] = np.nan
+    if x == "big":
+        images[0, 0, 0, 0] = 300
+    np.savez(tmp_path / "v.npz", x=images, y=np.array(y))
+    spec = SweepSpec(alphas=[0.25], resolutions=[96], validation=tmp_path / "v.npz",
+                     out_dir=tmp_path / "out")
+    with pytest.raises(UsageError, match=message):
+        spec.validate()
+
+
+def test_a_nan_limit_is_refused_by_the_service_too():
+    with pytest.raises(UsageError, match=r"--max-latency nan: must be a number > 0 .*\(ms\)"):
+        SweepSpec(profile="stm32h7", max_latency_ms=float("nan")).validate()
 
 
 def _row(i, macs, pub, lat=None, est=None, peak=100, size=1000, fits=None):
