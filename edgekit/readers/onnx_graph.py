@@ -358,5 +358,11 @@ def evaluate(model, given: dict | None = None) -> Evaluated:
                     _merge(tensors, name, t)
     constant, sources, determined = _constants(model, tensors, set(given))
     values = {k: v for k, v in (ran or {}).items() if k in determined}
+    values.update(given)
+    from onnx import numpy_helper
+
+    for init in model.graph.initializer:   # small stored values: trip counts, conditions
+        if init.name not in values and len(init.dims) <= 1 and sum(init.dims) <= 64:
+            values[init.name] = numpy_helper.to_array(init)
     stored = {k: tensors[k] for k in sources if sources[k] == frozenset([k]) and k in tensors}
     return Evaluated(model, tensors, stored, constant, sources, determined, values, how)

@@ -188,3 +188,198 @@ def test_two_inputs_each_named_in_its_own_layout(tmp_path):
     assert info["input_shapes"] == {"image": "1x3x20x30", "mask": "1x1x20x30"}
     with pytest.raises(UsageError, match="has 2 inputs"):
         read_onnx(path, [parse_shape("1x3x20x30")])
+
+
+# ---- each class of file from other exporters, figures computed by hand -------------------
+
+def _model(nodes, inputs, outputs, inits=(), opset=17):
+    graph = helper.make_graph(nodes, "g", inputs, outputs, list(inits))
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+
+
+def _read(tmp_path, model, **kw):
+    path = tmp_path / "m.onnx"
+    onnx.save(model, path)
+    records, outputs, info = read_onnx(path, **kw)
+    return {r.name: r for r in records}, records, info
+
+
+def test_decoded_weights_are_the_stored_int8_tensor(tmp_path):
+    # int8 weights decoded by Cast -> Mul(per-channel scale), then reshaped: one Conv of
+    # 8x3x3x3 (216 stored int8 numbers), not an activation and not a layer of its own
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 10, 10])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    wq = numpy_helper.from_array(np.ones((8, 27), np.int8), "wq")
+    scale = numpy_helper.from_array(np.full((8, 1), 0.5, np.float32), "scale")
+    shape = numpy_helper.from_array(np.array([8, 3, 3, 3]), "shape")
+    nodes = [helper.make_node("Cast", ["wq"], ["wf"], to=TensorProto.FLOAT),
+             helper.make_node("Mul", ["wf", "scale"], ["ws"]),
+             helper.make_node("Reshape", ["ws", "shape"], ["w"]),
+             helper.make_node("Conv", ["x", "w"], ["y"], name="conv", kernel_shape=[3, 3])]
+    by, records, _ = _read(tmp_path, _model(nodes, [x], [y], [wq, scale, shape]))
+    assert [r.op for r in records] == ["Input", "Conv"]
+    conv = by["conv"]
+    assert conv.macs == 27 * 8 * 8 * 8 and conv.counted
+    assert conv.params == 216 and conv.weight_dtype == "int8"
+
+
+def test_a_shared_weight_counts_once(tmp_path):
+    # one 4x4x3x3 initializer used by 5 convolutions: 144 params in the model, not 720
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 6, 6])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    names = ["x"] + [f"c{i}" for i in range(5)]
+    nodes = [helper.make_node("Conv", [names[i], "w"], [names[i + 1]], name=f"conv{i}",
+                              kernel_shape=[3, 3], pads=[1, 1, 1, 1]) for i in range(5)]
+    nodes.append(helper.make_node("Identity", ["c4"], ["y"]))
+    _, records, _ = _read(tmp_path, _model(nodes, [x], [y], [init("w", 4, 4, 3, 3)]))
+    assert sum(r.params for r in records) == 144
+    assert sum(r.macs for r in records) == 5 * 36 * 4 * 36
+
+
+def test_the_first_axis_is_not_taken_for_a_batch(tmp_path):
+    # frames x batch x features moved by a Transpose: every figure is for the whole call
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [7, "N", 16])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["a"], name="before"),
+             helper.make_node("Transpose", ["a"], ["t"], name="move", perm=[1, 0, 2]),
+             helper.make_node("MatMul", ["t", "w2"], ["y"], name="after")]
+    model = _model(nodes, [x], [y], [init("w", 16, 8), init("w2", 8, 4)])
+    by, _, info = _read(tmp_path, model)
+    assert info["batch"] is None                     # axis 0 is a fixed 7: no batch axis
+    assert info["unbound_inputs"] == {"x": [1]}      # N is left unknown, never guessed
+    assert by["before"].unknown_size and by["before"].macs == 0
+    by, _, _ = _read(tmp_path, model, input_shapes=[parse_shape("7x3x16")])
+    assert by["before"].macs == 7 * 3 * 16 * 8 and by["after"].macs == 7 * 3 * 8 * 4
+    with pytest.raises(UsageError, match="declares no batch axis"):
+        _read(tmp_path, model, batch=2)
+
+
+def test_a_state_input_shares_the_batch_by_its_symbol(tmp_path):
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 64])
+    h = helper.make_tensor_value_info("h", TensorProto.FLOAT, [2, "batch", 128])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["y"], name="mm"),
+             helper.make_node("Relu", ["h"], ["hr"], name="state")]
+    model = _model(nodes, [x, h], [y, helper.make_tensor_value_info("hr", 1, None)],
+                   [init("w", 64, 32)])
+    by, _, info = _read(tmp_path, model, batch=4)
+    assert info["batch"] == 4 and info["input_shapes"] == {"x": "4x64", "h": "2x4x128"}
+    assert by["mm"].macs == 4 * 64 * 32 and by["state"].output_shape == (2, 4, 128)
+    # a given shape is honoured exactly (512 rows, not 1)
+    by, _, _ = _read(tmp_path, model, input_shapes=[parse_shape("x:512x64"),
+                                                    parse_shape("h:2x512x128")])
+    assert by["mm"].macs == 512 * 64 * 32
+
+
+def test_weights_given_as_graph_inputs_have_macs_not_params(tmp_path):
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3, 8, 8])
+    w = helper.make_tensor_value_info("w", TensorProto.FLOAT, [6, 3, 3, 3])
+    a = helper.make_tensor_value_info("a", TensorProto.FLOAT, [5, 12])
+    b = helper.make_tensor_value_info("b", TensorProto.FLOAT, [12, 7])
+    out = [helper.make_tensor_value_info(n, TensorProto.FLOAT, None) for n in ("y", "z")]
+    nodes = [helper.make_node("Conv", ["x", "w"], ["y"], name="conv", kernel_shape=[3, 3]),
+             helper.make_node("MatMul", ["a", "b"], ["z"], name="mm")]
+    by, _, _ = _read(tmp_path, _model(nodes, [x, w, a, b], out))
+    assert by["conv"].macs == 2 * 27 * 6 * 36 and by["conv"].params == 0
+    assert by["mm"].macs == 5 * 12 * 7                 # K = 12, not N = 7
+
+
+def test_if_counts_the_branch_its_known_condition_takes(tmp_path):
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 8])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+
+    def branch(name, width):
+        out = helper.make_tensor_value_info(f"{name}_y", TensorProto.FLOAT, [1, width])
+        node = helper.make_node("MatMul", ["x", f"{name}_w"], [f"{name}_y"], name=f"{name}_mm")
+        return helper.make_graph([node], name, [], [out], [init(f"{name}_w", 8, width)])
+
+    cond = numpy_helper.from_array(np.array(False), "cond")
+    node = helper.make_node("If", ["cond"], ["y"], name="if",
+                            then_branch=branch("big", 100), else_branch=branch("small", 3))
+    by, records, _ = _read(tmp_path, _model([node], [x], [y], [cond]))
+    assert by["if/else_branch/small_mm"].macs == 8 * 3
+    assert "if/then_branch/big_mm" not in by and "else_branch" in by["if"].attrs["control_flow"]
+    assert sum(r.macs for r in records) == 24 and sum(r.params for r in records) == 24
+    # a condition given as an input decides it too; unknown: both listed, the larger counted
+    c = helper.make_tensor_value_info("c", TensorProto.BOOL, [])
+    node = helper.make_node("If", ["c"], ["y"], name="if",
+                            then_branch=branch("big", 100), else_branch=branch("small", 3))
+    model = _model([node], [x, c], [y])
+    path = tmp_path / "c.onnx"
+    onnx.save(model, path)
+    records, _, _ = read_onnx(path, values={"c": np.array(True)})
+    assert sum(r.macs for r in records) == 800
+    records, _, _ = read_onnx(path)
+    by = {r.name: r for r in records}
+    assert sum(r.macs for r in records) == 800 and by["if/else_branch/small_mm"].macs == 0
+    assert "condition unknown" in by["if"].attrs["control_flow"]
+
+
+def test_loop_counts_the_body_times_its_trip_count(tmp_path):
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 16])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    body_in = [helper.make_tensor_value_info("i", TensorProto.INT64, []),
+               helper.make_tensor_value_info("cin", TensorProto.BOOL, []),
+               helper.make_tensor_value_info("h", TensorProto.FLOAT, [1, 16])]
+    body_out = [helper.make_tensor_value_info("cout", TensorProto.BOOL, []),
+                helper.make_tensor_value_info("h2", TensorProto.FLOAT, [1, 16])]
+    body = helper.make_graph([helper.make_node("Identity", ["cin"], ["cout"]),
+                              helper.make_node("MatMul", ["h", "w"], ["h2"], name="step")],
+                             "body", body_in, body_out)
+    trips = numpy_helper.from_array(np.array(5, np.int64), "M")
+    true = numpy_helper.from_array(np.array(True), "T")
+    node = helper.make_node("Loop", ["M", "T", "x"], ["y"], name="loop", body=body)
+    by, _, _ = _read(tmp_path, _model([node], [x], [y], [trips, true, init("w", 16, 16)]))
+    assert by["loop/body/step"].macs == 5 * 16 * 16
+    assert by["loop"].attrs["control_flow"] == "5 iterations"
+
+
+def test_every_output_of_a_node_and_its_element_type(tmp_path):
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 10])
+    outs = [helper.make_tensor_value_info(n, TensorProto.UNDEFINED, None)
+            for n in ("a", "b", "v", "i", "q")]
+    k = numpy_helper.from_array(np.array([3], np.int64), "k")
+    nodes = [helper.make_node("Split", ["x"], ["a", "b"], name="split", axis=1,
+                              num_outputs=2),
+             helper.make_node("TopK", ["x", "k"], ["v", "i"], name="topk"),
+             helper.make_node("Cast", ["x"], ["q"], name="int4", to=TensorProto.INT4)]
+    model = _model(nodes, [x], outs, [k], opset=21)
+    by, records, _ = _read(tmp_path, model)
+    report = Report({"name": "m"}, records, batch_in_shapes=True)
+    assert [e["name"] for e in by["split"].extra_outputs] == ["b"]
+    assert report.activation_bytes(by["split"]) == 5 * 4 + 5 * 4
+    assert by["topk"].extra_outputs[0]["dtype"] == "int64"
+    assert report.activation_bytes(by["topk"]) == 3 * 4 + 3 * 8
+    assert by["int4"].act_dtype == "int4" and report.activation_bytes(by["int4"]) == 5
+
+
+def test_recurrent_layers_count_their_gate_products(tmp_path):
+    # LSTM, 6 steps x batch 2, 10 inputs, hidden 20, both directions, first output omitted
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [6, 2, 10])
+    y = helper.make_tensor_value_info("yh", TensorProto.FLOAT, None)
+    node = helper.make_node("LSTM", ["x", "W", "R"], ["", "yh"], hidden_size=20,
+                            direction="bidirectional")
+    by, records, _ = _read(tmp_path, _model([node], [x], [y],
+                                            [init("W", 2, 80, 10), init("R", 2, 80, 20)]))
+    lstm = records[-1]
+    assert lstm.name == "yh" and lstm.op == "LSTM"
+    assert lstm.macs == 2 * 6 * 2 * 4 * 20 * (10 + 20)
+    assert lstm.params == 2 * 80 * 10 + 2 * 80 * 20
+
+
+def test_nothing_reaches_stderr_or_the_working_folder(tmp_path, capfd, monkeypatch):
+    # a graph onnxruntime refuses to run (a type it lacks a kernel for): the analysis still
+    # succeeds, silently, and writes nothing where it runs
+    monkeypatch.chdir(tmp_path)
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    node = helper.make_node("Fancy", ["x"], ["y"], name="fancy", domain="com.example")
+    graph = helper.make_graph([node], "g", [x], [y])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17),
+                                                    helper.make_opsetid("com.example", 1)])
+    onnx.save(model, tmp_path / "f.onnx")
+    before = set(tmp_path.iterdir())
+    records, _, _ = read_onnx(tmp_path / "f.onnx")
+    assert capfd.readouterr().err == "" and set(tmp_path.iterdir()) == before
+    t = Report({"name": "m"}, records, batch_in_shapes=True).totals()
+    assert t["uncounted_mac_layers"] == ["fancy"]
