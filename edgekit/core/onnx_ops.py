@@ -1,0 +1,61 @@
+"""The ONNX op table: each standard op's kind, the inputs that hold its weights, and which
+ops hold multiply-adds. Data only (no arithmetic, no framework): the ONNX reader maps ops
+through it, and the counting is :mod:`edgekit.core.ops`'s, as for every format."""
+
+from __future__ import annotations
+
+from edgekit.core.ops import Kind
+
+# op -> (positions of weight inputs, positions of non-trainable inputs)
+WEIGHTS = {"Conv": ((1, 2), ()), "ConvTranspose": ((1, 2), ()), "Gemm": ((1, 2), ()),
+           "MatMul": ((0, 1), ()), "BatchNormalization": ((1, 2), (3, 4)),
+           "PRelu": ((1,), ()), "QLinearConv": ((3, 8), ()), "QLinearMatMul": ((0, 3), ()),
+           "ConvInteger": ((1,), ()), "MatMulInteger": ((0, 1), ()), "Gather": ((0,), ()),
+           "InstanceNormalization": ((1, 2), ()), "LayerNormalization": ((1, 2), ()),
+           "LSTM": ((1, 2, 3, 7), ()), "GRU": ((1, 2, 3), ()), "RNN": ((1, 2, 3), ()),
+           "Einsum": (tuple(range(8)), ())}
+AFFINE_OPS = {"Add", "Sub", "Mul", "Div"}
+GATES = {"LSTM": 4, "GRU": 3, "RNN": 1}
+# ops of the default domain that hold multiply-adds; every other standard op has none
+MAC_OPS = {"Conv", "ConvTranspose", "ConvInteger", "QLinearConv", "Gemm", "MatMul",
+           "MatMulInteger", "QLinearMatMul", "LSTM", "GRU", "RNN", "Einsum", "Attention",
+           "DeformConv"}
+
+
+def _kinds() -> dict[str, Kind]:
+    def each(kind, names):
+        return dict.fromkeys(names.split(), kind)
+
+    return {
+        **each(Kind.SHAPE, "Transpose Concat Pad Slice Split Gather Shape Resize Upsample "
+               "Tile Expand ConstantOfShape Range DepthToSpace SpaceToDepth QLinearConcat "
+               "GatherElements GatherND ScatterElements ScatterND Scatter OneHot Trilu "
+               "ReverseSequence Compress NonZero Size EyeLike CenterCropPad TopK Unique "
+               "SplitToSequence ConcatFromSequence SequenceConstruct SequenceAt "
+               "SequenceInsert SequenceErase SequenceLength SequenceEmpty Optional "
+               "OptionalGetElement OptionalHasElement CastLike Col2Im"),
+        **each(Kind.VIEW, "Reshape Flatten Squeeze Unsqueeze Identity Dropout"),
+        **each(Kind.ACTIVATION, "Relu Clip Sigmoid Tanh LeakyRelu HardSigmoid HardSwish Elu "
+               "Selu Softmax LogSoftmax Gelu Softplus Softsign Erf Sqrt Exp Log Neg Abs "
+               "Cast PRelu Celu Mish ThresholdedRelu Shrink Reciprocal Floor Ceil Round "
+               "Sign Sin Cos Tan Asin Acos Atan Sinh Cosh Asinh Acosh Atanh Not IsNaN "
+               "IsInf Hardmax Swish BitwiseNot"),
+        **each(Kind.ELEMENTWISE, "Add Sub Mul Div Max Min Sum Mean Pow QLinearAdd QLinearMul "
+               "Mod And Or Xor Equal Less Greater LessOrEqual GreaterOrEqual Where BitShift "
+               "BitwiseAnd BitwiseOr BitwiseXor"),
+        **each(Kind.NORM, "BatchNormalization InstanceNormalization LayerNormalization "
+               "GroupNormalization RMSNormalization LpNormalization "
+               "MeanVarianceNormalization LRN"),
+        **each(Kind.POOL, "MaxPool AveragePool LpPool"),
+        **each(Kind.GLOBAL_POOL, "GlobalAveragePool GlobalMaxPool GlobalLpPool ReduceMean "
+               "ReduceMax ReduceMin ReduceSum ReduceProd ReduceL1 ReduceL2 ReduceLogSum "
+               "ReduceLogSumExp ReduceSumSquare ArgMax ArgMin CumSum "
+               "QLinearGlobalAveragePool"),
+        **each(Kind.CONV, "Conv QLinearConv ConvInteger"),
+        **each(Kind.DENSE, "Gemm MatMul QLinearMatMul MatMulInteger Einsum"),
+        **each(Kind.RECURRENT, "LSTM GRU RNN"),
+        "ConvTranspose": Kind.TRANSPOSED_CONV,
+    }
+
+
+KINDS = _kinds()
