@@ -77,7 +77,10 @@ PROFILE_SCHEMA = S.Table({
 
 
 def load_profile(path: Path) -> Profile:
-    data = S.load_toml(path, PROFILE_SCHEMA)
+    try:
+        data = S.load_toml(path, PROFILE_SCHEMA)
+    except S.SchemaError as e:      # say what the file was read as
+        raise S.SchemaError(f"profile {e}") from None
     c, m = data["compute"], data["memory"]
     return Profile(
         name=data["name"], title=data["title"], kind=data["kind"],

@@ -91,8 +91,12 @@ def test_output_kinds(cli, inputs, tmp_path, monkeypatch, command, kind):
     before = _digest(work)
     r = cli(*[a.format(**{"in": source, "out": out}) for a in args])
     if reader is not None:
+        reader.join(2)
         if reader.is_alive():   # nothing opened the FIFO: let the reader go
-            os.close(os.open(out, os.O_WRONLY | os.O_NONBLOCK))
+            try:
+                os.close(os.open(out, os.O_WRONLY | os.O_NONBLOCK))
+            except OSError:     # ENXIO: the reader closed its end meanwhile (it is done)
+                pass
         reader.join(10)
     assert "Traceback" not in r.err + r.out
     if kind.startswith("input"):

@@ -5,6 +5,7 @@ a list, a table, a bool, unicode junk, nested garbage). Either it loads and ever
 it is finite and in range, or it is one usage line naming the file and the key; never a
 KeyError, TypeError or ValueError."""
 
+import copy
 import json
 import math
 from pathlib import Path
@@ -58,7 +59,9 @@ def mutated(draw, doc):
         if draw(st.booleans()) and isinstance(parent, dict):
             del parent[path[-1]]
         else:
-            parent[path[-1]] = draw(REPLACEMENTS)
+            # a copy: the sampled constants ([], {}, ...) must never be shared or mutated
+            # (a shared list inserted into itself makes a cycle)
+            parent[path[-1]] = copy.deepcopy(draw(REPLACEMENTS))
     return doc
 
 
