@@ -77,10 +77,7 @@ PROFILE_SCHEMA = S.Table({
 
 
 def load_profile(path: Path) -> Profile:
-    try:
-        data = S.load_toml(path, PROFILE_SCHEMA)
-    except S.SchemaError as e:      # say what the file was read as
-        raise S.SchemaError(f"profile {e}") from None
+    data = S.load_toml(path, PROFILE_SCHEMA, "profile")
     c, m = data["compute"], data["memory"]
     return Profile(
         name=data["name"], title=data["title"], kind=data["kind"],

@@ -249,23 +249,28 @@ def check(doc, spec: Spec, file) -> Any:
     return spec.check(doc, "", fail)
 
 
-def load_json(path, spec: Spec, what: str = "") -> Any:
-    """A JSON file read and checked: one line for a file that cannot be read, is not JSON
-    (NaN and Infinity are not JSON either), or does not hold what ``spec`` says."""
+def read_text(path, label: str, kind: str) -> str:
+    """A user file's text, or one line saying why it cannot be read (``kind``: 'JSON',
+    'TOML', what the file should be)."""
     from pathlib import Path
 
-    label = f"{what} {path}".strip()
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        return Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
         raise SchemaError(f"{label}: file not found") from None
     except IsADirectoryError:
         raise SchemaError(f"{label}: is a folder, not a file") from None
     except UnicodeDecodeError:
-        raise SchemaError(f"{label}: not UTF-8 text (not a JSON file)") from None
+        raise SchemaError(f"{label}: not UTF-8 text (not a {kind} file)") from None
     except OSError as e:
         raise SchemaError(f"{label}: {e.strerror or e}") from None
-    return check(parse_json(text, label), spec, label)
+
+
+def load_json(path, spec: Spec, what: str = "") -> Any:
+    """A JSON file read and checked: one line for a file that cannot be read, is not JSON
+    (NaN and Infinity are not JSON either), or does not hold what ``spec`` says."""
+    label = f"{what} {path}".strip()
+    return check(parse_json(read_text(path, label, "JSON"), label), spec, label)
 
 
 def parse_json(text: str, label: str) -> Any:
@@ -281,25 +286,17 @@ def parse_json(text: str, label: str) -> Any:
         raise SchemaError(f"{label}: not JSON ({str(e).splitlines()[0][:120]})") from None
 
 
-def load_toml(path, spec: Spec) -> Any:
-    """A TOML file read and checked (TOML's nan and inf are refused by the numbers)."""
+def load_toml(path, spec: Spec, what: str = "") -> Any:
+    """A TOML file read and checked (TOML's nan and inf are refused by the numbers);
+    ``what`` names the kind of file in the error ('profile')."""
     import tomllib
-    from pathlib import Path
 
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SchemaError(f"{path}: file not found") from None
-    except IsADirectoryError:
-        raise SchemaError(f"{path}: is a folder, not a file") from None
-    except UnicodeDecodeError:
-        raise SchemaError(f"{path}: not UTF-8 text (not a TOML file)") from None
-    except OSError as e:
-        raise SchemaError(f"{path}: {e.strerror or e}") from None
+    label = f"{what} {path}".strip()
+    text = read_text(path, label, "TOML")
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
-        raise SchemaError(f"{path}: invalid TOML: {str(e).splitlines()[0]}") from None
+        raise SchemaError(f"{label}: invalid TOML: {str(e).splitlines()[0]}") from None
     except RecursionError:
-        raise SchemaError(f"{path}: invalid TOML: nested too deeply") from None
-    return check(data, spec, path)
+        raise SchemaError(f"{label}: invalid TOML: nested too deeply") from None
+    return check(data, spec, label)
