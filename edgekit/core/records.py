@@ -158,7 +158,9 @@ class Report:
         return {
             "schema": SCHEMA_VERSION,
             "tool": {"name": "edgekit", "version": __version__},
-            "model": dict(self.model, batch=self.batch, batch_in_shapes=self.batch_in_shapes,
+            # a report of one call: the batch its axis was bound to, null without one
+            "model": dict(self.model, batch=self.model.get("batch") if self.batch_in_shapes
+                          else self.batch, batch_in_shapes=self.batch_in_shapes,
                           act_dtype=self.act_dtype or "per layer (as stored)"),
             "conventions": list(CONVENTIONS),
             "layers": layers,

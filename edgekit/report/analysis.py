@@ -83,6 +83,14 @@ def write_csv(report: Report, path: Path) -> None:
     write_output(path, write, mode="w", stdout=True, newline="")
 
 
+def batch_label(report: Report) -> str:
+    """'batch 8', or for a report of one call (ONNX) the batch its axis was bound to, or
+    'one call' where the file declares no batch axis."""
+    if report.batch_in_shapes and report.model.get("batch") is None:
+        return "one call"
+    return f"batch {report.batch}"
+
+
 def totals_lines(report: Report) -> list[tuple[str, str]]:
     t = report.totals()
     wb = t["weight_bytes"]
@@ -94,7 +102,7 @@ def totals_lines(report: Report) -> list[tuple[str, str]]:
         ("weights", f"{nbytes(wb['fp32'])} fp32 | {nbytes(wb['fp16'])} fp16 | "
                     f"{nbytes(wb['int8'])} int8"),
         ("peak activations", f"{nbytes(t['peak_activation_bytes'])} at {t['peak_at_layer']} "
-                             f"(batch {report.batch}, "
+                             f"({batch_label(report)}, "
                              f"{report.act_dtype or 'dtypes as stored'})"),
         ("all activations", f"{nbytes(t['activation_bytes_total'])} "
                             "(training-style sum; views count 0)"),
@@ -105,12 +113,20 @@ def totals_lines(report: Report) -> list[tuple[str, str]]:
     unknown = t["unknown_size_layers"]
     if unknown:
         need = report.model.get("unbound_inputs") or {}
-        rows.append(("unknown sizes", f"{len(unknown)} layers are left out of the totals: "
-                     f"the file leaves their sizes dynamic; give --input-shape for "
-                     f"{', '.join(need) or 'the inputs'} (full shape, batch first)"))
-    rest = [n for n in t["uncounted_layers"] if n not in set(unknown)]
+        why = (f"the file leaves their sizes dynamic; give --input-shape for "
+               f"{', '.join(need)} (full shape, batch first)" if need else
+               "neither shape inference nor a run could tell their sizes (ops that no "
+               "evaluator here implements, or sizes that depend on input values: try "
+               "--inputs)")
+        rows.append(("unknown sizes", f"{len(unknown)} layers are left out of the "
+                                      f"totals: {why}"))
+    macs_left = t["uncounted_mac_layers"]
+    rest = [n for n in t["uncounted_layers"] if n not in set(unknown) | set(macs_left)]
     if rest:
         rows.append(("not counted", ", ".join(rest)))
+    if macs_left:
+        rows.append(("MACs incomplete", f"{len(macs_left)} op(s) that hold (or may hold) "
+                     "multiply-adds are not in the MAC total: " + ", ".join(macs_left)))
     return rows
 
 
@@ -118,8 +134,8 @@ def render_table(report: Report, console, layers: bool = True) -> None:
     from rich.table import Table
 
     m = report.model
-    title = (f"{m.get('target', m['name'])}  input {shape(m['input_shape'])}  batch "
-             f"{report.batch}  {report.act_dtype or 'dtypes as stored'}  "
+    title = (f"{m.get('target', m['name'])}  input {shape(m['input_shape'])}  "
+             f"{batch_label(report)}  {report.act_dtype or 'dtypes as stored'}  "
              f"({m['source']}, {m['format']})")
     if layers:
         table = Table(title=title, title_justify="left", pad_edge=False, box=None,
@@ -153,7 +169,7 @@ def byte_unit(peak: float) -> tuple[str, float]:
 
 def _title(report: Report, what: str) -> str:
     m = report.model
-    return (f"{m.get('target', m['name'])}: {what} (batch {report.batch}, "
+    return (f"{m.get('target', m['name'])}: {what} ({batch_label(report)}, "
             f"{report.act_dtype or 'dtypes as stored'})")
 
 
