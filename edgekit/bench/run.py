@@ -29,7 +29,7 @@ class BenchOptions:
     runtimes_default: bool = False      # not chosen by the user (a device picks its own)
     providers: list[str] = field(default_factory=lambda: ["cpu"])
     threads: list[int] = field(default_factory=lambda: [1])
-    batches: list[int] = field(default_factory=lambda: [1])
+    batches: list = field(default_factory=lambda: [None])   # None: as declared or given
     runs: int = 100
     warmup: int | str = 10              # a count, or "auto": until the latency is stable
     budget_s: float | None = None
@@ -41,13 +41,15 @@ class BenchOptions:
     allow_fallback: bool = False
     seed: int = 0
     input_shapes: list = field(default_factory=list)   # core.shapes.ShapeSpec
+    feeds: dict = field(default_factory=dict)           # --inputs: {input: array}
 
     def validate(self) -> None:
         self.runtimes = many(Runtime, self.runtimes, "--runtime")
         for t in self.threads:
             in_range(t, 1, MAX_THREADS, "--threads")
         for b in self.batches:
-            in_range(b, 1, MAX_BATCH, "--batch")
+            if b is not None:           # None: the sizes the model declares or is given
+                in_range(b, 1, MAX_BATCH, "--batch")
         in_range(self.runs, 1, MAX_RUNS, "--runs")
         if self.warmup != "auto":
             in_range(self.warmup, 0, MAX_WARMUP, "--warmup")
@@ -68,7 +70,8 @@ class BenchOptions:
     def method(self) -> Method:
         return Method(runs=self.runs, warmup=self.warmup, budget_s=self.budget_s,
                       min_duration_s=self.min_duration_s, cooldown_s=self.cooldown_s,
-                      cores=self.cores, seed=self.seed, input_shapes=list(self.input_shapes))
+                      cores=self.cores, seed=self.seed, input_shapes=list(self.input_shapes),
+                      feeds=self.feeds or None)
 
 
 @dataclass

@@ -13,6 +13,7 @@ from edgekit.cli.common import int_list, out, print_json, progress, warn, wrote
 from edgekit.cli.knobs import with_knobs
 from edgekit.cli.options import (
     InputShapeOpt,
+    InputsOpt,
     Int8Opt,
     JsonOpt,
     PlotOpt,
@@ -91,6 +92,7 @@ def bench_cmd(
     cores: CoresOpt = None,
     batch: BatchesOpt = None,
     input_shape: InputShapeOpt = None,
+    inputs: InputsOpt = None,
     runs: RunsOpt = 100,
     warmup: BenchWarmupOpt = "10",
     budget: BudgetOpt = None,
@@ -114,6 +116,7 @@ def bench_cmd(
     'edgekit bench model.tflite --device pi5 --cores 2,3 --threads 2'.
     """
     from edgekit.bench.run import BenchOptions
+    from edgekit.core.feeds import load_feeds
     from edgekit.core.files import check_writable
     from edgekit.core.shapes import parse_shapes
     from edgekit.report import bench as R
@@ -130,7 +133,7 @@ def bench_cmd(
         min_duration_s=min_duration, cooldown_s=cooldown,
         cores=int_list(cores, "--cores") if cores else None,
         xnnpack=xnnpack, quant=_quant(quant, int8), allow_fallback=allow_fallback,
-        input_shapes=specs)
+        input_shapes=specs, feeds=load_feeds(inputs))
     opts.validate()
     previous = R.load_previous(compare) if compare is not None else None
     resolved = [resolve_target(t, knobs, weights) for t in (targets or [None])]
@@ -210,17 +213,18 @@ def _providers(value: str) -> list[str]:
     return [p.strip() for p in value.split(",") if p.strip()]
 
 
-def _batches(batch: str | None, specs) -> list[int]:
-    """--batch, or the batch of --input-shape (the first dimension); both must agree."""
+def _batches(batch: str | None, specs) -> list[int | None]:
+    """--batch; without it [None]: each model at the sizes it declares or is given
+    (--input-shape, --inputs), its batch axis (if any) 1 unless a given shape sets it."""
     from edgekit.core.errors import UsageError
 
-    given = {s.dims[0] for s in specs}
     if batch is None:
-        return sorted(given) if len(given) == 1 else [1]
+        return [None]
     batches = int_list(batch, "--batch")
-    if given and set(batches) != given:
+    first = {s.dims[0] for s in specs if s.name is None}   # an unnamed shape: the first input
+    if first and set(batches) != first:
         raise UsageError(f"--batch {batch} and the batch of --input-shape "
-                         f"({', '.join(map(str, sorted(given)))}) disagree: give it once")
+                         f"({', '.join(map(str, sorted(first)))}) disagree: give it once")
     return batches
 
 
@@ -273,6 +277,7 @@ def profile_cmd(
     threads: ThreadsOpt = None,
     batch: BatchesOpt = None,
     input_shape: InputShapeOpt = None,
+    inputs: InputsOpt = None,
     provider: ProviderOpt = "cpu",
     xnnpack: XnnpackOpt = True,
     device: DeviceOpt = None,
@@ -301,6 +306,7 @@ def profile_cmd(
     mobilenet --runtime litert --int8', 'edgekit profile --lut --device pi5'.
     """
     from edgekit.bench.run import BenchOptions
+    from edgekit.core.feeds import load_feeds
     from edgekit.core.files import check_writable
     from edgekit.core.shapes import parse_shapes
     from edgekit.services.targets import resolve_target
@@ -313,9 +319,15 @@ def profile_cmd(
                         threads=int_list(threads, "--threads") if threads else [1],
                         batches=_batches(batch, specs), runs=runs, warmup=warmup,
                         cores=int_list(cores, "--cores") if cores else None,
-                        quant=_quant(quant, int8), input_shapes=specs, xnnpack=xnnpack)
+                        quant=_quant(quant, int8), input_shapes=specs, xnnpack=xnnpack,
+                        feeds=load_feeds(inputs))
     opts.validate()
     one_thread = _one(opts.threads, "--threads") if threads else None
+    if lut and opts.feeds:
+        from edgekit.core.errors import UsageError
+
+        raise UsageError("--inputs gives an .onnx file's input values; --lut times "
+                         "TFLite kernels of zoo models")
     if lut:
         return _lut(target, opts, one_thread, device, lut_alpha, lut_resolution, lut_quant,
                     lut_name, output, json_out)
@@ -335,6 +347,9 @@ def profile_cmd(
 
 
 def _run_profile(t, runtime: str, opts, threads, device, batch_given: bool, notify) -> dict:
+    from edgekit.services.bench import check_feeds
+
+    check_feeds([t], opts.feeds, device)
     if runtime == "litert":
         from edgekit.services.profile import tflite_profile
 
@@ -349,7 +364,7 @@ def _run_profile(t, runtime: str, opts, threads, device, batch_given: bool, noti
                       provider=_one(opts.providers, "--provider"), notify=notify,
                       input_shapes=opts.input_shapes,
                       batch=_one(opts.batches, "--batch") if batch_given else None,
-                      quant=opts.quant, device=device)
+                      quant=opts.quant, device=device, feeds=opts.feeds)
 
 
 def _profile_runtime(runtime: str | None, target) -> str:

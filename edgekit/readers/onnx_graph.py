@@ -315,6 +315,42 @@ def _write_shapes(model, tensors: dict[str, Tensor]) -> None:
                 onnx.helper.make_tensor_value_info(o, elem, list(t.shape)))
 
 
+def _body_inputs(model, tensors: dict[str, Tensor]) -> None:
+    """Give Loop and Scan bodies the sizes of what the node feeds them (ONNX's own rule:
+    a Loop body takes the trip count, the condition and the carried values; a Scan body
+    the states and one slice of each scanned input), where the body leaves them open."""
+    import numpy as np
+    import onnx
+
+    for n in model.graph.node:
+        if n.op_type not in ("Loop", "Scan"):
+            continue
+        body = dict(subgraphs(n))["body"]
+        if n.op_type == "Loop":
+            pairs = [(b, tensors.get(o).shape if tensors.get(o) else None)
+                     for b, o in zip(body.input[2:], n.input[2:], strict=False)]
+        else:
+            attrs = {a.name: onnx.helper.get_attribute_value(a) for a in n.attribute}
+            scans = int(attrs.get("num_scan_inputs", 0))
+            axes = list(attrs.get("scan_input_axes", [0] * scans))
+            states = len(n.input) - scans
+            pairs = []
+            for k, (b, o) in enumerate(zip(body.input, n.input, strict=False)):
+                t = tensors.get(o)
+                shape = t.shape if t is not None and t.static else None
+                if shape is not None and k >= states:
+                    axis = axes[k - states] % len(shape) if shape else 0
+                    shape = shape[:axis] + shape[axis + 1:]
+                pairs.append((b, shape))
+        for b, shape in pairs:
+            tt = b.type.tensor_type
+            if shape is None or -1 in shape or (tt.HasField("shape") and all(
+                    d.HasField("dim_value") for d in tt.shape.dim)):
+                continue
+            elem = tt.elem_type or onnx.helper.np_dtype_to_tensor_dtype(np.dtype("float32"))
+            b.type.CopyFrom(onnx.helper.make_tensor_type_proto(elem, list(shape)))
+
+
 def _infer(model):
     import onnx
 
@@ -353,6 +389,7 @@ def evaluate(model, given: dict | None = None) -> Evaluated:
             tensors[name] = seen
         if any(subgraphs(n) for n in model.graph.node):
             _write_shapes(model, tensors)
+            _body_inputs(model, tensors)
             for name, t in _declared(_infer(model)).items():
                 if name not in ran:
                     _merge(tensors, name, t)

@@ -75,15 +75,31 @@ def run_batched(runner, x: np.ndarray, batch: int = 16) -> np.ndarray:
     return np.concatenate([runner.run(x[i:i + batch]) for i in range(0, len(x), batch)])
 
 
-def input_shapes(runner, specs=(), batch: int | None = None) -> dict[str, tuple]:
-    """The full shape of every input of ``runner`` for one call (core.shapes.bind_call:
-    given shapes honoured exactly, the batch on the batch axis the model declares, else
-    1). One line naming the input and an example when a size is still unknown."""
+def call_inputs(runner, specs=(), batch: int | None = None, feeds: dict | None = None,
+                seed: int = 0) -> tuple[dict[str, tuple], list[np.ndarray], int]:
+    """(the bound shapes, one array per input in order, the batch) for one call, bound
+    by core.shapes.bind_call as every reader does (given shapes honoured exactly, the batch
+    on the batch axis the model declares; the batch is 1 where it declares none): the
+    given values (``--inputs``) as they are, the other inputs seeded uniform -1..1. A value
+    for no input, of another element type, or a size still unknown is one line."""
+    feeds = feeds or {}
+    by_name = {s.name: s for s in runner.inputs}
+    for name, value in feeds.items():
+        if name not in by_name:
+            raise UsageError(f"--inputs: {runner.label} has no input {name!r}; its inputs: "
+                             f"{', '.join(by_name)}")
+        if np.dtype(value.dtype) != np.dtype(by_name[name].dtype):
+            raise UsageError(f"--inputs: input {name!r} of {runner.label} is "
+                             f"{by_name[name].dtype}, the file gives {value.dtype}")
+    given = [shapes.ShapeSpec(n, tuple(v.shape)) for n, v in feeds.items()]
     declared = {s.name: tuple(s.shape) for s in runner.inputs}
     symbols = {s.name: tuple(s.symbols) for s in runner.inputs if s.symbols}
-    bound, _ = shapes.bind_call(declared, list(specs), batch, symbols)
+    bound, known = shapes.bind_call(
+        declared, [s for s in specs if s.name not in feeds] + given, batch, symbols)
     shapes.require_bound(bound, declared, str(runner.label))
-    return bound
+    arrays = random_inputs(runner, bound, seed)
+    return bound, [feeds.get(s.name, a) for s, a in zip(runner.inputs, arrays, strict=True)
+                   ], known or 1
 
 
 def random_inputs(runner, bound: dict[str, tuple], seed: int = 0) -> list[np.ndarray]:

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 
 from edgekit.core.shapes import ShapeSpec, format_dims
 from edgekit.core.stats import median_ci, summarize
-from edgekit.runtimes.base import input_shapes, random_inputs
+from edgekit.runtimes.base import call_inputs
 from edgekit.runtimes.env import state
 from edgekit.runtimes.timing import measure, rss_bytes
 
@@ -35,9 +35,11 @@ class Method:
     cores: list[int] | None = None
     seed: int = 0
     input_shapes: list = field(default_factory=list)   # ShapeSpec
+    feeds: dict | None = None           # --inputs: {input: array}; this host only
 
     def to_dict(self) -> dict:
         d = asdict(self)
+        d.pop("feeds")
         d["input_shapes"] = [[s.name, list(s.dims)] for s in self.input_shapes]
         return d
 
@@ -104,10 +106,12 @@ def cool_down(seconds: float, baseline_c: float | None) -> float:
     return time.monotonic() - start
 
 
-def time_runner(runner, batch: int, method: Method) -> dict:
-    """Time one runner at one batch size on seeded uniform inputs."""
-    bound = input_shapes(runner, method.input_shapes, batch)
-    prepared = runner.prepare(random_inputs(runner, bound, method.seed))
+def time_runner(runner, batch: int | None, method: Method) -> dict:
+    """Time one runner at one batch size (None: as declared or given) on the given input
+    values (--inputs), else seeded uniform inputs."""
+    bound, arrays, batch = call_inputs(runner, method.input_shapes, batch, method.feeds,
+                                       method.seed)
+    prepared = runner.prepare(arrays)
     before = state(method.cores)
     timing = measure(runner.invoke, prepared, method.warmup, method.runs, method.budget_s,
                      min_duration_s=method.min_duration_s)
@@ -165,7 +169,7 @@ def time_plan(plan: list[tuple[str, int | None, Callable]], batches: list[int],
 
             def said(runner, batch, label=label, threads=threads):
                 notify(f"[{done[0] + 1}/{total}] Timing {label} {runner.provider} "
-                       f"threads={threads or 'default'} batch={batch}")
+                       f"threads={threads or 'default'} batch={batch or 'as declared'}")
 
             for timed in time_setting(factory, batches, method, said):
                 if baseline is None:

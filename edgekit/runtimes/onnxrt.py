@@ -14,7 +14,7 @@ import numpy as np
 
 from edgekit.core.errors import ModelFileError, UsageError, first_line
 from edgekit.core.shapes import format_dims
-from edgekit.runtimes.base import IOSpec, input_shapes, random_inputs
+from edgekit.runtimes.base import IOSpec, call_inputs
 
 _NP_DTYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16,
               "tensor(int8)": np.int8, "tensor(uint8)": np.uint8, "tensor(int32)": np.int32,
@@ -139,14 +139,16 @@ def _kernel_times(trace: list[dict], warmup: int) -> list[dict]:
 
 
 def profile(path: Path, runs: int = 50, warmup: int = 5, threads: int | None = None,
-            provider: str = "cpu", specs=(), batch: int | None = None) -> dict:
+            provider: str = "cpu", specs=(), batch: int | None = None,
+            feeds: dict | None = None) -> dict:
     """Per-op times of an .onnx model: each node's median time per run, shares, by op.
-    ``specs``: --input-shape for dynamic sizes (a dynamic batch is 1 unless given)."""
+    ``specs``: --input-shape for dynamic sizes (a dynamic batch is 1 unless given);
+    ``feeds``: input values (--inputs)."""
     with tempfile.TemporaryDirectory(prefix="edgekit-prof-") as tmp:
         runner = OnnxRunner(path, provider=provider, threads=threads,
                             profile_prefix=os.path.join(tmp, "ort"))
-        bound = input_shapes(runner, specs, batch)
-        prepared = runner.prepare(random_inputs(runner, bound))
+        bound, arrays, _ = call_inputs(runner, specs, batch, feeds)
+        prepared = runner.prepare(arrays)
         for _ in range(warmup + runs):
             runner.invoke(prepared)
         trace = json.loads(Path(runner.session.end_profiling()).read_text())

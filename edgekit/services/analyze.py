@@ -67,16 +67,19 @@ def analyze_file(path: Path) -> Report:
     return analyze(Target("file", Path(path).stem, {}, Path(path)))
 
 
-def file_macs(target: Target, input_shapes: list[ShapeSpec] | None = None) -> int | None:
-    """MACs per item of a model file from its analysis (at ``input_shapes`` for an .onnx
-    file), or None if it cannot be analyzed or leaves sizes unknown."""
+def file_macs(target: Target, input_shapes: list[ShapeSpec] | None = None,
+              values: dict | None = None) -> int | None:
+    """MACs per batch item of a model file from its analysis (at ``input_shapes`` and the
+    given input ``values`` for an .onnx file: one call / its batch, where it declares a
+    batch axis), or None if it cannot be analyzed or leaves sizes unknown."""
+    onnx = target.format == "onnx"
     try:
-        report = analyze(target, input_shapes=input_shapes if target.format == "onnx"
-                         else None)
+        report = analyze(target, input_shapes=input_shapes if onnx else None,
+                         values=values if onnx else None)
     except EdgekitError:
         return None
     totals = report.totals()
-    return None if totals["unknown_size_layers"] else totals["macs"]
+    return None if totals["unknown_size_layers"] else totals["macs"] // report.batch
 
 
 @dataclass

@@ -24,7 +24,7 @@ def subjects_for(targets: list[Target], opts: BenchOptions, notify) -> list[Subj
                 raise UsageError(f"{t.path} is a {t.format} file: it runs on {runtime}, "
                                  f"not on --runtime {','.join(opts.runtimes)}")
             subjects.append(Subject(t.name, {runtime: Path(t.path)},
-                                    macs=file_macs(t, opts.input_shapes)))
+                                    macs=file_macs(t, opts.input_shapes, opts.feeds)))
             continue
         model = keras_model(t)
         files: dict[str, Path] = {}
@@ -43,6 +43,7 @@ def bench(targets: list[Target], opts: BenchOptions, notify=lambda m: None,
     one result per setting, and for a board with a calibrated profile the estimate beside
     each measurement. A board run that stops early keeps its finished rows ("partial")."""
     opts.validate()
+    check_feeds(targets, opts.feeds, device)
     if device is not None:
         return _bench_device(targets, opts, notify, device)
     from edgekit.core.device_profiles import host_peak_gmacs
@@ -52,6 +53,19 @@ def bench(targets: list[Target], opts: BenchOptions, notify=lambda m: None,
     subjects = _named(subjects_for(targets, opts, notify))
     results = run_bench(subjects, opts, notify, host_peak_gmacs=host_peak_gmacs())
     return {"schema": SCHEMA_VERSION, "environment": fingerprint(), "results": results}
+
+
+def check_feeds(targets: list[Target], feeds: dict, device: str | None) -> None:
+    """--inputs gives the values of an .onnx file's inputs, timed on this host."""
+    if not feeds:
+        return
+    if device is not None:
+        raise UsageError("--inputs: input values are used on this host only; on a --device "
+                         "give the sizes with --input-shape")
+    for t in targets:
+        if t.format != "onnx":
+            raise UsageError(f"--inputs: gives the inputs of .onnx files; "
+                             f"{t.describe()} is not one")
 
 
 def _named(subjects: list[Subject]) -> list[Subject]:

@@ -18,7 +18,7 @@ from edgekit.services.targets import Target, keras_model
 def op_profile(target: Target, runs: int = 100, threads: int | None = None,
                provider: str = "cpu", notify=lambda m: None, input_shapes=(),
                warmup: int = 10, batch: int | None = None, quant: str = "none",
-               device: str | None = None) -> dict:
+               device: str | None = None, feeds: dict | None = None) -> dict:
     from edgekit.runtimes.onnxrt import profile
 
     layers = None
@@ -42,7 +42,7 @@ def op_profile(target: Target, runs: int = 100, threads: int | None = None,
 
         notify(f"Profiling {path}")
         prof = profile(path, runs=runs, warmup=warmup, threads=threads, provider=provider,
-                       specs=input_shapes, batch=batch)
+                       specs=input_shapes, batch=batch, feeds=feeds)
         where = {"environment": fingerprint()}
     if layers is not None:
         prof["layers"] = map_times(prof, layers)

@@ -1,0 +1,79 @@
+"""--inputs FILE.npz on analyze, bench and profile: the same values, the same sizes, one
+line for values that do not fit the model."""
+
+import json
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+
+@pytest.fixture
+def model(tmp_path):
+    """x: [N, 16] -> MatMul 16x8; a scalar int64 'steps' decides a Loop's trip count."""
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 16])
+    steps = helper.make_tensor_value_info("steps", TensorProto.INT64, [])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    body = helper.make_graph(
+        [helper.make_node("Identity", ["cin"], ["cout"]),
+         helper.make_node("MatMul", ["h", "w2"], ["h2"], name="step")], "body",
+        [helper.make_tensor_value_info("i", TensorProto.INT64, []),
+         helper.make_tensor_value_info("cin", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("h", TensorProto.FLOAT, None)],
+        [helper.make_tensor_value_info("cout", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("h2", TensorProto.FLOAT, None)])
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["a"], name="mm"),
+             helper.make_node("Loop", ["steps", "T", "a"], ["y"], name="loop", body=body)]
+    inits = [numpy_helper.from_array(np.ones((16, 8), np.float32), "w"),
+             numpy_helper.from_array(np.ones((8, 8), np.float32) / 8, "w2"),
+             numpy_helper.from_array(np.array(True), "T")]
+    graph = helper.make_graph(nodes, "g", [x, steps], [y], inits)
+    path = tmp_path / "m.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+    feeds = tmp_path / "feeds.npz"
+    np.savez(feeds, x=np.ones((512, 16), np.float32), steps=np.array(3, np.int64))
+    return path, feeds
+
+
+def test_analyze_bench_and_profile_use_the_given_values(cli, model):
+    path, feeds = model
+    a = json.loads(cli("analyze", path, "--inputs", feeds, "--json").out)
+    assert a["model"]["input_shapes"] == {"x": "512x16", "steps": ""}
+    macs = {r["name"]: r["macs"] for r in a["layers"]}
+    assert macs["mm"] == 512 * 16 * 8 and macs["loop/body/step"] == 3 * 512 * 8 * 8
+    b = cli("bench", path, "--inputs", feeds, "--runs", "5", "--warmup", "1", "--json")
+    assert b.code == 0, b.err
+    row = json.loads(b.out)["results"][0]
+    assert row["input_shapes"]["x"] == "512x16"
+    p = cli("profile", path, "--inputs", feeds, "--runs", "5", "--warmup", "1", "--json")
+    assert p.code == 0, p.err
+    assert json.loads(p.out)["input_shapes"]["x"] == "512x16"
+
+
+@pytest.mark.parametrize("arrays, command, expected", [
+    ({"z": np.ones((1, 16), np.float32)}, "analyze", "no input 'z'"),
+    ({"z": np.ones((1, 16), np.float32)}, "bench", "no input 'z'"),
+    ({"x": np.ones((1, 16), np.float64)}, "analyze", "is float32, the file gives float64"),
+    ({"x": np.ones((1, 16), np.float64)}, "profile", "is float32, the file gives float64"),
+    ({"x": np.ones((1, 17), np.float32)}, "bench", "fixed size 16 at position 1, 17"),
+    ({"x": np.ones((2, 2, 16), np.float32)}, "analyze", "has 2 dimensions"),
+    ({"x": np.full((1, 16), np.nan, np.float32)}, "bench", "NaN or infinity"),
+])
+def test_values_that_do_not_fit_are_one_line(cli, model, tmp_path, arrays, command,
+                                             expected):
+    path, _ = model
+    np.savez(tmp_path / "bad.npz", **arrays)
+    r = cli(command, path, "--inputs", tmp_path / "bad.npz")
+    errors = [x for x in r.err_lines if x.startswith("edgekit: error:")]
+    assert r.code == 2 and len(errors) == 1 and expected in errors[0], r.err
+    assert "Traceback" not in r.err
+
+
+def test_inputs_are_for_onnx_files_here(cli, model, tmp_path):
+    _, feeds = model
+    r = cli("bench", "lenet5", "--inputs", feeds, "--runtime", "keras")
+    assert r.code == 2 and "is not one" in r.err
+    (tmp_path / "x.npz").write_bytes(b"not a zip")
+    r = cli("analyze", model[0], "--inputs", tmp_path / "x.npz")
+    assert r.code == 2 and "not a readable .npz" in r.err
