@@ -364,6 +364,8 @@ def _infer(model):
 def evaluate(model, given: dict | None = None) -> Evaluated:
     """Shapes, types, constants and determined values of a model whose inputs carry the
     sizes to analyze at (``given``: input values a user supplied)."""
+    from onnx import numpy_helper
+
     given = given or {}
     model = _infer(model)
     tensors = _declared(model)
@@ -396,8 +398,6 @@ def evaluate(model, given: dict | None = None) -> Evaluated:
     constant, sources, determined = _constants(model, tensors, set(given))
     values = {k: v for k, v in (ran or {}).items() if k in determined}
     values.update(given)
-    from onnx import numpy_helper
-
     for init in model.graph.initializer:   # small stored values: trip counts, conditions
         if init.name not in values and len(init.dims) <= 1 and sum(init.dims) <= 64:
             values[init.name] = numpy_helper.to_array(init)
