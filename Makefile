@@ -11,10 +11,15 @@ CORPUS := $(VENV)/corpus/.fetched
 BOARD := $(VENV)/board
 BOARD_STAMP := $(BOARD)/.installed
 BOARD_PACKAGES := "numpy>=1.26" "ai-edge-litert>=2.3,<3" "onnxruntime-openvino>=1.20,<2"
+# an emulated aarch64 board (a Raspberry Pi 5: Debian's arm64 Python under qemu-user, the
+# aarch64 wheels), reached over the same sshd; built by tools/armboard.sh (needs root the
+# first time, for qemu-user-static and the arm64 packages; elsewhere its tests are skipped)
+ARMBOARD := $(VENV)/armboard
+ARMBOARD_STAMP := $(ARMBOARD)/.installed
 DEMO_OUT ?= demo-out
 export PYTHONUNBUFFERED := 1
 
-.PHONY: demo test unit lint venv clean corpus board sshd chromium
+.PHONY: demo test unit lint venv clean corpus board sshd chromium armboard
 
 venv: $(STAMP)
 
@@ -37,6 +42,13 @@ $(BOARD_STAMP):
 	test -x $(BOARD)/bin/python || $(PYTHON) -m venv $(BOARD)
 	$(BOARD)/bin/python -m pip install -q $(BOARD_PACKAGES)
 	touch $(BOARD_STAMP)
+
+armboard: $(ARMBOARD_STAMP) sshd
+
+$(ARMBOARD_STAMP): tools/armboard.sh $(STAMP)
+	@if [ "$$(id -u)" = 0 ] || command -v qemu-aarch64-static >/dev/null; then \
+	  HOST_PYTHON=$(BIN)/python sh tools/armboard.sh $(ARMBOARD); \
+	else echo "no qemu-aarch64-static and not root: the aarch64 board tests will be skipped"; fi
 
 sshd:
 	@test -x /usr/sbin/sshd || { \
@@ -73,7 +85,7 @@ demo: $(STAMP)
 	EDGEKIT_QUIET=1 $(BIN)/edgekit bench $(DEMO_OUT)/export/*.tflite $(DEMO_OUT)/export/*.onnx --runs 200 --json > $(DEMO_OUT)/bench.json
 	$(BIN)/edgekit report $(DEMO_OUT)/analyze.json $(DEMO_OUT)/export $(DEMO_OUT)/bench.json --title "edgekit demo: mobilenet --alpha 0.25 --resolution 96" -o $(DEMO_OUT)/report.html
 
-test: $(STAMP) $(CORPUS) board chromium
+test: $(STAMP) $(CORPUS) board armboard chromium
 	$(BIN)/ruff check edgekit tests tools
 	EDGEKIT_REQUIRE_BOARD=1 $(BIN)/python -m pytest -n 2 --durations=15 -q
 
