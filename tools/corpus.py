@@ -47,6 +47,23 @@ CORPUS = {
         "rapidocr_onnxruntime/models/ch_PP-OCRv4_rec_infer.onnx",
         "Apache-2.0 (RapidOCR; PaddleOCR model)",
         "paddle2onnx text recognizer: CNN + MatMul attention, N and W symbolic, H unknown"),
+    # the same network (Silero VAD v5) from three exporters, its 16 kHz and 8 kHz models in
+    # the two branches of an If on the sample-rate input
+    "silero_vad.onnx": (
+        "silero-vad==6.2.3", "silero_vad/data/silero_vad.onnx", "MIT (Silero Team)",
+        "Silero VAD, spox: the whole model inside If branches (sr == 16000), local "
+        "functions, input batch x samples, state 2 x batch x 128"),
+    "silero_vad_16k_op15.onnx": (
+        "silero-vad==6.2.3", "silero_vad/data/silero_vad_16k_op15.onnx", "MIT (Silero Team)",
+        "Silero VAD, torch.onnx 2.3 (TorchScript), opset 15: Shape/Gather/Reshape chains, "
+        "an LSTM inside nested If"),
+    "silero_vad_op18_ifless.onnx": (
+        "silero-vad==6.2.3", "silero_vad/data/silero_vad_op18_ifless.onnx",
+        "MIT (Silero Team)",
+        "Silero VAD, torch.onnx 2.9 (dynamo), opset 18: the LSTM cell as two Gemm"),
+    "silero_vad_half.onnx": (
+        "silero-vad==6.2.3", "silero_vad/data/silero_vad_half.onnx", "MIT (Silero Team)",
+        "Silero VAD 16 kHz in float16, torch.onnx 2.3: no sample-rate input"),
 }
 
 

@@ -3,9 +3,10 @@
 * **Shapes and element types**: ONNX shape inference (with data propagation), then, when
   every input size is known, one run of the whole graph with every tensor exposed:
   onnxruntime first, onnx's reference evaluator where onnxruntime cannot run the graph. A
-  size the file declares is never replaced by an unknown one. Tensors inside ``If`` /
-  ``Loop`` / ``Scan`` bodies take their shapes from inference (after the run has fixed the
-  outer ones).
+  size the file declares is never replaced by an unknown one. An ``If`` whose condition
+  is determined is replaced by its taken branch and the graph run again (so its tensors
+  are sized by the run); tensors inside ``Loop`` / ``Scan`` bodies and undecided branches
+  take their shapes from inference (after the run has fixed the outer ones).
 * **Constants**: a tensor is constant when it depends only on initializers and ``Constant``
   nodes (and no subgraph or random op); such nodes decode or arrange stored tensors
   (``Cast -> Mul(scale)``, ``DequantizeLinear``, ``Reshape``, ``Transpose``, ``Slice``,
@@ -30,6 +31,8 @@ BROADCAST_ARITHMETIC = frozenset({"Mul", "Div", "Add", "Sub"})
 RANDOM_OPS = frozenset({"RandomNormal", "RandomUniform", "RandomNormalLike",
                         "RandomUniformLike", "Multinomial", "Bernoulli"})
 INDEX_TYPES = frozenset({"int64", "int32"})
+SIZE_OPS = frozenset({"Shape", "Size"})   # their value is the size of their input
+MAX_IF_DEPTH = 8                          # nested If levels inlined before giving up
 
 
 @dataclass
@@ -57,6 +60,7 @@ class Evaluated:
     determined: set[str]                            # constants and given inputs' dependants
     values: dict = field(default_factory=dict)      # values of determined tensors, if run
     how: str = "onnx shape inference"
+    inlined: dict = field(default_factory=dict)     # node -> the If branch it was moved from
 
 
 def elem_name(elem_type: int) -> str:
@@ -166,17 +170,18 @@ def _numel(shape) -> int | None:
     return n
 
 
-def _constants(model, tensors: dict[str, Tensor], given: set[str]):
+def _constants(model, tensors: dict[str, Tensor], given: set[str], sized: set[str]):
     """(constant names, their data sources, determined names), subgraphs included (a body
-    may decode an outer weight, or hold initializers of its own)."""
+    may decode an outer weight, or hold initializers of its own). ``sized``: tensors whose
+    size is known without a run; a ``Shape`` or ``Size`` of one is determined."""
     constant: set = set()
     sources: dict[str, frozenset] = {}
     determined = set(given)
-    _fold(model.graph, tensors, constant, sources, determined)
+    _fold(model.graph, tensors, constant, sources, determined, sized)
     return constant, sources, determined
 
 
-def _fold(graph, tensors, constant: set, sources: dict, determined: set) -> None:
+def _fold(graph, tensors, constant: set, sources: dict, determined: set, sized: set) -> None:
     for init in graph.initializer:
         constant.add(init.name)
         determined.add(init.name)
@@ -185,7 +190,7 @@ def _fold(graph, tensors, constant: set, sources: dict, determined: set) -> None
         ins = [i for i in n.input if i]
         if subgraphs(n) or n.op_type in RANDOM_OPS:
             for _, g in subgraphs(n):
-                _fold(g, tensors, constant, sources, determined)
+                _fold(g, tensors, constant, sources, determined, sized)
             continue
         if n.op_type == "Constant":
             for o in n.output:
@@ -193,7 +198,8 @@ def _fold(graph, tensors, constant: set, sources: dict, determined: set) -> None
                 determined.add(o)
                 sources[o] = frozenset([o])
             continue
-        if ins and all(i in determined for i in ins):
+        if ins and (all(i in determined for i in ins)
+                    or n.op_type in SIZE_OPS and ins[0] in sized):
             determined.update(o for o in n.output if o)
         if not ins or not all(i in constant for i in ins):
             continue
@@ -293,64 +299,6 @@ def _observed(value) -> Tensor:
     return Tensor(tuple(int(d) for d in value.shape), dtype)
 
 
-def _write_shapes(model, tensors: dict[str, Tensor]) -> None:
-    """Top-level value_info from ``tensors`` (so that inference inside subgraphs sees the
-    outer sizes the run found)."""
-    import numpy as np
-    import onnx
-
-    known = {v.name for v in list(model.graph.input) + list(model.graph.output)}
-    inits = {i.name for i in model.graph.initializer}
-    del model.graph.value_info[:]
-    for n in model.graph.node:
-        for o in n.output:
-            t = tensors.get(o)
-            if not o or o in known or o in inits or t is None or not t.static:
-                continue
-            try:
-                elem = onnx.helper.np_dtype_to_tensor_dtype(np.dtype(t.dtype))
-            except (TypeError, KeyError, ValueError):
-                continue
-            model.graph.value_info.append(
-                onnx.helper.make_tensor_value_info(o, elem, list(t.shape)))
-
-
-def _body_inputs(model, tensors: dict[str, Tensor]) -> None:
-    """Give Loop and Scan bodies the sizes of what the node feeds them (ONNX's own rule:
-    a Loop body takes the trip count, the condition and the carried values; a Scan body
-    the states and one slice of each scanned input), where the body leaves them open."""
-    import numpy as np
-    import onnx
-
-    for n in model.graph.node:
-        if n.op_type not in ("Loop", "Scan"):
-            continue
-        body = dict(subgraphs(n))["body"]
-        if n.op_type == "Loop":
-            pairs = [(b, tensors.get(o).shape if tensors.get(o) else None)
-                     for b, o in zip(body.input[2:], n.input[2:], strict=False)]
-        else:
-            attrs = {a.name: onnx.helper.get_attribute_value(a) for a in n.attribute}
-            scans = int(attrs.get("num_scan_inputs", 0))
-            axes = list(attrs.get("scan_input_axes", [0] * scans))
-            states = len(n.input) - scans
-            pairs = []
-            for k, (b, o) in enumerate(zip(body.input, n.input, strict=False)):
-                t = tensors.get(o)
-                shape = t.shape if t is not None and t.static else None
-                if shape is not None and k >= states:
-                    axis = axes[k - states] % len(shape) if shape else 0
-                    shape = shape[:axis] + shape[axis + 1:]
-                pairs.append((b, shape))
-        for b, shape in pairs:
-            tt = b.type.tensor_type
-            if shape is None or -1 in shape or (tt.HasField("shape") and all(
-                    d.HasField("dim_value") for d in tt.shape.dim)):
-                continue
-            elem = tt.elem_type or onnx.helper.np_dtype_to_tensor_dtype(np.dtype("float32"))
-            b.type.CopyFrom(onnx.helper.make_tensor_type_proto(elem, list(shape)))
-
-
 def _infer(model):
     import onnx
 
@@ -363,10 +311,31 @@ def _infer(model):
 
 def evaluate(model, given: dict | None = None) -> Evaluated:
     """Shapes, types, constants and determined values of a model whose inputs carry the
-    sizes to analyze at (``given``: input values a user supplied)."""
-    from onnx import numpy_helper
+    sizes to analyze at (``given``: input values a user supplied). An ``If`` whose
+    condition the evaluation determines is replaced by the branch it takes (see
+    :mod:`edgekit.readers.onnx_control`) and the graph evaluated again, until none is left
+    (nested branches come up one level at a time)."""
+    from edgekit.readers.onnx_control import inline_known_ifs
 
     given = given or {}
+    inlined: dict[str, str] = {}
+    for _ in range(MAX_IF_DEPTH):
+        ev = _evaluate_once(model, given)
+        model, notes = inline_known_ifs(model, ev.values)
+        if not notes:
+            break
+        inlined.update(notes)
+    else:
+        ev = _evaluate_once(model, given)
+    ev.inlined = inlined
+    return ev
+
+
+def _evaluate_once(model, given: dict) -> Evaluated:
+    from onnx import numpy_helper
+
+    from edgekit.readers.onnx_control import body_inputs, write_shapes
+
     model = _infer(model)
     tensors = _declared(model)
     how = "onnx shape inference"
@@ -380,6 +349,7 @@ def evaluate(model, given: dict | None = None) -> Evaluated:
             how = "one run of onnx's reference evaluator"
         if ran is None:
             how = "onnx shape inference (the graph does not run with inputs of these sizes)"
+    sized = {k for k, t in tensors.items() if t.static}   # sizes that no stand-in decided
     if ran:
         for name, value in ran.items():
             seen = _observed(value)
@@ -390,12 +360,12 @@ def evaluate(model, given: dict | None = None) -> Evaluated:
                 continue   # a declared or inferred size stands: the run may use stand-ins
             tensors[name] = seen
         if any(subgraphs(n) for n in model.graph.node):
-            _write_shapes(model, tensors)
-            _body_inputs(model, tensors)
+            write_shapes(model, tensors)
+            body_inputs(model, tensors)
             for name, t in _declared(_infer(model)).items():
                 if name not in ran:
                     _merge(tensors, name, t)
-    constant, sources, determined = _constants(model, tensors, set(given))
+    constant, sources, determined = _constants(model, tensors, set(given), sized)
     values = {k: v for k, v in (ran or {}).items() if k in determined}
     values.update(given)
     for init in model.graph.initializer:   # small stored values: trip counts, conditions

@@ -166,6 +166,8 @@ class _Reader:
                 self.control_flow(n, prefix, repeats)
             else:
                 self.records.append(self.node(n, prefix, repeats, note))
+                if n.name in self.ev.inlined and not prefix:
+                    self.records[-1].attrs["control_flow"] = self.ev.inlined[n.name]
         return self.records[start:]
 
     def node(self, n, prefix: str, repeats: int, note: str | None) -> LayerRecord:

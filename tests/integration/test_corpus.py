@@ -127,6 +127,61 @@ def test_input_shape_contradicting_a_fixed_size_names_it(cli):
     assert "input 'x' has a fixed size 3 at position 1, 4 given" in r.err
 
 
+# ---- one network, three exporters: Silero VAD --------------------------------------------
+
+def silero_macs(rate: int) -> int:
+    """Silero VAD v5 counted from its published architecture (not from any file): an STFT
+    as a Conv1d (filter 256 at 16 kHz, 128 at 8 kHz, hop half of it, reflect padding of a
+    quarter), four conv blocks (kernel 3, padding 1, strides 1, 2, 2, 1; channels bins ->
+    128 -> 64 -> 64 -> 128), an LSTM cell of 128 and a 1x1 Conv to one output."""
+    samples, filt = (512, 256) if rate == 16000 else (256, 128)
+    bins, hop, pad = filt // 2 + 1, filt // 2, filt // 4
+    frames = (samples + pad - filt) // hop + 1
+    total = filt * 2 * bins * frames                       # STFT: real and imaginary rows
+    length = frames
+    for cin, cout, stride in ((bins, 128, 1), (128, 64, 2), (64, 64, 2), (64, 128, 1)):
+        length = (length + 2 - 3) // stride + 1
+        total += 3 * cin * cout * length
+    return total + 4 * 128 * (128 + 128) + 128              # LSTM cell gates, decoder
+
+
+@pytest.mark.parametrize("name, rate", [
+    ("silero_vad.onnx", 16000), ("silero_vad.onnx", 8000),
+    ("silero_vad_16k_op15.onnx", 16000),            # the 16 kHz model only
+    ("silero_vad_op18_ifless.onnx", 16000), ("silero_vad_op18_ifless.onnx", 8000)])
+def test_one_network_from_three_exporters_counts_the_same(cli, tmp_path, name, rate):
+    # spox, torch.onnx (TorchScript) and torch.onnx (dynamo): the model is in the branches
+    # of an If on the sample rate; the inputs decide the branch, and every tensor in it is
+    # sized by the run (no "unknown sizes", nothing left out of the MAC total)
+    samples = 512 if rate == 16000 else 256
+    feeds = tmp_path / "in.npz"
+    np.savez(feeds, input=np.random.default_rng(0).standard_normal((1, samples), np.float32),
+             state=np.zeros((2, 1, 128), np.float32), sr=np.array(rate, np.int64))
+    r = cli("analyze", corpus_file(name), "--inputs", feeds, "--json")
+    assert r.code == 0, r.err
+    t = json.loads(r.out)["totals"]
+    assert t["macs"] == silero_macs(rate)
+    assert t["unknown_size_layers"] == [] and t["uncounted_mac_layers"] == []
+    assert t["params"] == {16000: 309_633, 8000: 235_649}[rate]   # the branch that runs
+    # without the sample rate the branch is unknown: both listed, the larger counted, said
+    r = cli("analyze", corpus_file(name), "--input-shape", f"input:1x{samples}",
+            "--input-shape", "state:2x1x128", "--json")
+    assert r.code == 0, r.err
+    d = json.loads(r.out)
+    assert any("condition unknown" in (x["attrs"].get("control_flow") or "")
+               for x in d["layers"])
+
+
+def test_float16_export_counts_as_the_float32_one(cli, tmp_path):
+    feeds = tmp_path / "in.npz"
+    np.savez(feeds, input=np.ones((1, 512), np.float32),     # cast to float16 inside
+             state=np.zeros((2, 1, 128), np.float32))
+    r = cli("analyze", corpus_file("silero_vad_half.onnx"), "--inputs", feeds, "--json")
+    assert r.code == 0, r.err
+    t = json.loads(r.out)["totals"]
+    assert t["macs"] == silero_macs(16000) and t["params"] == 309_633
+
+
 # ---- TFLite: LiteRT's own view --------------------------------------------------------
 
 def tflite_reference(path: Path) -> tuple[dict[str, int], int]:

@@ -298,7 +298,10 @@ def test_if_counts_the_branch_its_known_condition_takes(tmp_path):
                             then_branch=branch("big", 100), else_branch=branch("small", 3))
     by, records, _ = _read(tmp_path, _model([node], [x], [y], [cond]))
     assert by["if/else_branch/small_mm"].macs == 8 * 3
-    assert "if/then_branch/big_mm" not in by and "else_branch" in by["if"].attrs["control_flow"]
+    # the taken branch is evaluated as part of the graph: its nodes replace the If
+    assert "if/then_branch/big_mm" not in by and "if" not in by
+    assert by["if/else_branch/small_mm"].attrs["control_flow"] == \
+        "if: else_branch (its condition is known)"
     assert sum(r.macs for r in records) == 24 and sum(r.params for r in records) == 24
     # a condition given as an input decides it too; unknown: both listed, the larger counted
     c = helper.make_tensor_value_info("c", TensorProto.BOOL, [])

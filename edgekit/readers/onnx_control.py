@@ -1,0 +1,179 @@
+"""Control flow for the evaluator: ``If`` nodes whose condition is known, replaced by the
+branch they take; the sizes a run found, handed to the bodies of ``Loop`` / ``Scan``.
+
+An evaluator sees the values of one graph: onnxruntime and onnx's reference evaluator give
+no tensor inside a subgraph, and shape inference inside a branch stops at the first size
+that depends on a value (``Shape -> Gather -> Reshape``, the usual PyTorch export). Once
+the condition of an ``If`` is known, its branch *is* the graph that runs: its nodes are
+moved into the enclosing graph in the place of the ``If`` and evaluated with the rest, so
+that every tensor in them gets its size from the run, as any other tensor does.
+
+The graph stays valid ONNX: a branch's values that collide with a name outside are renamed
+(PyTorch exports reuse names across branches), the branch's outputs become the ``If``'s
+outputs, its initializers join the graph's, and each moved node is named
+``<if>/<branch>/<node>`` (the name the reader gives a branch's nodes).
+"""
+
+from __future__ import annotations
+
+from edgekit.readers.onnx_graph import Tensor, subgraphs
+
+
+def _all_names(graph, into: set, skip: int = -1) -> set:
+    """Every value and node name used in a graph and its subgraphs (but those of node
+    ``skip``)."""
+    for v in list(graph.input) + list(graph.output) + list(graph.value_info):
+        into.add(v.name)
+    into.update(i.name for i in graph.initializer)
+    into.update(i.values.name for i in graph.sparse_initializer)
+    for k, n in enumerate(graph.node):
+        into.update(n.input)
+        into.update(n.output)
+        into.add(n.name)
+        for _, g in subgraphs(n) if k != skip else ():
+            _all_names(g, into)
+    return into
+
+
+def _produced(graph) -> set:
+    out = {i.name for i in graph.initializer}
+    out.update(i.values.name for i in graph.sparse_initializer)
+    for n in graph.node:
+        out.update(o for o in n.output if o)
+    return out
+
+
+def _rename(graph, table: dict) -> None:
+    """Apply ``table`` to every reference in ``graph`` and the subgraphs it holds."""
+    for n in graph.node:
+        for k, name in enumerate(n.input):
+            if name in table:
+                n.input[k] = table[name]
+        for k, name in enumerate(n.output):
+            if name in table:
+                n.output[k] = table[name]
+        for _, g in subgraphs(n):
+            _rename(g, table)
+    for v in list(graph.input) + list(graph.output) + list(graph.value_info):
+        if v.name in table:
+            v.name = table[v.name]
+    for i in graph.initializer:
+        if i.name in table:
+            i.name = table[i.name]
+    for i in graph.sparse_initializer:
+        if i.values.name in table:
+            i.values.name = table[i.values.name]
+
+
+def _inline_one(graph, index: int, taken: bool) -> dict[str, str]:
+    """Replace ``graph.node[index]`` (an If) by its taken branch; node name -> note."""
+    from onnx import GraphProto, helper
+
+    node = graph.node[index]
+    used = _all_names(graph, set(), skip=index)
+    which = "then_branch" if taken else "else_branch"
+    name = node.name or next((o for o in node.output if o), "If")
+    branch = GraphProto()
+    branch.CopyFrom(dict(subgraphs(node))[which])
+    prefix = f"{name}/{which}/"
+    table = {v: prefix + v for v in _produced(branch) if v in used}
+    moved = []
+    for out, target in zip(branch.output, node.output, strict=False):
+        if not target:
+            continue
+        if out.name in _produced(branch):
+            table[out.name] = target
+        else:  # the branch hands on an outer value: the If's output is a copy of it
+            moved.append(helper.make_node("Identity", [out.name], [target],
+                                          name=f"{prefix}{target}"))
+    _rename(branch, table)
+    for n in branch.node:
+        n.name = prefix + (n.name or next((o for o in n.output if o), n.op_type))
+    new_nodes = list(branch.node) + moved
+    graph.initializer.extend(branch.initializer)
+    graph.sparse_initializer.extend(branch.sparse_initializer)
+    graph.value_info.extend(v for v in branch.value_info if v.name not in node.output)
+    rest = list(graph.node)
+    del graph.node[:]
+    graph.node.extend(rest[:index] + new_nodes + rest[index + 1:])
+    note = f"{name}: {which} (its condition is known)"
+    return {n.name: note for n in new_nodes}
+
+
+def inline_known_ifs(model, conditions: dict) -> tuple[object, dict[str, str]]:
+    """A copy of ``model`` with every top-level If whose condition is in ``conditions``
+    (name -> value) replaced by its taken branch; and node name -> note for moved nodes.
+    Returns ``model`` itself (no copy) when there is nothing to inline."""
+    import numpy as np
+    from onnx import ModelProto
+
+    todo = [k for k, n in enumerate(model.graph.node)
+            if n.op_type == "If" and n.input and n.input[0] in conditions
+            and np.asarray(conditions[n.input[0]]).size == 1]
+    if not todo:
+        return model, {}
+    out = ModelProto()
+    out.CopyFrom(model)
+    notes: dict[str, str] = {}
+    for k in reversed(todo):   # from the end: earlier indices stay valid
+        cond = bool(np.asarray(conditions[out.graph.node[k].input[0]]).reshape(()))
+        notes.update(_inline_one(out.graph, k, cond))
+    return out, notes
+
+
+def write_shapes(model, tensors: dict[str, Tensor]) -> None:
+    """Top-level value_info from ``tensors`` (so that inference inside subgraphs sees the
+    outer sizes the run found)."""
+    import numpy as np
+    import onnx
+
+    known = {v.name for v in list(model.graph.input) + list(model.graph.output)}
+    inits = {i.name for i in model.graph.initializer}
+    del model.graph.value_info[:]
+    for n in model.graph.node:
+        for o in n.output:
+            t = tensors.get(o)
+            if not o or o in known or o in inits or t is None or not t.static:
+                continue
+            try:
+                elem = onnx.helper.np_dtype_to_tensor_dtype(np.dtype(t.dtype))
+            except (TypeError, KeyError, ValueError):
+                continue
+            model.graph.value_info.append(
+                onnx.helper.make_tensor_value_info(o, elem, list(t.shape)))
+
+
+def body_inputs(model, tensors: dict[str, Tensor]) -> None:
+    """Give Loop and Scan bodies the sizes of what the node feeds them (ONNX's own rule:
+    a Loop body takes the trip count, the condition and the carried values; a Scan body
+    the states and one slice of each scanned input), where the body leaves them open."""
+    import numpy as np
+    import onnx
+
+    for n in model.graph.node:
+        if n.op_type not in ("Loop", "Scan"):
+            continue
+        body = dict(subgraphs(n))["body"]
+        if n.op_type == "Loop":
+            pairs = [(b, tensors.get(o).shape if tensors.get(o) else None)
+                     for b, o in zip(body.input[2:], n.input[2:], strict=False)]
+        else:
+            attrs = {a.name: onnx.helper.get_attribute_value(a) for a in n.attribute}
+            scans = int(attrs.get("num_scan_inputs", 0))
+            axes = list(attrs.get("scan_input_axes", [0] * scans))
+            states = len(n.input) - scans
+            pairs = []
+            for k, (b, o) in enumerate(zip(body.input, n.input, strict=False)):
+                t = tensors.get(o)
+                shape = t.shape if t is not None and t.static else None
+                if shape is not None and k >= states:
+                    axis = axes[k - states] % len(shape) if shape else 0
+                    shape = shape[:axis] + shape[axis + 1:]
+                pairs.append((b, shape))
+        for b, shape in pairs:
+            tt = b.type.tensor_type
+            if shape is None or -1 in shape or (tt.HasField("shape") and all(
+                    d.HasField("dim_value") for d in tt.shape.dim)):
+                continue
+            elem = tt.elem_type or onnx.helper.np_dtype_to_tensor_dtype(np.dtype("float32"))
+            b.type.CopyFrom(onnx.helper.make_tensor_type_proto(elem, list(shape)))
