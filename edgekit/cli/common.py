@@ -69,15 +69,28 @@ class _Eta:
 def progress(message: str):
     """Progress of long work on stderr, as ``with progress(..) as notify``: a spinner
     whose text the caller updates on a terminal, plain lines otherwise (CI logs), nothing
-    with EDGEKIT_QUIET=1. Messages starting '[i/n] ' get an ETA."""
+    with EDGEKIT_QUIET=1. Messages starting '[i/n] ' get an ETA. Each message is a step
+    boundary: an interrupt received so far (one a library swallowed included) stops the
+    command there (core.interrupts)."""
+    from edgekit.core.interrupts import checkpoint
+
     eta = _Eta()
     if err.is_terminal:
         with err.status(message + "…") as spinner:
-            yield lambda m: spinner.update(eta(m) + "…")
+            yield _stepping(lambda m: spinner.update(eta(m) + "…"), checkpoint)
     elif os.environ.get("EDGEKIT_QUIET") == "1":
-        yield lambda m: None
+        yield _stepping(lambda m: None, checkpoint)
     else:
-        yield lambda m: err.print(f"edgekit: {eta(m)}", highlight=False, markup=False)
+        yield _stepping(lambda m: err.print(f"edgekit: {eta(m)}", highlight=False,
+                                            markup=False), checkpoint)
+
+
+def _stepping(show, checkpoint):
+    def notify(message: str) -> None:
+        checkpoint()
+        show(message)
+
+    return notify
 
 
 def wrote(path) -> None:

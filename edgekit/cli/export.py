@@ -82,7 +82,7 @@ def export_cmd(
     """
     from edgekit.cli.common import write_report
     from edgekit.core.choices import many
-    from edgekit.core.files import check_writable
+    from edgekit.core.files import check_output_folder, check_writable
     from edgekit.export.pipeline import ExportOptions
     from edgekit.services.export import export_target
     from edgekit.services.targets import resolve_target
@@ -96,6 +96,7 @@ def export_cmd(
                          out_dir=output)
     opts.validate()
     t = resolve_target(target, knobs, weights)
+    check_output_folder(output or "edgekit-out")   # before the model is built
     if report:
         check_writable(report)   # after the inputs are known: never onto one of them
     with progress("Exporting") as notify:

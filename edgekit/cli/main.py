@@ -16,6 +16,7 @@ from edgekit.cli import (  # noqa: F401  (registers the commands)
     catalog,
     devices,
     export,
+    profile,
     report,
     sweep,
 )
@@ -107,53 +108,45 @@ def _error(message: str) -> None:
     err.print(f"edgekit: error: {message}", highlight=False, markup=False, soft_wrap=True)
 
 
-class _Interrupts:
-    """Remembers a Ctrl-C: an interrupt that lands while an extension module initializes
-    surfaces as an ImportError ('initialization failed'), or wrapped by a library in its
-    own error; it is still an interruption (exit 130), not a failure."""
-
-    seen = False
-
-    @classmethod
-    def install(cls):
-        """Watch SIGINT where Python's default handler is in place; returns the handler
-        to restore afterwards (None when nothing was changed)."""
-        cls.seen = False
-        previous = signal.getsignal(signal.SIGINT)
-        if previous is not signal.default_int_handler:
-            return None
-        signal.signal(signal.SIGINT, cls.handler)
-        return previous
-
-    @classmethod
-    def handler(cls, signum, frame):
-        cls.seen = True
-        raise KeyboardInterrupt
-
-
 def _interrupted() -> None:
-    err.print("edgekit: interrupted; nothing half-written was left behind", highlight=False)
-    sys.exit(130)
+    """The one way a command stops for SIGINT or SIGTERM: one line, exit 130 or 143."""
+    from edgekit.core import interrupts
+
+    interrupts.quiet_after()   # a second Ctrl-C does not cut this short
+    signum = interrupts.seen() or signal.SIGINT
+    name = interrupts.NAMES.get(signum, f"signal {signum}")
+    err.print(f"edgekit: interrupted ({name}); nothing half-written was left behind",
+              highlight=False, markup=False, soft_wrap=True)
+    sys.exit(128 + signum)
 
 
 def main(argv: Optional[list] = None) -> None:
-    """Entry point: one line and an exit code for every error, unless --debug."""
+    """Entry point: one line and an exit code for every error, unless --debug. SIGINT and
+    SIGTERM stop the command through core.interrupts: an interrupt that a library
+    swallowed still stops it (exit 130/143), at the next step boundary or at the end."""
+    from edgekit.core import interrupts
     from edgekit.core.files import forget_inputs
 
     forget_inputs()   # a new command: its inputs are noted as they are resolved
-    previous = _Interrupts.install()
+    restore = interrupts.install()
     try:
         _main(argv)
-    except Exception:
-        if _Interrupts.seen:
-            _interrupted()
+        interrupts.checkpoint()   # swallowed on the way and never re-raised: still honoured
+    except KeyboardInterrupt:
+        _interrupted()
+    except BaseException as e:
+        if interrupts.seen() is not None and not (isinstance(e, SystemExit)
+                                                  and e.code in (130, 143)):
+            _interrupted()   # an error caused by the interrupt (a library wrapped it)
         raise
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGINT, previous)
+        if argv is not None:   # in-process (tests): put back what was there; a console
+            restore()          # run keeps its handlers until the interpreter is gone
 
 
 def _main(argv: Optional[list]) -> None:
+    from edgekit.core import interrupts
+
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args or os.environ.get("EDGEKIT_DEBUG") == "1"
     command = cli_command()
@@ -168,13 +161,13 @@ def _main(argv: Optional[list]) -> None:
     except (typer.Abort, KeyboardInterrupt):
         _interrupted()
     except EdgekitError as e:
-        if _Interrupts.seen:
-            _interrupted()
+        interrupts.checkpoint()   # an error that an interrupt caused is the interrupt
         if debug:
             raise
         _error(str(e))
         sys.exit(e.exit_code)
     except typer.TyperException as e:  # click usage errors: bad option, bad value
+        interrupts.checkpoint()
         if type(e).__name__ == "NoArgsIsHelpError":
             command.main(args=["--help"], prog_name="edgekit", standalone_mode=False)
             sys.exit(2)
@@ -183,8 +176,7 @@ def _main(argv: Optional[list]) -> None:
         _error(f"{e.format_message()} (see '{where} --help')")
         sys.exit(getattr(e, "exit_code", 2))
     except Exception as e:  # a bug or an unexpected library error: still one line
-        if _Interrupts.seen:
-            _interrupted()
+        interrupts.checkpoint()
         if debug:
             raise
         _error(f"{type(e).__name__}: {first_line(e)} (rerun with --debug for the traceback)")

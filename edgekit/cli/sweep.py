@@ -96,7 +96,7 @@ def sweep_cmd(
     'edgekit sweep mobilenet --alpha 0.25,0.5 --resolution 96,128 --quant int8
     --runtime litert --max-latency 5', 'edgekit sweep ... --executor ray'.
     """
-    from edgekit.core.files import write_text
+    from edgekit.core.files import check_output_folder, write_text
     from edgekit.report.sweep import plot_pareto, render_sweep, write_csv
     from edgekit.services.sweep import SweepSpec, sweep
 
@@ -109,6 +109,7 @@ def sweep_cmd(
         max_latency_ms=max_latency, max_ram_bytes=_size(max_ram, "--max-ram"),
         max_flash_bytes=_size(max_flash, "--max-flash"), executor=executor,
         ray_address=ray_address, workers=workers, out_dir=output)
+    check_output_folder(output)   # before the first build
     with progress("Sweeping") as notify:
         doc = sweep(spec, notify)
     from edgekit.core.numbers import dumps

@@ -77,6 +77,9 @@ PROFILE_SCHEMA = S.Table({
 
 
 def load_profile(path: Path) -> Profile:
+    from edgekit.core.files import note_input
+
+    note_input(path)   # read by this command: no output of it may be written onto it
     data = S.load_toml(path, PROFILE_SCHEMA, "profile")
     c, m = data["compute"], data["memory"]
     return Profile(

@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from edgekit.core import interrupts
 from edgekit.core.errors import EdgekitError, UsageError, first_line
 
 STDOUT = "-"
@@ -209,16 +210,62 @@ def check_writable(path: Path, figure: bool = False, stdout: bool = False) -> Pa
     if kind == "folder":
         raise UsageError(f"cannot write {path}: it is a folder; give a file name")
     if kind == "stream":
+        if not os.access(target, os.W_OK):
+            raise UsageError(f"cannot write {path}: permission denied")
         return path
     parent = target.parent if str(target.parent) else Path(".")
     if target != path and not parent.is_dir():
         raise UsageError(f"cannot write {path}: it links to {target}, whose folder "
                          "does not exist")
-    while not parent.exists() and parent != parent.parent:
-        parent = parent.parent
-    if not parent.is_dir():
-        raise UsageError(f"cannot write {path}: {parent} is not a folder")
+    _check_folder(parent, f"cannot write {path}")
     return path
+
+
+def _check_folder(folder: Path, what: str) -> Path:
+    """The nearest existing folder at or above ``folder`` (where new files and folders
+    would be made) must be a folder that this process can write into."""
+    while not os.path.lexists(folder) and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise UsageError(f"{what}: {folder} is not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        why = "read-only file system" if _read_only(folder) else "permission denied"
+        raise UsageError(f"{what}: {folder} is not writable ({why})")
+    return folder
+
+
+def _read_only(folder: Path) -> bool:
+    try:
+        return bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
+def check_output_folder(folder) -> Path:
+    """Fail early, creating nothing, when an output folder (``export -o``, ``sweep -o``)
+    cannot be written: it is a file, or the folder (or the nearest existing one above it,
+    where it would be made) is not writable. Every command with an output folder calls it
+    before its first build, export or measurement."""
+    folder = Path(folder)
+    if os.path.lexists(folder) and not folder.is_dir():
+        raise UsageError(f"output folder {folder} is a file, not a writable folder")
+    what = f"output folder {folder} is not a writable folder" if folder.is_dir() else \
+        f"cannot create output folder {folder}"
+    _check_folder(folder, what)
+    return folder
+
+
+PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+def plain_name(name: str, option: str) -> str:
+    """A name that becomes one file name in a folder of edgekit's (``--lut-name``): a
+    profile's name (letters, digits, '.', '_', '-'; not hidden, no folder part, no '..');
+    one line otherwise."""
+    if not isinstance(name, str) or not PLAIN_NAME.fullmatch(name) or ".." in name:
+        raise UsageError(f"{option} {name!r}: expected a plain name of letters, digits, "
+                         "'.', '_' and '-' (at most 64, no folder part)")
+    return name
 
 
 FIGURE_FORMATS = ("png", "pdf", "svg")
@@ -301,23 +348,29 @@ def write_output(path, write: Callable, mode: str = "wb", *, stdout: bool = Fals
             raise _failed(path, e, path) from None
         return
     parent = target.parent if str(target.parent) else Path(".")
+    tmp = None
     try:
-        fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX, dir=parent)
-    except OSError as e:
-        raise _failed(path, e, parent) from None
-    try:
+        with interrupts.deferred():   # a temporary file exists only inside this try
+            fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX, dir=parent)
         with os.fdopen(fd, mode, **open_kw) as f:
             write(f)
             f.flush()
             os.fsync(f.fileno())   # a full disk shows here, not after the rename
         os.chmod(tmp, _new_mode(target))   # mkstemp makes 0600
+        interrupts.checkpoint()            # nothing is committed after an interrupt
         os.replace(tmp, target)
     except BaseException as e:
-        if os.path.lexists(tmp):
-            os.unlink(tmp)
+        _discard(tmp)
         if isinstance(e, OSError):
             raise _failed(path, e, parent) from None
         raise
+
+
+def _discard(tmp) -> None:
+    """Remove a temporary file (not cut short by a signal)."""
+    with interrupts.deferred():
+        if tmp is not None and os.path.lexists(tmp):
+            os.unlink(tmp)
 
 
 def write_text(path, text: str, *, stdout: bool = False, encoding: str = "utf-8") -> None:
@@ -336,30 +389,69 @@ def output_file(path) -> Iterator[Path]:
     kind, target = _prepare(path, stdout=False)
     suffix = path.suffix if len(path.suffix) <= 16 else ""
     if kind == "stream":
-        with tempfile.TemporaryDirectory(prefix="edgekit-") as folder:
-            tmp = Path(folder) / f"output{suffix}"
+        with temp_folder() as folder:
+            tmp = folder / f"output{suffix}"
             yield tmp
             with open(tmp, "rb") as src:
                 write_output(path, lambda f: shutil.copyfileobj(src, f))
         return
     parent = target.parent if str(target.parent) else Path(".")
+    tmp = None
     try:
-        fd, name = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX + suffix,
-                                    dir=parent)
-        os.close(fd)
-    except OSError as e:
-        raise _failed(path, e, parent) from None
-    tmp = Path(name)
-    try:
+        with interrupts.deferred():
+            fd, name = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX + suffix,
+                                        dir=parent)
+            tmp = Path(name)
+            os.close(fd)
         yield tmp
         os.chmod(tmp, _new_mode(target))
+        interrupts.checkpoint()            # nothing is committed after an interrupt
         os.replace(tmp, target)
     except BaseException as e:
-        if os.path.lexists(tmp):
-            os.unlink(tmp)
+        _discard(tmp)
         if isinstance(e, OSError):
             raise _failed(path, e, parent) from None
         raise
+
+
+def move_output(src: Path, path) -> None:
+    """A finished file ``src`` (written in a staging folder, beside ``path`` for a rename)
+    becomes the output ``path`` by the rules of :func:`write_output`: never onto an input,
+    through a symbolic link to its target (the link stays), in place into what is not a
+    regular file, else renamed (or copied atomically from another file system)."""
+    import shutil
+
+    path = Path(path)
+    kind, target = _prepare(path, stdout=False)
+    if kind == "file":
+        interrupts.checkpoint()
+        try:
+            os.replace(src, target)
+            return
+        except OSError as e:
+            if e.errno != errno.EXDEV:
+                raise _failed(path, e, target.parent) from None
+    with open(src, "rb") as f:
+        write_output(path, lambda out: shutil.copyfileobj(f, out))
+    _discard(src)
+
+
+@contextmanager
+def temp_folder(prefix: str = "edgekit-", dir=None) -> Iterator[Path]:
+    """A temporary folder (in $TMPDIR, or ``dir``) that is gone when the block ends,
+    however it ends: an error, Ctrl-C or SIGTERM (the removal is not cut short by a
+    second signal). Every temporary folder of edgekit is made here."""
+    import shutil
+
+    folder = None
+    try:
+        with interrupts.deferred():
+            folder = Path(tempfile.mkdtemp(prefix=prefix, dir=dir))
+        yield folder
+    finally:
+        with interrupts.deferred():
+            if folder is not None:
+                shutil.rmtree(folder, ignore_errors=True)
 
 
 def sha256_file(path: Path) -> str:

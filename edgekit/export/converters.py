@@ -6,15 +6,15 @@ manifest; writing files is the pipeline's job (atomically).
 
 from __future__ import annotations
 
-import tempfile
 import warnings
 from collections.abc import Callable
 from contextlib import contextmanager, nullcontext
-from pathlib import Path
 
 import numpy as np
 
+from edgekit.core import interrupts
 from edgekit.core.errors import EdgekitError, first_line
+from edgekit.core.files import temp_folder
 from edgekit.core.quiet import quiet_stderr, quiet_stdout
 
 ONNX_OPSET = 17          # pinned: tf2onnx 1.17 is tested up to 18; 17 runs everywhere
@@ -64,7 +64,9 @@ def to_tflite(model, quant: str, calib: np.ndarray | None = None,
             warnings.simplefilter("ignore", UserWarning)
             content = converter.convert()
     except Exception as e:  # TF raises a zoo of types
+        interrupts.checkpoint()    # an interrupt that TF turned into its own error
         raise _fail("tflite", quant, e) from e
+    interrupts.checkpoint()        # ... or swallowed
     return content, details
 
 
@@ -135,7 +137,11 @@ def to_onnx_float(model) -> bytes:
     except ConversionError:
         raise
     except Exception as e:
+        interrupts.checkpoint()    # an interrupt that tf2onnx turned into its own error
         raise _fail("onnx", "none", e) from e
+    # Ctrl-C during the conversion can land in a finalizer or a broad except of tf2onnx's
+    # and be dropped: it was remembered, and stops the export here
+    interrupts.checkpoint()
     return proto.SerializeToString()
 
 
@@ -172,8 +178,8 @@ def quantize_onnx(float_model: bytes, quant: str, calib: np.ndarray | None = Non
                 half = convert_float_to_float16(model, keep_io_types=True)
             details.update(weights="float16", io="float32")
             return half.SerializeToString(), details
-        with tempfile.TemporaryDirectory(prefix="edgekit-onnx-") as tmp:
-            src, pre, dst = (Path(tmp) / n for n in ("f.onnx", "pre.onnx", "q.onnx"))
+        with temp_folder(prefix="edgekit-onnx-") as tmp:
+            src, pre, dst = (tmp / n for n in ("f.onnx", "pre.onnx", "q.onnx"))
             onnx.save(model, src)
             if quant == "dynamic":
                 from onnxruntime.quantization import QuantType, quantize_dynamic
@@ -210,6 +216,7 @@ def quantize_onnx(float_model: bytes, quant: str, calib: np.ndarray | None = Non
     except ConversionError:
         raise
     except Exception as e:
+        interrupts.checkpoint()
         raise _fail("onnx", quant, e) from e
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -21,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edgekit.core import interrupts
 from edgekit.core.choices import (
     QUANT_LABEL,
     CalibrationMethod,
@@ -33,7 +33,14 @@ from edgekit.core.choices import (
 )
 from edgekit.core.errors import EdgekitError, UsageError
 from edgekit.core.fidelity import compare, json_safe
-from edgekit.core.files import check_writable, note_input, sha256_file, write_text
+from edgekit.core.files import (
+    check_writable,
+    move_output,
+    note_input,
+    sha256_file,
+    temp_folder,
+    write_text,
+)
 from edgekit.core.versions import TOOL_PACKAGES, package_versions
 from edgekit.export.converters import convert
 from edgekit.export.samples import (
@@ -193,21 +200,20 @@ def folder_lock(folder: Path, warn: Callable[[str], None]):
 def _export_locked(model, job, opts, out_dir: Path, notify, warn) -> dict:
     for stale in out_dir.glob(".edgekit-staging-*"):  # the lock is ours: nobody uses them
         shutil.rmtree(stale, ignore_errors=True)
-    staging = Path(tempfile.mkdtemp(prefix=".edgekit-staging-", dir=out_dir))
-    try:
+    with temp_folder(prefix=".edgekit-staging-", dir=out_dir) as staging:
         planned = [artifact_name(job.name, f, q) for f in opts.formats for q in opts.quants]
         _check_replaceable(out_dir, planned)        # before any work
         manifest = _export(model, job, opts, staging, notify, warn)
-        previous = _check_replaceable(out_dir, [a["file"] for a in manifest["artifacts"]])
-        manifest["artifacts"] = _merge_previous(out_dir, previous, manifest, warn)
-        for art in manifest["artifacts"]:
-            if (staging / art["file"]).exists():
-                os.replace(staging / art["file"], out_dir / art["file"])
-        write_text(out_dir / MANIFEST, json.dumps(manifest, indent=2))
+        interrupts.checkpoint()   # an interrupt stops the export before anything moves
+        with interrupts.deferred():   # then the artefacts and their manifest move together
+            previous = _check_replaceable(out_dir, [a["file"] for a in manifest["artifacts"]])
+            manifest["artifacts"] = _merge_previous(out_dir, previous, manifest, warn)
+            for art in manifest["artifacts"]:
+                if (staging / art["file"]).exists():   # through the one writer
+                    move_output(staging / art["file"], out_dir / art["file"])
+            write_text(out_dir / MANIFEST, json.dumps(manifest, indent=2))
         manifest["out_dir"] = str(out_dir)
         return manifest
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
 
 
 def _identity(meta: dict) -> tuple:

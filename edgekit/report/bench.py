@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
-from edgekit.core.errors import UsageError
 from edgekit.core.files import note_input
 from edgekit.core.stats import regression
 from edgekit.report.figures import save_figure
@@ -19,16 +17,36 @@ def row_key(r: dict) -> tuple:
     return tuple(r.get(k) for k in KEY)
 
 
+def _previous_schema():
+    """What ``bench --compare`` reads of a previous 'bench --json' file: the keys of each
+    row and the latency figures the comparison divides by."""
+    from edgekit.core import schema as S
+
+    return S.Table({
+        "results": S.ListOf(S.Table({
+            "model": S.Str(), "runtime": S.Str(),
+            "provider": S.Optional(S.Nullable(S.Str(empty=True))),
+            "threads": S.Optional(S.Nullable(S.Num(1, None, integer=True))),
+            "batch": S.Optional(S.Nullable(S.Num(1, None, integer=True))),
+            "latency_ms": S.Table({"p50": S.Num(0, None, "ms", lo_open=True),
+                                   "stdev": S.Num(0, None, "ms")})})),
+        "environment": S.Optional(S.Nullable(S.Table()))})
+
+
 def load_previous(path: Path) -> tuple[dict[tuple, dict], dict]:
-    """(rows by key, the environment they were measured in) of a 'bench --json' file."""
+    """(rows by key, the environment they were measured in) of a 'bench --json' file,
+    checked on load (core.schema): a hand-edited or foreign file is one line naming the
+    file and the key."""
+    from edgekit.core import schema as S
+
     note_input(path)   # no output of this command may be written onto it
     try:
-        data = json.loads(Path(path).read_text())
-        return {row_key(r): r for r in data["results"]}, data.get("environment") or {}
-    except FileNotFoundError:
-        raise UsageError(f"--compare: file not found: {path}") from None
-    except (json.JSONDecodeError, KeyError, TypeError) as e:
-        raise UsageError(f"--compare {path}: not an 'edgekit bench --json' file ({e})") from None
+        data = S.load_json(path, _previous_schema(), "--compare")
+    except S.SchemaError as e:
+        if not os.path.isfile(path):
+            raise
+        raise S.SchemaError(f"{e}: not an 'edgekit bench --json' file") from None
+    return {row_key(r): r for r in data["results"]}, data.get("environment") or {}
 
 
 def compare_rows(results: list[dict], previous: dict[tuple, dict]) -> None:

@@ -46,8 +46,13 @@ def lut_dir() -> Path:
 
 def find_table(name: str) -> L.Table | None:
     """The latency table measured for device/profile ``name``, if there is one."""
+    from edgekit.core.files import note_input
+
     path = L.table_path(lut_dir(), name)
-    return L.Table.load(path) if path.is_file() else None
+    if not path.is_file():
+        return None
+    note_input(path)   # read by this command: no output of it may be written onto it
+    return L.Table.load(path)
 
 
 def config_files(grid: Grid, notify) -> list[dict]:
@@ -71,16 +76,33 @@ def config_files(grid: Grid, notify) -> list[dict]:
     return out
 
 
+def check_table(grid: Grid, device: str | None, name: str | None,
+                output: Path | None) -> tuple[Path, object, str]:
+    """Everything about a table that can be checked before the first export: the grid
+    (models, knobs), the --device (a typo fails now, not after the exports), the name (a
+    plain name: the table stays in the profiles folder) and that the file can be written.
+    Returns (the table's path, the device or None, the table's name)."""
+    from edgekit.core.devices import get_device
+    from edgekit.core.files import check_writable, plain_name
+    from edgekit.services.targets import resolve_target
+
+    for model, alpha, res, _ in grid.configs():
+        resolve_target(model, {"alpha": alpha, "resolution": res}, None)
+    board = get_device(device) if device else None
+    name = plain_name(name, "--lut-name") if name else board.name if board else "host"
+    path = check_writable(output or L.table_path(lut_dir(), name))
+    return Path(path), board, name
+
+
 def measure_table(grid: Grid, method, threads: int | None = None, xnnpack: bool = True,
                   device: str | None = None, name: str | None = None,
                   output: Path | None = None, notify=lambda m: None) -> dict:
     """Measure every distinct kernel of the grid's models once (and each model whole),
     on this machine or a ``device``; write the table; return it."""
-    from edgekit.core.files import check_writable, write_text
+    from edgekit.core.files import write_text
     from edgekit.services.profile import isolate_files
 
-    name = name or device or "host"
-    path = check_writable(output or L.table_path(lut_dir(), name))
+    path, board, name = check_table(grid, device, name, output)
     configs = config_files(grid, notify)
     sources: dict[str, list[int]] = {}      # kernel -> the models that have it
     jobs = []
@@ -95,7 +117,7 @@ def measure_table(grid: Grid, method, threads: int | None = None, xnnpack: bool 
         jobs.append((Path(c["path"]), todo, True))
     notify(f"Timing {len(sources)} distinct kernels of {len(configs)} models")
     t0 = time.monotonic()
-    done, where, error = isolate_files(jobs, threads, xnnpack, method, device, notify)
+    done, where, error = isolate_files(jobs, threads, xnnpack, method, board, notify)
     if error is not None:
         raise error
     kernels = []

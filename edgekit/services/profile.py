@@ -22,6 +22,7 @@ def op_profile(target: Target, runs: int = 100, threads: int | None = None,
     from edgekit.runtimes.onnxrt import profile
 
     layers = None
+    device = _device(device)   # a typo fails before the export
     if target.format == "onnx":
         path = target.path
     else:
@@ -49,12 +50,22 @@ def op_profile(target: Target, runs: int = 100, threads: int | None = None,
     return {"schema": SCHEMA_VERSION, **prof, **where}
 
 
+def _device(device):
+    """A --device resolved before any work (a name or an ssh:// URL), or None."""
+    if device is None or not isinstance(device, str):
+        return device
+    from edgekit.core.devices import get_device
+
+    return get_device(device)
+
+
 def isolate_files(jobs: list[tuple[Path, list[int] | None, bool]], threads: int | None,
-                  xnnpack: bool, method, device: str | None = None,
+                  xnnpack: bool, method, device=None,
                   notify=lambda m: None) -> tuple[list[tuple[int, dict]], dict,
                                                   EdgekitError | None]:
     """Per-op profiles by isolation of .tflite files, here or on a ``device``: ``jobs`` are
-    (file, op positions or None for all, time the whole model too). Returns the
+    (file, op positions or None for all, time the whole model too); ``device``: a name,
+    an ssh:// URL or a core.devices.Device. Returns the
     (job index, profile) of every job finished, where it ran (the ``environment`` and,
     on a device, ``device`` blocks), and the error that stopped a device run early."""
     if device is None:
@@ -98,6 +109,7 @@ def tflite_profile(target: Target, method, threads: int | None = None, xnnpack: 
     from edgekit.readers.tflite_reader import read_tflite
 
     names = None
+    device = _device(device)   # a typo fails before the export
     if target.format == "onnx":
         raise UsageError(f"{target.path} is an ONNX file: LiteRT runs .tflite files "
                          "(profile it with --runtime onnxruntime)")
