@@ -17,36 +17,10 @@ from edgekit.core import counting as C
 from edgekit.core.errors import ModelFileError, UsageError
 from edgekit.core.ops import TFLITE_WEIGHT_DECODERS, Geometry, Kind, count
 from edgekit.core.records import LayerRecord
+from edgekit.core.tflite_ops import CALLS, KINDS, MAC_OPS, RECURRENT_WEIGHTS, WEIGHT_INPUTS
 
 # constant inputs of other ops count as params when they hold numbers, not indices/shapes
 PARAM_DTYPES = {"float32", "float16", "int8", "uint8", "int16"}
-# op -> positions of its weight inputs
-WEIGHT_INPUTS = {"CONV_2D": (1, 2), "DEPTHWISE_CONV_2D": (1, 2), "FULLY_CONNECTED": (1, 2),
-                 "TRANSPOSE_CONV": (1, 3), "CONV_3D": (1, 2)}
-
-
-def _kinds() -> dict[str, Kind]:
-    table = {op: Kind.VIEW for op in ("RESHAPE", "SQUEEZE", "EXPAND_DIMS")}
-    table.update({op: Kind.ACTIVATION for op in (
-        "RELU", "RELU6", "RELU_N1_TO_1", "LOGISTIC", "TANH", "HARD_SWISH", "LEAKY_RELU",
-        "PRELU", "ELU", "SOFTMAX", "LOG_SOFTMAX", "GELU", "QUANTIZE", "DEQUANTIZE")})
-    table.update({op: Kind.ELEMENTWISE for op in (
-        "ADD", "SUB", "MUL", "DIV", "MAXIMUM", "MINIMUM", "SQUARED_DIFFERENCE", "POW",
-        "ADD_N")})
-    table.update({op: Kind.SHAPE for op in (
-        "PAD", "PADV2", "CONCATENATION", "TRANSPOSE", "STRIDED_SLICE", "SLICE", "SPLIT",
-        "SPLIT_V", "PACK", "UNPACK", "GATHER", "SHAPE", "RESIZE_BILINEAR",
-        "RESIZE_NEAREST_NEIGHBOR", "TILE", "CAST", "SPACE_TO_DEPTH", "DEPTH_TO_SPACE")})
-    table.update({op: Kind.GLOBAL_POOL for op in (
-        "MEAN", "SUM", "REDUCE_MAX", "REDUCE_MIN", "REDUCE_PROD")})
-    table.update({op: Kind.POOL for op in ("AVERAGE_POOL_2D", "MAX_POOL_2D", "L2_POOL_2D")})
-    table.update({"CONV_2D": Kind.CONV, "CONV_3D": Kind.CONV,
-                  "DEPTHWISE_CONV_2D": Kind.DEPTHWISE, "TRANSPOSE_CONV": Kind.TRANSPOSED_CONV,
-                  "FULLY_CONNECTED": Kind.DENSE, "BATCH_MATMUL": Kind.DENSE})
-    return table
-
-
-KINDS = _kinds()
 FUSED_ACTIVATIONS = {0: None, 1: "relu", 2: "relu_n1_to_1", 3: "relu6", 4: "tanh",
                      5: "sign_bit", 6: "sigmoid"}
 
@@ -168,8 +142,9 @@ def _geometry(opname: str, kind: Kind, op, g_: _Subgraph, weights: list[int],
         if opname == "CONV_3D":                # filter kd, kh, kw, I, O
             g.kernel, g.cin, g.cout = f[:3], f[3], f[4]
         elif kind is Kind.TRANSPOSED_CONV:     # filter O, kh, kw, I; input is the 3rd
-            g.kernel, g.cin, g.cout = f[1:3], f[3], f[0]
-            g.in_spatial = g_.shape(int(op.inputs[2]))[:-1]
+            g.kernel, g.cin, g.cout = f[1:3], f[3], f[0]   # (MediaPipe's custom op: 1st)
+            g.in_spatial = g_.shape(int(op.inputs[2 if opname == "TRANSPOSE_CONV" else 0])
+                                    )[:-1]
         else:                                  # filter O, kh, kw, I/groups (depthwise 1..)
             g.kernel = f[1:3]
             g.cin = in_shapes[0][-1] if in_shapes else f[3]
@@ -190,6 +165,8 @@ def _geometry(opname: str, kind: Kind, op, g_: _Subgraph, weights: list[int],
         a, b = (g_.shape(int(i)) for i in op.inputs[:2])
         g.cin, g.cout = a[-1], b[-1] if len(b) else 1
         g.positions = C.numel(out_shape[:-1])
+    elif kind is Kind.RECURRENT:
+        kind = _recurrent(opname, op, g_, g, attrs)
     elif kind in (Kind.CONV, Kind.DEPTHWISE, Kind.TRANSPOSED_CONV, Kind.DENSE):
         kind = Kind.UNKNOWN
     elif kind is Kind.POOL:
@@ -205,6 +182,39 @@ def _geometry(opname: str, kind: Kind, op, g_: _Subgraph, weights: list[int],
         g.activation = True
         attrs["activation"] = fused
     return kind, g, attrs
+
+
+def _recurrent(opname: str, op, g_: _Subgraph, g: Geometry, attrs: dict) -> Kind:
+    """LSTM / RNN geometry from the weight matrices: input-to-gate [cells, inputs] (one
+    per gate present: 3 with coupled input and forget gates), recurrent [cells, cells];
+    steps from the input's time axis. A projection LSTM is left uncounted (listed)."""
+    pos = RECURRENT_WEIGHTS[opname]
+    present = [p for p in pos if p < len(op.inputs) and op.inputs[p] >= 0
+               and g_.is_const(int(op.inputs[p]))]
+    lstm = "LSTM" in opname
+    if not present or (lstm and 16 in present):
+        return Kind.UNKNOWN
+    w = [g_.full_shape(int(op.inputs[p])) for p in present]
+    g.directions = 2 if opname.startswith("BIDIRECTIONAL") else 1
+    g.gates = sum(1 for p in present if p <= 4) if lstm else 1
+    g.hidden, g.cin = w[0][0], w[0][1]
+    full = g_.full_shape(int(op.inputs[0]))
+    sequence = "SEQUENCE" in opname and len(full) == 3
+    time_major = bool(getattr(op.builtinOptions, "timeMajor", False))
+    g.steps = (full[0] if time_major else full[1]) if sequence else 1
+    attrs.update(units=g.hidden, steps=g.steps, directions=g.directions)
+    return Kind.RECURRENT
+
+
+def _mac_bearing(opname: str, g_: _Subgraph) -> bool:
+    """Could an op that is not counted hold multiply-adds? Ops that run other subgraphs do
+    when one of those holds a MAC op; custom ops may (their code is not in the file)."""
+    if opname in MAC_OPS or opname.startswith("CUSTOM:"):
+        return True
+    if opname in CALLS:
+        return any(g_.op_name(o) in MAC_OPS or g_.op_name(o).startswith("CUSTOM:")
+                   for sg in g_.model.subgraphs[1:] for o in (sg.operators or []))
+    return opname not in KINDS
 
 
 def _op_record(op, g_: _Subgraph, producer: dict[int, str], index: int) -> LayerRecord:
@@ -235,7 +245,7 @@ def _op_record(op, g_: _Subgraph, producer: dict[int, str], index: int) -> Layer
     name = g_.name(outs[0]) if outs else f"op{index}"
     for o in outs:
         producer[o] = name
-    return LayerRecord(
+    record = LayerRecord(
         index=index, name=name, op=opname,
         inputs=[producer[i] for i in acts if i in producer],
         input_shapes=in_shapes, output_shape=out_shape,
@@ -245,6 +255,9 @@ def _op_record(op, g_: _Subgraph, producer: dict[int, str], index: int) -> Layer
         weight_dtype=g_.dtype(stored) if stored is not None
         else g_.dtype(outs[0]) if outs else "float32",
         alias=kind is Kind.VIEW and bool(acts), counted=kind is not Kind.UNKNOWN)
+    if kind is Kind.UNKNOWN:
+        record.attrs["mac_bearing"] = _mac_bearing(opname, g_)
+    return record
 
 
 def read_tflite(path: Path) -> tuple[list[LayerRecord], list[str], dict]:

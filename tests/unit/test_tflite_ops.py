@@ -1,0 +1,147 @@
+"""Every TFLite builtin has a place in the op table, and files made op by op (with LiteRT's
+own schema classes, tests/tflite_build.py) are counted by rule: element-wise builtins are
+counted and hold no multiply-adds; recurrent and custom convolutions are counted from
+their weights; an op that runs subgraphs is flagged only when they hold multiply-adds."""
+
+import numpy as np
+import pytest
+
+from edgekit.core.ops import Kind
+from edgekit.core.records import Report
+from edgekit.core.tflite_ops import CALLS, KINDS, MAC_OPS
+from edgekit.readers.tflite_reader import read_tflite
+from tests.tflite_build import TFLite
+
+
+def _builtins() -> list[str]:
+    from ai_edge_litert import schema_py_generated as S
+
+    return sorted(k for k in vars(S.BuiltinOperator) if not k.startswith("_"))
+
+
+def test_every_builtin_of_the_installed_schema_has_a_place():
+    missing = [op for op in _builtins() if op not in KINDS and op not in MAC_OPS
+               and op not in CALLS and op != "CUSTOM"]
+    assert missing == []
+    assert all(KINDS.get(op) in MAC_KINDS_OR_NONE for op in MAC_OPS)
+
+
+MAC_KINDS_OR_NONE = {None, Kind.CONV, Kind.DEPTHWISE, Kind.TRANSPOSED_CONV, Kind.DENSE,
+                     Kind.RECURRENT}
+UNARY = sorted(op for op, k in KINDS.items() if k is Kind.ACTIVATION
+               and not op.startswith("STABLEHLO") and op not in ("PRELU",))
+BINARY = sorted(op for op, k in KINDS.items() if k is Kind.ELEMENTWISE
+                and not op.startswith("STABLEHLO") and op not in ("ADD_N", "SELECT",
+                                                                  "SELECT_V2"))
+
+
+def _read(tmp_path, build):
+    m = TFLite()
+    g = m.graph()
+    build(m, g)
+    path = tmp_path / "m.tflite"
+    m.save(path)
+    records, _, _ = read_tflite(path)
+    return records, Report({"name": "m"}, records)
+
+
+@pytest.mark.parametrize("op", UNARY + BINARY)
+def test_element_wise_builtins_are_counted_with_no_macs(tmp_path, op):
+    shape = [1, 5, 4, 3]
+
+    def build(m, g):
+        x = g.tensor(shape)
+        ins = [x] if op in UNARY else [x, g.tensor(shape)]
+        y = g.tensor(shape)
+        g.sg.inputs, g.sg.outputs = ins, [y]
+        g.op(op, ins, [y])
+
+    records, report = _read(tmp_path, build)
+    layer = records[-1]
+    assert layer.op == op and layer.counted and layer.macs == 0
+    assert layer.other_ops == 60          # one per element (n - 1 for n operands)
+    assert report.totals()["uncounted_mac_layers"] == []
+
+
+@pytest.mark.parametrize("time_major", [False, True])
+@pytest.mark.parametrize("steps, inputs, hidden", [(7, 10, 20), (3, 5, 2)])
+def test_fused_lstm_counts_its_gate_products(tmp_path, steps, inputs, hidden, time_major):
+    from ai_edge_litert import schema_py_generated as S
+    from ai_edge_litert.interpreter import Interpreter  # the file is one LiteRT runs
+
+    rng = np.random.default_rng(0)
+
+    def build(m, g):
+        x = g.tensor([steps, 1, inputs] if time_major else [1, steps, inputs])
+        ins = [x] + [g.const(rng.standard_normal((hidden, inputs), np.float32))
+                     for _ in range(4)]
+        ins += [g.const(rng.standard_normal((hidden, hidden), np.float32))
+                for _ in range(4)]
+        ins += [-1, -1, -1]                                           # no peepholes
+        ins += [g.const(np.zeros(hidden, np.float32)) for _ in range(4)]
+        ins += [-1, -1]                                               # no projection
+        for _ in range(2):                                            # states
+            ins.append(g.tensor([1, hidden]))
+            g.sg.tensors[-1].isVariable = True
+        ins += [-1] * 4                                               # no layer norm
+        y = g.tensor([steps, 1, hidden] if time_major else [1, steps, hidden])
+        opts = S.UnidirectionalSequenceLSTMOptionsT()
+        opts.timeMajor, opts.fusedActivationFunction = time_major, 4   # tanh
+        g.sg.inputs, g.sg.outputs = [x], [y]
+        g.op("UNIDIRECTIONAL_SEQUENCE_LSTM", ins, [y], opts,
+             S.BuiltinOptions.UnidirectionalSequenceLSTMOptions)
+
+    records, report = _read(tmp_path, build)
+    it = Interpreter(model_path=str(tmp_path / "m.tflite"))
+    it.allocate_tensors()
+    it.invoke()
+    assert it.get_tensor(it.get_output_details()[0]["index"]).shape[-1] == hidden
+    lstm = records[-1]
+    assert lstm.macs == steps * 4 * hidden * (inputs + hidden)
+    assert lstm.params == 4 * hidden * (inputs + hidden) + 4 * hidden
+    assert report.totals()["uncounted_mac_layers"] == []
+
+
+def test_mediapipe_transposed_convolution_is_counted(tmp_path):
+    # MediaPipe's Convolution2DTransposeBias (selfie segmentation, hand landmarks...):
+    # input, weights (O, kh, kw, I), bias; stride 2 doubles 4x4 to 8x8
+    def build(m, g):
+        x = g.tensor([1, 4, 4, 3])
+        w = g.const(np.ones((8, 3, 3, 3), np.float32))
+        b = g.const(np.zeros(8, np.float32))
+        y = g.tensor([1, 8, 8, 8])
+        g.sg.inputs, g.sg.outputs = [x], [y]
+        g.op("CUSTOM", [x, w, b], [y], custom=b"Convolution2DTransposeBias")
+
+    records, report = _read(tmp_path, build)
+    conv = records[-1]
+    assert conv.op == "CUSTOM:Convolution2DTransposeBias" and conv.counted
+    assert conv.macs == 4 * 4 * 3 * 3 * 3 * 8 and conv.params == 8 * 27 + 8
+
+
+@pytest.mark.parametrize("body_op, flagged", [("FULLY_CONNECTED", True), ("ADD", False)])
+def test_while_is_flagged_only_when_its_body_holds_multiply_adds(tmp_path, body_op, flagged):
+    from ai_edge_litert import schema_py_generated as S
+
+    def build(m, g):
+        x = g.tensor([1, 4])
+        y = g.tensor([1, 4])
+        opts = S.WhileOptionsT()
+        opts.condSubgraphIndex, opts.bodySubgraphIndex = 1, 2
+        g.sg.inputs, g.sg.outputs = [x], [y]
+        g.op("WHILE", [x], [y], opts, S.BuiltinOptions.WhileOptions)
+        cond = m.graph()
+        c_in, c_out = cond.tensor([1, 4]), cond.tensor([], "bool")
+        cond.sg.inputs, cond.sg.outputs = [c_in], [c_out]
+        cond.op("REDUCE_ANY", [c_in, cond.const(np.array([1], np.int32))], [c_out])
+        body = m.graph()
+        b_in, b_out = body.tensor([1, 4]), body.tensor([1, 4])
+        body.sg.inputs, body.sg.outputs = [b_in], [b_out]
+        second = body.const(np.ones((4, 4), np.float32)) if body_op == "FULLY_CONNECTED" \
+            else b_in
+        body.op(body_op, [b_in, second], [b_out])
+
+    records, report = _read(tmp_path, build)
+    loop = records[-1]
+    assert loop.op == "WHILE" and not loop.counted
+    assert report.totals()["uncounted_mac_layers"] == (["t1"] if flagged else [])
