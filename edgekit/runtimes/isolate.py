@@ -28,6 +28,7 @@ from edgekit.core.ops import TFLITE_WEIGHT_DECODERS
 from edgekit.core.quiet import quiet_stderr
 from edgekit.core.shapes import format_dims
 from edgekit.core.stats import median_ci, summarize
+from edgekit.runtimes.litert import refusal
 from edgekit.runtimes.timing import measure
 
 IDENTIFIER = b"TFL3"
@@ -263,7 +264,7 @@ def profile(path: Path | str, threads: int | None = None, xnnpack: bool = True,
     try:
         ref, fed = reference_tensors(path, method.seed)
     except (ValueError, RuntimeError) as e:
-        raise ModelFileError(f"LiteRT cannot load {label}: {first_line(e)}") from e
+        raise refusal(label, e) from e
     graph = Graph(path.read_bytes(), label)
     result = {"file": label, "runtime": "litert",
               "provider": "xnnpack" if xnnpack else "builtin", "threads": threads,

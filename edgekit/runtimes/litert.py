@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,19 @@ def interpreter_class():
     except ImportError:
         from tflite_runtime.interpreter import Interpreter, OpResolverType
     return Interpreter, OpResolverType
+
+
+def refusal(label: str, e: BaseException) -> ModelFileError:
+    """One line for a file LiteRT will not load. LiteRT glues its messages together
+    ("invalid stride width 0 in node #0Encountered unresolved custom op: X."); a custom op
+    is named as the cause, since no other fix is possible here."""
+    custom = re.search(r"unresolved custom op: ([\w.-]*\w)", str(e))
+    if custom:
+        return ModelFileError(
+            f"LiteRT cannot run {label}: it uses the custom op {custom.group(1)}, which "
+            "LiteRT has no kernel for (it comes with the runtime that made the file, e.g. "
+            "MediaPipe); `edgekit analyze` still reads the file")
+    return ModelFileError(f"LiteRT cannot load {label}: {first_line(e)}")
 
 
 class TFLiteRunner:
@@ -41,7 +55,7 @@ class TFLiteRunner:
                     num_threads=threads, experimental_op_resolver_type=resolver)
                 self.interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as e:
-            raise ModelFileError(f"LiteRT cannot load {self.label}: {first_line(e)}") from e
+            raise refusal(self.label, e) from e
         self._shapes = None
 
     @staticmethod

@@ -119,6 +119,19 @@ def test_mediapipe_transposed_convolution_is_counted(tmp_path):
     assert conv.macs == 4 * 4 * 3 * 3 * 3 * 8 and conv.params == 8 * 27 + 8
 
 
+def test_a_custom_op_litert_cannot_run_is_named_in_one_line(tmp_path, cli):
+    def build(m, g):
+        x, y = g.tensor([1, 4, 4, 3]), g.tensor([1, 4, 4, 3])
+        g.sg.inputs, g.sg.outputs = [x], [y]
+        g.op("CUSTOM", [x], [y], custom=b"MyVendor.FancyOp")
+
+    _read(tmp_path, build)
+    for cmd in ("bench", "profile"):
+        r = cli(cmd, tmp_path / "m.tflite", "--runs", "2")
+        assert r.code == 1 and len(r.err_lines) == 1, r.err
+        assert "custom op MyVendor.FancyOp, which LiteRT has no kernel for" in r.err
+
+
 @pytest.mark.parametrize("body_op, flagged", [("FULLY_CONNECTED", True), ("ADD", False)])
 def test_while_is_flagged_only_when_its_body_holds_multiply_adds(tmp_path, body_op, flagged):
     from ai_edge_litert import schema_py_generated as S
