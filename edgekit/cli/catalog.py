@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 import typer
 
 from edgekit.cli.app import app
-from edgekit.cli.common import out, print_json, status
+from edgekit.cli.common import out, print_json
 from edgekit.cli.options import JsonOpt
 
 
@@ -68,46 +68,32 @@ def profiles_calibrate(
         "and write its profile; 'analyze --profile NAME' then estimates from it.",
         show_default=False)] = None,
     threads: Annotated[Optional[int], typer.Option(
-        "--threads", "-t", min=1, max=1024, help="Threads for --device (default: all its "
+        "--threads", "-t", min=1, max=1024, help="Threads (default: all the machine's "
         "cores).", show_default=False)] = None,
     json_out: JsonOpt = False,
 ):
-    """Measure this machine (GEMM GFLOP/s, copy bandwidth) and write the host profile, or
-    measure a device (--device)."""
-    from edgekit.bench.host_peak import measure_host
-    from edgekit.core.device_profiles import user_dir
-    from edgekit.core.files import check_writable
-
-    if device is not None:
-        return _calibrate_device(device, output, threads, json_out)
-
-    path = check_writable(output or user_dir() / "host.toml")
-    with status("Measuring GEMM throughput and memory bandwidth…"):
-        result = measure_host(path)
-    if json_out:
-        from edgekit.core.records import SCHEMA_VERSION
-
-        print_json({"schema": SCHEMA_VERSION, **result})
-        return
-    out.print(f"host: {result['peak_gflops_fp32']:.1f} GFLOP/s fp32, "
-              f"{result['bandwidth_gbs']:.2f} GB/s; wrote {path}")
+    """Measure this machine, or a device (--device), with the runtime that runs the models
+    (an fp32 and an int8 fully-connected layer in LiteRT; a large copy for the memory
+    bandwidth) and write its profile."""
+    return _calibrate_device(device, output, threads, json_out)
 
 
-def _calibrate_device(device: str, output: Path | None, threads: int | None,
+def _calibrate_device(device: str | None, output: Path | None, threads: int | None,
                       json_out: bool) -> None:
     from edgekit.cli.common import progress
     from edgekit.core.records import SCHEMA_VERSION
-    from edgekit.services.calibrate import calibrate_device
+    from edgekit.services.calibrate import calibrate_device, calibrate_host
 
     if output is not None:
         from edgekit.core.files import check_writable
 
         check_writable(output)
-    with progress(f"Calibrating {device}") as notify:
-        m = calibrate_device(device, output, notify, threads)
+    with progress(f"Calibrating {device or 'this machine'}") as notify:
+        m = (calibrate_host(output, notify, threads) if device is None
+             else calibrate_device(device, output, notify, threads))
     if json_out:
         print_json({"schema": SCHEMA_VERSION, **m})
         return
-    out.print(f"{m['name']}: {m['peak_gflops_fp32']:.1f} GFLOP/s fp32, "
-              f"{m['peak_gops_int8']:.1f} GOP/s int8 ({m['runtime']}, {m['threads']} "
-              f"threads), {m['bandwidth_gbs']:.2f} GB/s; wrote {m['path']}", soft_wrap=True)
+    out.print(f"{m['name']}: {m['peak_gflops_fp32']:.4g} GFLOP/s fp32, "
+              f"{m['peak_gops_int8']:.4g} GOP/s int8 ({m['runtime']}, {m['threads']} "
+              f"threads), {m['bandwidth_gbs']:.4g} GB/s; wrote {m['path']}", soft_wrap=True)

@@ -162,6 +162,28 @@ def fit(weight_bytes: int, peak_activation_bytes: int, profile: Profile) -> dict
             "activations_fit": ram_ok, "fits": flash_ok and ram_ok}
 
 
+def machine_kind(fp: dict) -> str:
+    """The profile kind of a measured machine, from its fingerprint: an x86 machine, a
+    Mac or an Arm server (Neoverse, Ampere: no board in a devicetree) is a 'host'; a
+    Jetson is a 'gpu'; Android is a 'phone'; another Arm machine whose devicetree names a
+    board (a Raspberry Pi, a Rock 5) is an 'sbc'; any other, a 'host'."""
+    from edgekit.core.cpuinfo import SERVER_CORES
+
+    machine = (fp.get("machine") or "").lower()
+    board = (fp.get("board") or "").lower()
+    cores = set((fp.get("core") or "").split(" + "))
+    if "android" in " ".join(str(fp.get(k) or "") for k in ("os", "kernel", "system")
+                              ).lower():
+        return "phone"
+    if machine in ("x86_64", "amd64", "i386", "i686") or fp.get("system") == "Darwin":
+        return "host"
+    if "jetson" in board:
+        return "gpu"
+    if cores & SERVER_CORES:
+        return "host"
+    return "sbc" if board else "host"
+
+
 def host_peak_gmacs() -> float | None:
     """The calibrated host profile's fp32 peak in GMAC/s (FLOP/s / 2), if there is one."""
     try:

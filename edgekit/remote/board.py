@@ -12,6 +12,8 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import re
+import signal
 import tarfile
 import time
 from collections.abc import Callable
@@ -196,6 +198,13 @@ class Board:
     def require(self, runtime: str) -> None:
         """One line when the board lacks the runtime a model needs."""
         have = self.hello["runtimes"]
+        problem = have.get("problems", {}).get(runtime)
+        if problem is not None:
+            module = {"litert": "LiteRT (ai_edge_litert or tflite_runtime)",
+                      "onnxruntime": "onnxruntime"}.get(runtime, runtime)
+            raise EdgekitError(f"{self.device.name}'s {module} {problem}: reinstall it "
+                               "there, or use another runtime ('edgekit devices check "
+                               f"{self.device.name}' shows each one's state)")
         if runtime == "litert" and not have["litert"]:
             raise UsageError(f"{self.device.name} has no LiteRT runtime for .tflite files: "
                              "run 'pip install ai-edge-litert' (or tflite-runtime) on the "
@@ -232,17 +241,25 @@ class Board:
                 reply.error.exit_code = ev.get("exit_code", 1)
 
         done = self.transport.run(
-            ["env", f"PYTHONPATH={self.root}/code/{self.code}", self.device.python, "-m",
-             "edgekit.runtimes.agent"], on_line=on_line, hold_stdin=True,
+            ["sh", "-c", _AGENT, "sh", f"{self.root}/code/{self.code}", self.device.python],
+            on_line=on_line, hold_stdin=True,
             stdin=json.dumps({"root": self.root, "hold_stdin": True, **request}).encode()
             + b"\n")
         if reply.error is None and not reply.done:
             reply.error = self._stopped(done, reply)
         return reply
 
-    def _stopped(self, done, reply: Reply) -> DeviceError:
+    def _stopped(self, done, reply: Reply) -> EdgekitError:
+        """Why the agent ended without its 'done': it crashed (killed by a signal: the
+        board's shell says which, Python's faulthandler says where; exit 1), the link
+        dropped (ssh's 255 with the connection gone; exit 3), or it stopped otherwise."""
         kept = f" (kept the {len(reply.rows)} measurement(s) that finished)" if (
             reply.rows) else ""
+        crash = crash_report(done.returncode, done.stderr, self.hello.get("sys_path", []))
+        if crash is None and done.returncode == 255 and self.transport.alive():
+            crash = "it ended without an exit status (killed on the board?)"
+        if crash is not None:
+            return EdgekitError(f"the agent on {self.device.name} crashed{kept}: {crash}")
         if done.returncode == 255:
             return DeviceError(f"lost the connection to {self.device.name}{kept}: "
                                f"{_last(done.stderr)}")
@@ -253,6 +270,69 @@ class Board:
         for local, remote in self._remote.items():
             message = message.replace(remote, f"{local} (on {self.device.name})")
         return message
+
+
+# The agent runs under sh, so that a death by a signal comes back as a status and a line
+# (OpenSSH itself turns it into its own 255, the code of a lost connection), and with
+# faulthandler, which prints the Python frames of a fatal signal. '$2' is the user's
+# --python, a separate word of the outer command line, so that its '~/' expands there.
+_AGENT = ('PYTHONPATH="$1" "$2" -X faulthandler -m edgekit.runtimes.agent; s=$?; '
+          'if [ "$s" -gt 128 ] && [ "$s" -lt 160 ]; then '
+          'echo "edgekit-agent: killed by signal $((s - 128))" >&2; fi; exit "$s"')
+_KILLED = re.compile(r"edgekit-agent: killed by signal (\d+)")
+_FRAME = re.compile(r'^\s*File "([^"]+)", line \d+ in (\S+)')
+
+
+def signal_name(number: int) -> str:
+    try:
+        return f"{signal.Signals(number).name} (signal {number})"
+    except ValueError:
+        return f"signal {number}"
+
+
+def module_of(path: str, sys_path: list[str]) -> str:
+    """The dotted module of a source file, from the board's sys.path (longest entry that
+    holds it), else from a site-packages folder in it, else its own name."""
+    parts = path.split("/")
+    roots = sorted((p.rstrip("/") for p in sys_path if p), key=len, reverse=True)
+    rel = next((path[len(r) + 1:].split("/") for r in roots if path.startswith(r + "/")),
+               None)
+    if rel is None:
+        cut = max((i for i, p in enumerate(parts) if p in ("site-packages",
+                                                            "dist-packages")), default=None)
+        rel = parts[cut + 1:] if cut is not None else parts[-2:] if parts[-1] == (
+            "__init__.py") else parts[-1:]
+    rel[-1] = rel[-1].removesuffix(".py")
+    if rel[-1] == "__init__" and len(rel) > 1:
+        rel = rel[:-1]
+    return ".".join(rel)
+
+
+def crash_report(returncode: int, stderr: str, sys_path: list[str]) -> str | None:
+    """'SIGSEGV (signal 11) in module M' from what the agent's shell and faulthandler
+    printed, or None when it did not die of a signal."""
+    killed = _KILLED.search(stderr)
+    fatal = re.search(r"Fatal Python error: (.+)", stderr)
+    if killed is None and fatal is None:
+        return None
+    what = signal_name(int(killed.group(1))) if killed else fatal.group(1).strip()
+    lines = stderr.splitlines()
+    # with all threads dumped, the one that crashed is "Current thread"
+    start = next((i for i, ln in enumerate(lines) if ln.startswith("Current thread")),
+                 None)
+    frames = []
+    for ln in lines[0 if start is None else start + 1:]:
+        if start is not None and (ln.startswith("Thread ") or not ln.strip()):
+            break
+        if m := _FRAME.match(ln):
+            frames.append(m.groups())
+    frames = [(f, fn) for f, fn in frames if not f.startswith("<")]
+    if not frames:
+        return f"{what}, outside Python code"
+    path, function = frames[0]            # faulthandler lists the most recent call first
+    module = module_of(path, sys_path)
+    where = "while importing it" if function == "<module>" else f"in {function}()"
+    return f"{what} in module {module} ({where})"
 
 
 def _last(stderr: str) -> str:

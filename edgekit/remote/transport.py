@@ -57,6 +57,17 @@ def ssh_failure(device: Device, stderr: str) -> DeviceError:
     return DeviceError(f"ssh to {where} failed: {said}")
 
 
+def remote_word(arg: str) -> str:
+    """One word of a command line for the board's shell: quoted, except that a leading
+    '~/' stays bare, so that the board expands it to its own home (as in
+    --python '~/venv/bin/python'), never this machine's."""
+    if arg == "~":
+        return "~"
+    if arg.startswith("~/"):
+        return "~/" + shlex.quote(arg[2:]) if arg[2:] else "~/"
+    return shlex.quote(arg)
+
+
 class SSHTransport:
     """OpenSSH client with one master connection; ``run`` goes through it."""
 
@@ -84,22 +95,48 @@ class SSHTransport:
         return argv + list(extra) + [host]
 
     def open(self) -> float:
-        """Connect and authenticate once; returns the seconds it took."""
+        """Connect and authenticate once; returns the seconds it took. A board that
+        does not answer (a silent host, an sshd that never sends its banner) is given
+        up after connect_timeout + 5 s with one line; an interrupt meanwhile (Ctrl-C)
+        leaves no ssh process and no control folder behind."""
         t0 = time.monotonic()
-        log = open(os.path.join(self._dir, "master.log"), "w+")
-        self.master = subprocess.Popen(
-            self._argv("-M", "-N", "-o", "ControlMaster=yes", "-o", "ControlPersist=no"),
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log,
-            start_new_session=True)
-        deadline = t0 + self.connect_timeout + 5
-        while not os.path.exists(self.control):
-            if self.master.poll() is not None or time.monotonic() > deadline:
-                self.close()
-                log.seek(0)
-                raise ssh_failure(self.device, log.read() or "connection timed out")
-            time.sleep(0.005)
-        log.close()
+        try:
+            with open(os.path.join(self._dir, "master.log"), "w+") as log:
+                self.master = subprocess.Popen(
+                    self._argv("-M", "-N", "-o", "ControlMaster=yes", "-o",
+                               "ControlPersist=no"),
+                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log,
+                    start_new_session=True)
+                deadline = t0 + self.connect_timeout + 5
+                while not self._ready():
+                    if self.master.poll() is not None:
+                        log.seek(0)
+                        raise ssh_failure(self.device, log.read() or "no message")
+                    if time.monotonic() > deadline:
+                        raise DeviceError(
+                            f"cannot reach {self.device.name} ({self.device.url}): no "
+                            f"answer within {self.connect_timeout + 5} s (a board that is "
+                            "off, asleep or behind a firewall that drops packets)")
+                    time.sleep(0.01)
+        except BaseException:
+            self.close()
+            raise
         return time.monotonic() - t0
+
+    def _ready(self) -> bool:
+        """The master has authenticated (it makes its socket after the login)."""
+        return os.path.exists(self.control)
+
+    def alive(self) -> bool:
+        """Whether the connection (the control master) still stands: after a command
+        ended with ssh's 255, this tells a dropped link from a remote process that died."""
+        if self.master is None or self.master.poll() is not None:
+            return False
+        try:
+            return subprocess.run(self._argv("-O", "check"), capture_output=True,
+                                  timeout=10).returncode == 0
+        except (subprocess.SubprocessError, OSError):
+            return False
 
     def run(self, command: list[str], stdin: bytes = b"",
             on_line: Callable[[str], None] | None = None,
@@ -109,7 +146,7 @@ class SSHTransport:
         ``hold_stdin``, stdin stays open until the command ends (the remote side sees it
         close when this side goes away)."""
         argv = self._argv("-o", "ControlMaster=no", "-T") + [
-            " ".join(shlex.quote(c) for c in command)]
+            " ".join(remote_word(c) for c in command)]
         proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE)
         errors: list[bytes] = []
@@ -134,13 +171,27 @@ class SSHTransport:
                          b"".join(errors).decode(errors="replace"))
 
     def close(self) -> None:
-        if self.master is not None and self.master.poll() is None:
-            subprocess.run(self._argv("-O", "exit"), capture_output=True, timeout=10)
-            try:
-                self.master.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.master.kill()
-        shutil.rmtree(self._dir, ignore_errors=True)
+        """Stop the master (politely, then by force) and remove the control folder;
+        safe to call twice, and during an interrupt."""
+        master = self.master
+        try:
+            if master is not None and master.poll() is None:
+                if os.path.exists(self.control):
+                    try:
+                        subprocess.run(self._argv("-O", "exit"), capture_output=True,
+                                       timeout=10)
+                    except (subprocess.SubprocessError, OSError):
+                        pass
+                try:
+                    master.wait(timeout=5 if os.path.exists(self.control) else 0.05)
+                except subprocess.TimeoutExpired:
+                    master.kill()
+                    master.wait()
+        finally:
+            if master is not None and master.poll() is None:
+                master.kill()
+                master.wait()
+            shutil.rmtree(self._dir, ignore_errors=True)
 
 
 def _feed(pipe, data: bytes, close: bool = True) -> None:

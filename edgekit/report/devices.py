@@ -31,16 +31,20 @@ def _mhz(values) -> str:
 
 def fingerprint_lines(fp: dict) -> list[tuple[str, str]]:
     """(what, value) pairs of a fingerprint, as a person reads them."""
+    from edgekit.core.cpuinfo import throttle_words
+
     versions = ", ".join(f"{k} {v}" for k, v in fp.get("versions", {}).items())
     return [
         ("host", f"{fp['hostname']} ({fp['machine']}, {fp['os']}, kernel {fp['kernel']})"),
+        *([("board", fp["board"])] if fp.get("board") else []),
         ("cpu", f"{fp['cpu']}, {fp['usable_cores']} of {fp['cores']} cores usable"),
         ("memory", f"{fp['ram_bytes'] / 2**30:.1f} GiB" if fp.get("ram_bytes") else "-"),
         ("frequency", f"governor {fp.get('governor') or '-'}, now {_mhz(fp.get('freq_mhz'))}"
          f" MHz, max {fp.get('max_freq_mhz') or '-'} MHz"),
         ("temperature", f"{fp['temperature_c']:.1f} °C" if fp.get("temperature_c")
          is not None else "no sensor"),
-        ("throttling", fp.get("throttled") or "not reported (no vcgencmd)"),
+        ("throttling", f"{throttle_words(fp['throttled'])} ({fp['throttled']})"
+         if fp.get("throttled") else "not reported (no vcgencmd)"),
         ("python", f"{fp['python']}; {versions}"),
     ]
 
@@ -52,10 +56,16 @@ def render_check(data: dict, console) -> None:
                   f"{dev['code']} in place", soft_wrap=True)
     for what, value in fingerprint_lines(dev["fingerprint"]):
         console.print(f"  {what:<12} {value}", soft_wrap=True)
-    console.print(f"  {'litert':<12} {rt['litert'] or 'missing: pip install ai-edge-litert'}")
+    broken = rt.get("problems", {})
+    console.print(f"  {'litert':<12} " + (f"unusable: it {broken['litert']}" if "litert"
+                                          in broken else rt['litert']
+                                          or 'missing: pip install ai-edge-litert'),
+                  soft_wrap=True)
     console.print(f"  {'onnxruntime':<12} "
-                  + (f"{rt['onnxruntime']}, providers: {', '.join(rt['providers'])}"
-                     if rt["onnxruntime"] else "missing: pip install onnxruntime"))
+                  + (f"unusable: it {broken['onnxruntime']}" if "onnxruntime" in broken
+                     else f"{rt['onnxruntime']}, providers: {', '.join(rt['providers'])}"
+                     if rt["onnxruntime"] else "missing: pip install onnxruntime"),
+                  soft_wrap=True)
     s = dev["session"]
     console.print(f"  {'session':<12} {s['session_s']:.2f} s to connect, probe, copy and "
                   f"start (connect {s['connect_s']:.2f} s)")

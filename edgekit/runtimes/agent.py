@@ -30,33 +30,104 @@ def _version(dist: str) -> str | None:
         return None
 
 
-def runtimes() -> dict:
-    """{"litert": "<package> <version>" or None, "onnxruntime": ..., "providers": [...]}."""
-    found: dict = {"litert": None, "onnxruntime": None, "providers": []}
+def _litert() -> dict:
     for module, dist in (("ai_edge_litert.interpreter", "ai-edge-litert"),
                          ("tflite_runtime.interpreter", "tflite-runtime")):
         try:
             __import__(module)
-            found["litert"] = f"{dist} {_version(dist)}"
-            break
+            return {"litert": f"{dist} {_version(dist)}"}
         except ImportError:
             continue
+    return {"litert": None}
+
+
+def _onnxruntime() -> dict:
     try:
         import onnxruntime as ort
-
-        from edgekit.runtimes.onnxrt import short_provider
-
-        found["onnxruntime"] = f"onnxruntime {ort.__version__}"
-        found["providers"] = [short_provider(p) for p in ort.get_available_providers()]
     except ImportError:
-        pass
+        return {"onnxruntime": None, "providers": []}
+    from edgekit.runtimes.onnxrt import short_provider
+
+    return {"onnxruntime": f"onnxruntime {ort.__version__}",
+            "providers": [short_provider(p) for p in ort.get_available_providers()]}
+
+
+PROBE_TIMEOUT_S = 300     # an import that hangs (emulated boards import slowly)
+
+
+def probe(fn, timeout_s: float = PROBE_TIMEOUT_S) -> tuple[dict | None, str | None]:
+    """Run ``fn`` (an import and what it reports) in a forked child, so that a runtime
+    that kills its process at import (a wheel built for another CPU: SIGILL, SIGSEGV)
+    cannot take the agent with it: (what fn returned, None) or (None, what went wrong)."""
+    import select
+    import signal
+
+    if not hasattr(os, "fork"):
+        try:
+            return fn(), None
+        except Exception as e:
+            return None, f"fails at import ({type(e).__name__}: {first_line(e)})"
+    read, write = os.pipe()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:   # the child: report and leave without running anything of the parent's
+        os.close(read)
+        try:
+            text = json.dumps({"ok": fn()})
+        except BaseException as e:
+            text = json.dumps({"error": f"{type(e).__name__}: {first_line(e)}"})
+        os.write(write, text.encode())
+        os._exit(0)
+    os.close(write)
+    data, deadline = b"", time.monotonic() + timeout_s
+    with os.fdopen(read, "rb") as pipe:
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([pipe], [], [], left)[0]:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                return None, f"hangs at import (no answer in {timeout_s:.0f} s)"
+            chunk = os.read(pipe.fileno(), 65536)
+            if not chunk:
+                break
+            data += chunk
+    _, status = os.waitpid(pid, 0)
+    if os.WIFSIGNALED(status):
+        number = os.WTERMSIG(status)
+        try:
+            name = signal.Signals(number).name
+        except ValueError:
+            name = f"signal {number}"
+        return None, f"crashes at import ({name}, signal {number})"
+    try:
+        said = json.loads(data)
+    except ValueError:
+        return None, f"fails at import (exit {os.waitstatus_to_exitcode(status)})"
+    if "error" in said:
+        return None, f"fails at import ({said['error']})"
+    return said["ok"], None
+
+
+def runtimes(isolated: bool = True) -> dict:
+    """{"litert": "<package> <version>" or None, "onnxruntime": ..., "providers": [...],
+    "problems": {runtime: why it cannot be used}}: on a board (``isolated``) each runtime
+    is probed on its own in a child process (one that crashes at import does not hide the
+    others, nor take the agent with it) and not imported here."""
+    found: dict = {"litert": None, "onnxruntime": None, "providers": [], "problems": {}}
+    for runtime, fn in (("litert", _litert), ("onnxruntime", _onnxruntime)):
+        got, problem = probe(fn) if isolated else (fn(), None)
+        if problem is not None:
+            found["problems"][runtime] = problem
+        else:
+            found.update(got)
     return found
 
 
 def hello() -> dict:
     from edgekit.runtimes.env import fingerprint
 
-    return {"fingerprint": fingerprint(), "runtimes": runtimes(), "pid": os.getpid()}
+    return {"fingerprint": fingerprint(), "runtimes": runtimes(), "pid": os.getpid(),
+            "sys_path": [p for p in sys.path if p]}
 
 
 def _bench(req: dict, emit) -> None:
@@ -100,25 +171,13 @@ def _isolate(req: dict, emit) -> None:
 
 
 def _calibrate(req: dict, emit) -> None:
-    from edgekit.runtimes.measure import Method, time_plan
-    from edgekit.runtimes.peaks import copy_gbs
-
-    emit("progress", message="Measuring copy bandwidth")
-    bandwidth = copy_gbs(mbytes=req.get("copy_mib", 128))
-    from edgekit.runtimes.base import open_runner
-
-    plan = [(m["label"], req["threads"], lambda m=m: open_runner(
-        m["file"], threads=req["threads"])) for m in req["models"]]
-    times = {}
-    for index, timed in time_plan(plan, [1], Method(runs=req["runs"], warmup="auto"),
-                                  lambda m: emit("progress", message=m)):
-        times[req["models"][index]["label"]] = {"min_ms": timed["latency_ms"]["min"],
-                                                "p50_ms": timed["latency_ms"]["p50"],
-                                                "runs": timed["runs"]}
     import shutil
 
-    emit("result", bandwidth_gbs=bandwidth, times=times,
-         disk_free=shutil.disk_usage(os.path.expanduser("~")).free)
+    from edgekit.runtimes.peaks import runtime_peaks
+
+    result = runtime_peaks(req["models"], req["threads"], req["runs"],
+                           req.get("copy_mib", 128), lambda m: emit("progress", message=m))
+    emit("result", **result, disk_free=shutil.disk_usage(os.path.expanduser("~")).free)
 
 
 def _serve(request: dict, emit) -> None:
@@ -151,6 +210,11 @@ def _stop_with_the_connection() -> None:
 def main() -> int:
     protocol = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)                      # library prints cannot corrupt the protocol
+    import faulthandler
+
+    # a fatal signal prints its Python frames on the agent's stderr (the host names the
+    # module from them), also while a runtime's noise is silenced by redirecting fd 2
+    faulthandler.enable(file=os.fdopen(os.dup(2), "w"), all_threads=True)
 
     def emit(event: str, **fields) -> None:
         protocol.write(json.dumps({"event": event, "t": time.time(), **fields}) + "\n")

@@ -15,27 +15,32 @@ import sys
 _CPUFREQ = "/sys/devices/system/cpu/cpu{}/cpufreq/{}"
 
 
+DEVICETREE_MODEL = ("/sys/firmware/devicetree/base/model", "/proc/device-tree/model")
+
+
+def cpu_description() -> dict:
+    """{'cpu', 'core', 'board'}: the cores by name (decoded from the MIDR fields of
+    /proc/cpuinfo on Arm; 'model name' on x86), and the board's devicetree model
+    (Raspberry Pi 5 Model B Rev 1.0), None where the machine does not say."""
+    from edgekit.core.cpuinfo import describe
+
+    model = next((m for p in DEVICETREE_MODEL if (m := _read(p))), None)
+    found = describe(_read("/proc/cpuinfo") or "", model)
+    if not found["cpu"]:
+        found["cpu"] = platform.processor() or platform.machine()
+    return found
+
+
 def cpu_model() -> str:
-    """'model name' on x86, 'Hardware' on older Arm kernels, 'Model' on a Raspberry Pi
-    (x86's 'model' is a number, so it comes last)."""
-    found: dict[str, str] = {}
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                key, _, value = line.partition(":")
-                found.setdefault(key.strip().lower(), value.strip())
-    except OSError:
-        pass
-    for key in ("model name", "hardware", "model"):
-        if found.get(key) and not found[key].isdigit():
-            return found[key]
-    return platform.processor() or platform.machine()
+    """A person's name for the CPU: '4x Cortex-A76' on a Raspberry Pi 5, the 'model
+    name' on x86."""
+    return cpu_description()["cpu"]
 
 
 def _read(path: str) -> str | None:
     try:
-        with open(path) as f:
-            return f.read().strip()
+        with open(path, errors="replace") as f:
+            return f.read().strip().rstrip("\0")
     except OSError:
         return None
 
@@ -106,7 +111,7 @@ def fingerprint() -> dict:
     governors = sorted({g for c in cores if (g := _read(_CPUFREQ.format(
         c, "scaling_governor")))})
     max_freqs = [_mhz(c, "cpuinfo_max_freq") for c in cores]
-    return {"hostname": socket.gethostname(), "cpu": cpu_model(),
+    return {"hostname": socket.gethostname(), **cpu_description(),
             "cores": os.cpu_count(), "usable_cores": len(cores),
             "machine": platform.machine(), "system": platform.system(),
             "os": _os_name(), "kernel": platform.release(), "ram_bytes": ram,

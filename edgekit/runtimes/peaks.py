@@ -1,5 +1,9 @@
-"""Peak measurements that need nothing but numpy, so that they also run on a board:
-fp32 GEMM throughput through numpy's BLAS, and memory copy bandwidth."""
+"""Peak measurements, the same on a board and on the host: the compute peaks from timing
+a large fully-connected layer (fp32 and int8 files, exported on the host) in the runtime
+that runs the models (LiteRT/XNNPACK, else onnxruntime), so that a model's "% of peak"
+compares like with like; the memory bandwidth from a large numpy copy. (gemm_gflops,
+numpy's BLAS, stays for tools: it can run a slower kernel than the CPU has, e.g. under
+OPENBLAS_CORETYPE, and is no peak of a runtime.)"""
 
 from __future__ import annotations
 
@@ -32,3 +36,23 @@ def _timed(fn) -> float:
     t = time.perf_counter()
     fn()
     return time.perf_counter() - t
+
+
+def runtime_peaks(models: list[dict], threads: int, runs: int, copy_mib: int = 128,
+                  notify=lambda m: None) -> dict:
+    """Time each calibration model ({'label', 'file'}) with ``threads`` threads, best of
+    ``runs``, and measure the copy bandwidth: {'bandwidth_gbs', 'times': {label:
+    {'min_ms', 'p50_ms', 'runs'}}}. The agent runs it on a board, calibrate on the host."""
+    from edgekit.runtimes.base import open_runner
+    from edgekit.runtimes.measure import Method, time_plan
+
+    notify("Measuring copy bandwidth")
+    bandwidth = copy_gbs(mbytes=copy_mib)
+    plan = [(m["label"], threads, lambda m=m: open_runner(m["file"], threads=threads))
+            for m in models]
+    times = {}
+    for index, timed in time_plan(plan, [1], Method(runs=runs, warmup="auto"), notify):
+        times[models[index]["label"]] = {"min_ms": timed["latency_ms"]["min"],
+                                         "p50_ms": timed["latency_ms"]["p50"],
+                                         "runs": timed["runs"]}
+    return {"bandwidth_gbs": bandwidth, "times": times}

@@ -1,7 +1,12 @@
-"""`edgekit profiles calibrate --device NAME`: measure a board with its own runtime and
-write its profile. The compute peaks come from a large fully-connected layer (a GEMM of
-256x1024 by 1024x1024, 268 M MACs a run) in fp32 and in int8, exported here and timed
-there on all its cores; the bandwidth from a copy of a large array (numpy on the board)."""
+"""`edgekit profiles calibrate [--device NAME]`: measure a machine with the runtime that
+runs the models and write its profile. The compute peaks come from a large
+fully-connected layer (a GEMM of 256x1024 by 1024x1024, 268 M MACs a run) in fp32 and in
+int8, exported here and timed in LiteRT (else onnxruntime) on all the machine's cores: on
+the board over SSH, or here for the host profile, by the same code
+(runtimes.peaks.runtime_peaks), so that a model's "% of peak" stays under 100 % and the
+fp32 and int8 peaks come from one method. The bandwidth comes from a copy of a large array
+(numpy). What the machine does not report (governor, frequency, temperature) is left out
+of the profile, not written as "unknown" or 0."""
 
 from __future__ import annotations
 
@@ -18,12 +23,13 @@ FC_MACS = FC[0] * FC[1] * FC[2]
 RUNS = 30
 
 
-def fc_files(runtime: str, notify=lambda m: None) -> dict[str, Path]:
+def fc_files(runtime: str, notify=lambda m: None, fc: tuple[int, int, int] = FC
+             ) -> dict[str, Path]:
     """{quant: file} of the fully-connected calibration model for ``runtime``, exported
     once into the cache."""
     from edgekit.core.choices import RUNTIME_OF_FORMAT
 
-    name = "calibration_fc{}x{}x{}".format(*FC)
+    name = "calibration_fc{}x{}x{}".format(*fc)
     fmt = next(f for f, r in RUNTIME_OF_FORMAT.items() if r == runtime)
     files = {}
     for quant in ("none", "int8"):
@@ -34,55 +40,97 @@ def fc_files(runtime: str, notify=lambda m: None) -> dict[str, Path]:
             opts = ExportOptions(formats=[fmt], quants=[quant], out_dir=folder, samples=16,
                                  calibration="random", min_agreement=0.0)
             job = ExportJob(name=name, meta={"name": name, "target": name, "source": "edgekit",
-                                             "format": "keras", "input_shape": list(FC[:2])})
-            export(_fc_model(), job, opts, notify=notify)
+                                             "format": "keras", "input_shape": list(fc[:2])})
+            export(_fc_model(fc), job, opts, notify=notify)
             found = cache.lookup(folder, [runtime])
         files[quant] = found[runtime]
     return files
 
 
-def _fc_model():
+def _fc_model(fc: tuple[int, int, int]):
     from edgekit._tf import keras
 
     keras.utils.set_random_seed(0)
-    inputs = keras.Input(FC[:2], name="x")
-    outputs = keras.layers.Dense(FC[2], use_bias=False, name="fc")(inputs)
+    inputs = keras.Input(fc[:2], name="x")
+    outputs = keras.layers.Dense(fc[2], use_bias=False, name="fc")(inputs)
     return keras.Model(inputs, outputs, name="calibration_fc")
 
 
 def calibrate_device(device: str, output: Path | None, notify=lambda m: None,
-                     threads: int | None = None) -> dict:
+                     threads: int | None = None, fc: tuple[int, int, int] = FC,
+                     runs: int = RUNS, copy_mib: int = 128) -> dict:
     """Measure the board, write its profile (default: NAME.toml among the user's
-    profiles) and remember it with the device; returns what was measured."""
-    from edgekit.core.device_profiles import load_profile, user_dir
+    profiles) and remember it with the device; returns what was measured. ``fc``,
+    ``runs`` and ``copy_mib`` size the measurement (smaller for an emulated board)."""
+    from edgekit.core.device_profiles import user_dir
     from edgekit.core.devices import set_profile
-    from edgekit.core.files import check_writable, write_text
+    from edgekit.core.files import check_writable
     from edgekit.services.remote import session
 
     with session(device, notify) as board:
         have = board.hello["runtimes"]
         runtime = "litert" if have["litert"] else "onnxruntime"
         board.require(runtime)
-        files = fc_files(runtime, notify)
+        files = fc_files(runtime, notify, fc)
         remote = board.ship(list(files.values()))
         fp = board.hello["fingerprint"]
         threads = threads or fp["usable_cores"]
-        reply = board.call({"op": "calibrate", "threads": threads, "runs": RUNS,
+        reply = board.call({"op": "calibrate", "threads": threads, "runs": runs,
+                            "copy_mib": copy_mib,
                             "models": [{"label": q, "file": remote[f]}
                                        for q, f in files.items()]})
         if reply.error is not None:
             raise reply.error
         name = board.device.name
     path = check_writable(output or user_dir() / f"{name}.toml")
-    result = reply.result
-    measured = {"name": name, "runtime": have[runtime], "threads": threads,
-                "peak_gflops_fp32": 2 * FC_MACS / (result["times"]["none"]["min_ms"] * 1e6),
-                "peak_gops_int8": 2 * FC_MACS / (result["times"]["int8"]["min_ms"] * 1e6),
+    measured = _measured(name, have[runtime], threads, fc, runs, copy_mib, reply.result,
+                         fp, path, f"--device {name}")
+    set_profile(name, name)
+    return measured
+
+
+def calibrate_host(output: Path | None, notify=lambda m: None, threads: int | None = None,
+                   fc: tuple[int, int, int] = FC, runs: int = RUNS,
+                   copy_mib: int = 256) -> dict:
+    """The same measurement on this machine, in its own LiteRT (else onnxruntime), written
+    as the 'host' profile (default: host.toml among the user's profiles)."""
+    import shutil
+
+    from edgekit.core.device_profiles import user_dir
+    from edgekit.core.files import check_writable
+    from edgekit.runtimes.agent import runtimes
+    from edgekit.runtimes.env import fingerprint
+    from edgekit.runtimes.peaks import runtime_peaks
+
+    path = check_writable(output or user_dir() / "host.toml")
+    have = runtimes(isolated=False)
+    runtime = "litert" if have["litert"] else "onnxruntime"
+    if not have[runtime]:
+        raise UsageError("no LiteRT or onnxruntime here to measure the peaks with: "
+                         "pip install ai-edge-litert")
+    files = fc_files(runtime, notify, fc)
+    fp = fingerprint()
+    threads = threads or fp["usable_cores"]
+    result = runtime_peaks([{"label": q, "file": str(f)} for q, f in files.items()],
+                           threads, runs, copy_mib, notify)
+    result["disk_free"] = shutil.disk_usage(Path.home()).free
+    return _measured("host", have[runtime], threads, fc, runs, copy_mib, result, fp, path,
+                     "")
+
+
+def _measured(name, runtime, threads, fc, runs, copy_mib, result, fp, path, how) -> dict:
+    from edgekit.core.device_profiles import load_profile
+    from edgekit.core.files import write_text
+
+    macs = fc[0] * fc[1] * fc[2]
+    measured = {"name": name, "runtime": runtime, "threads": threads, "fc": list(fc),
+                "runs": runs, "copy_mib": copy_mib,
+                "peak_gflops_fp32": 2 * macs / (result["times"]["none"]["min_ms"] * 1e6),
+                "peak_gops_int8": 2 * macs / (result["times"]["int8"]["min_ms"] * 1e6),
                 "bandwidth_gbs": result["bandwidth_gbs"], "storage_bytes": result["disk_free"],
                 "fingerprint": fp, "times": result["times"], "path": str(path)}
-    write_text(path, profile_toml(measured))
+    write_text(path, profile_toml(measured, how))
     load_profile(path)   # what was written reads back as a profile
-    set_profile(name, name)
     return measured
 
 
@@ -90,42 +138,59 @@ def _s(v) -> str:
     return json.dumps(str(v), ensure_ascii=False)
 
 
-def profile_toml(m: dict) -> str:
+def _g(v: float) -> str:
+    """One format for the measured figures: four significant digits."""
+    return f"{v:.4g}"
+
+
+def profile_toml(m: dict, how: str = "") -> str:
+    """The profile of a measured machine. Of the fingerprint, only what the machine
+    reported is written: no governor, frequency, temperature or throttling line where it
+    has none (a key that is absent is unknown; "unknown", 0 or nan would read as data)."""
+    from edgekit.core.cpuinfo import throttle_words
+    from edgekit.core.device_profiles import machine_kind
+
     fp = m["fingerprint"]
     when = datetime.now(UTC).isoformat(timespec="seconds")
-    kind = "host" if fp["machine"] in ("x86_64", "AMD64", "i686") else "sbc"
+    fc = m.get("fc", FC)
+    macs = fc[0] * fc[1] * fc[2]
     versions = ", ".join(f"{k} = {_s(v)}" for k, v in fp["versions"].items())
     if not fp.get("ram_bytes") or not m.get("storage_bytes"):
         raise UsageError(f"{m['name']} did not report its memory or free storage")
-    return f'''# Measured on the device by 'edgekit profiles calibrate --device {m["name"]}'
-# on {when}.
+    what = fp["cpu"] + (f", {fp['board']}" if fp.get("board") else "")
+    where = "this machine" if m["name"] == "host" else fp["hostname"]
+    device = {"hostname": _s(fp["hostname"]), "cpu": _s(fp["cpu"]),
+              "core": fp.get("core") and _s(fp["core"]),
+              "board": fp.get("board") and _s(fp["board"]),
+              "machine": _s(fp["machine"]), "os": _s(fp["os"]), "kernel": _s(fp["kernel"]),
+              "python": _s(fp["python"]),
+              "governor": fp.get("governor") and _s(fp["governor"]),
+              "max_freq_mhz": fp.get("max_freq_mhz") and _g(fp["max_freq_mhz"]),
+              "temperature_c": None if fp.get("temperature_c") is None else _g(
+                  fp["temperature_c"]),
+              "throttled": fp.get("throttled") and _s(fp["throttled"]),
+              "throttling": fp.get("throttled") and _s(throttle_words(fp["throttled"])),
+              "versions": f"{{{versions}}}", "measured": _s(when)}
+    lines = "\n".join(f"{k} = {v}" for k, v in device.items() if v is not None)
+    return f'''# Measured by 'edgekit profiles calibrate{" " + how if how else ""}' on {when}.
 name = {_s(m["name"])}
-title = {_s(f"{fp['cpu']} ({fp['usable_cores']} cores, {fp['hostname']}, measured)")}
-kind = "{kind}"
+title = {_s(f"{what} ({fp['usable_cores']} cores, {where}, measured)")}
+kind = "{machine_kind(fp)}"
 
 [compute]
-# best of {RUNS} runs of a {FC[0]}x{FC[1]} by {FC[1]}x{FC[2]} fully-connected layer \
-({FC_MACS:,} MACs, 2 ops each) in {m["runtime"]}, {m["threads"]} threads
-peak_gflops_fp32 = {m["peak_gflops_fp32"]:.2f}
+# best of {m.get("runs", RUNS)} runs of a {fc[0]}x{fc[1]} by {fc[1]}x{fc[2]} fully-connected \
+layer ({macs:,} MACs, 2 ops each) in {m["runtime"]}, {m["threads"]} threads
+peak_gflops_fp32 = {_g(m["peak_gflops_fp32"])}
 # the same layer quantized to int8 (full integer, per-channel weights)
-peak_gops_int8 = {m["peak_gops_int8"]:.2f}
+peak_gops_int8 = {_g(m["peak_gops_int8"])}
 
 [memory]
-# best of 7 copies of a 128 MiB array with numpy (bytes read + written per second)
-bandwidth_gbs = {m["bandwidth_gbs"]:.2f}
+# best of 7 copies of a {m.get("copy_mib", 128)} MiB array with numpy (bytes read + \
+written per second)
+bandwidth_gbs = {_g(m["bandwidth_gbs"])}
 ram_bytes = {fp["ram_bytes"]}        # physical memory (sysconf)
 storage_bytes = {m["storage_bytes"]}   # free space in the home folder
 
 [device]
-hostname = {_s(fp["hostname"])}
-cpu = {_s(fp["cpu"])}
-machine = {_s(fp["machine"])}
-os = {_s(fp["os"])}
-kernel = {_s(fp["kernel"])}
-python = {_s(fp["python"])}
-governor = {_s(fp.get("governor") or "unknown")}
-max_freq_mhz = {fp.get("max_freq_mhz") or 0}
-temperature_c = {fp.get("temperature_c") if fp.get("temperature_c") is not None else "nan"}
-versions = {{{versions}}}
-measured = {_s(when)}
+{lines}
 '''
