@@ -81,6 +81,12 @@ class _Subgraph:
                 self.stored_as[int(op.outputs[0])] = self.stored(ins[0])
                 self.weight_ops.add(k)
         self.params_seen: set[int] = set()
+        first = int(self.sg.inputs[0]) if self.sg.inputs is not None and len(
+            self.sg.inputs) else None
+        dims = self.full_shape(first) if first is not None else ()
+        sig = self.tensors[first].shapeSignature if first is not None else None
+        self.file_batch = dims[0] if dims else None
+        self.batch_dynamic = sig is not None and len(sig) > 0 and int(sig[0]) == -1
 
     def has_buffer(self, i: int) -> bool:
         buffers = self.model.buffers
@@ -107,12 +113,21 @@ class _Subgraph:
         return total
 
     def shape(self, i: int) -> tuple[int, ...]:
-        s = self.tensors[i].shape
-        dims = tuple(int(d) for d in (s if s is not None else ()))
-        return dims[1:] if dims else dims  # per item: no batch dimension
+        """Per-item shape: the tensor without its batch axis. The batch axis is where the
+        shape signature is dynamic (a converter marks the batch there: [7, -1, 10] after
+        a transpose), else axis 0 when it is the file's batch size (the first input's axis
+        0). Other tensors are whole: a leading 7 time steps is not a batch."""
+        dims = self.full_shape(i)
+        sig = self.tensors[i].shapeSignature
+        sig = [int(d) for d in sig] if sig is not None else []
+        if self.batch_dynamic and len(sig) == len(dims) and sig.count(-1) == 1:
+            k = sig.index(-1)
+            return dims[:k] + dims[k + 1:]
+        return dims[1:] if dims and dims[0] == self.file_batch else dims
 
     def full_shape(self, i: int) -> tuple[int, ...]:
-        return tuple(int(d) for d in self.tensors[i].shape)
+        s = self.tensors[i].shape
+        return tuple(int(d) for d in (s if s is not None else ()))
 
     def name(self, i: int) -> str:
         n = self.tensors[i].name
@@ -206,14 +221,54 @@ def _recurrent(opname: str, op, g_: _Subgraph, g: Geometry, attrs: dict) -> Kind
     return Kind.RECURRENT
 
 
-def _mac_bearing(opname: str, g_: _Subgraph) -> bool:
+def _called(op, g_: _Subgraph, seen: set | None = None) -> set[int]:
+    """The subgraphs an op runs (WHILE's condition and body, IF's branches, CALL_ONCE,
+    StableHLO bodies), and those their ops run in turn."""
+    seen = set() if seen is None else seen
+    for opts in (op.builtinOptions, getattr(op, "builtinOptions2", None)):
+        for key, value in (vars(opts).items() if opts is not None else ()):
+            if "ubgraph" not in key or value is None:
+                continue
+            for k in np.atleast_1d(np.asarray(value, dtype=np.int64)).tolist():
+                if 0 < k < len(g_.model.subgraphs) and k not in seen:
+                    seen.add(k)
+                    for inner in g_.model.subgraphs[k].operators or []:
+                        _called(inner, g_, seen)
+    return seen
+
+
+def _subgraph_params(called: set[int], g_: _Subgraph) -> int:
+    """Elements of the stored constants the ops of called subgraphs consume (a Keras LSTM's
+    weights live in its WHILE body), each buffer counted once in the model."""
+    total = 0
+    for k in sorted(called):
+        sg = g_.model.subgraphs[k]
+        for inner in sg.operators or []:
+            for i in (int(i) for i in (inner.inputs if inner.inputs is not None else [])):
+                t = sg.tensors[i] if i >= 0 else None
+                b = g_.model.buffers[t.buffer] if t is not None and t.buffer < len(
+                    g_.model.buffers) else None
+                if (b is None or b.data is None or not len(b.data)
+                        or g_.types.get(t.type, "?").lower() not in PARAM_DTYPES):
+                    continue
+                n = C.numel(tuple(int(d) for d in t.shape)) if t.shape is not None else 0
+                if n > 1 and ("buffer", t.buffer) not in g_.params_seen:
+                    g_.params_seen.add(("buffer", t.buffer))
+                    total += n
+    return total
+
+
+def _mac_bearing(opname: str, op, g_: _Subgraph) -> bool:
     """Could an op that is not counted hold multiply-adds? Ops that run other subgraphs do
     when one of those holds a MAC op; custom ops may (their code is not in the file)."""
-    if opname in MAC_OPS or opname.startswith("CUSTOM:"):
+    def maybe(name: str) -> bool:
+        return name in MAC_OPS or name.startswith("CUSTOM:")
+
+    if maybe(opname):
         return True
     if opname in CALLS:
-        return any(g_.op_name(o) in MAC_OPS or g_.op_name(o).startswith("CUSTOM:")
-                   for sg in g_.model.subgraphs[1:] for o in (sg.operators or []))
+        return any(maybe(g_.op_name(o)) for k in _called(op, g_)
+                   for o in g_.model.subgraphs[k].operators or [])
     return opname not in KINDS
 
 
@@ -245,6 +300,8 @@ def _op_record(op, g_: _Subgraph, producer: dict[int, str], index: int) -> Layer
     name = g_.name(outs[0]) if outs else f"op{index}"
     for o in outs:
         producer[o] = name
+    extra = [{"name": g_.name(o), "shape": list(g_.shape(o)), "dtype": g_.dtype(o)}
+             for o in outs[1:]]
     record = LayerRecord(
         index=index, name=name, op=opname,
         inputs=[producer[i] for i in acts if i in producer],
@@ -254,9 +311,12 @@ def _op_record(op, g_: _Subgraph, producer: dict[int, str], index: int) -> Layer
         act_dtype=g_.dtype(outs[0]) if outs else "float32",
         weight_dtype=g_.dtype(stored) if stored is not None
         else g_.dtype(outs[0]) if outs else "float32",
-        alias=kind is Kind.VIEW and bool(acts), counted=kind is not Kind.UNKNOWN)
+        alias=kind is Kind.VIEW and bool(acts), counted=kind is not Kind.UNKNOWN,
+        extra_outputs=extra)
     if kind is Kind.UNKNOWN:
-        record.attrs["mac_bearing"] = _mac_bearing(opname, g_)
+        record.attrs["mac_bearing"] = _mac_bearing(opname, op, g_)
+    if opname in CALLS:
+        record.params_trainable += _subgraph_params(_called(op, g_), g_)
     return record
 
 

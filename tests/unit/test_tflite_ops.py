@@ -158,3 +158,29 @@ def test_while_is_flagged_only_when_its_body_holds_multiply_adds(tmp_path, body_
     loop = records[-1]
     assert loop.op == "WHILE" and not loop.counted
     assert report.totals()["uncounted_mac_layers"] == (["t1"] if flagged else [])
+    assert loop.params == (16 if flagged else 0)     # the body's weights are the model's
+
+
+@pytest.mark.parametrize("signature", [False, True])
+def test_a_leading_axis_that_is_not_the_batch_stays_in_the_shape(tmp_path, signature):
+    # a Keras RNN converted: the input [batch, 7 steps, 10] is transposed to [7, batch, 10];
+    # the 7 steps are not a batch. With a shape signature the converter marks the batch
+    # axis (-1) wherever a transpose moved it; without one, a batch of 1 is per item.
+    def build(m, g):
+        x, y = g.tensor([1, 7, 10]), g.tensor([7, 1, 10])
+        a, b = g.tensor([7, 1, 5]), g.tensor([7, 1, 5])
+        if signature:
+            g.sg.tensors[x].shapeSignature = [-1, 7, 10]
+            for t in (y, a, b):
+                g.sg.tensors[t].shapeSignature = [7, -1, g.sg.tensors[t].shape[-1]]
+        g.sg.inputs, g.sg.outputs = [x], [a, b]
+        g.op("TRANSPOSE", [x, g.const(np.array([1, 0, 2], np.int32))], [y])
+        g.op("SPLIT", [g.const(np.array(2, np.int32)), y], [a, b])
+
+    records, report = _read(tmp_path, build)
+    t, split = records[1], records[2]
+    assert t.output_shape == ((7, 10) if signature else (7, 1, 10))
+    assert report.activation_bytes(t) == 7 * 10 * 4
+    # every output of a node is a tensor: SPLIT's second half is in the memory plan
+    assert [e["name"] for e in split.extra_outputs] == ["t3"]
+    assert report.activation_bytes(split) == 2 * 7 * 5 * 4
