@@ -52,10 +52,24 @@ def _kinds() -> dict[str, Kind]:
                "ReduceLogSumExp ReduceSumSquare ArgMax ArgMin CumSum "
                "QLinearGlobalAveragePool"),
         **each(Kind.CONV, "Conv QLinearConv ConvInteger"),
-        **each(Kind.DENSE, "Gemm MatMul QLinearMatMul MatMulInteger Einsum"),
+        **each(Kind.DENSE, "Gemm MatMul QLinearMatMul MatMulInteger Einsum Attention"),
         **each(Kind.RECURRENT, "LSTM GRU RNN"),
         "ConvTranspose": Kind.TRANSPOSED_CONV,
     }
 
 
 KINDS = _kinds()
+
+# ops of onnxruntime's com.microsoft domain that quantized files hold (the quantizer writes
+# them) and whose meaning is the same as the table's; any other op of another domain, or
+# one of these names in a domain not listed, is unknown (it may hold multiply-adds)
+DOMAIN_OPS = {"com.microsoft": frozenset({"QLinearAdd", "QLinearMul", "QLinearConcat",
+                                          "QLinearGlobalAveragePool"})}
+DEFAULT_DOMAINS = ("", "ai.onnx")
+
+
+def kind_of(op_type: str, domain: str) -> Kind | None:
+    """The kind of an op in its domain, None when the table does not know it there."""
+    if domain in DEFAULT_DOMAINS or op_type in DOMAIN_OPS.get(domain, ()):
+        return KINDS.get(op_type)
+    return None

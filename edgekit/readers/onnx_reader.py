@@ -24,7 +24,7 @@ from pathlib import Path
 from edgekit.core import counting as C
 from edgekit.core import shapes
 from edgekit.core.errors import ModelFileError, UsageError, first_line
-from edgekit.core.onnx_ops import AFFINE_OPS, GATES, KINDS, MAC_OPS, WEIGHTS
+from edgekit.core.onnx_ops import AFFINE_OPS, DEFAULT_DOMAINS, GATES, MAC_OPS, WEIGHTS, kind_of
 from edgekit.core.ops import MAC_KINDS, Geometry, Kind, count
 from edgekit.core.records import LayerRecord
 from edgekit.core.shapes import ShapeSpec
@@ -183,10 +183,10 @@ class _Reader:
         out_shape = self.shape(out) or ()
         in_shapes = [tuple(self.shape(i) or ()) for i in acts]
         attrs = _attrs(n)
-        kind = KINDS.get(n.op_type)
+        kind = kind_of(n.op_type, n.domain)
         if kind is None:
             kind = Kind.UNKNOWN
-            attrs["mac_bearing"] = n.domain not in ("", "ai.onnx") or n.op_type in MAC_OPS
+            attrs["mac_bearing"] = n.domain not in DEFAULT_DOMAINS or n.op_type in MAC_OPS
         elif kind not in MAC_KINDS:
             attrs["mac_bearing"] = False
         op, geometry = n.op_type, Geometry()
@@ -272,6 +272,8 @@ class _Reader:
             return self.recurrent(n, shape, attrs)
         if op == "Einsum":
             return _einsum(n, shape, out_shape)
+        if op == "Attention":
+            return _attention(shape, attrs)
         if kind is Kind.DENSE:
             a = shape[0]
             if op == "Gemm":
@@ -365,6 +367,27 @@ def _plain(n):
     del copy.attribute[:]
     copy.attribute.extend(keep)
     return copy
+
+
+def _attention(shape, attrs):
+    """Attention (opset 23): Q x K^T and the weights x V for every query head, i.e.
+    batch x q_heads x q_seq x kv_seq x (head_size + v_head_size); kv_seq includes a given
+    past. Inputs are 4-D [batch, heads, seq, size] or 3-D [batch, seq, heads*size]."""
+    q, k, v = (shape + [(), (), ()])[:3]
+    past = shape[4] if len(shape) > 4 else ()
+    if len(q) == len(k) == len(v) == 4:
+        batch, heads, q_seq, size = q
+        kv_seq, v_size = k[2], v[3]
+    elif len(q) == len(k) == len(v) == 3 and attrs.get("q_num_heads") \
+            and attrs.get("kv_num_heads"):
+        heads, kv_heads = int(attrs["q_num_heads"]), int(attrs["kv_num_heads"])
+        batch, q_seq, size = q[0], q[1], q[2] // heads
+        kv_seq, v_size = k[1], v[2] // kv_heads
+    else:
+        return Kind.UNKNOWN, Geometry(), "Attention"
+    kv_seq += past[2] if len(past) == 4 else 0
+    return Kind.DENSE, Geometry(cin=size + v_size, cout=kv_seq,
+                                positions=batch * heads * q_seq), "Attention"
 
 
 def _einsum(n, shape, out_shape):

@@ -219,3 +219,24 @@ def test_the_cli_on_a_sample_of_node_tests(tmp_path, cli):
         records, _, _ = analyzed(cases()[name])
         assert doc["model"]["batch_in_shapes"] is True
         assert [r["macs"] for r in doc["layers"]] == [r.macs for r in records], name
+
+
+def _expanded_pairs(op: str) -> list[str]:
+    names = set(cases())
+    return [n for n in sorted(names) if n.startswith(f"test_{op}")
+            and not n.endswith("_expanded") and f"{n}_expanded" in names]
+
+
+def test_attention_counts_what_its_expanded_form_multiplies():
+    """The suite holds each Attention test twice: the op, and its function body expanded
+    into MatMul, Softmax, ... (checked above against the reference shapes). The op's MACs
+    equal the expanded form's, for every variant (3-D, 4-D, GQA, past and present, masks,
+    soft-capping)."""
+    pairs = _expanded_pairs("attention")
+    assert len(pairs) > 40
+    for name in pairs:
+        records, _, _ = analyzed(cases()[name])
+        expanded, _, _ = analyzed(cases()[f"{name}_expanded"])
+        (op,) = [r for r in records if r.op == "Attention"]
+        assert op.counted, name
+        assert op.macs == sum(r.macs for r in expanded) > 0, name

@@ -390,3 +390,18 @@ def test_nothing_reaches_stderr_or_the_working_folder(tmp_path, capfd, monkeypat
 
     rows = dict(totals_lines(report))
     assert rows["MACs incomplete"].startswith("1 op(s)") and "fancy" in rows["MACs incomplete"]
+
+
+@pytest.mark.parametrize("domain", ["com.vendor", "com.microsoft"])
+def test_an_op_name_means_the_standard_op_only_in_its_domain(tmp_path, domain):
+    # a vendor's "Conv" (or onnxruntime's contrib Attention: other inputs, other meaning)
+    # is not the standard op: listed, not counted, flagged as possibly holding MACs
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 6, 6, 6])
+    node = helper.make_node("Conv", ["x", "w"], ["y"], name="conv", domain=domain)
+    model = _model([node], [x], [y], [init("w", 6, 3, 3, 3)])
+    model.opset_import.append(helper.make_opsetid(domain, 1))
+    by, records, _ = _read(tmp_path, model)
+    assert not by["conv"].counted and by["conv"].macs == 0
+    report = Report({"name": "m"}, records, batch_in_shapes=True)
+    assert report.totals()["uncounted_mac_layers"] == ["conv"]
