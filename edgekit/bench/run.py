@@ -145,7 +145,7 @@ def check_providers(opts: BenchOptions) -> None:
 
 def run_bench(subjects: list[Subject], opts: BenchOptions,
               notify: Callable[[str], None] = lambda m: None,
-              host_peak_gmacs: float | None = None) -> list[dict]:
+              host_peak_gmacs: dict | None = None) -> list[dict]:
     plan = [(subject, s) for subject in subjects for s in settings(subject, opts)]
     labelled = [(f"{subject.name} | {s.runtime}", s.threads, _factory(subject, s))
                 for subject, s in plan]
@@ -169,5 +169,9 @@ def entry(subject: Subject, setting: Setting, timed: dict, host_peak_gmacs) -> d
         gmacs = subject.macs * row["batch"] / (row["latency_ms"]["p50"] * 1e-3) / 1e9
         row["gmacs_per_s"] = gmacs
         if host_peak_gmacs:
-            row["fraction_of_peak"] = gmacs / host_peak_gmacs
+            from edgekit.core.device_profiles import peak_gmacs_for
+
+            peak = peak_gmacs_for(host_peak_gmacs, (row.get("input") or {}).get("dtype"))
+            if peak:
+                row["fraction_of_peak"] = gmacs / peak
     return row

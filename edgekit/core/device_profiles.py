@@ -184,13 +184,23 @@ def machine_kind(fp: dict) -> str:
     return "sbc" if board else "host"
 
 
-def host_peak_gmacs() -> float | None:
-    """The calibrated host profile's fp32 peak in GMAC/s (FLOP/s / 2), if there is one."""
+def host_peak_gmacs() -> dict[str, float | None] | None:
+    """The calibrated host profile's peaks in GMAC/s (ops/s / 2), {'float32': ...,
+    'int8': ...} (int8 None where the profile has none), if there is a host profile."""
     try:
         host = all_profiles().get("host")
     except UsageError:
         return None
-    return host.peak_gflops_fp32 / 2 if host else None
+    if not host:
+        return None
+    return {"float32": host.peak_gflops_fp32 / 2,
+            "int8": host.peak_gops_int8 / 2 if host.peak_gops_int8 else None}
+
+
+def peak_gmacs_for(peaks: dict[str, float | None], input_dtype: str | None) -> float | None:
+    """The peak a model is compared with: the int8 one for a model fed int8/uint8 (a
+    full-integer model), the fp32 one otherwise; None where that peak is unknown."""
+    return peaks.get("int8" if input_dtype in ("int8", "uint8") else "float32")
 
 
 def estimate(report, profile: Profile) -> dict:

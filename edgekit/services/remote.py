@@ -49,7 +49,7 @@ def device_runtimes(board: Board, wanted: list[str] | None) -> list[str]:
 
 
 def bench_on(board: Board, subjects: list[Subject], opts: BenchOptions,
-             host_peak_gmacs: float | None = None) -> tuple[list[dict], EdgekitError | None]:
+             host_peak_gmacs: dict | None = None) -> tuple[list[dict], EdgekitError | None]:
     """Time every setting of ``subjects`` on the board: (rows, the error that stopped the
     run early, if one did; the rows finished before it are kept)."""
     plan = [(subject, s) for subject in subjects for s in settings(subject, opts)]
