@@ -177,3 +177,89 @@ def body_inputs(model, tensors: dict[str, Tensor]) -> None:
                 continue
             elem = tt.elem_type or onnx.helper.np_dtype_to_tensor_dtype(np.dtype("float32"))
             b.type.CopyFrom(onnx.helper.make_tensor_type_proto(elem, list(shape)))
+
+
+def _function_body(node, version: int, input_types: list):
+    """The function that defines a standard op at ``version`` (plain or context-dependent),
+    or None when the op is a primitive (or unknown to the installed onnx)."""
+    import onnx
+    from onnx import FunctionProto
+
+    try:
+        schema = onnx.defs.get_schema(node.op_type, version, domain=node.domain)
+    except Exception:  # not an op of the installed onnx at this version
+        return None
+    body = FunctionProto()
+    plain = [v for v in schema.function_opset_versions if v <= version]
+    if plain:
+        body.ParseFromString(schema.get_function_with_opset_version(max(plain)))
+        return body
+    dependent = [v for v in schema.context_dependent_function_opset_versions if v <= version]
+    if dependent and all(t is not None for t in input_types):
+        try:
+            body.ParseFromString(schema.get_context_dependent_function_with_opset_version(
+                max(dependent), node.SerializeToString(),
+                [t.SerializeToString() for t in input_types]))
+        except Exception:  # the body builder refuses these input types
+            return None
+        return body
+    return None
+
+
+def expand_function_ops(model, known, depth: int = 8) -> tuple[object, int]:
+    """:func:`expand_once` until no op is left to expand (a function may use another:
+    SoftmaxCrossEntropyLoss uses NegativeLogLikelihoodLoss), at most ``depth`` times."""
+    total = 0
+    for _ in range(depth):
+        model, count = expand_once(model, known)
+        if not count:
+            break
+        total += count
+    return model, total
+
+
+def expand_once(model, known) -> tuple[object, int]:
+    """A copy of ``model`` in which every top-level standard op that the op table does not
+    know (``known``) and that ONNX defines as a function (AffineGrid, CausalConvWithState,
+    LinearAttention, ...) is replaced by the nodes of that function, named
+    ``<node>/<inner node>``, so that its MatMul, Conv, ... are counted as any other; and how
+    many ops were expanded. Ops that ONNX defines as primitives stay as they are."""
+    import onnx
+    from onnx import ModelProto
+    from onnx.backend.test.case.node import function_expand_helper
+
+    version = max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")),
+                  default=0)
+    todo = [k for k, n in enumerate(model.graph.node)
+            if n.domain in ("", "ai.onnx") and n.op_type not in known]
+    if not todo:
+        return model, 0
+    try:
+        inferred = onnx.shape_inference.infer_shapes(model)
+    except Exception:  # types are then only those the file declares
+        inferred = model
+    types = {v.name: v.type for v in list(inferred.graph.input) + list(
+        inferred.graph.value_info) + list(inferred.graph.output)}
+    types.update({i.name: onnx.helper.make_tensor_type_proto(i.data_type, list(i.dims))
+                  for i in inferred.graph.initializer})
+    out = ModelProto()
+    out.CopyFrom(model)
+    expanded = 0
+    for k in reversed(todo):
+        node = out.graph.node[k]
+        body = _function_body(node, version, [types.get(i) for i in node.input if i])
+        if body is None:
+            continue
+        name = node.name or next((o for o in node.output if o), node.op_type)
+        inner = function_expand_helper(node, body, f"{name}/")
+        for n in inner:     # outputs carry the prefix already
+            n.name = f"{name}/{n.name}" if n.name else next(
+                (o for o in n.output if o), f"{name}/{n.op_type}")
+        rest = list(out.graph.node)
+        del out.graph.node[:]
+        out.graph.node.extend(rest[:k] + inner + rest[k + 1:])
+        for imp in body.opset_import:   # a body may use another domain's ops
+            if all(o.domain != imp.domain for o in out.opset_import):
+                out.opset_import.append(imp)
+        expanded += 1
+    return out, expanded

@@ -24,10 +24,17 @@ from pathlib import Path
 from edgekit.core import counting as C
 from edgekit.core import shapes
 from edgekit.core.errors import ModelFileError, UsageError, first_line
-from edgekit.core.onnx_ops import AFFINE_OPS, DEFAULT_DOMAINS, GATES, MAC_OPS, WEIGHTS, kind_of
+from edgekit.core.onnx_ops import (
+    AFFINE_OPS,
+    GATES,
+    KINDS,
+    WEIGHTS,
+    kind_of,
+)
 from edgekit.core.ops import MAC_KINDS, Geometry, Kind, count
 from edgekit.core.records import LayerRecord
 from edgekit.core.shapes import ShapeSpec
+from edgekit.readers.onnx_control import expand_function_ops
 from edgekit.readers.onnx_graph import QUANT_OPS, Evaluated, evaluate, subgraphs
 
 
@@ -186,7 +193,9 @@ class _Reader:
         kind = kind_of(n.op_type, n.domain)
         if kind is None:
             kind = Kind.UNKNOWN
-            attrs["mac_bearing"] = n.domain not in DEFAULT_DOMAINS or n.op_type in MAC_OPS
+            # an op the table does not know may hold multiply-adds (a new standard one
+            # that ONNX defines as a function has been expanded into what defines it)
+            attrs["mac_bearing"] = True
         elif kind not in MAC_KINDS:
             attrs["mac_bearing"] = False
         op, geometry = n.op_type, Geometry()
@@ -448,6 +457,7 @@ def read_onnx_model(model, input_shapes: list[ShapeSpec] | None = None,
         import onnx.inliner
 
         model = onnx.inliner.inline_local_functions(model)
+    model, _ = expand_function_ops(model, KINDS)   # new standard ops, as what defines them
     check_values(model, values)
     bound, known_batch = bind_inputs(model, input_shapes, batch, values)
     ev = evaluate(model, values)

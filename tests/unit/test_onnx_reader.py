@@ -405,3 +405,15 @@ def test_an_op_name_means_the_standard_op_only_in_its_domain(tmp_path, domain):
     assert not by["conv"].counted and by["conv"].macs == 0
     report = Report({"name": "m"}, records, batch_in_shapes=True)
     assert report.totals()["uncounted_mac_layers"] == ["conv"]
+
+
+def test_every_standard_op_of_the_installed_onnx_has_a_place():
+    # in the op table, or defined by ONNX as a function (expanded by the reader), or
+    # control flow, or one of the few primitives that hold multiply-adds not counted
+    from edgekit.core.onnx_ops import CONTROL_FLOW, KINDS, UNCOUNTED_MAC_OPS
+
+    loose = sorted(s.name for s in onnx.defs.get_all_schemas()
+                   if s.domain in ("", "ai.onnx") and s.name not in KINDS
+                   and not (s.has_function or s.has_context_dependent_function)
+                   and s.name not in CONTROL_FLOW | UNCOUNTED_MAC_OPS | {"Constant"})
+    assert loose == []
