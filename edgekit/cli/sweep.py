@@ -96,6 +96,7 @@ def sweep_cmd(
     'edgekit sweep mobilenet --alpha 0.25,0.5 --resolution 96,128 --quant int8
     --runtime litert --max-latency 5', 'edgekit sweep ... --executor ray'.
     """
+    from edgekit.core import interrupts
     from edgekit.core.files import check_output_folder, write_text
     from edgekit.report.sweep import plot_pareto, render_sweep, write_csv
     from edgekit.services.sweep import SweepSpec, sweep
@@ -116,9 +117,11 @@ def sweep_cmd(
 
     paths = {"json": output / "sweep.json", "csv": output / "sweep.csv",
              "plot": output / "pareto.png"}
-    write_text(paths["json"], dumps(doc, indent=1))
-    write_csv(doc, paths["csv"])
-    plot_pareto(doc, paths["plot"])
+    interrupts.checkpoint()
+    with interrupts.deferred():   # the three results together, never a part of them
+        write_text(paths["json"], dumps(doc, indent=1))
+        write_csv(doc, paths["csv"])
+        plot_pareto(doc, paths["plot"])
     if json_out:
         print_json(doc)
     else:

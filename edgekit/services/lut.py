@@ -89,7 +89,8 @@ def check_table(grid: Grid, device: str | None, name: str | None,
     for model, alpha, res, _ in grid.configs():
         resolve_target(model, {"alpha": alpha, "resolution": res}, None)
     board = get_device(device) if device else None
-    name = plain_name(name, "--lut-name") if name else board.name if board else "host"
+    name = plain_name(name, "--lut-name") if name is not None else \
+        board.name if board else "host"
     path = check_writable(output or L.table_path(lut_dir(), name))
     return Path(path), board, name
 
