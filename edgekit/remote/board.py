@@ -118,6 +118,9 @@ class Board:
     def _python(self, *args: str, stdin: bytes = b""):
         done = self.transport.run([self.device.python, *args], stdin=stdin)
         if done.returncode == 255 and not done.stdout and "Traceback" not in done.stderr:
+            if self.transport.alive():      # the link stands: the interpreter died
+                raise EdgekitError(f"{self.device.name}'s Python ({self.device.python}) "
+                                   f"crashed before it answered: {_last(done.stderr)}")
             raise ssh_failure(self.device, done.stderr)
         if done.returncode == 127:
             raise DeviceError(f"{self.device.name} has no Python at {self.device.python!r}: "

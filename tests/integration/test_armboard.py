@@ -213,6 +213,17 @@ def test_a_crash_is_not_a_lost_connection(cli, add_device, tmp_path, which, requ
               "ai_edge_litert.interpreter (in __init__())")
 
 
+def test_an_interpreter_that_dies_is_not_a_lost_connection(cli, add_device, tmp_path):
+    """The board's Python itself dies of a signal before it says anything (ssh: 255,
+    with the connection still up): one line that says so, exit 1, not 'cannot reach'."""
+    python = tmp_path / "python"
+    python.write_text("#!/bin/sh\nkill -SEGV $$\n")
+    python.chmod(0o755)
+    add_device("dying", python)
+    _one_line(cli("devices", "check", "dying"), 1,
+              f"dying's Python ({python}) crashed before it answered")
+
+
 def test_the_agent_runs_where_the_board_was_built(arm_python):
     """The board's own Python: aarch64, and edgekit is not installed there."""
     done = subprocess.run([str(arm_python), "-c", "import platform; print(platform."
