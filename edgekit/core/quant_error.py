@@ -1,0 +1,183 @@
+"""The error one tensor of a quantized model carries against the same tensor of the float
+model (numpy only): the figures of ``edgekit export --per-layer`` and of the model-level
+figure on the logits.
+
+For ``ref`` (float model) and ``out`` (the quantized file, dequantized), shaped (N, ..., C)
+with channels last:
+
+* sqnr_db: 10*log10(sum ref^2 / sum (ref-out)^2) over every element (inf when identical);
+* channel_sqnr_db: the same per channel (last axis), each capped at 100 dB, averaged over
+  the channels that carry signal: one channel whose range swamps the others cannot hide
+  them (it dominates the plain SQNR, which then looks fine while the rest are noise);
+* cosine: mean over samples of the cosine of the flattened tensors;
+* max_abs_error: the largest absolute difference;
+* clipped_share: the share of float values outside the range the quantized tensor can hold
+  (step * (qmin - zero_point) .. step * (qmax - zero_point), half a step of rounding
+  allowed);
+* collapsed_share: the share of channels whose float values vary but whose quantized values
+  all sit on one level (the channel's information is gone: its range is far below the
+  step that the largest channel set);
+* tie_share: the share of samples whose two largest float outputs are less than one
+  output step apart: the quantized file cannot order them, its arg-max is a tie.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+CHANNEL_CAP_DB = 100.0
+
+
+def _flat(ref, out) -> tuple[np.ndarray, np.ndarray]:
+    r = np.asarray(ref, dtype=np.float64)
+    o = np.asarray(out, dtype=np.float64).reshape(r.shape)
+    return r, o
+
+
+def sqnr_db(ref, out) -> float:
+    r, o = _flat(ref, out)
+    noise = float(np.sum((r - o) ** 2))
+    signal = float(np.sum(r ** 2))
+    if noise == 0:
+        return math.inf
+    return 10 * math.log10(signal / noise) if signal > 0 else -math.inf
+
+
+def channel_sqnr_db(ref, out) -> float | None:
+    """Mean over channels (last axis) of each channel's SQNR, capped at 100 dB; channels
+    without signal are left out (None when none has any)."""
+    r, o = _flat(ref, out)
+    if r.ndim < 2:
+        return sqnr_db(r, o)
+    r2 = r.reshape(-1, r.shape[-1])
+    o2 = o.reshape(-1, r.shape[-1])
+    signal = np.sum(r2 ** 2, axis=0)
+    noise = np.sum((r2 - o2) ** 2, axis=0)
+    live = signal > 0
+    if not live.any():
+        return None
+    with np.errstate(divide="ignore"):
+        db = np.where(noise[live] > 0,
+                      10 * np.log10(signal[live] / np.where(noise[live] > 0, noise[live], 1)),
+                      CHANNEL_CAP_DB)
+    return float(np.mean(np.minimum(db, CHANNEL_CAP_DB)))
+
+
+def cosine(ref, out) -> float:
+    r, o = _flat(ref, out)
+    n = r.shape[0]
+    r, o = r.reshape(n, -1), o.reshape(n, -1)
+    denom = np.linalg.norm(r, axis=1) * np.linalg.norm(o, axis=1)
+    safe = np.where(denom > 0, denom, 1.0)
+    cos = np.where(denom > 0, np.sum(r * o, axis=1) / safe,
+                   np.all(r == o, axis=1).astype(np.float64))
+    return float(np.mean(cos))
+
+
+def max_abs_error(ref, out) -> float:
+    r, o = _flat(ref, out)
+    return float(np.max(np.abs(r - o))) if r.size else 0.0
+
+
+def clipped_share(ref, step: float | None, zero_point: int = 0, qmin: int = -128,
+                  qmax: int = 127) -> float | None:
+    """Share of float values outside what the quantized tensor can hold (None: not a
+    quantized tensor)."""
+    if not step:
+        return None
+    r = np.asarray(ref, dtype=np.float64)
+    lo = step * (qmin - zero_point) - step / 2
+    hi = step * (qmax - zero_point) + step / 2
+    return float(np.mean((r < lo) | (r > hi))) if r.size else 0.0
+
+
+def collapsed_share(ref, out, step: float | None) -> float | None:
+    """Share of channels (last axis) whose float values vary while the quantized values are
+    all one level (None without a step)."""
+    if not step:
+        return None
+    r, o = _flat(ref, out)
+    c = r.shape[-1] if r.ndim >= 2 else 1
+    r2, o2 = r.reshape(-1, c), o.reshape(-1, c)
+    varies = np.ptp(r2, axis=0) > 0
+    if not varies.any():
+        return 0.0
+    one_level = np.ptp(o2, axis=0) < step / 2
+    return float(np.mean(one_level[varies]))
+
+
+def tie_share(ref, step: float | None) -> float | None:
+    """Share of samples whose two largest float outputs are less than one step apart."""
+    if not step:
+        return None
+    r = np.asarray(ref, dtype=np.float64)
+    r = r.reshape(r.shape[0], -1)
+    if r.shape[1] < 2:
+        return 0.0
+    top2 = np.sort(r, axis=1)[:, -2:]
+    return float(np.mean(top2[:, 1] - top2[:, 0] < step))
+
+
+def finite_or_none(v: float | None, digits: int = 2):
+    """A figure for JSON: rounded; +-inf as the strings 'inf'/'-inf'; None stays None."""
+    if v is None:
+        return None
+    if math.isinf(v):
+        return "inf" if v > 0 else "-inf"
+    if math.isnan(v):
+        return None
+    return round(float(v), digits)
+
+
+def as_float(v) -> float | None:
+    """A JSON figure back as a number ('inf' -> inf)."""
+    if v is None:
+        return None
+    if isinstance(v, str):
+        return math.inf if v == "inf" else -math.inf if v == "-inf" else None
+    return float(v)
+
+
+def tensor_error(ref, out, step: float | None = None, zero_point: int = 0,
+                 qmin: int = -128, qmax: int = 127) -> dict:
+    """Every figure of one tensor, as numbers (inf where identical)."""
+    return {
+        "sqnr_db": sqnr_db(ref, out),
+        "channel_sqnr_db": channel_sqnr_db(ref, out),
+        "cosine": cosine(ref, out),
+        "max_abs_error": max_abs_error(ref, out),
+        "step": step or None,
+        "clipped_share": clipped_share(ref, step, zero_point, qmin, qmax),
+        "collapsed_share": collapsed_share(ref, out, step),
+    }
+
+
+def worst(rows: list[dict], key: str = "isolated_sqnr_db") -> dict | None:
+    """The row with the lowest ``key`` (rows without it left out)."""
+    scored = [r for r in rows if as_float(r.get(key)) is not None]
+    return min(scored, key=lambda r: as_float(r[key])) if scored else None
+
+
+def why(row: dict) -> str:
+    """One clause naming the measured reason a layer's error is large: collapse, clipping
+    or range (the step against the values)."""
+    parts = []
+    collapsed = row.get("collapsed_share")
+    clipped = row.get("clipped_share")
+    step = row.get("step")
+    if collapsed:
+        parts.append(f"{collapsed:.0%} of its output channels collapse to one level "
+                     f"(step {step:.3g}: the range is set by a few large channels)")
+    if clipped:
+        parts.append(f"{clipped:.1%} of its values are clipped (outside the range the "
+                     "calibration saw)")
+    if not parts:
+        if step:
+            parts.append(f"the output step {step:.3g} is coarse against its values "
+                         f"(max error {row.get('max_abs_error', 0):.3g})")
+        else:
+            parts.append("its weights or arithmetic lose precision (no quantized output: "
+                         "the error comes from the weights)")
+    return "; ".join(parts)
