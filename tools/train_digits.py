@@ -3,10 +3,13 @@
 the trained model that shows what `edgekit export --int8` keeps. Used by `make demo` and by
 the export tests.
 
-    .venv/bin/python tools/train_digits.py OUT_DIR
+    .venv/bin/python tools/train_digits.py OUT_DIR [--outlier]
 
 writes OUT_DIR/digits.keras, OUT_DIR/train.npz (x: calibration inputs) and OUT_DIR/test.npz
-(x, y: 497 held-out digits for --validation).
+(x, y: 497 held-out digits for --validation). With --outlier, also
+OUT_DIR/digits_outlier.keras: the same model with one output channel of conv2 scaled up
+1000 times and the depthwise convolution after it scaled down to compensate (the same
+float answers; a range that int8 cannot hold: the per-layer walkthrough of the README).
 """
 
 import sys
@@ -40,8 +43,8 @@ def train_digits_cnn(path, epochs: int = 25, seed: int = 0):
     h = L.Conv2D(32, 3, padding="same", name="conv2")(h)
     h = L.BatchNormalization(name="conv2_bn")(h)
     h = L.ReLU(name="conv2_relu")(h)
-    h = L.MaxPooling2D(2, name="pool")(h)
     h = L.DepthwiseConv2D(3, padding="same", name="dw")(h)
+    h = L.MaxPooling2D(2, name="pool")(h)
     h = L.Conv2D(64, 1, activation="relu", name="pw")(h)
     h = L.GlobalAveragePooling2D(name="gap")(h)
     out = L.Dense(10, activation="softmax", name="predictions")(h)
@@ -53,16 +56,47 @@ def train_digits_cnn(path, epochs: int = 25, seed: int = 0):
     return x_tr, y_tr, x_te, y_te
 
 
+def inject_outlier(model, x, factor: float = 1000.0) -> int:
+    """Scale one output channel of conv2 (through its batch norm's gamma and beta, so the
+    fused convolution's channel grows) by ``factor`` and the depthwise convolution's
+    weights on that channel down by the same: the ReLU between them is positively
+    homogeneous, so the float model answers as before, but that channel's range is
+    ``factor`` times the others'. The channel is the most active one on ``x``. Returns it."""
+    from edgekit._tf import keras
+
+    probe = keras.Model(model.inputs, model.get_layer("conv2_relu").output)
+    channel = int(np.argmax(np.asarray(probe(x[:64])).mean(axis=(0, 1, 2))))
+    bn = model.get_layer("conv2_bn")
+    gamma, beta, mean, var = bn.get_weights()
+    gamma[channel] *= factor
+    beta[channel] *= factor
+    bn.set_weights([gamma, beta, mean, var])
+    dw = model.get_layer("dw")
+    kernel, bias = dw.get_weights()
+    kernel[:, :, channel, :] /= factor
+    dw.set_weights([kernel, bias])
+    return channel
+
 
 def main() -> None:
-    if len(sys.argv) != 2:
-        raise SystemExit("usage: train_digits.py OUT_DIR")
-    out = Path(sys.argv[1])
+    args = sys.argv[1:]
+    outlier = "--outlier" in args
+    args = [a for a in args if a != "--outlier"]
+    if len(args) != 1:
+        raise SystemExit("usage: train_digits.py OUT_DIR [--outlier]")
+    out = Path(args[0])
     out.mkdir(parents=True, exist_ok=True)
     x_tr, y_tr, x_te, y_te = train_digits_cnn(out / "digits.keras")
     np.savez(out / "train.npz", x=x_tr)
     np.savez(out / "test.npz", x=x_te, y=y_te)
     print(f"trained on {len(x_tr)} digits; wrote {out}/digits.keras, train.npz, test.npz")
+    if outlier:
+        from edgekit._tf import keras
+
+        model = keras.models.load_model(out / "digits.keras")
+        channel = inject_outlier(model, x_tr)
+        model.save(out / "digits_outlier.keras")
+        print(f"wrote {out}/digits_outlier.keras (conv2 channel {channel} x1000, dw / 1000)")
 
 
 if __name__ == "__main__":

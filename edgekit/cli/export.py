@@ -6,12 +6,13 @@ from typing import Annotated, Optional
 import typer
 
 from edgekit.cli.app import app
-from edgekit.cli.common import out, print_json, progress, warn
+from edgekit.cli.common import out, print_json, progress, warn, wrote
 from edgekit.cli.knobs import with_knobs
 from edgekit.cli.options import (
     Int8Opt,
     JsonOpt,
     KerasTargetArg,
+    PlotOpt,
     ReportOpt,
     WeightsOpt,
     choices_metavar,
@@ -52,8 +53,23 @@ MinAgreementOpt = Annotated[float, typer.Option(
 StrictOpt = Annotated[bool, typer.Option(
     "--strict", help="Fail (and write nothing) when an artefact is below "
     "--min-agreement.")]
+PerLayerOpt = Annotated[bool, typer.Option(
+    "--per-layer", help="Compare every layer of each quantized file with the same Keras "
+    "layer (SQNR, cosine, step, clipping, collapse; accumulated and isolated) on the "
+    "validation samples; name the worst.")]
+KeepFloatOpt = Annotated[Optional[str], typer.Option(
+    "--keep-float", metavar="NAMES|auto", help="Full-int8 files with these Keras layers "
+    "left in float (comma-separated), or 'auto': add layers, worst first, until accuracy "
+    "is within --max-drop of Keras (or the output SQNR reaches --min-sqnr).")]
+MaxDropOpt = Annotated[float, typer.Option(
+    "--max-drop", min=0, max=100, help="--keep-float auto: accuracy points the int8 file "
+    "may lose against Keras on --validation.")]
+MinSqnrOpt = Annotated[Optional[float], typer.Option(
+    "--min-sqnr", min=0, max=300, help="--keep-float auto: stop once the output SQNR "
+    "(dB, on the logits when the model ends in softmax) reaches this.")]
 
 
+# long: twenty options, one a line; the work is in services.export and _show
 @app.command("export")
 @with_knobs
 def export_cmd(
@@ -70,6 +86,11 @@ def export_cmd(
     validation: ValidationOpt = None,
     min_agreement: MinAgreementOpt = 0.9,
     strict: StrictOpt = False,
+    per_layer: PerLayerOpt = False,
+    keep_float: KeepFloatOpt = None,
+    max_drop: MaxDropOpt = 1.0,
+    min_sqnr: MinSqnrOpt = None,
+    plot: PlotOpt = None,
     json_out: JsonOpt = False,
     report: ReportOpt = None,
     weights: WeightsOpt = None,
@@ -78,7 +99,9 @@ def export_cmd(
     """Convert to TFLite and ONNX (float, fp16, dynamic or full int8), checked against Keras.
 
     Examples: 'edgekit export --int8', 'edgekit export mobilenet --alpha 0.25 --format tflite
-    --quant fp16', 'edgekit export my_model.keras --int8 --calibration images/'.
+    --quant fp16', 'edgekit export my_model.keras --int8 --calibration images/',
+    'edgekit export model.keras --int8 --calibration train.npz --validation val.npz
+    --per-layer --plot layers.png', '... --keep-float auto'.
     """
     from edgekit.cli.common import write_report
     from edgekit.core.choices import many
@@ -93,21 +116,37 @@ def export_cmd(
     opts = ExportOptions(formats=formats, quants=quants, calibration=calibration,
                          samples=samples, method=method, io=io, preprocess=preprocess,
                          validation=validation, min_agreement=min_agreement, strict=strict,
-                         out_dir=output)
+                         out_dir=output, per_layer=per_layer or plot is not None,
+                         keep_float=keep_float, max_drop=max_drop, min_sqnr=min_sqnr)
     opts.validate()
     t = resolve_target(target, knobs, weights)
     check_output_folder(output or "edgekit-out")   # before the model is built
     if report:
         check_writable(report)   # after the inputs are known: never onto one of them
+    if plot:
+        check_writable(plot, figure=True)
     with progress("Exporting") as notify:
         manifest = export_target(t, opts, notify=notify, warn=warn)
     if report:
         write_report(report, "export", manifest, f"export {t.describe()}")
+    _show(manifest, plot, per_layer, json_out)
+
+
+def _show(manifest: dict, plot, per_layer: bool, json_out: bool) -> None:
+    if plot:
+        from edgekit.report.per_layer import plot_per_layer
+
+        plot_per_layer(manifest, plot)
+        wrote(plot)
     if json_out:
         print_json(manifest)
         return
     from edgekit.report.export import render_export
 
     render_export(manifest, out)
+    if per_layer:
+        from edgekit.report.per_layer import render_per_layer
+
+        render_per_layer(manifest, out)
     out.print(f"wrote {len(manifest['artifacts'])} files and manifest.json to "
               f"{manifest['out_dir']}")

@@ -162,8 +162,10 @@ class _Reader:
 
 
 def quantize_onnx(float_model: bytes, quant: str, calib: np.ndarray | None = None,
-                  method: str = "minmax") -> tuple[bytes, dict]:
-    """fp16 / dynamic int8 / static QDQ int8 from a float ONNX model."""
+                  method: str = "minmax", keep_float: Callable | None = None
+                  ) -> tuple[bytes, dict]:
+    """fp16 / dynamic int8 / static QDQ int8 from a float ONNX model. ``keep_float``: given
+    the pre-processed model, the names of the nodes that stay float (static int8 only)."""
     import onnx
 
     model = onnx.load_from_string(float_model)
@@ -202,8 +204,9 @@ def quantize_onnx(float_model: bytes, quant: str, calib: np.ndarray | None = Non
             input_name = model.graph.input[0].name
             cm = {"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy,
                   "percentile": CalibrationMethod.Percentile}[method]
+            exclude = keep_float(onnx.load(pre)) if keep_float is not None else []
             with quiet_stderr(), quiet_stdout():
-                quantize_static(pre, dst, _Reader(input_name, calib),
+                quantize_static(pre, dst, _Reader(input_name, calib), nodes_to_exclude=exclude,
                                 quant_format=QuantFormat.QDQ, per_channel=True,
                                 activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
                                 calibrate_method=cm,

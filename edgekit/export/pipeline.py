@@ -32,7 +32,6 @@ from edgekit.core.choices import (
     one,
 )
 from edgekit.core.errors import EdgekitError, UsageError
-from edgekit.core.fidelity import compare, json_safe
 from edgekit.core.files import (
     check_writable,
     move_output,
@@ -43,6 +42,14 @@ from edgekit.core.files import (
 )
 from edgekit.core.versions import TOOL_PACKAGES, package_versions
 from edgekit.export.converters import convert
+from edgekit.export.manifest import (  # noqa: F401  (names the pipeline has always had)
+    MANIFEST,
+    MANIFEST_KIND,
+    _check_replaceable,
+    _merge_previous,
+    is_edgekit_manifest,
+    previous_manifest,
+)
 from edgekit.export.samples import (
     PREPROCESS,
     Samples,
@@ -54,8 +61,6 @@ from edgekit.export.samples import (
 from edgekit.runtimes.base import open_runner, run_batched
 
 EXT = {"tflite": ".tflite", "onnx": ".onnx"}
-MANIFEST = "manifest.json"
-MANIFEST_KIND = "edgekit export manifest"   # the marker of a manifest edgekit wrote
 
 
 def artifact_name(stem: str, fmt: str, quant: str) -> str:
@@ -75,6 +80,10 @@ class ExportOptions:
     min_agreement: float = 0.9
     strict: bool = False
     out_dir: Path | None = None
+    per_layer: bool = False               # --per-layer: rows per quantized artefact
+    keep_float: str | list | None = None  # --keep-float NAMES|auto (int8 artefacts)
+    max_drop: float = 1.0                 # --max-drop, accuracy points (auto)
+    min_sqnr: float | None = None         # --min-sqnr, dB of the output (auto)
 
     def validate(self) -> None:
         self.formats = many(Format, self.formats, "--format")
@@ -85,6 +94,7 @@ class ExportOptions:
         if not 0.0 <= self.min_agreement <= 1.0:
             raise UsageError(f"--min-agreement {self.min_agreement}: must be between 0 and 1")
         check_count(self.samples)
+        self._check_keep_float()
         if self.calibration not in (None, "random") and not Path(self.calibration).exists():
             raise UsageError(f"calibration data not found: {self.calibration}")
         if self.validation is not None and not Path(self.validation).is_file():
@@ -100,6 +110,21 @@ class ExportOptions:
             check_writable(out / MANIFEST)  # no file where a folder must go
             if out.is_dir():
                 previous_manifest(out)      # not edgekit's: refused before any work
+
+
+    def _check_keep_float(self) -> None:
+        from edgekit.export.keep_float import AUTO, parse
+
+        if isinstance(self.keep_float, str):
+            self.keep_float = parse(self.keep_float)
+        if self.keep_float is None:
+            return
+        if "int8" not in self.quants:
+            raise UsageError("--keep-float applies to full-int8 files: add --int8 (or "
+                             "--quant int8)")
+        if self.keep_float == AUTO and self.validation is None and self.min_sqnr is None:
+            raise UsageError("--keep-float auto needs a target: --validation FILE.npz (with "
+                             "labels; --max-drop) or --min-sqnr DB")
 
 
 @dataclass
@@ -216,104 +241,6 @@ def _export_locked(model, job, opts, out_dir: Path, notify, warn) -> dict:
         return manifest
 
 
-def _identity(meta: dict) -> tuple:
-    return tuple(json.dumps(meta.get(k), sort_keys=True)
-                 for k in ("name", "source", "path", "knobs", "weights_file"))
-
-
-def is_edgekit_manifest(doc) -> bool:
-    """A manifest edgekit wrote: its marker, or (written before the marker) schema 1 with
-    edgekit's blocks."""
-    if not isinstance(doc, dict) or not isinstance(doc.get("artifacts"), list):
-        return False
-    if doc.get("kind") == MANIFEST_KIND:
-        return True
-    return (doc.get("schema") == 1 and "kind" not in doc
-            and isinstance(doc.get("tools"), dict) and isinstance(doc.get("model"), dict))
-
-
-def previous_manifest(out_dir: Path) -> dict | None:
-    """The manifest an earlier export left in ``out_dir`` (None if there is none); one line
-    when a manifest.json is there that edgekit did not write: it is never overwritten."""
-    path = Path(out_dir) / MANIFEST
-    if not os.path.lexists(path):
-        return None
-    try:
-        doc = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, ValueError):
-        doc = None
-    if not is_edgekit_manifest(doc):
-        raise UsageError(f"{path} is not an edgekit export manifest; edgekit does not "
-                         "overwrite it: move it, or choose another output folder (-o)")
-    return doc
-
-
-def _listed(previous: dict | None) -> dict[str, str | None]:
-    """{file: sha256} of the artefacts a previous manifest lists (plain file names only)."""
-    if previous is None:
-        return {}
-    out: dict[str, str | None] = {}
-    for art in previous["artifacts"]:
-        name = art.get("file") if isinstance(art, dict) else None
-        if isinstance(name, str) and name not in ("", ".", "..", MANIFEST) \
-                and Path(name).name == name:
-            sha = art.get("sha256")
-            out[name] = sha if isinstance(sha, str) else None
-    return out
-
-
-def _unchanged(path: Path, sha: str | None) -> bool:
-    """The file at ``path`` is what edgekit wrote there: a regular file (not a link) with
-    the listed hash."""
-    return (sha is not None and path.is_file() and not path.is_symlink()
-            and sha256_file(path) == sha)
-
-
-def _check_replaceable(out_dir: Path, names: list[str]) -> dict | None:
-    """Refuse (before any file moves) to replace a file that edgekit did not write: each
-    existing file among ``names`` must be listed by the folder's manifest with its current
-    hash. Returns the previous manifest."""
-    previous = previous_manifest(out_dir)
-    listed = _listed(previous)
-    for name in names:
-        path = out_dir / name
-        if os.path.lexists(path) and not _unchanged(path, listed.get(name)):
-            why = "changed since edgekit wrote it" if name in listed else \
-                "edgekit did not write it"
-            raise UsageError(f"{path} exists and {why}; edgekit does not replace it: move "
-                             "it, or choose another output folder (-o)")
-    return previous
-
-
-def _merge_previous(out_dir: Path, previous: dict | None, manifest: dict,
-                    warn: Callable[[str], None]) -> list[dict]:
-    """This export's artefacts, plus those an earlier export of the same model left in the
-    folder; an earlier export of another model has its artefacts removed. A listed file
-    whose hash no longer matches (the user changed or replaced it) is left alone, no longer
-    listed, and named in a warning."""
-    if previous is None:
-        return manifest["artifacts"]
-    same = isinstance(previous.get("model"), dict) and \
-        _identity(previous["model"]) == _identity(manifest["model"])
-    new = {a["file"] for a in manifest["artifacts"]}
-    listed = _listed(previous)
-    kept, changed = [], []
-    for art in previous["artifacts"]:
-        name = art.get("file") if isinstance(art, dict) else None
-        if name in new or name not in listed or not os.path.lexists(out_dir / name):
-            continue
-        if not _unchanged(out_dir / name, listed[name]):
-            changed.append(name)
-        elif same:
-            kept.append(art)
-        else:
-            (out_dir / name).unlink()
-    if changed:
-        warn(f"left alone in {out_dir}: {', '.join(changed)} (changed since edgekit wrote "
-             "it; no longer listed in the manifest)")
-    return kept + manifest["artifacts"]
-
-
 @dataclass
 class _Context:
     """What every artefact of one export is checked against."""
@@ -327,6 +254,24 @@ class _Context:
     weights: str
     params: int
     onnx_cache: list = field(default_factory=list)
+    logits: tuple | None = None           # (what, Keras logits) when the model ends in softmax
+    layers: object = None                 # per_layer.KerasGraph, for --per-layer/--keep-float
+    refs_cache: dict = field(default_factory=dict)
+
+    def layer_refs(self) -> dict:
+        """Keras' output of every layer group on the per-layer samples (computed once)."""
+        if not self.refs_cache:
+            from edgekit.export.per_layer import MAX_SAMPLES, keras_references
+
+            self.refs_cache.update(keras_references(self.model, self.layers,
+                                                    self.val.x[:MAX_SAMPLES]))
+        return self.refs_cache
+
+    def keras_accuracy(self) -> float | None:
+        if self.val.y is None:
+            return None
+        ref = self.logits[1] if self.logits is not None else self.ref
+        return float(np.mean(np.argmax(ref.reshape(len(ref), -1), axis=1) == self.val.y))
 
     def onnx_float(self) -> bytes:
         if not self.onnx_cache:
@@ -356,7 +301,16 @@ def _prepare(model, job: ExportJob, opts: ExportOptions, notify, warn) -> _Conte
     notify(f"Running the Keras model on {len(val.x)} validation samples")
     ref = keras_outputs(model, val.x)
     check_labels(val, int(np.prod(ref.shape[1:])))
-    return _Context(model, job, opts, calib, val, ref, weights, int(model.count_params()))
+    from edgekit.export import model_figure
+    from edgekit.export.per_layer import keras_groups
+
+    ctx = _Context(model, job, opts, calib, val, ref, weights, int(model.count_params()),
+                   logits=model_figure.reference(model, val.x), layers=keras_groups(model))
+    if isinstance(opts.keep_float, list):
+        from edgekit.export.keep_float import resolve
+
+        opts.keep_float = resolve(opts.keep_float, ctx.layers)  # before any conversion
+    return ctx
 
 
 def _artifact(ctx: _Context, fmt: str, quant: str, staging: Path, notify, step: str) -> dict:
@@ -366,41 +320,59 @@ def _artifact(ctx: _Context, fmt: str, quant: str, staging: Path, notify, step: 
     t0 = time.perf_counter()
     notify(f"{step} Converting {label}" + (f" (calibrating on {len(calib.x)} samples)"
                                     if quant == "int8" and calib else ""))
-    content, details = convert(ctx.model, fmt, quant, calib.x if calib else None,
-                               opts.io, opts.method, ctx.onnx_float)
+    if quant == "int8" and opts.keep_float is not None:
+        from edgekit.export import keep_float
+
+        content, details = keep_float.convert(ctx, fmt, lambda p: _figures(ctx, p)[0][0],
+                                              staging, notify)
+    else:
+        content, details = convert(ctx.model, fmt, quant, calib.x if calib else None,
+                                   opts.io, opts.method, ctx.onnx_float)
     file = artifact_name(ctx.job.name, fmt, quant)
     path = staging / file
     path.write_bytes(content)
     convert_s = time.perf_counter() - t0
     notify(f"{step} Checking {label} in {'LiteRT' if fmt == 'tflite' else 'onnxruntime'}")
-    out, io = run_artifact(path, ctx.val.x)
-    metrics = compare(ctx.ref, out, ctx.val.y)
+    (fidelity, on_output), io = _figures(ctx, path)
     size = path.stat().st_size
-    return {
+    art = {
         "file": file, "format": fmt, "quant": quant, "bytes": size,
         "sha256": sha256_file(path),
         "size_ratio_to_fp32_weights": round(size / (4 * ctx.params), 4) if ctx.params else None,
-        **io, "quantization": details, "fidelity": json_safe(metrics),
-        "fidelity_ok": metrics["top1_agreement"] >= opts.min_agreement,
+        **io, "quantization": details, "fidelity": fidelity,
+        **({"fidelity_output": on_output} if on_output is not None else {}),
+        "fidelity_ok": fidelity["top1_agreement"] >= opts.min_agreement,
         "convert_seconds": round(convert_s, 2),
-        "total_seconds": round(time.perf_counter() - t0, 2),
     }
+    if "kept_float" in details:
+        art["kept_float"] = details["kept_float"]
+    if opts.per_layer and quant != "none":
+        from edgekit.export.per_layer import compare_layers, summary
+
+        notify(f"{step} Comparing {label} with Keras layer by layer")
+        t1 = time.perf_counter()
+        art["per_layer"] = compare_layers(ctx.model, path, ctx.val.x, ctx.layers,
+                                          ctx.layer_refs())
+        art["per_layer_summary"] = summary(art["per_layer"])
+        art["per_layer_seconds"] = round(time.perf_counter() - t1, 2)
+    art["total_seconds"] = round(time.perf_counter() - t0, 2)
+    return art
+
+
+def _figures(ctx: _Context, path: Path) -> tuple[tuple[dict, dict | None], dict]:
+    """((fidelity, fidelity on the output or None), io specs) of one file."""
+    from edgekit.export.model_figure import figures
+
+    out, io = run_artifact(path, ctx.val.x)
+    return figures(ctx.logits, ctx.ref, path, ctx.val.x, out, ctx.val.y), io
 
 
 def _below_threshold(ctx: _Context, arts: list[dict], warn) -> None:
     """One warning (or, with --strict, one error) for every artefact below
     --min-agreement, the reason for untrained weights said once."""
-    parts = []
-    for art in arts:
-        f = art["fidelity"]
-        parts.append(f"{art['file']} {f['top1_agreement']:.1%} (cosine {f['cosine']:.4f}, "
-                     f"SQNR {float(f['sqnr_db']):.1f} dB)")
-    message = (f"top-1 agreement with Keras below --min-agreement "
-               f"{ctx.opts.min_agreement:.0%}: {'; '.join(parts)}")
-    if ctx.weights.startswith("untrained"):
-        message += (" — expected for untrained zoo weights: random networks "
-                    "amplify small perturbations layer after layer; export a "
-                    "trained model for a fidelity figure that means something")
+    from edgekit.export.model_figure import message as below_message
+
+    message = below_message(arts, ctx.opts.min_agreement, ctx.weights.startswith("untrained"))
     if ctx.opts.strict:
         raise EdgekitError(message + "; nothing was written (--strict)")
     warn(message)

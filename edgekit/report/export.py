@@ -13,10 +13,13 @@ def render_export(manifest: dict, console) -> None:
     from rich.table import Table
 
     labels = manifest["validation"]["labels"]
+    arts = manifest["artifacts"]
+    on_logits = any(a["fidelity"].get("on") == "logits" for a in arts)
     table = Table(title=f"{manifest['model']['name']} -> {manifest.get('out_dir', '')}",
                   title_justify="left", box=None, pad_edge=False, header_style="bold")
     cols = ["format", "quant", "size", "x fp32", "top-1", "cosine", "SQNR dB", "max err"]
     cols += ["acc"] if labels else []
+    cols += ["top-1 out"] if on_logits else []
     cols += ["time"]
     for c in cols:
         table.add_column(c, justify="left" if c in ("format", "quant") else "right")
@@ -28,6 +31,9 @@ def render_export(manifest: dict, console) -> None:
                f"{f['cosine']:.4f}", _num(f["sqnr_db"], ".1f"), f"{f['max_abs_err']:.2g}"]
         if labels:
             row.append(f"{f['accuracy']:.1%}")
+        if on_logits:
+            fo = a.get("fidelity_output") or {}
+            row.append(f"{fo['top1_agreement']:.1%}" if "top1_agreement" in fo else "")
         row.append(f"{a['total_seconds']:.1f}s")
         table.add_row(*row)
     console.print(table)
@@ -37,3 +43,19 @@ def render_export(manifest: dict, console) -> None:
         line += f"; Keras accuracy {v['keras_accuracy']:.1%}"
     console.print(f"[dim]{line}. top-1: agreement of arg-max with Keras; x fp32: file size / "
                   f"(params x 4 bytes); SQNR: 10·log10(signal/noise).[/dim]")
+    if on_logits:
+        logits = next(a["fidelity"].get("logits") for a in arts
+                      if a["fidelity"].get("on") == "logits")
+        console.print(f"[dim]The model ends in softmax: top-1, cosine, SQNR, max err and acc "
+                      f"are on the logits ({logits}); top-1 out: on the file's output, where "
+                      "an int8 softmax rounds close probabilities to one level.[/dim]")
+    for a in arts:
+        if a.get("kept_float"):
+            q = a["quantization"]
+            plain = q.get("int8_bytes_without_keep_float") or next(
+                (s["bytes"] for s in q.get("keep_float_steps", []) if not s["kept_float"]),
+                None)
+            cost = f", +{nbytes(a['bytes'] - plain)} against plain int8" if plain else ""
+            console.print(f"{a['file']}: kept float: {', '.join(a['kept_float'])}{cost}"
+                          + ("" if q.get("keep_float_reached", True) else
+                             " (target not reached with every layer tried)"))

@@ -82,7 +82,13 @@ def _schemas() -> dict:
     export = S.Table({"artifacts": S.ListOf(S.Table({
         "file": text, "format": text, "quant": text, "bytes": count, "sha256": S.Str(),
         "fidelity": S.Nullable(S.Table({"top1_agreement": S.Num(0, 1), "cosine": fid,
-                                        "sqnr_db": fid}))})),
+                                        "sqnr_db": fid})),
+        "per_layer": S.Optional(S.Nullable(S.ListOf(S.Table({  # report/per_layer.py
+            "layer": text, "op": text, "sqnr_db": fid, "isolated_sqnr_db": fid,
+            "cosine": fid, "step": fid, "clipped_share": fid, "collapsed_share": fid,
+            "max_abs_error": fid})))),
+        "per_layer_summary": S.Optional(S.Nullable(S.Str())),
+        "kept_float": S.Optional(S.Nullable(S.ListOf(text)))})),
         "model": S.Optional(S.Table()), "validation": S.Optional(S.Nullable(S.Table())),
         "calibration": S.Optional(S.Nullable(S.Table()))})
     bench = S.Table({"results": S.ListOf(S.Table({
@@ -427,9 +433,11 @@ def export_section(doc: dict, source: str, n: int) -> str:
                 ("validation", (doc.get("validation") or {}).get("source")),
                 ("calibration", (doc.get("calibration") or {}).get("source")),
                 ("created", doc.get("created"))])
+    from edgekit.report.per_layer import html_section
+
     return _section(f"export-{n}", "Export", head + _table(
-        cols, rows, numeric={"size", "top-1 agreement", "cosine", "SQNR dB", "accuracy"}),
-        source)
+        cols, rows, numeric={"size", "top-1 agreement", "cosine", "SQNR dB", "accuracy"})
+        + html_section(doc, n), source)
 
 
 def bench_section(doc: dict, source: str, n: int) -> str:

@@ -59,13 +59,35 @@ def test_float_artifacts_match_keras(every_quant, fmt):
 
 @pytest.mark.parametrize("fmt", ["tflite", "onnx"])
 def test_fp16_and_dynamic_stay_close(every_quant, fmt):
+    """On the logits (the model ends in softmax): the untrained model's probabilities are
+    all near 1/1000, so their cosine would be ~1 for any file."""
     manifest = every_quant[0]
     fp16 = artifact(manifest, fmt, "fp16")
-    assert fp16["fidelity"]["cosine"] > 0.999 and fp16["fidelity"]["sqnr_db"] > 25
+    assert fp16["fidelity"]["on"] == "logits"
+    assert fp16["fidelity"]["cosine"] > 0.995 and fp16["fidelity"]["sqnr_db"] > 25
     assert 0.45 < fp16["size_ratio_to_float"] < 0.56
     dyn = artifact(manifest, fmt, "dynamic")
-    assert dyn["fidelity"]["cosine"] > 0.98
+    # int8 weights through 28 random layers: degraded logits, less close than fp16
+    assert 0.6 < dyn["fidelity"]["cosine"] < fp16["fidelity"]["cosine"]
     assert dyn["size_ratio_to_float"] < 0.33
+
+
+@pytest.mark.parametrize("fmt", ["tflite", "onnx"])
+def test_the_int8_figure_is_on_the_logits_and_says_why(every_quant, fmt):
+    """Issue 22: the int8 softmax output has the step 1/256 and the untrained model's 1000
+    probabilities are all within one step of each other, so the output's arg-max is a tie;
+    the figure is taken on the logits, the output's kept beside it with the measured
+    reason."""
+    manifest, out = every_quant
+    a = artifact(manifest, fmt, "int8")
+    f, fo = a["fidelity"], a["fidelity_output"]
+    assert f["on"] == "logits" and fo["on"] == "output"
+    assert f["logits"] == "the output of reshape (the softmax's input)"
+    assert fo["output_step"] == pytest.approx(1 / 256, rel=0.01)
+    assert fo["output_tie_share"] > 0.9
+    assert f["samples"] == fo["samples"] == 48
+    assert 0.5 < f["cosine"] < 0.99            # degraded, not noise
+    assert artifact(manifest, fmt, "none")["fidelity"]["top1_agreement"] == 1.0
 
 
 def test_full_int8_tflite_has_int8_io_and_a_quarter_of_the_size(every_quant):

@@ -1,0 +1,215 @@
+"""``--keep-float NAMES|auto``: full-int8 files with some layers left in float.
+
+TFLite: the converter calibrates once (``_experimental_calibrate_only``), then its MLIR
+quantizer quantizes the calibrated model with the kept layers' ops on its deny list
+(``denylisted_nodes``: the ops' output tensor names, the mechanism behind
+``tf.lite.experimental.QuantizationDebugOptions``); LiteRT runs those ops in float between a
+DEQUANTIZE and a QUANTIZE. ONNX: ``quantize_static(nodes_to_exclude=...)`` with the kept
+layers' nodes of the pre-processed model. Both find a layer's ops with the per-layer
+matching (:func:`edgekit.export.per_layer.match`), so a name means the same layer group
+in both formats and in the per-layer table.
+
+``auto`` starts from the plain int8 file and adds layers, worst isolated SQNR first, until
+the accuracy on the validation labels is within ``--max-drop`` points of Keras' or the SQNR
+of the model's output (logits) reaches ``--min-sqnr``. When the worst layer is already
+float, what hurts is its output being quantized for the int8 layers after it (the
+quantize op sits in its group): those layers are added next, so the tensor between them
+becomes float.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from edgekit.core import quant_error as qe
+from edgekit.core.errors import UsageError
+from edgekit.core.quiet import quiet_stderr, quiet_stdout
+from edgekit.export.capture import onnx_graph, tflite_graph
+from edgekit.export.converters import _fail, quantize_onnx
+from edgekit.export.per_layer import KerasGraph, compare_layers, match
+
+AUTO = "auto"
+
+
+def parse(spec: str | None) -> list[str] | str | None:
+    """'auto', a comma-separated list of layer names, or None."""
+    if spec is None:
+        return None
+    spec = spec.strip()
+    if spec == AUTO:
+        return AUTO
+    names = [n.strip() for n in spec.split(",") if n.strip()]
+    if not names:
+        raise UsageError("--keep-float: give layer names (comma-separated) or 'auto'")
+    return names
+
+
+def resolve(names: list[str], kg: KerasGraph) -> list[str]:
+    """Layer names -> the groups they belong to (a batch norm or activation names the
+    layer it is fused into); one line for a name the model does not have."""
+    out = []
+    for n in names:
+        g = kg.group_of.get(n)
+        if not g:
+            known = ", ".join(g.name for g in kg.groups)
+            raise UsageError(f"--keep-float {n}: the model has no such layer (layers: "
+                             f"{known})")
+        if g not in out:
+            out.append(g)
+    return out
+
+
+# ---- TFLite ---------------------------------------------------------------------------------
+
+def tflite_calibrated(model, calib: np.ndarray) -> bytes:
+    """The calibrated float TFLite model (activation ranges recorded, nothing quantized)."""
+    from edgekit._tf import tf
+
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+
+    def representative():
+        for i in range(len(calib)):
+            yield [calib[i:i + 1].astype(np.float32)]
+
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = representative
+    converter._experimental_calibrate_only = True
+    try:
+        with quiet_stdout(), quiet_stderr(), warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            return converter.convert()
+    except Exception as e:
+        raise _fail("tflite", "int8", e) from e
+
+
+def tflite_quantized(calibrated: bytes, kg: KerasGraph, keep: list[str], io: str) -> bytes:
+    """Full int8 from the calibrated model, the ops of the ``keep`` groups left float."""
+    from tensorflow.lite.python import convert
+
+    from edgekit._tf import tf
+
+    _, cap = tflite_graph(None, content=calibrated)
+    _, tensor_group = match(cap, kg)
+    deny = sorted({cap.names[t] for t, g in tensor_group.items()
+                   if g in keep and t not in cap.inputs and cap.names.get(t)})
+    io_type = tf.int8 if io == "int8" else tf.float32
+    try:
+        with quiet_stdout(), quiet_stderr():
+            return convert.mlir_quantize(calibrated, disable_per_channel=False,
+                                         fully_quantize=True, input_data_type=io_type,
+                                         output_data_type=io_type,
+                                         denylisted_nodes=deny or None)
+    except Exception as e:
+        raise _fail("tflite", "int8", e) from e
+
+
+# ---- ONNX -----------------------------------------------------------------------------------
+
+def onnx_nodes(model, kg: KerasGraph, keep: list[str]) -> list[str]:
+    """The names of the nodes of the kept groups in a (pre-processed) ONNX model."""
+    _, cap = onnx_graph(None, model=model)
+    _, tensor_group = match(cap, kg)
+    return [op.name for op in cap.ops
+            if op.outputs and tensor_group.get(op.outputs[0]) in keep and op.name]
+
+
+def onnx_quantized(float_model: bytes, calib: np.ndarray, method: str, kg: KerasGraph,
+                   keep: list[str]) -> tuple[bytes, dict]:
+    return quantize_onnx(float_model, "int8", calib, method,
+                         keep_float=lambda m: onnx_nodes(m, kg, keep))
+
+
+# ---- one artefact ---------------------------------------------------------------------------
+
+class Builder:
+    """Makes the int8 file of one format with a given set of kept layers (the TFLite
+    calibration done once)."""
+
+    def __init__(self, ctx, fmt: str):
+        self.ctx, self.fmt = ctx, fmt
+        self._calibrated: bytes | None = None
+
+    def __call__(self, keep: list[str]) -> tuple[bytes, dict]:
+        ctx, opts = self.ctx, self.ctx.opts
+        x = ctx.calib.x
+        if self.fmt == "tflite":
+            if self._calibrated is None:
+                self._calibrated = tflite_calibrated(ctx.model, x)
+            content = tflite_quantized(self._calibrated, ctx.layers, keep, opts.io)
+            details = {"scheme": "int8", "weights": "int8 per-channel",
+                       "activations": "int8 per-tensor", "io": opts.io,
+                       "calibration_samples": int(len(x))}
+        else:
+            content, details = onnx_quantized(ctx.onnx_float(), x, opts.method, ctx.layers,
+                                              keep)
+        details["kept_float"] = list(keep)
+        return content, details
+
+
+def _reached(fid: dict, ctx) -> bool:
+    opts = ctx.opts
+    if opts.min_sqnr is not None and (qe.as_float(fid["sqnr_db"]) or -np.inf) >= opts.min_sqnr:
+        return True
+    keras_acc = ctx.keras_accuracy()
+    return keras_acc is not None and fid.get("accuracy") is not None and \
+        fid["accuracy"] >= keras_acc - opts.max_drop / 100
+
+
+def next_layers(rows: list[dict], kept: list[str], kg: KerasGraph) -> list[str]:
+    """The layers to keep float next: the worst (isolated) not yet kept; when the worst is
+    already float, the layers it feeds (its output is quantized for them)."""
+    ranked = sorted((r for r in rows if qe.as_float(r.get("isolated_sqnr_db")) is not None),
+                    key=lambda r: qe.as_float(r["isolated_sqnr_db"]))
+    for r in ranked:
+        if r["layer"] not in kept:
+            return [r["layer"]]
+        after = [g.name for g in kg.groups if r["layer"] in g.sources and g.name not in kept]
+        if after:
+            return after
+    return []
+
+
+def auto(ctx, fmt: str, evaluate, staging: Path, notify) -> tuple[bytes, dict]:
+    """--keep-float auto for one format. ``evaluate(path) -> fidelity`` runs a candidate
+    file on the validation samples."""
+    build = Builder(ctx, fmt)
+    kept: list[str] = []
+    steps = []
+    probe = staging / f".keep-float-probe.{fmt}"
+    try:
+        while True:
+            content, details = build(kept)
+            probe.write_bytes(content)
+            fid = evaluate(probe)
+            steps.append({"kept_float": list(kept), "bytes": len(content),
+                          "accuracy": fid.get("accuracy"), "sqnr_db": fid["sqnr_db"],
+                          "top1_agreement": fid["top1_agreement"]})
+            if _reached(fid, ctx):
+                details["keep_float_reached"] = True
+                break
+            rows = compare_layers(ctx.model, probe, ctx.val.x, ctx.layers, ctx.layer_refs())
+            more = next_layers(rows, kept, ctx.layers)
+            if not more:
+                details["keep_float_reached"] = False
+                break
+            notify(f"    keeping {', '.join(more)} float (worst isolated SQNR)")
+            kept += more
+    finally:
+        probe.unlink(missing_ok=True)
+    details["keep_float_steps"] = steps
+    details["kept_float"] = list(kept)
+    return content, details
+
+
+def convert(ctx, fmt: str, evaluate, staging: Path, notify) -> tuple[bytes, dict]:
+    """The int8 artefact of ``fmt`` with --keep-float applied."""
+    keep = ctx.opts.keep_float
+    if keep == AUTO:
+        return auto(ctx, fmt, evaluate, staging, notify)
+    build = Builder(ctx, fmt)
+    content, details = build(resolve(keep, ctx.layers))
+    details["int8_bytes_without_keep_float"] = len(build([])[0])
+    return content, details

@@ -1,0 +1,362 @@
+"""Each layer of a quantized file against the same layer of the float Keras model.
+
+The Keras model is cut into *groups*: a layer and the batch norm, activation and dropout
+layers that follow it alone (the converters fuse them into one op), named by the first
+layer: the ``layer`` of a row, the name ``--keep-float`` takes. The file's ops are mapped to
+groups by the Keras names the converters keep in tensor and node names
+(:mod:`edgekit.core.layermatch`); an op without one (a (de)quantize, reshape or cast) goes
+to the group of the op that made its input. A group's tensor in the file is the output of
+its last op.
+
+Two views, on the same samples:
+
+* accumulated: the file's tensor against Keras' (what the quantized model computes, every
+  error before it included): ``sqnr_db``, ``cosine``, ``max_abs_error``, the tensor's
+  quantization ``step``, ``clipped_share``, ``collapsed_share``;
+* isolated: the float layer run on the file's own input to that layer (the output of the
+  groups before it, as the file computed them), against the file's output: the error this
+  layer adds, not the error it inherits (TensorFlow's QuantizationDebugger calls this the
+  layer-wise mode). ``isolated_sqnr_db`` is averaged over output channels, so that one
+  channel whose range swamps the others cannot hide them. It costs one call of each Keras
+  layer on arrays already captured: no extra conversion, no cut-out model. The first layer's
+  isolated error includes the quantization of the model input.
+
+When the model ends in softmax (or sigmoid), the last group is compared on its input (the
+logits), as is the model-level figure (:func:`logits_reference`, :func:`file_logits`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from edgekit.core import quant_error as qe
+from edgekit.core.layermatch import FUSABLE, by_length, find
+from edgekit.export.capture import PASS_OPS, QDQ_OPS, Capture, capture, graph
+
+INPUT = ""                      # the model input, as a group's source
+FOLLOWERS = FUSABLE | {"Dropout", "ELU", "PReLU", "SpatialDropout2D"}
+FINAL_KINDS = ("softmax", "sigmoid")
+MAX_SAMPLES = 256               # per-layer figures on at most this many samples
+STANDS_OUT_DB = 30.0            # an isolated SQNR above this is plain int8 rounding (~6 dB/bit)
+KERAS_BATCH = 64
+
+
+@dataclass
+class Group:
+    name: str
+    op: str
+    members: list[str]
+    sources: list[str]          # the groups feeding the first layer (INPUT: the model input)
+    logits: bool = False        # compared on the logits (the model ends in softmax/sigmoid)
+    fused_final: bool = False   # the softmax is the last layer's own activation
+
+
+def _activation_name(layer) -> str | None:
+    act = getattr(layer, "activation", None)
+    name = getattr(act, "__name__", None)
+    if type(layer).__name__ == "Softmax":
+        return "softmax"
+    return name
+
+
+def _inbound(layer) -> list[str]:
+    return [t._keras_history.operation.name for n in layer._inbound_nodes
+            for t in n.input_tensors]
+
+
+@dataclass
+class KerasGraph:
+    groups: list[Group]
+    group_of: dict[str, str] = field(default_factory=dict)   # layer -> group
+    order: dict[str, int] = field(default_factory=dict)      # layer -> position
+
+    def by_name(self) -> dict[str, Group]:
+        return {g.name: g for g in self.groups}
+
+    def logits_group(self) -> Group | None:
+        return next((g for g in self.groups if g.logits), None)
+
+
+def keras_groups(model) -> KerasGraph:
+    """The groups of a functional Keras model, in execution order."""
+    layers = list(model.layers)
+    inbound = {la.name: _inbound(la) for la in layers}
+    consumers: dict[str, int] = {}
+    for srcs in inbound.values():
+        for s in srcs:
+            consumers[s] = consumers.get(s, 0) + 1
+    out_name = model.outputs[0]._keras_history.operation.name
+    kg = KerasGraph([], order={la.name: k for k, la in enumerate(layers)})
+    groups: dict[str, Group] = {}
+    for la in layers:
+        kind, srcs = type(la).__name__, inbound[la.name]
+        if kind == "InputLayer":
+            kg.group_of[la.name] = INPUT
+            continue
+        src_groups = [kg.group_of.get(s, INPUT) for s in srcs]
+        final = la.name == out_name and _activation_name(la) in FINAL_KINDS
+        if final and kind in ("Activation", "Softmax") and src_groups and src_groups[0]:
+            groups[src_groups[0]].logits = True      # compared on the softmax's input
+            kg.group_of[la.name] = src_groups[0]
+            continue
+        if (kind in FOLLOWERS and len(srcs) == 1 and consumers.get(srcs[0]) == 1
+                and src_groups[0] != INPUT):
+            groups[src_groups[0]].members.append(la.name)
+            kg.group_of[la.name] = src_groups[0]
+            continue
+        g = Group(la.name, kind, [la.name], src_groups, logits=final, fused_final=final)
+        groups[la.name] = g
+        kg.groups.append(g)
+        kg.group_of[la.name] = la.name
+    return kg
+
+
+def run_group(model, g: Group, inputs: list[np.ndarray]) -> np.ndarray:
+    """The float layers of ``g`` called on ``inputs`` (a softmax/sigmoid that ends the model
+    left out: the logits)."""
+    from edgekit._tf import keras
+
+    outs = []
+    for i in range(0, len(inputs[0]), KERAS_BATCH):
+        h = [v[i:i + KERAS_BATCH] for v in inputs]
+        h = h[0] if len(h) == 1 else h
+        for name in g.members:
+            layer = model.get_layer(name)
+            if g.fused_final and name == g.members[-1]:
+                saved = layer.activation
+                layer.activation = keras.activations.linear
+                try:
+                    h = layer(h)
+                finally:
+                    layer.activation = saved
+            else:
+                h = layer(h)
+        outs.append(np.asarray(h, dtype=np.float32))
+    return np.concatenate(outs)
+
+
+def keras_references(model, kg: KerasGraph, x: np.ndarray) -> dict[str, np.ndarray]:
+    """Every group's float output on ``x`` (logits for the last group when it has them)."""
+    from edgekit._tf import keras
+
+    plain = [g for g in kg.groups if not g.fused_final]
+    sub = keras.Model(model.inputs, [model.get_layer(g.members[-1]).output for g in plain])
+    parts: list[list] = [[] for _ in plain]
+    for i in range(0, len(x), KERAS_BATCH):
+        got = sub(x[i:i + KERAS_BATCH], training=False)
+        got = got if isinstance(got, (list, tuple)) else [got]
+        for k, v in enumerate(got):
+            parts[k].append(np.asarray(v, dtype=np.float32))
+    refs = {g.name: np.concatenate(p) for g, p in zip(plain, parts, strict=True)}
+    for g in kg.groups:
+        if g.fused_final:
+            refs[g.name] = run_group(model, g, [x if s == INPUT else refs[s]
+                                                for s in g.sources])
+    return refs
+
+
+def to_keras_layout(v: np.ndarray, ref: np.ndarray) -> np.ndarray | None:
+    """The file's tensor in Keras' layout: as it is, channels moved last (NCHW -> NHWC),
+    or reshaped when only singleton axes differ; None when it cannot be the same tensor."""
+    if v.shape == ref.shape:
+        same = v
+        if v.ndim == 4:     # H == W == C: both readings fit, keep the closer one
+            moved = np.transpose(v, (0, 2, 3, 1))
+            if qe.cosine(ref, moved) > qe.cosine(ref, v) + 1e-6:
+                return moved
+        return same
+    if v.ndim == 4 and np.transpose(v, (0, 2, 3, 1)).shape == ref.shape:
+        return np.transpose(v, (0, 2, 3, 1))
+    if v.size == ref.size and [d for d in v.shape if d != 1] == \
+            [d for d in ref.shape if d != 1]:
+        return v.reshape(ref.shape)
+    return None
+
+
+def _downstream(cap: Capture, start_op) -> set[int]:
+    """Indices (in cap.ops) of ``start_op`` and every op that uses its results."""
+    tainted, out = set(start_op.outputs), set()
+    for k, op in enumerate(cap.ops):
+        if op is start_op or any(t in tainted for t in op.inputs):
+            out.add(k)
+            tainted |= set(op.outputs)
+    return out
+
+
+def _layer_of(cap: Capture, op, names: list[str], consts: set) -> str | None:
+    if cap.fmt == "tflite":
+        hits = [find(chunk, names) for chunk in op.name.split(";")]
+    else:
+        hits = [find(op.name, names)]
+    hits = [h for h in hits if h]
+    if not hits and op.type not in PASS_OPS:   # a renamed op: the names of its weights
+        hits = [h for t in op.inputs if t in consts
+                for h in [find(str(cap.names.get(t, t)), names)] if h]
+    return hits
+
+
+def match(cap: Capture, kg: KerasGraph) -> tuple[dict, dict]:
+    """({group: tensor key of its output in the file}, {tensor key: group}) for every op
+    before the final softmax/sigmoid; the logits group gets the final activation's input."""
+    names = by_length(kg.group_of)
+    consts = set(cap.consts)
+    final = cap.final_activation()
+    skip = _downstream(cap, _final_op(cap)) if final else set()
+    tensor_group: dict = {t: INPUT for t in cap.inputs}
+    last: dict[str, object] = {}
+    for k, op in enumerate(cap.ops):
+        acts = [t for t in op.inputs if t not in consts and t != "" and t != -1]
+        if op.type in QDQ_OPS and not acts:       # a weight decoded at load
+            consts |= set(op.outputs)
+            continue
+        if k in skip:
+            continue
+        hits = _layer_of(cap, op, names, consts)
+        if hits:
+            g = kg.group_of[max(hits, key=lambda n: kg.order.get(n, -1))]
+        elif op.type in PASS_OPS and len(acts) == 1:
+            g = tensor_group.get(acts[0])
+        else:
+            g = None
+        for t in op.outputs:
+            tensor_group[t] = g
+        if g:
+            last[g] = op.outputs[0]
+    lg = kg.logits_group()
+    if final and lg is not None:
+        last[lg.name] = final[1]
+    return last, tensor_group
+
+
+def _final_op(cap: Capture):
+    final = cap.final_activation()
+    key = final[1]
+    return next(op for op in cap.ops if key in op.inputs
+                and op.type in ("SOFTMAX", "Softmax", "LOGISTIC", "Sigmoid"))
+
+
+def _row(g: Group, ref, got, q, iso_ref) -> dict:
+    e = qe.tensor_error(ref, got, q.step if q else None, q.zero_point if q else 0,
+                        q.qmin if q else -128, q.qmax if q else 127)
+    iso = None if iso_ref is None else qe.channel_sqnr_db(iso_ref, got)
+    iso_cos = None if iso_ref is None else qe.cosine(iso_ref, got)
+    f = qe.finite_or_none
+    return {"layer": g.name, "op": g.op + (" (logits)" if g.logits else ""),
+            "sqnr_db": f(e["sqnr_db"]), "cosine": f(e["cosine"], 5),
+            "max_abs_error": f(e["max_abs_error"], 6),
+            "step": None if e["step"] is None else float(f"{e['step']:.6g}"),
+            "clipped_share": f(e["clipped_share"], 4),
+            "collapsed_share": f(e["collapsed_share"], 4),
+            "isolated_sqnr_db": f(iso), "isolated_cosine": f(iso_cos, 5)}
+
+
+def compare_layers(model, path, x: np.ndarray, kg: KerasGraph | None = None,
+                   refs: dict | None = None) -> list[dict]:
+    """One row per Keras group that the file has a tensor for, in execution order."""
+    x = x[:MAX_SAMPLES]
+    kg = kg or keras_groups(model)
+    refs = refs if refs is not None else keras_references(model, kg, x)
+    cap = capture(path, x)
+    last, _ = match(cap, kg)
+    got: dict[str, np.ndarray] = {}
+    for g in kg.groups:
+        key = last.get(g.name)
+        if key is not None and key in cap.values:
+            v = to_keras_layout(cap.values[key], refs[g.name])
+            if v is not None:
+                got[g.name] = v
+    rows = []
+    groups = kg.by_name()
+    for g in kg.groups:
+        if g.name not in got:
+            continue
+        ins = [_file_input(model, groups, s, x, got) for s in g.sources]
+        iso_ref = run_group(model, g, ins) if ins and all(v is not None for v in ins) \
+            else None
+        rows.append(_row(g, refs[g.name], got[g.name], cap.quant.get(last[g.name]),
+                         iso_ref))
+    return rows
+
+
+def _file_input(model, groups: dict, source: str, x, got: dict, depth: int = 0):
+    """The file's value of a group's input: the source group's tensor in the file; a source
+    that has none (a padding or reshape the converter folded into the next op) is run in
+    float on its own inputs from the file."""
+    if source == INPUT:
+        return x
+    if source in got:
+        return got[source]
+    g = groups.get(source)
+    if g is None or depth > 4:
+        return None
+    ins = [_file_input(model, groups, s, x, got, depth + 1) for s in g.sources]
+    if not ins or any(v is None for v in ins):
+        return None
+    got[source] = run_group(model, g, ins)
+    return got[source]
+
+
+def summary(rows: list[dict]) -> str | None:
+    """One sentence naming the worst layer (isolated view) and why."""
+    w = qe.worst(rows)
+    if w is None:
+        return None
+    acc = qe.worst(rows, "sqnr_db")
+    iso = qe.as_float(w["isolated_sqnr_db"])
+    if iso >= STANDS_OUT_DB and not w.get("collapsed_share") and not w.get("clipped_share"):
+        text = (f"no layer stands out: each adds about the error of its own int8 rounding "
+                f"(lowest isolated SQNR {iso:.1f} dB, {w['layer']})")
+        if acc is not None:
+            text += (f"; the error accumulates along depth to "
+                     f"{qe.as_float(acc['sqnr_db']):.1f} dB at {acc['layer']}")
+        return text
+    text = (f"worst layer: {w['layer']} ({w['op']}), isolated SQNR {iso:.1f} dB: "
+            f"{qe.why(w)}")
+    if acc is not None and acc["layer"] != w["layer"]:
+        text += (f"; the accumulated error is largest at {acc['layer']} "
+                 f"({qe.as_float(acc['sqnr_db']):.1f} dB), after it")
+    return text
+
+
+# ---- the model-level figure on the logits --------------------------------------------------
+
+def logits_reference(model, x: np.ndarray) -> tuple[str, np.ndarray] | None:
+    """(description, Keras logits on ``x``) when the model ends in softmax or sigmoid."""
+    kg = keras_groups(model)
+    g = kg.logits_group()
+    if g is None:
+        return None
+    from edgekit._tf import keras
+
+    if g.fused_final:
+        srcs = [model.get_layer(g.members[0]).input]
+        sub = keras.Model(model.inputs, srcs)
+        ins = [np.concatenate([np.asarray(sub(x[i:i + KERAS_BATCH], training=False))
+                               for i in range(0, len(x), KERAS_BATCH)])]
+        return f"the input of {g.members[-1]}'s softmax", run_group(model, g, ins)
+    sub = keras.Model(model.inputs, model.get_layer(g.members[-1]).output)
+    out = np.concatenate([np.asarray(sub(x[i:i + KERAS_BATCH], training=False))
+                          for i in range(0, len(x), KERAS_BATCH)])
+    return f"the output of {g.members[-1]} (the softmax's input)", out.astype(np.float32)
+
+
+def file_logits(path, x: np.ndarray) -> np.ndarray | None:
+    """The file's tensor entering its final softmax/sigmoid on ``x``, or None."""
+    final = graph(path).final_activation()
+    if final is None:
+        return None
+    cap = capture(path, x, want=[final[1]])
+    return cap.values.get(final[1])
+
+
+def output_step(path) -> float | None:
+    """The quantization step of the file's (first) output, when it is quantized."""
+    cap = graph(path)
+    q = cap.quant.get(cap.outputs[0])
+    if q is None and cap.fmt == "tflite":
+        made = cap.producer().get(cap.outputs[0])
+        if made is not None and made.type == "DEQUANTIZE":
+            q = cap.quant.get(cap.activations(made)[0])
+    return q.step if q else None

@@ -1,0 +1,142 @@
+"""The per-layer comparison of an export (``--per-layer``): the terminal table, the chart
+(SQNR along depth, accumulated and isolated, one line pair per artefact) as a PNG/PDF/SVG,
+and the section of the HTML report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from edgekit.core.quant_error import as_float
+from edgekit.report.figures import save_figure
+
+COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]
+
+
+def with_rows(manifest: dict) -> list[dict]:
+    """The artefacts that carry per-layer rows."""
+    return [a for a in manifest.get("artifacts", []) if a.get("per_layer")]
+
+
+def _db(v) -> str:
+    f = as_float(v)
+    return "" if f is None else ("inf" if f == float("inf") else f"{f:.1f}")
+
+
+def _share(v) -> str:
+    return "" if v is None else f"{v:.0%}" if v else "0"
+
+
+def render_per_layer(manifest: dict, console) -> None:
+    from rich.table import Table
+
+    for a in with_rows(manifest):
+        kept = set(a.get("kept_float") or [])
+        worst = a.get("per_layer_summary") or ""
+        table = Table(title=f"{a['file']}: layer by layer against Keras", title_justify="left",
+                      box=None, pad_edge=False, header_style="bold")
+        for c in ("layer", "op", "SQNR dB", "isolated dB", "cosine", "max err", "step",
+                  "clipped", "collapsed"):
+            table.add_column(c, justify="left" if c in ("layer", "op") else "right")
+        for r in a["per_layer"]:
+            name = r["layer"] + (" (float)" if r["layer"] in kept else "")
+            bad = worst.startswith(f"worst layer: {r['layer']} ")
+            table.add_row(("[bold red]" if bad else "") + name, r["op"], _db(r["sqnr_db"]),
+                          _db(r["isolated_sqnr_db"]),
+                          "" if r["cosine"] is None else f"{r['cosine']:.4f}",
+                          f"{r['max_abs_error']:.2g}",
+                          "" if r["step"] is None else f"{r['step']:.3g}",
+                          _share(r["clipped_share"]), _share(r["collapsed_share"]))
+        console.print(table)
+        if worst:
+            console.print(worst[0].upper() + worst[1:] + ".")
+    if with_rows(manifest):
+        console.print("[dim]SQNR: the file's layer output against Keras' with every error "
+                      "before it (accumulated); isolated: against the float layer run on the "
+                      "file's own input to it, averaged over output channels (the error that "
+                      "layer adds). collapsed: share of output channels left on one "
+                      "quantization level.[/dim]")
+
+
+CAP_DB = 80.0   # identical tensors (inf dB) are drawn at the top of the chart
+
+
+def _ys(rows, key) -> list[float | None]:
+    out = []
+    for r in rows:
+        f = as_float(r.get(key))
+        out.append(None if f is None else min(f, CAP_DB))
+    return out
+
+
+def plot_per_layer(manifest: dict, path: Path) -> None:
+    """SQNR along depth for every artefact with per-layer rows: accumulated (solid) and
+    isolated (dashed), the worst layer marked."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    arts = with_rows(manifest)
+    names = arts[0]["per_layer"] and [r["layer"] for r in arts[0]["per_layer"]] if arts else []
+    fig, ax = plt.subplots(figsize=(min(16, max(7, len(names) * 0.45)), 4.5))
+    for k, a in enumerate(arts):
+        rows = a["per_layer"]
+        colour = COLOURS[k % len(COLOURS)]
+        xs = list(range(len(rows)))
+        label = f"{a['format']} {a['quant']}"
+        ax.plot(xs, _ys(rows, "sqnr_db"), "-o", color=colour, ms=3,
+                label=f"{label}: accumulated")
+        ax.plot(xs, _ys(rows, "isolated_sqnr_db"), "--", color=colour, alpha=0.7,
+                label=f"{label}: isolated")
+        kept = set(a.get("kept_float") or [])
+        for x, r in zip(xs, rows, strict=True):
+            if r["layer"] in kept:
+                ax.axvspan(x - 0.4, x + 0.4, color=colour, alpha=0.08)
+    if arts:
+        longest = max(arts, key=lambda a: len(a["per_layer"]))["per_layer"]
+        ax.set_xticks(range(len(longest)))
+        ax.set_xticklabels([r["layer"] for r in longest], rotation=60, ha="right", fontsize=7)
+    ax.set_ylabel(f"SQNR against Keras (dB, capped at {CAP_DB:.0f})")
+    ax.set_xlabel("layer (execution order)")
+    ax.set_title(f"{manifest['model'].get('name', '')}: error layer by layer")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    save_figure(fig, Path(path))
+
+
+def html_section(doc: dict, n: int) -> str:
+    """The per-layer part of an export's HTML section: one SVG chart and one table per
+    artefact (empty when the export has no per-layer rows)."""
+    from edgekit.report.html import _e, _Plot, _table
+
+    arts = with_rows(doc)
+    if not arts:
+        return ""
+    longest = max(len(a["per_layer"]) for a in arts)
+    ys = [y for a in arts for key in ("sqnr_db", "isolated_sqnr_db")
+          for y in _ys(a["per_layer"], key) if y is not None] or [0.0]
+    plot = _Plot(list(range(max(longest, 2))), ys, "layer (execution order)",
+                 "SQNR against Keras (dB)", x0=0)
+    legend, tables = [], []
+    for k, a in enumerate(arts):
+        colour = COLOURS[k % len(COLOURS)]
+        for key, dash in (("sqnr_db", ""), ("isolated_sqnr_db", ' stroke-dasharray="5 4"')):
+            pts = [(plot.px(x), plot.py(y)) for x, y in enumerate(_ys(a["per_layer"], key))
+                   if y is not None]
+            if len(pts) > 1:
+                d = " ".join(f"{x:.1f},{y:.1f}" for x, y in pts)
+                plot.parts.append(f'<polyline points="{d}" fill="none" stroke="{colour}" '
+                                  f'stroke-width="1.6"{dash}/>')
+        legend.append(f'<span style="color:{colour}">{_e(a["file"])}</span>')
+        rows = [[r["layer"], r["op"], as_float(r["sqnr_db"]), as_float(r["isolated_sqnr_db"]),
+                 r["cosine"], r["step"], r["clipped_share"], r["collapsed_share"]]
+                for r in a["per_layer"]]
+        tables.append(f"<h4>{_e(a['file'])}</h4><p>{_e(a.get('per_layer_summary') or '')}"
+                      "</p>" + _table(["layer", "op", "SQNR dB", "isolated dB", "cosine",
+                                       "step", "clipped", "collapsed"], rows,
+                                      numeric={"SQNR dB", "isolated dB", "cosine", "step",
+                                               "clipped", "collapsed"}))
+    chart = plot.svg("SQNR along depth: accumulated (solid) and isolated (dashed)")
+    return (f"<h3>Layer by layer</h3><p>{' · '.join(legend)} — solid: accumulated, dashed: "
+            "isolated (the error each layer adds)</p>" + chart + "".join(tables))
