@@ -55,18 +55,28 @@ def _onnxruntime() -> dict:
 PROBE_TIMEOUT_S = 300     # an import that hangs (emulated boards import slowly)
 
 
-def probe(fn, timeout_s: float = PROBE_TIMEOUT_S) -> tuple[dict | None, str | None]:
-    """Run ``fn`` (an import and what it reports) in a forked child, so that a runtime
-    that kills its process at import (a wheel built for another CPU: SIGILL, SIGSEGV)
-    cannot take the agent with it: (what fn returned, None) or (None, what went wrong)."""
-    import select
-    import signal
-
+def probe(fns: dict, timeout_s: float = PROBE_TIMEOUT_S) -> dict[str, tuple]:
+    """Run each of ``fns`` ({name: fn}, an import and what it reports) in its own forked
+    child, all at once, so that a runtime that kills its process at import (a wheel
+    built for another CPU: SIGILL; a broken install: SIGSEGV) cannot take the agent or
+    the other runtimes with it: {name: (what fn returned, None) or (None, what went
+    wrong)}."""
     if not hasattr(os, "fork"):
-        try:
-            return fn(), None
-        except Exception as e:
-            return None, f"fails at import ({type(e).__name__}: {first_line(e)})"
+        return {name: _in_process(fn) for name, fn in fns.items()}
+    children = {name: _fork(fn) for name, fn in fns.items()}
+    deadline = time.monotonic() + timeout_s
+    return {name: _collect(pid, read, deadline, timeout_s)
+            for name, (pid, read) in children.items()}
+
+
+def _in_process(fn) -> tuple:
+    try:
+        return fn(), None
+    except Exception as e:
+        return None, f"fails at import ({type(e).__name__}: {first_line(e)})"
+
+
+def _fork(fn) -> tuple[int, int]:
     read, write = os.pipe()
     sys.stderr.flush()
     pid = os.fork()
@@ -79,7 +89,14 @@ def probe(fn, timeout_s: float = PROBE_TIMEOUT_S) -> tuple[dict | None, str | No
         os.write(write, text.encode())
         os._exit(0)
     os.close(write)
-    data, deadline = b"", time.monotonic() + timeout_s
+    return pid, read
+
+
+def _collect(pid: int, read: int, deadline: float, timeout_s: float) -> tuple:
+    import select
+    import signal
+
+    data = b""
     with os.fdopen(read, "rb") as pipe:
         while True:
             left = deadline - time.monotonic()
@@ -111,11 +128,12 @@ def probe(fn, timeout_s: float = PROBE_TIMEOUT_S) -> tuple[dict | None, str | No
 def runtimes(isolated: bool = True) -> dict:
     """{"litert": "<package> <version>" or None, "onnxruntime": ..., "providers": [...],
     "problems": {runtime: why it cannot be used}}: on a board (``isolated``) each runtime
-    is probed on its own in a child process (one that crashes at import does not hide the
-    others, nor take the agent with it) and not imported here."""
+    is probed in its own child process, in parallel (one that crashes at import does not
+    hide the others, nor take the agent with it), and not imported here."""
     found: dict = {"litert": None, "onnxruntime": None, "providers": [], "problems": {}}
-    for runtime, fn in (("litert", _litert), ("onnxruntime", _onnxruntime)):
-        got, problem = probe(fn) if isolated else (fn(), None)
+    fns = {"litert": _litert, "onnxruntime": _onnxruntime}
+    probed = probe(fns) if isolated else {r: (fn(), None) for r, fn in fns.items()}
+    for runtime, (got, problem) in probed.items():
         if problem is not None:
             found["problems"][runtime] = problem
         else:
