@@ -263,3 +263,92 @@ def expand_once(model, known) -> tuple[object, int]:
                 out.opset_import.append(imp)
         expanded += 1
     return out, expanded
+
+
+def _free_names(graph, into: set | None = None) -> set:
+    """Values a graph (its subgraphs included) uses but neither makes nor takes as input:
+    the outer-scope values a body reads."""
+    into = set() if into is None else into
+    made = _produced(graph) | {i.name for i in graph.input}
+    for n in graph.node:
+        into.update(i for i in n.input if i and i not in made)
+        for _, g in subgraphs(n):
+            into.update(v for v in _free_names(g) if v not in made)
+    return into
+
+
+def _first_iteration(node, body, outer: dict) -> dict | None:
+    """The values a Loop or Scan body takes on its first iteration (Loop: iteration 0, the
+    condition, the initial carried values; Scan: the initial states and the first slice
+    of each scanned input), or None when one of them is not known."""
+    import numpy as np
+    from onnx import helper
+
+    attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+    if node.op_type == "Loop":
+        given = [np.array(0, np.int64), np.array(True)] + [
+            outer.get(i) for i in node.input[2:]]
+    else:
+        scans = int(attrs.get("num_scan_inputs", 0))
+        states = len(node.input) - scans
+        axes = list(attrs.get("scan_input_axes", [0] * scans))
+        backwards = list(attrs.get("scan_input_directions", [0] * scans))
+        given = [outer.get(i) for i in node.input[:states]]
+        for k, name in enumerate(node.input[states:]):
+            x = outer.get(name)
+            given.append(None if x is None or not isinstance(x, np.ndarray) else np.take(
+                x, -1 if backwards[k] else 0, axis=axes[k] % max(x.ndim, 1)))
+    if len(given) != len(body.input) or any(
+            not isinstance(v, np.ndarray) for v in given):
+        return None
+    return {b.name: v for b, v in zip(body.input, given, strict=True)}
+
+
+def body_values(model, outer: dict, run) -> tuple[dict, set]:
+    """Every tensor of each top-level Loop / Scan body on its first iteration, from one
+    run of the body as a graph of its own (``run(model, feeds)``: the evaluator), fed the
+    values the outer run gave; and the names of the loops whose bodies ran. A body whose
+    sizes change from one iteration to the next is sized by its first one."""
+    import numpy as np
+    from onnx import GraphProto, helper
+
+    values: dict = {}
+    ran: set = set()
+    outer = {**_stored_values(model), **outer}
+    for n in model.graph.node:
+        if n.op_type not in ("Loop", "Scan"):
+            continue
+        body = dict(subgraphs(n))["body"]
+        feeds = _first_iteration(n, body, outer)
+        free = sorted(_free_names(body))
+        if feeds is None or any(not isinstance(outer.get(f), np.ndarray) for f in free):
+            continue
+        feeds.update({f: outer[f] for f in free})
+        graph = GraphProto()
+        graph.CopyFrom(body)
+        del graph.input[:]
+        del graph.output[:]
+        for name, v in feeds.items():
+            graph.input.append(helper.make_tensor_value_info(
+                name, helper.np_dtype_to_tensor_dtype(v.dtype), list(v.shape)))
+        graph.output.extend(helper.make_empty_tensor_value_info(o) for o in
+                            dict.fromkeys(o for b in graph.node for o in b.output if o))
+        standalone = helper.make_model(graph, opset_imports=list(model.opset_import),
+                                       ir_version=model.ir_version)
+        got = run(standalone, feeds)
+        if got:
+            values.update(got)
+            ran.add(n.name or next((o for o in n.output if o), n.op_type))
+    return values, ran
+
+
+def _stored_values(model) -> dict:
+    """Initializers and Constant outputs as arrays (what a body may read from outside)."""
+    from onnx import numpy_helper
+
+    out = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
+    for n in model.graph.node:
+        if n.op_type == "Constant" and n.output and n.attribute and n.attribute[0].name == \
+                "value":
+            out[n.output[0]] = numpy_helper.to_array(n.attribute[0].t)
+    return out

@@ -5,8 +5,9 @@
   onnxruntime first, onnx's reference evaluator where onnxruntime cannot run the graph. A
   size the file declares is never replaced by an unknown one. An ``If`` whose condition
   is determined is replaced by its taken branch and the graph run again (so its tensors
-  are sized by the run); tensors inside ``Loop`` / ``Scan`` bodies and undecided branches
-  take their shapes from inference (after the run has fixed the outer ones).
+  are sized by the run); a ``Loop`` / ``Scan`` body is run on its first iteration as a
+  graph of its own; undecided branches take their shapes from inference (after the run
+  has fixed the outer ones).
 * **Constants**: a tensor is constant when it depends only on initializers and ``Constant``
   nodes (and no subgraph or random op); such nodes decode or arrange stored tensors
   (``Cast -> Mul(scale)``, ``DequantizeLinear``, ``Reshape``, ``Transpose``, ``Slice``,
@@ -61,6 +62,7 @@ class Evaluated:
     values: dict = field(default_factory=dict)      # values of determined tensors, if run
     how: str = "onnx shape inference"
     inlined: dict = field(default_factory=dict)     # node -> the If branch it was moved from
+    first_iteration: set = field(default_factory=set)   # Loop/Scan sized by a run of its body
 
 
 def elem_name(elem_type: int) -> str:
@@ -334,21 +336,16 @@ def evaluate(model, given: dict | None = None) -> Evaluated:
 def _evaluate_once(model, given: dict) -> Evaluated:
     from onnx import numpy_helper
 
-    from edgekit.readers.onnx_control import body_inputs, write_shapes
+    from edgekit.readers.onnx_control import body_inputs, body_values, write_shapes
 
     model = _infer(model)
     tensors = _declared(model)
     how = "onnx shape inference"
     feeds = _feeds(model, tensors, given)
     ran = None
+    first_iteration: set = set()
     if feeds is not None:
-        ran = _run_onnxruntime(model, feeds)
-        how = "one run in onnxruntime"
-        if ran is None:
-            ran = _run_reference(model, feeds)
-            how = "one run of onnx's reference evaluator"
-        if ran is None:
-            how = "onnx shape inference (the graph does not run with inputs of these sizes)"
+        ran, how = _run(model, feeds)
     sized = {k for k, t in tensors.items() if t.static}   # sizes that no stand-in decided
     if ran:
         for name, value in ran.items():
@@ -365,6 +362,12 @@ def _evaluate_once(model, given: dict) -> Evaluated:
             for name, t in _declared(_infer(model)).items():
                 if name not in ran:
                     _merge(tensors, name, t)
+            inner, first_iteration = body_values(model, {**feeds, **ran},
+                                                  lambda m, f: _run(m, f)[0])
+            for name, value in inner.items():
+                known = tensors.get(name)
+                if known is None or not known.static:
+                    tensors[name] = _observed(value)
     constant, sources, determined = _constants(model, tensors, set(given), sized)
     values = {k: v for k, v in (ran or {}).items() if k in determined}
     values.update(given)
@@ -372,4 +375,18 @@ def _evaluate_once(model, given: dict) -> Evaluated:
         if init.name not in values and len(init.dims) <= 1 and sum(init.dims) <= 64:
             values[init.name] = numpy_helper.to_array(init)
     stored = {k: tensors[k] for k in sources if sources[k] == frozenset([k]) and k in tensors}
-    return Evaluated(model, tensors, stored, constant, sources, determined, values, how)
+    return Evaluated(model, tensors, stored, constant, sources, determined, values, how,
+                     first_iteration=first_iteration)
+
+
+def _run(model, feeds: dict) -> tuple[dict | None, str]:
+    """Every tensor's value from one run (onnxruntime, else onnx's reference evaluator),
+    and how the sizes were found."""
+    ran = _run_onnxruntime(model, feeds)
+    if ran is not None:
+        return ran, "one run in onnxruntime"
+    ran = _run_reference(model, feeds)
+    if ran is not None:
+        return ran, "one run of onnx's reference evaluator"
+    return None, "onnx shape inference (the graph does not run with inputs of these sizes)"
+

@@ -343,6 +343,8 @@ class _Reader:
             self.graph(body, f"{name}/body/", repeats * (trips or 1), feeds=feeds,
                        note=None if trips else "trip count unknown: the body counted once")
             note = f"{trips} iterations" if trips else "trip count unknown: body counted once"
+            if not prefix and name in ev.first_iteration:
+                note += "; the body sized by a run of its first iteration"
         record = self.node(_plain(n), prefix, repeats, None)
         record.attrs["control_flow"] = note
         record.inputs = list(dict.fromkeys(record.inputs + [

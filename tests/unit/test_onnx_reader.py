@@ -334,7 +334,8 @@ def test_loop_counts_the_body_times_its_trip_count(tmp_path):
     node = helper.make_node("Loop", ["M", "T", "x"], ["y"], name="loop", body=body)
     by, _, _ = _read(tmp_path, _model([node], [x], [y], [trips, true, init("w", 16, 16)]))
     assert by["loop/body/step"].macs == 5 * 16 * 16
-    assert by["loop"].attrs["control_flow"] == "5 iterations"
+    assert by["loop"].attrs["control_flow"] == \
+        "5 iterations; the body sized by a run of its first iteration"
 
 
 def test_every_output_of_a_node_and_its_element_type(tmp_path):
@@ -417,3 +418,33 @@ def test_every_standard_op_of_the_installed_onnx_has_a_place():
                    and not (s.has_function or s.has_context_dependent_function)
                    and s.name not in CONTROL_FLOW | UNCOUNTED_MAC_OPS | {"Constant"})
     assert loose == []
+
+
+def test_a_loop_body_that_inference_cannot_size_is_sized_by_running_it(tmp_path):
+    # the body reshapes its state with a shape computed outside (Shape -> Concat), which
+    # inference inside a subgraph cannot see: a run of the body on its first iteration can
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 24])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    body_in = [helper.make_tensor_value_info("i", TensorProto.INT64, []),
+               helper.make_tensor_value_info("cin", TensorProto.BOOL, []),
+               helper.make_tensor_value_info("h", TensorProto.FLOAT, None)]
+    body_out = [helper.make_tensor_value_info("cout", TensorProto.BOOL, []),
+                helper.make_tensor_value_info("h2", TensorProto.FLOAT, None)]
+    body = helper.make_graph([
+        helper.make_node("Identity", ["cin"], ["cout"]),
+        helper.make_node("Reshape", ["h", "shape"], ["hr"]),
+        helper.make_node("MatMul", ["hr", "w"], ["m"], name="step"),
+        helper.make_node("Reshape", ["m", "back"], ["h2"])], "body", body_in, body_out)
+    nodes = [helper.make_node("Shape", ["x"], ["s"], start=0, end=1),
+             helper.make_node("Concat", ["s", "minus1"], ["shape"], axis=0),
+             helper.make_node("Shape", ["x"], ["back"]),
+             helper.make_node("Loop", ["M", "T", "x"], ["y"], name="loop", body=body)]
+    inits = [numpy_helper.from_array(np.array(3, np.int64), "M"),
+             numpy_helper.from_array(np.array(True), "T"),
+             numpy_helper.from_array(np.array([-1, 8], np.int64), "minus1"),
+             init("w", 8, 8)]
+    by, _, _ = _read(tmp_path, _model(nodes, [x], [y], inits))
+    step = by["loop/body/step"]                    # [2, 3, 8] x [8, 8], 3 iterations
+    assert step.counted and step.output_shape == (2, 3, 8)
+    assert step.macs == 3 * (2 * 3 * 8 * 8)
+    assert "first iteration" in by["loop"].attrs["control_flow"]
