@@ -79,7 +79,10 @@ def state_warning(before: dict, after: dict) -> str | None:
     said = []
     if after.get("throttled") not in (None, "0x0") and after["throttled"] != before.get(
             "throttled"):
-        said.append(f"throttling flags {before.get('throttled')} -> {after['throttled']}")
+        from edgekit.core.cpuinfo import throttle_words
+
+        said.append(f"{throttle_words(after['throttled'])} (throttling flags "
+                    f"{before.get('throttled')} -> {after['throttled']})")
     t0, t1 = before.get("temperature_c"), after.get("temperature_c")
     if t0 is not None and t1 is not None and (t1 - t0 >= HOT_RISE_C or t1 >= HOT_C):
         said.append(f"heated from {t0:.0f} to {t1:.0f} °C")

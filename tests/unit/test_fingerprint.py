@@ -197,3 +197,13 @@ def test_remote_words_expand_only_a_leading_tilde(rest, tmp_path_factory):
                          env={"HOME": home, "PATH": "/usr/bin:/bin"}).stdout.decode()
     want = [home + "/" + rest] + words[1:]
     assert out.split("\n")[:-1] == "\n".join(want).split("\n")
+
+
+@given(st.integers(1, 2**20 - 1))
+def test_a_throttling_warning_says_it_in_words(value):
+    """The warning beside a timed row names what the firmware's flags mean."""
+    from edgekit.runtimes.measure import state_warning
+
+    said = state_warning({"throttled": "0x0"}, {"throttled": hex(value)})
+    assert said.startswith(cpuinfo.throttle_words(hex(value)))
+    assert f"(throttling flags 0x0 -> {hex(value)})" in said
