@@ -178,6 +178,6 @@ def why(row: dict) -> str:
             parts.append(f"the output step {step:.3g} is coarse against its values "
                          f"(max error {row.get('max_abs_error', 0):.3g})")
         else:
-            parts.append("its weights or arithmetic lose precision (no quantized output: "
-                         "the error comes from the weights)")
+            parts.append("no fixed output step (a float or run-time quantized output): the "
+                         "error comes from its weights or its run-time input quantization")
     return "; ".join(parts)

@@ -5,8 +5,8 @@ layers that follow it alone (the converters fuse them into one op), named by the
 layer: the ``layer`` of a row, the name ``--keep-float`` takes. The file's ops are mapped to
 groups by the Keras names the converters keep in tensor and node names
 (:mod:`edgekit.core.layermatch`); an op without one (a (de)quantize, reshape or cast) goes
-to the group of the op that made its input. A group's tensor in the file is the output of
-its last op.
+to the group of the op that made its input. A group's tensor in the file is the last
+output of its ops that is a float (or dequantized) activation of the layer's size.
 
 Two views, on the same samples:
 
@@ -33,7 +33,7 @@ import numpy as np
 
 from edgekit.core import quant_error as qe
 from edgekit.core.layermatch import FUSABLE, by_length, find
-from edgekit.export.capture import PASS_OPS, QDQ_OPS, Capture, capture, graph
+from edgekit.export.capture import PASS_OPS, Capture, capture, graph
 
 INPUT = ""                      # the model input, as a group's source
 FOLLOWERS = FUSABLE | {"Dropout", "ELU", "PReLU", "SpatialDropout2D"}
@@ -185,31 +185,40 @@ def _downstream(cap: Capture, start_op) -> set[int]:
     return out
 
 
-def _layer_of(cap: Capture, op, names: list[str], consts: set) -> str | None:
+def _layer_of(cap: Capture, op, names: list[str], consts: dict) -> list[str]:
+    """The Keras layers an op's name points at; for a renamed op (tf2onnx's 'Conv__37'),
+    those that the names of its weights point at, through the constant ops that made
+    them (a reshape or a dequantize of the stored bias)."""
     if cap.fmt == "tflite":
         hits = [find(chunk, names) for chunk in op.name.split(";")]
     else:
         hits = [find(op.name, names)]
     hits = [h for h in hits if h]
-    if not hits and op.type not in PASS_OPS:   # a renamed op: the names of its weights
+    if not hits and op.type not in PASS_OPS:
         hits = [h for t in op.inputs if t in consts
-                for h in [find(str(cap.names.get(t, t)), names)] if h]
+                for n in consts[t] for h in [find(n, names)] if h]
     return hits
 
 
 def match(cap: Capture, kg: KerasGraph) -> tuple[dict, dict]:
-    """({group: tensor key of its output in the file}, {tensor key: group}) for every op
-    before the final softmax/sigmoid; the logits group gets the final activation's input."""
+    """({group: the tensor keys its ops output, in execution order}, {tensor key: group})
+    for every op before the final softmax/sigmoid; the logits group gets the final
+    activation's input. The group's tensor is the last of its candidates that is a float
+    (or dequantized) activation of the right size: a DynamicQuantizeLinear's integers, a
+    scale or a shape after it are not."""
     names = by_length(kg.group_of)
-    consts = set(cap.consts)
+    # constant tensor -> the names it was made from (its own and its inputs')
+    consts: dict = {t: [str(cap.names.get(t, t))] for t in cap.consts}
     final = cap.final_activation()
     skip = _downstream(cap, _final_op(cap)) if final else set()
     tensor_group: dict = {t: INPUT for t in cap.inputs}
-    last: dict[str, object] = {}
+    cands: dict[str, list] = {}
     for k, op in enumerate(cap.ops):
         acts = [t for t in op.inputs if t not in consts and t != "" and t != -1]
-        if op.type in QDQ_OPS and not acts:       # a weight decoded at load
-            consts |= set(op.outputs)
+        if not acts:       # a weight decoded or reshaped at load: a constant
+            made_of = [n for t in op.inputs if t in consts for n in consts[t]]
+            for t in op.outputs:
+                consts[t] = [str(cap.names.get(t, t)), *made_of]
             continue
         if k in skip:
             continue
@@ -223,11 +232,11 @@ def match(cap: Capture, kg: KerasGraph) -> tuple[dict, dict]:
         for t in op.outputs:
             tensor_group[t] = g
         if g:
-            last[g] = op.outputs[0]
+            cands.setdefault(g, []).extend(op.outputs)
     lg = kg.logits_group()
     if final and lg is not None:
-        last[lg.name] = final[1]
-    return last, tensor_group
+        cands[lg.name] = [final[1]]
+    return cands, tensor_group
 
 
 def _final_op(cap: Capture):
@@ -259,14 +268,15 @@ def compare_layers(model, path, x: np.ndarray, kg: KerasGraph | None = None,
     kg = kg or keras_groups(model)
     refs = refs if refs is not None else keras_references(model, kg, x)
     cap = capture(path, x)
-    last, _ = match(cap, kg)
+    cands, _ = match(cap, kg)
     got: dict[str, np.ndarray] = {}
+    key_of: dict[str, object] = {}
     for g in kg.groups:
-        key = last.get(g.name)
-        if key is not None and key in cap.values:
-            v = to_keras_layout(cap.values[key], refs[g.name])
+        for key in reversed(cands.get(g.name, [])):
+            v = to_keras_layout(cap.values[key], refs[g.name]) if key in cap.values else None
             if v is not None:
-                got[g.name] = v
+                got[g.name], key_of[g.name] = v, key
+                break
     rows = []
     groups = kg.by_name()
     for g in kg.groups:
@@ -275,7 +285,7 @@ def compare_layers(model, path, x: np.ndarray, kg: KerasGraph | None = None,
         ins = [_file_input(model, groups, s, x, got) for s in g.sources]
         iso_ref = run_group(model, g, ins) if ins and all(v is not None for v in ins) \
             else None
-        rows.append(_row(g, refs[g.name], got[g.name], cap.quant.get(last[g.name]),
+        rows.append(_row(g, refs[g.name], got[g.name], cap.quant.get(key_of[g.name]),
                          iso_ref))
     return rows
 
@@ -306,7 +316,7 @@ def summary(rows: list[dict]) -> str | None:
     acc = qe.worst(rows, "sqnr_db")
     iso = qe.as_float(w["isolated_sqnr_db"])
     if iso >= STANDS_OUT_DB and not w.get("collapsed_share") and not w.get("clipped_share"):
-        text = (f"no layer stands out: each adds about the error of its own int8 rounding "
+        text = (f"no layer stands out: each adds about the error of its own rounding "
                 f"(lowest isolated SQNR {iso:.1f} dB, {w['layer']})")
         if acc is not None:
             text += (f"; the error accumulates along depth to "
