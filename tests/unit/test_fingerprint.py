@@ -207,3 +207,48 @@ def test_a_throttling_warning_says_it_in_words(value):
     said = state_warning({"throttled": "0x0"}, {"throttled": hex(value)})
     assert said.startswith(cpuinfo.throttle_words(hex(value)))
     assert f"(throttling flags 0x0 -> {hex(value)})" in said
+
+
+# ---- unknown stays unknown in a calibrated profile -------------------------------------
+
+
+
+@settings(max_examples=100, deadline=None)
+@given(governor=st.one_of(st.none(), st.sampled_from(["ondemand", "performance"])),
+       max_freq=st.one_of(st.none(), st.floats(100, 5000)),
+       temp=st.one_of(st.none(), st.floats(-20, 110)),
+       throttled=st.one_of(st.none(), st.sampled_from(["0x0", "0x50005", "0x80008"])),
+       board=st.one_of(st.none(), st.just("Raspberry Pi 5 Model B Rev 1.0")),
+       core=st.one_of(st.none(), st.just("Cortex-A76")),
+       machine=st.sampled_from(["aarch64", "x86_64"]))
+def test_a_profile_writes_only_what_the_machine_reported(tmp_path_factory, governor,
+                                                         max_freq, temp, throttled, board,
+                                                         core, machine):
+    import tomllib
+
+    from edgekit.core.device_profiles import load_profile
+    from edgekit.services.calibrate import profile_toml
+
+    fp = {"hostname": "pi", "cpu": "4x Cortex-A76", "core": core, "board": board,
+          "machine": machine, "system": "Linux", "os": "Debian", "kernel": "6.6",
+          "python": "3.11.2", "usable_cores": 4, "ram_bytes": 8 * 2**30,
+          "versions": {"numpy": "2.0"}, "governor": governor, "max_freq_mhz": max_freq,
+          "temperature_c": temp, "throttled": throttled}
+    m = {"name": "pi", "runtime": "ai-edge-litert 2.3.0", "threads": 4, "fc": [8, 16, 16],
+         "runs": 3, "copy_mib": 4, "peak_gflops_fp32": 12.345678, "peak_gops_int8": 50.0,
+         "bandwidth_gbs": 3.21, "storage_bytes": 10**9, "fingerprint": fp}
+    text = profile_toml(m, "--device pi")
+    device = tomllib.loads(text)["device"]
+    for key, value in (("governor", governor), ("max_freq_mhz", max_freq),
+                       ("temperature_c", temp), ("throttled", throttled),
+                       ("board", board), ("core", core)):
+        assert (key in device) == (value is not None), key
+        if isinstance(value, float):
+            assert device[key] == pytest.approx(value, rel=1e-3)
+    if throttled:
+        assert device["throttling"] == cpuinfo.throttle_words(throttled)
+    assert "unknown" not in text and "nan" not in text.lower()
+    path = tmp_path_factory.mktemp("p") / "pi.toml"
+    path.write_text(text)
+    p = load_profile(path)
+    assert p.kind == machine_kind(fp) and p.peak_gflops_fp32 == pytest.approx(12.35)
