@@ -212,7 +212,6 @@ def test_a_throttling_warning_says_it_in_words(value):
 # ---- unknown stays unknown in a calibrated profile -------------------------------------
 
 
-
 @settings(max_examples=100, deadline=None)
 @given(governor=st.one_of(st.none(), st.sampled_from(["ondemand", "performance"])),
        max_freq=st.one_of(st.none(), st.floats(100, 5000)),
