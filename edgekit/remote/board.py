@@ -330,6 +330,10 @@ def crash_report(returncode: int, stderr: str, sys_path: list[str]) -> str | Non
         if m := _FRAME.match(ln):
             frames.append(m.groups())
     frames = [(f, fn) for f, fn in frames if not f.startswith("<")]
+    if killed is not None and fatal is None and int(killed.group(1)) in (
+            signal.SIGKILL, signal.SIGTERM, signal.SIGHUP):
+        return (f"{what}: stopped from outside (the out-of-memory killer sends SIGKILL; "
+                "see 'dmesg' on the board)")
     if not frames:
         return f"{what}, outside Python code"
     path, function = frames[0]            # faulthandler lists the most recent call first
