@@ -39,8 +39,8 @@ def devices_add(
     url: Annotated[str, typer.Argument(help="ssh://[user@]host[:port]; a host alias from "
                                             "~/.ssh/config works too.")],
     python: Annotated[str, typer.Option(
-        "--python", help="The board's Python interpreter (absolute path, or a name on its "
-        "PATH).")] = "python3",
+        "--python", help="The board's Python interpreter: an absolute path, a name on its "
+        "PATH, or '~/venv/bin/python' (quoted: '~/' is the board's home).")] = "python3",
     ssh_option: Annotated[Optional[list[str]], typer.Option(
         "--ssh-option", "-o", metavar="KEY=VALUE", help="Passed to ssh as -o KEY=VALUE "
         "(repeat it), e.g. IdentityFile=~/.ssh/pi.", show_default=False)] = None,
