@@ -6,13 +6,13 @@ from __future__ import annotations
 import json
 import os
 import statistics
-import tempfile
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 
 from edgekit.core.errors import ModelFileError, UsageError, first_line
+from edgekit.core.files import temp_folder
 from edgekit.core.shapes import format_dims
 from edgekit.runtimes.base import IOSpec, call_inputs
 
@@ -144,7 +144,7 @@ def profile(path: Path, runs: int = 50, warmup: int = 5, threads: int | None = N
     """Per-op times of an .onnx model: each node's median time per run, shares, by op.
     ``specs``: --input-shape for dynamic sizes (a dynamic batch is 1 unless given);
     ``feeds``: input values (--inputs)."""
-    with tempfile.TemporaryDirectory(prefix="edgekit-prof-") as tmp:
+    with temp_folder(prefix="edgekit-prof-") as tmp:   # the trace (MiBs) goes, however it ends
         runner = OnnxRunner(path, provider=provider, threads=threads,
                             profile_prefix=os.path.join(tmp, "ort"))
         bound, arrays, _ = call_inputs(runner, specs, batch, feeds)

@@ -58,6 +58,7 @@ class Run:
     err: str
     seconds: float              # from the handlers' installation to the exit
     signalled: bool = False     # the signal was sent while the process was running
+    handled: bool = False       # edgekit installed its SIGTERM handler
 
 
 def _default_signals():
@@ -97,6 +98,7 @@ def run_edgekit(args: list[str], case: Path, signum: int | None = None,
                 assert time.monotonic() < deadline, "edgekit never installed its handlers"
                 time.sleep(0.005)
             ready = time.monotonic()
+            handled = proc.poll() is None
             signalled = False
             if signum is not None:
                 try:
@@ -112,7 +114,8 @@ def run_edgekit(args: list[str], case: Path, signum: int | None = None,
     seconds = time.monotonic() - ready
     with pytest.raises(ProcessLookupError):     # no process of its session is left
         os.killpg(proc.pid, 0)
-    return Run(code, (case / "stderr").read_text(errors="replace"), seconds, signalled)
+    return Run(code, (case / "stderr").read_text(errors="replace"), seconds, signalled,
+               handled)
 
 
 def sha(path: Path) -> str:
@@ -259,6 +262,7 @@ def test_interrupts_at_random_moments(models, tmp_path, name):
     reference = tmp_path / "complete"
     full = run_edgekit(command.args(reference), reference)
     check_run(command, reference, full, hashes, None, None)
+    assert full.handled, "edgekit never installed a SIGTERM handler: SIGTERM would kill it"
     rng = random.Random(f"{SEED}-{name}")
     signals = [signal.SIGINT, signal.SIGTERM] + [rng.choice([signal.SIGINT, signal.SIGTERM])
                                                  for _ in range(RUNS - 2)]

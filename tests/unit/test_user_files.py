@@ -297,3 +297,36 @@ def test_compare_formats_json_is_named_not_a_key_error(tmp_path):
         "keras": {"params": 1}}, "layers": [], "macs_agree": True}))
     with pytest.raises(ReportInputError, match="compare-formats"):
         load_input(tmp_path / "c.json")
+
+
+# ---- bench --compare files ------------------------------------------------------------------
+
+def _bench_doc() -> dict:
+    row = {"model": "mobilenet", "runtime": "litert", "provider": None, "threads": 1,
+           "batch": 1, "file": "m.tflite", "latency_ms": {"p50": 1.5, "p90": 1.7, "p99": 2.0,
+                                                         "mean": 1.55, "stdev": 0.1, "cv": 0.06}}
+    return {"schema": 1, "environment": {"cpu": "x86", "versions": {"numpy": "2.0"}},
+            "results": [row, dict(row, runtime="onnxruntime", provider="cpu", threads=2)]}
+
+
+@FUZZ
+@given(mutated(_bench_doc()))
+def test_a_bench_compare_file_loads_sane_or_names_the_key(tmp_path, doc):
+    """bench --compare: a previous 'bench --json' file, hand-edited or not, either loads and
+    compares (every change finite, a verdict) or is one line naming the file and the key."""
+    from edgekit.report import bench as R
+
+    path = tmp_path / "previous.json"
+    path.write_text(json.dumps(doc))
+    try:
+        previous, environment = R.load_previous(path)
+    except UsageError as e:
+        _one_line_naming(e, path)
+        return
+    results = [{"model": k[0], "runtime": k[1], "provider": k[2], "threads": k[3],
+                "batch": k[4], "latency_ms": {"p50": 1.6, "stdev": 0.05}} for k in previous]
+    R.compare_rows(results, previous)
+    for r in results:
+        assert math.isfinite(r["compare"]["change"])
+        assert r["compare"]["verdict"] in ("same", "slower", "faster")
+    R.fingerprint_changes(environment, {"cpu": "arm"})
