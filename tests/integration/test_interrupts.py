@@ -278,3 +278,63 @@ def test_interrupts_at_random_moments(models, tmp_path, name):
             after /= 3
         interrupted += run.code == 128 + signum
     assert interrupted >= RUNS - 1, f"only {interrupted} of {RUNS} runs were interrupted"
+
+
+# ---- an interrupt that the converter swallows ----------------------------------------------
+
+def _swallowed_by_a_broad_except():
+    try:
+        signal.raise_signal(signal.SIGTERM)
+        time.sleep(5)
+    except BaseException:   # noqa: BLE001 (what a library's catch-all does)
+        pass
+
+
+def _swallowed_in_a_finalizer():
+    class Handle:
+        def __del__(self):
+            signal.raise_signal(signal.SIGTERM)
+            time.sleep(0.2)
+
+    Handle()     # collected at once: the signal lands in __del__, where it cannot propagate
+
+
+def _wrapped_in_a_library_error():
+    try:
+        signal.raise_signal(signal.SIGTERM)
+        time.sleep(5)
+    except KeyboardInterrupt as e:
+        raise RuntimeError("conversion aborted") from e
+
+
+@pytest.mark.parametrize("swallow", [_swallowed_by_a_broad_except, _swallowed_in_a_finalizer,
+                                     _wrapped_in_a_library_error], ids=lambda f: f.__name__)
+def test_an_interrupt_during_the_onnx_conversion_is_never_lost(cli, keras, tmp_path,
+                                                               monkeypatch, swallow):
+    """The ways a library loses a signal raised while it runs (tf2onnx's conversion: a
+    catch-all, a finalizer, its own error): the export still stops (143), writes nothing,
+    says one line."""
+    import tf2onnx
+
+    from edgekit.core import interrupts
+
+    inputs = keras.Input((16, 16, 3))
+    x = keras.layers.Conv2D(4, 3, name="c1")(inputs)
+    model = keras.Model(inputs, keras.layers.Dense(3)(keras.layers.Flatten()(x)))
+    model.save(tmp_path / "tiny.keras")
+    real = tf2onnx.convert.from_keras
+
+    def converting(*args, **kwargs):
+        if signal.getsignal(signal.SIGTERM) is not interrupts._handler:
+            pytest.fail("edgekit did not install its SIGTERM handler")
+        swallow()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(tf2onnx.convert, "from_keras", converting)
+    out = tmp_path / "out"
+    r = cli("export", tmp_path / "tiny.keras", "--format", "onnx", "--quant", "none",
+            "--calibration", "random", "-n", "4", "-o", out)
+    assert r.code == 143, r.err
+    said = [line for line in r.err_lines if line.startswith("edgekit:")]
+    assert said == [LINE.format("SIGTERM")] and "Traceback" not in r.err, r.err
+    assert not out.exists() or not any(out.iterdir()), list(out.iterdir())
