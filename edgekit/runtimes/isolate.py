@@ -128,9 +128,7 @@ class Graph:
         op, name = self.ops[k], self.names[k]
         p = Piece(position, k, name, self.activations(op),
                   [int(o) for o in (op.outputs if op.outputs is not None else [])])
-        if name.startswith("CUSTOM:"):
-            p.reason = "custom op"
-        elif name in CONTROL_FLOW:
+        if name in CONTROL_FLOW:
             p.reason = "control flow (runs other subgraphs)"
         elif any(self.sg.tensors[i].isVariable for i in self.ins(op)):
             p.reason = "stateful (variable tensors)"
@@ -212,23 +210,72 @@ def interpreter(path=None, content=None, threads=None, xnnpack=True, keep_all=Fa
     return it
 
 
-def reference_tensors(path: Path, seed: int = 0):
-    """Run the whole model once on seeded uniform inputs (quantized where the model wants
-    integers) with LiteRT's reference kernels, keeping every tensor. Returns the
-    interpreter (read tensors with ``get_tensor``) and the inputs fed."""
+def _seeded_inputs(it, seed: int) -> list:
+    """Seeded uniform inputs in [-1, 1] (quantized where the model wants integers), set."""
     from edgekit.runtimes.base import quantize
     from edgekit.runtimes.litert import TFLiteRunner
 
-    it = interpreter(path, xnnpack=False, keep_all=True)
     rng = np.random.default_rng(seed)
     fed = []
     for d in it.get_input_details():
-        spec = TFLiteRunner._spec(d)
         x = rng.uniform(-1, 1, d["shape"]).astype(np.float32)
-        fed.append(quantize(x, spec))
+        fed.append(quantize(x, TFLiteRunner._spec(d)))
         it.set_tensor(d["index"], fed[-1])
+    return fed
+
+
+def reference_tensors(path: Path, seed: int = 0):
+    """Run the whole model once on seeded inputs with LiteRT's reference kernels, keeping
+    every tensor. Returns the run (read tensors with ``get_tensor``) and the inputs fed.
+    A model with an op that only a delegate implements (MediaPipe's
+    Convolution2DTransposeBias, which XNNPACK runs) is run op by op instead."""
+    try:
+        it = interpreter(path, xnnpack=False, keep_all=True)
+    except (ValueError, RuntimeError) as refused:
+        return _chained_run(Path(path), seed, refused)
+    fed = _seeded_inputs(it, seed)
     it.invoke()
     return it, fed
+
+
+class _Chained:
+    """Every tensor of one run, computed piece by piece: what ``get_tensor`` of a run that
+    keeps all tensors would give."""
+
+    def __init__(self, whole):
+        self.details = whole.get_input_details()
+        self.values: dict[int, np.ndarray] = {}
+
+    def get_tensor(self, i: int):
+        return self.values[i]
+
+    def get_input_details(self):
+        return self.details
+
+
+def _chained_run(path: Path, seed: int, refused: Exception):
+    """The reference run of a model the reference kernels refuse: each op cut out alone
+    (as the profile does), run in order on the outputs of the ones before it, with the
+    reference kernels where they have the op and XNNPACK where only it has."""
+    whole = interpreter(path, xnnpack=True)      # raises when no resolver has the op
+    fed = _seeded_inputs(whole, seed)
+    run = _Chained(whole)
+    for d, x in zip(run.details, fed, strict=True):
+        run.values[int(d["index"])] = x
+    for piece in Graph(path.read_bytes(), str(path)).pieces():
+        if piece.content is None:
+            raise refused
+        for xnnpack in (False, True):
+            try:
+                it = _load_piece(piece, run, 1, xnnpack)
+                break
+            except (ValueError, RuntimeError):
+                it = None
+        if it is None:
+            raise refused
+        for d, o in zip(it.get_output_details(), piece.outputs, strict=False):
+            run.values[o] = it.get_tensor(d["index"])
+    return run, fed
 
 
 def delegated(it) -> bool | None:
@@ -272,7 +319,10 @@ def profile(path: Path | str, threads: int | None = None, xnnpack: bool = True,
               "input_shapes": {d["name"]: format_dims(int(v) for v in d["shape"])
                                for d in ref.get_input_details()}}
     if whole:
-        it = interpreter(path, threads=threads, xnnpack=xnnpack)
+        try:
+            it = interpreter(path, threads=threads, xnnpack=xnnpack)
+        except (ValueError, RuntimeError) as e:   # e.g. a custom op only XNNPACK runs
+            raise refusal(label, e) from e
         for d, x in zip(it.get_input_details(), fed, strict=False):
             it.set_tensor(d["index"], x)
         notify("Timing the whole model")

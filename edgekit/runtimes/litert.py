@@ -30,8 +30,8 @@ def refusal(label: str, e: BaseException) -> ModelFileError:
     if custom:
         return ModelFileError(
             f"LiteRT cannot run {label}: it uses the custom op {custom.group(1)}, which "
-            "LiteRT has no kernel for (it comes with the runtime that made the file, e.g. "
-            "MediaPipe); `edgekit analyze` still reads the file")
+            "neither LiteRT's kernels nor, with these settings, XNNPACK implement (it "
+            "comes with the runtime that made the file); `edgekit analyze` still reads it")
     return ModelFileError(f"LiteRT cannot load {label}: {first_line(e)}")
 
 

@@ -129,7 +129,7 @@ def test_a_custom_op_litert_cannot_run_is_named_in_one_line(tmp_path, cli):
     for cmd in ("bench", "profile"):
         r = cli(cmd, tmp_path / "m.tflite", "--runs", "2")
         assert r.code == 1 and len(r.err_lines) == 1, r.err
-        assert "custom op MyVendor.FancyOp, which LiteRT has no kernel for" in r.err
+        assert "the custom op MyVendor.FancyOp, which neither LiteRT's kernels" in r.err
 
 
 @pytest.mark.parametrize("body_op, flagged", [("FULLY_CONNECTED", True), ("ADD", False)])
@@ -184,3 +184,52 @@ def test_a_leading_axis_that_is_not_the_batch_stays_in_the_shape(tmp_path, signa
     # every output of a node is a tensor: SPLIT's second half is in the memory plan
     assert [e["name"] for e in split.extra_outputs] == ["t3"]
     assert report.activation_bytes(split) == 2 * 7 * 5 * 4
+
+
+def _transposed_conv_model(tmp_path):
+    """MediaPipe's Convolution2DTransposeBias (stride 2, SAME) then RELU: XNNPACK runs the
+    custom op, LiteRT's own kernels do not have it."""
+    import struct
+
+    def build(m, g):
+        rng = np.random.default_rng(1)
+        x = g.tensor([1, 4, 4, 3])
+        w = g.const(rng.standard_normal((8, 3, 3, 3)).astype(np.float32))
+        b = g.const(rng.standard_normal(8).astype(np.float32))
+        y, z = g.tensor([1, 8, 8, 8]), g.tensor([1, 8, 8, 8])
+        g.sg.inputs, g.sg.outputs = [x], [z]
+        g.op("CUSTOM", [x, w, b], [y], custom=b"Convolution2DTransposeBias")
+        g.sg.operators[-1].customOptions = list(struct.pack("<iii", 1, 2, 2))
+        g.op("RELU", [y], [z])
+
+    _read(tmp_path, build)
+    return tmp_path / "m.tflite"
+
+
+def test_profile_runs_a_custom_op_that_xnnpack_implements(tmp_path, cli):
+    import json
+
+    path = _transposed_conv_model(tmp_path)
+    r = cli("profile", path, "--runs", "3", "--json")
+    assert r.code == 0, r.err
+    ops = {o["op"]: o for o in json.loads(r.out)["ops"]}
+    custom = ops["CUSTOM:Convolution2DTransposeBias"]
+    assert custom["isolated"] and custom["ms"] > 0 and custom["macs"] == 4 * 4 * 27 * 8
+    assert ops["RELU"]["isolated"]
+    r = cli("profile", path, "--runs", "3", "--no-xnnpack")      # no kernel then: one line
+    assert r.code == 1 and len(r.err_lines) == 1 and "Convolution2DTransposeBias" in r.err
+
+
+def test_the_op_by_op_reference_run_equals_the_whole_run(tmp_path):
+    # the reference run of a model the reference kernels refuse is made op by op: its
+    # last tensor equals the whole model's output under XNNPACK on the same inputs
+    from edgekit.runtimes.isolate import interpreter, reference_tensors
+
+    path = _transposed_conv_model(tmp_path)
+    run, fed = reference_tensors(path, seed=3)
+    whole = interpreter(path, xnnpack=True)
+    whole.set_tensor(whole.get_input_details()[0]["index"], fed[0])
+    whole.invoke()
+    out = whole.get_output_details()[0]["index"]
+    np.testing.assert_allclose(run.get_tensor(out), whole.get_tensor(out), rtol=1e-5)
+    assert (whole.get_tensor(out) > 0).any()
