@@ -261,3 +261,22 @@ def test_an_unknown_device_fails_before_any_export(args, tmp_path):
                                 "XDG_CONFIG_HOME": str(tmp_path / "config")})
     assert code == 2 and len(lines) == 1 and "unknown device 'typo'" in lines[0], lines
     assert heavy == [], heavy
+
+
+# ---- files a command reads are inputs: never written onto ----------------------------------
+
+SHIPPED_PROFILE = Path(__file__).resolve().parents[2] / "profiles" / "raspberry-pi-5.toml"
+
+
+@pytest.mark.parametrize("flag", ["--csv", "--report"])
+def test_a_profile_toml_given_by_path_is_never_overwritten(cli, tmp_path, flag):
+    profile = tmp_path / "board.toml"
+    profile.write_bytes(SHIPPED_PROFILE.read_bytes())
+    before = profile.read_bytes()
+    link = tmp_path / "link.toml"
+    link.symlink_to(profile)
+    for target in (profile, link, tmp_path / "." / "board.toml"):
+        r = cli("analyze", "mobilenet", "--alpha", "0.25", "--resolution", "96", "--profile",
+                profile, flag, target)
+        assert r.code == 2 and "input of this command" in r.err, r.err
+        assert profile.read_bytes() == before
