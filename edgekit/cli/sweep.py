@@ -10,6 +10,7 @@ from edgekit.cli.app import app
 from edgekit.cli.common import float_list, int_list, out, print_json, progress, wrote
 from edgekit.cli.options import JsonOpt, choices_metavar
 from edgekit.core import choices as C
+from edgekit.services.sweep_ray import CONNECT_BOUND_S
 
 
 def _size(value: Optional[str], option: str) -> Optional[int]:
@@ -77,7 +78,9 @@ def sweep_cmd(
         "always runs one at a time per device.")] = "local",
     ray_address: Annotated[Optional[str], typer.Option(
         "--ray-address", metavar="ADDRESS", help="A running Ray cluster ('auto', "
-        "'ray://host:10001'); default: a local Ray started for the sweep.",
+        f"'HOST:6379', 'ray://HOST:10001'), given up on after {CONNECT_BOUND_S} s. Its nodes "
+        "need edgekit installed, share nothing with this machine but Ray, and each keeps "
+        "its own export cache. Default: a local Ray started for the sweep.",
         show_default=False)] = None,
     workers: Annotated[Optional[int], typer.Option(
         "--workers", metavar="N", help="CPUs of the local Ray (default: all cores).",
@@ -128,3 +131,10 @@ def sweep_cmd(
         render_sweep(doc, out)
     for p in paths.values():
         wrote(p)
+    if doc["failed"]:       # the finished rows are written and stored; the rerun retries
+        from edgekit.core.errors import EdgekitError
+
+        f = doc["failed"][0]
+        raise EdgekitError(f"{len(doc['failed'])} of {len(doc['failed']) + len(doc['rows'])} "
+                           f"rows failed (first: {f['id']} on {f['where']}: {f['reason']}); "
+                           "rerun the same command to retry them")

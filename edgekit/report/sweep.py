@@ -9,8 +9,8 @@ from pathlib import Path
 from edgekit.core.units import nbytes, si
 
 CSV_COLUMNS = ["id", "model", "alpha", "resolution", "quant", "runtime", "params", "macs",
-               "peak_activation_bytes", "weights_bytes", "file_bytes", "top1_agreement",
-               "cosine", "sqnr_db", "published_top1", "published_source",
+               "peak_activation_bytes", "weights_bytes", "file_bytes", "file_sha256", "built_on",
+               "top1_agreement", "cosine", "sqnr_db", "published_top1", "published_source",
                "published_checkpoint", "validation_top1", "estimate_ms", "estimate_method",
                "fits", "latency_ms", "latency_p90_ms", "provider", "pareto", "feasible",
                "violates", "best"]
@@ -83,9 +83,27 @@ def render_sweep(doc: dict, console) -> None:
     best = doc["best"] or "none: no config meets the limits"
     console.print(f"best{' within ' + ', '.join(limits) if limits else ''}: {best}",
                   soft_wrap=True)
+    _work(doc, console)
+
+
+def _work(doc: dict, console) -> None:
+    """What ran, what crossed Ray's object store, and what failed (where and why)."""
     w = doc["work"]
     console.print(f"{w['ran']} stages run, {w['reused']} reused from {doc['store']} "
                   f"({w['seconds']:g} s)", soft_wrap=True)
+    moved = w.get("object_store_bytes")
+    if moved:
+        console.print(f"through Ray's object store: {nbytes(moved['file_bytes'])} of files "
+                      f"to this machine, {nbytes(moved['validation_bytes'])} of validation "
+                      "data to the nodes", soft_wrap=True)
+    failed = doc.get("failed") or []
+    if failed:
+        console.print(f"{len(failed)} failed (not on the front; a rerun retries them):",
+                      soft_wrap=True)
+        for f in failed:
+            on = f" on {f['runtime']}" if f["runtime"] else ""
+            console.print(f"  ✗ {f['id']}{on}: {f['stage']} failed on {f['where']}: "
+                          f"{f['reason']}", soft_wrap=True, markup=False, highlight=False)
 
 
 def _limits(doc: dict, skip=()) -> list[str]:
@@ -127,7 +145,7 @@ def plot_pareto(doc: dict, path: Path) -> None:
 
     x_of, y_of = scaled(lat["key"]), scaled(acc["key"])
     fig, ax = plt.subplots(figsize=(8, 5.5))
-    peak = max(r["peak_activation_bytes"] for r in rows) or 1
+    peak = max((r["peak_activation_bytes"] for r in rows), default=0) or 1
     colours = {"none": "#0072B2", "fp16": "#009E73", "dynamic": "#CC79A7", "int8": "#D55E00"}
     for q in dict.fromkeys(r["quant"] for r in rows):
         for feasible in (True, False):

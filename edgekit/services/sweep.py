@@ -5,29 +5,30 @@ and memory, and the best config within the user's limits.
 
 Work is split in two stages so that it can fan out without distorting a latency:
 
-- *build* (Keras build, analysis, export, fidelity, estimate, validation accuracy): pure
-  functions of the config; run in this process (``--executor local``) or as Ray tasks
-  (``--executor ray``) that share nothing but the export cache.
+- *build* (Keras build, analysis, export, fidelity, estimate, validation accuracy; in
+  services.sweep_build): a pure function of the config; run in this process (``--executor
+  local``) or as Ray tasks on nodes that share nothing with it but Ray (services.sweep_ray).
 - *time*: one queue per device, in this process. On the host, timing waits until no build
-  runs here; on a ``--device`` it goes on while the host converts.
+  runs here; on a ``--device`` it goes on while the builds run. A file is timed only when it
+  is the file whose sha256 its row carries.
 
-Each finished stage is appended to ``OUT/sweep.jsonl`` at once (one JSON line, flushed and
-fsynced): a killed sweep loses nothing finished, and the rerun does only what is missing.
+Each finished stage is appended to ``OUT/sweep.jsonl`` at once (services.sweep_store): a
+killed sweep loses nothing finished, and the rerun does only what is missing. A config that
+fails is reported (where and why) and the others go on; the sweep then exits non-zero.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from edgekit.core.errors import EdgekitError, UsageError, first_line
+from edgekit.core.errors import EdgekitError, UsageError
+from edgekit.services.sweep_build import WEIGHT_BYTES, build_config, validation_data
+from edgekit.services.sweep_store import STORE, Store, forget_missing_files, is_the_file, stage_key
 
-STORE = "sweep.jsonl"
-WEIGHT_BYTES = {"none": 4, "fp16": 2, "dynamic": 1, "int8": 1}
+__all__ = ["STORE", "WEIGHT_BYTES", "Store", "SweepSpec", "build_config", "choose",
+           "config_id", "flat_row", "sweep"]
 TIMED_RUNTIMES = ("litert", "onnxruntime")
 
 
@@ -85,16 +86,16 @@ class SweepSpec:
             raise UsageError("--max-latency needs a latency: time the configs (--runtime) or "
                              "estimate them on a device profile (--profile)")
         if self.validation is not None:
-            _validation_data(self.validation, classes=entry.defaults().get("classes"))
+            validation_data(self.validation, classes=entry.defaults().get("classes"))
         if self.executor not in ("local", "ray"):
             raise UsageError(f"--executor {self.executor}: must be local or ray")
         if self.executor == "local" and (self.ray_address or self.workers):
             raise UsageError("--ray-address and --workers go with --executor ray")
         if self.workers is not None:
             C.in_range(self.workers, 1, 1024, "--workers")
-        out = Path(self.out_dir)
-        if out.exists() and not out.is_dir():
-            raise UsageError(f"output folder {out} is a file")
+        from edgekit.core.files import check_output_folder
+
+        check_output_folder(self.out_dir)       # before the first build, creating nothing
         configs = []
         for a in dict.fromkeys(self.alphas):
             for r in dict.fromkeys(self.resolutions):
@@ -123,196 +124,6 @@ def config_id(model: str, alpha: float, resolution: int, quant: str) -> str:
     return f"{model}_a{alpha:g}_r{resolution}_{quant}"
 
 
-def _key(config: dict, settings: dict) -> str:
-    from edgekit.export.cache import versions_digest
-
-    text = json.dumps({"config": config["id"], **settings, "tools": versions_digest()},
-                      sort_keys=True)
-    return f"{config['id']}-{hashlib.sha256(text.encode()).hexdigest()[:12]}"
-
-
-# ---- the store ------------------------------------------------------------------------------
-
-def _store_schemas():
-    from edgekit.core import schema as S
-
-    count = S.Num(0, None, integer=True)
-    ms = S.Nullable(S.Num(0, 1e9, "ms"))
-    frac = S.Nullable(S.OneOf((S.Num(-1, 1), S.Str())))
-    build = S.Table({
-        "id": S.Str(), "model": S.Str(), "alpha": S.Num(0, 4, lo_open=True),
-        "resolution": S.Num(1, 1e5, "px", integer=True), "quant": S.Str(),
-        "params": count, "macs": count, "peak_activation_bytes": count,
-        "weights_bytes": count,
-        "files": S.MapOf(S.Table({"path": S.Str(), "bytes": count, "sha256": S.Str()})),
-        "fidelity": S.MapOf(S.Table({"top1_agreement": frac, "cosine": frac,
-                                     "sqnr_db": S.Nullable(S.OneOf((S.Num(), S.Str())))})),
-        "estimate": S.Optional(S.Nullable(S.Table({"ms": S.Num(0, None, "ms"),
-                                                   "fits": S.Nullable(S.Bool())}))),
-        "validation": S.Optional(S.Nullable(S.Table({"top1": S.Num(0, 100, "%")}))),
-        "published": S.Optional(S.Nullable(S.Table({"top1": S.Nullable(S.Num(0, 100, "%"))}))),
-    })
-    timed = S.Table({"runtime": S.Str(), "p50_ms": ms, "p90_ms": ms})
-    line = S.Table({"stage": S.Str(choices=("build", "time")), "key": S.Str(),
-                    "result": S.Table()})
-    return line, {"build": build, "time": timed}
-
-
-class Store:
-    """Finished stages, one JSON line each, appended as they finish. Each line is checked
-    on load (LINE_SCHEMA and the stage's schema); a line that fails (cut short by a kill or
-    a full disk, edited) is skipped and its stage runs again, and the reasons are kept. A
-    last line cut short is cut off the file before anything is appended, so that the next
-    record starts on a line of its own."""
-
-    def __init__(self, folder: Path):
-        from edgekit.core import schema as S
-
-        self.path = Path(folder) / STORE
-        self.records: dict[tuple[str, str], dict] = {}
-        self.skipped = 0
-        self.problems: list[str] = []
-        self.repaired = 0
-        self._cut_at: int | None = None
-        if not self.path.is_file():
-            return
-        raw = self.path.read_bytes()
-        if raw and not raw.endswith(b"\n"):
-            self._cut_at = raw.rfind(b"\n") + 1      # the start of the cut last line
-        for n, line in enumerate(raw.decode("utf-8", errors="replace").splitlines(), 1):
-            if not line.strip():
-                continue
-            where = f"{self.path} line {n}"
-            try:
-                rec = S.check(S.parse_json(line, where), LINE_SCHEMA, where)
-                result = S.check(rec["result"], STAGE_SCHEMAS[rec["stage"]], where)
-                self.records[(rec["stage"], rec["key"])] = result
-            except S.SchemaError as e:
-                self.skipped += 1
-                if len(self.problems) < 5:
-                    self.problems.append(str(e))
-
-    def get(self, stage: str, key: str) -> dict | None:
-        return self.records.get((stage, key))
-
-    def drop(self, stage: str, key: str) -> None:
-        """Forget a stage (its result is stale: it runs again, and its new line wins)."""
-        self.records.pop((stage, key), None)
-
-    def _repair(self) -> None:
-        if self._cut_at is None:
-            return
-        with open(self.path, "r+b") as f:
-            size = f.seek(0, os.SEEK_END)
-            if size > self._cut_at:
-                f.truncate(self._cut_at)
-                self.repaired = size - self._cut_at
-                f.flush()
-                os.fsync(f.fileno())
-        self._cut_at = None
-
-    def add(self, stage: str, key: str, result: dict) -> None:
-        from edgekit.core.numbers import dumps
-
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        line = dumps({"stage": stage, "key": key, "result": result})
-        self._repair()
-        with open(self.path, "a") as f:
-            f.write(line + "\n")
-            f.flush()
-            os.fsync(f.fileno())
-        self.records[(stage, key)] = result
-
-
-LINE_SCHEMA, STAGE_SCHEMAS = _store_schemas()
-
-
-# ---- the build stage (runs here or in a Ray worker) -----------------------------------------
-
-def build_config(config: dict, settings: dict) -> dict:
-    """Analysis, export (cached), fidelity, published figure, estimate and fit, validation
-    accuracy of one config. A plain function of its arguments: a Ray task runs it as is."""
-    from edgekit.core.choices import RUNTIME_OF_FORMAT
-    from edgekit.core.device_profiles import fit, get_profile
-    from edgekit.services.analyze import analysis
-    from edgekit.services.export import cached_export
-    from edgekit.services.targets import keras_model, resolve_target
-    from edgekit.zoo.published import lookup
-
-    t0 = time.monotonic()
-    quant = config["quant"]
-    target = resolve_target(config["model"], {"alpha": config["alpha"],
-                                              "resolution": config["resolution"]})
-    model = keras_model(target)
-    a = analysis(target, dtype="int8" if quant == "int8" else "float32",
-                 profile=settings["profile"], model=model)
-    totals = a.report.totals()
-    files = cached_export(target, quant, model=model, runtimes=tuple(settings["runtimes"]))
-    folder = next(iter(files.values())).parent
-    manifest = json.loads((folder / "manifest.json").read_text())
-    arts = {RUNTIME_OF_FORMAT[x["format"]]: x for x in manifest["artifacts"]
-            if x["quant"] == quant}
-    row = {**config, "params": totals["params"], "macs": totals["macs"],
-           "peak_activation_bytes": totals["peak_activation_bytes"],
-           "weights_bytes": totals["params"] * WEIGHT_BYTES[quant],
-           "files": {rt: {"path": str(p), "bytes": arts[rt]["bytes"],
-                          "sha256": arts[rt]["sha256"]} for rt, p in files.items()},
-           "fidelity": {rt: {k: arts[rt]["fidelity"].get(k)
-                             for k in ("top1_agreement", "cosine", "sqnr_db")}
-                        for rt in files},
-           "fidelity_samples": manifest["validation"]["samples"]}
-    published = lookup(config["model"], config["alpha"], config["resolution"], quant)
-    row["published"] = None if published is None else {
-        k: published[k] for k in ("top1", "top5", "checkpoint", "macs_millions",
-                                  "params_millions")} | {"source": published["source"]["id"],
-                                                         "url": published["source"]["url"]}
-    if a.estimate is not None:
-        est = a.estimate
-        flash = row["files"][settings["runtimes"][0]]["bytes"]
-        f = fit(flash, totals["peak_activation_bytes"], get_profile(settings["profile"]))
-        row["estimate"] = {"profile": settings["profile"], "ms": est["time_s"] * 1e3,
-                           "method": est["method"], "flash_fit": f["weights_fit"],
-                           "ram_fit": f["activations_fit"], "fits": f["fits"]}
-    if settings["validation"] is not None:
-        row["validation"] = validation_accuracy(
-            files[settings["runtimes"][0]], Path(settings["validation"]["path"]),
-            tuple(a.report.model["input_shape"]))
-    row["build_s"] = round(time.monotonic() - t0, 2)
-    return row
-
-
-def _validation_data(path: Path, classes: int | None = None):
-    """Labelled images (any size), checked by export's one data check (samples.check_data):
-    finite 0..255 pixels, one integer class index per image within the model's classes."""
-    import numpy as np
-
-    from edgekit.export.samples import check_data
-
-    try:
-        data = np.load(path, allow_pickle=False)
-        x, y = data["x"], data["y"]
-    except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError) as e:
-        raise UsageError(f"--validation {path}: needs an .npz with 'x' (images, N×H×W×C, "
-                         f"0..255, any size) and 'y' (class indices): {first_line(e)}") from None
-    if x.ndim != 4 or x.shape[-1] not in (1, 3) or not len(x):
-        raise UsageError(f"--validation {path}: 'x' must be N×H×W×C images, C 1 or 3 (got "
-                         f"{x.shape})")
-    return check_data(f"--validation {path}", x, y, classes=classes, pixels=True)
-
-
-def validation_accuracy(path: Path, validation: Path, shape: tuple) -> dict:
-    """Top-1 of an exported file on images resized to its input (preprocess: x/127.5-1)."""
-    import numpy as np
-
-    from edgekit.export.pipeline import run_artifact
-    from edgekit.export.samples import fit_pixels, preprocess
-
-    x, y = _validation_data(validation)
-    out, _ = run_artifact(Path(path), preprocess(fit_pixels(x, shape), "tf"))
-    _validation_data(validation, classes=int(np.prod(out.shape[1:])))  # labels vs outputs
-    return {"top1": float(np.mean(np.argmax(out, axis=1) == y)) * 100, "samples": len(y)}
-
-
 # ---- the time stage: one queue per device ----------------------------------------------------
 
 class Timer:
@@ -334,8 +145,14 @@ class Timer:
             self._session.__exit__(*exc)
 
     def time(self, row: dict, runtime: str) -> dict:
+        """Time the row's file on ``runtime``, once it is checked to be the file whose
+        sha256 the row carries (one line naming it otherwise)."""
         from edgekit.bench.run import BenchOptions, Subject, check_providers, run_bench
 
+        f = row["files"][runtime]
+        if f.get("node") is not None or not is_the_file(f["path"], f):
+            raise EdgekitError(f"{f['path']} is not the {runtime} file {row['id']} was built "
+                               f"as (sha256 {f['sha256'][:12]}…); nothing was timed")
         opts = BenchOptions(runtimes=[runtime], threads=[self.spec.threads],
                             runs=self.spec.runs, xnnpack=self.spec.xnnpack,
                             quant=row["quant"])
@@ -360,74 +177,129 @@ class Timer:
 # ---- the sweep -------------------------------------------------------------------------------
 
 def sweep(spec: SweepSpec, notify=lambda m: None) -> dict:
-    """Run what the store does not hold yet, and return the sweep document."""
+    """Run what the store does not hold yet, and return the sweep document (failed
+    configs in its 'failed' list, with where and why)."""
     configs = spec.validate()
-    t0 = time.monotonic()
-    out = Path(spec.out_dir)
-    store = Store(out)
-    bset = spec.build_settings()
-    builds = {c["id"]: _key(c, bset) for c in configs}
-    _forget_missing_files(store, builds.values())
-    todo_builds = [c for c in configs if store.get("build", builds[c["id"]]) is None]
-    timings = [(c, rt) for c in configs for rt in spec.runtimes]
-    tkeys = {(c["id"], rt): _key(c, spec.timing_settings(rt)) for c, rt in timings}
-    todo_times = [(c, rt) for c, rt in timings
-                  if store.get("time", tkeys[(c["id"], rt)]) is None]
-    total = len(todo_builds) + len(todo_times)
-    reused = len(configs) - len(todo_builds) + len(timings) - len(todo_times)
-    notify(f"{len(configs)} configs: {len(todo_builds)} to build, {len(todo_times)} to "
-           f"time, {reused} stages already in {store.path}")
-    step = [0]
-
-    def say(what: str) -> None:
-        step[0] += 1
-        notify(f"[{step[0]}/{total}] {what}")
-
+    data = None
+    if spec.validation is not None:     # read once; sent to the builds as arrays
+        data = validation_data(spec.validation)
+    run = _Run(spec, configs, notify)
     with Timer(spec, notify) as timer:
-        def time_one(c: dict, rt: str) -> None:
-            key = tkeys[(c["id"], rt)]
-            if store.get("time", key) is not None:
-                return
-            say(f"{c['id']}: timing on {rt} ({spec.device or 'this machine'})")
-            store.add("time", key, timer.time(store.get("build", builds[c["id"]]), rt))
-
+        run.timer = timer
         if spec.executor == "ray":
-            def built(c: dict, row: dict) -> None:
-                store.add("build", builds[c["id"]], row)
-                say(f"{c['id']}: built in {row['build_s']:.1f} s (Ray)")
-                if spec.device:     # the board times while the host converts
-                    for rt in spec.runtimes:
-                        time_one(c, rt)
-            _ray_builds(todo_builds, bset, spec, built)
+            from edgekit.services.sweep_ray import run_builds
+
+            run.work.update(object_store_bytes=run_builds(
+                run.todo_builds, run.bset, spec, data, spec.runtimes, keep=run.keep,
+                ready=run.ready_remote, fail=run.fail_build, notify=notify))
         else:
-            for c in todo_builds:
-                say(f"{c['id']}: build, analyze, export")
-                store.add("build", builds[c["id"]], build_config(c, bset))
-                for rt in spec.runtimes:
-                    time_one(c, rt)
-        for c, rt in todo_times:    # the host's queue: no build runs here any more
-            time_one(c, rt)
-
-    rows = []
-    for c in configs:
-        b = store.get("build", builds[c["id"]])
-        for rt in spec.runtimes or [None]:
-            t = store.get("time", tkeys[(c["id"], rt)]) if rt else None
-            rows.append(flat_row(b, rt, t))
-    work = {"ran": total, "reused": reused, "seconds": round(time.monotonic() - t0, 1),
-            "unreadable_store_lines": store.skipped, "store_problems": store.problems,
-            "store_bytes_cut": store.repaired}
-    return _document(spec, rows, work, store.path)
+            for c in run.todo_builds:
+                run.say(f"{c['id']}: build, analyze, export")
+                try:
+                    row = build_config(c, run.bset, data)
+                except EdgekitError as e:
+                    run.fail_build(c, "this machine", str(e))
+                    continue
+                run.keep(c, row)
+                run.time_all(c)
+        for c, rt in run.todo_times:    # the host's queue: no build runs here any more
+            run.time_one(c, rt)
+    return run.document()
 
 
-def _document(spec: SweepSpec, rows: list[dict], work: dict, store: Path) -> dict:
+class _Run:
+    """One sweep's bookkeeping: the store and its keys, what is left to do, the progress
+    count, the failures (never stored: a rerun tries them again)."""
+
+    def __init__(self, spec: SweepSpec, configs: list[dict], notify):
+        self.spec, self.configs, self.notify, self.timer = spec, configs, notify, None
+        self.t0 = time.monotonic()
+        self.store = Store(Path(spec.out_dir))
+        self.bset = spec.build_settings()
+        self.builds = {c["id"]: stage_key(c, self.bset) for c in configs}
+        forget_missing_files(self.store, self.builds.values(), needed=spec.runtimes)
+        self.todo_builds = [c for c in configs if self.build(c) is None]
+        timings = [(c, rt) for c in configs for rt in spec.runtimes]
+        self.tkeys = {(c["id"], rt): stage_key(c, spec.timing_settings(rt))
+                      for c, rt in timings}
+        self.todo_times = [(c, rt) for c, rt in timings if self.timed(c, rt) is None]
+        self.total = len(self.todo_builds) + len(self.todo_times)
+        reused = len(configs) - len(self.todo_builds) + len(timings) - len(self.todo_times)
+        self.work = {"ran": self.total, "reused": reused}
+        self.failed: dict[tuple[str, str | None], dict] = {}
+        self.step = 0
+        notify(f"{len(configs)} configs: {len(self.todo_builds)} to build, "
+               f"{len(self.todo_times)} to time, {reused} stages already in "
+               f"{self.store.path}")
+
+    def build(self, c: dict) -> dict | None:
+        return self.store.get("build", self.builds[c["id"]])
+
+    def timed(self, c: dict, rt: str) -> dict | None:
+        return self.store.get("time", self.tkeys[(c["id"], rt)])
+
+    def say(self, what: str) -> None:
+        self.step += 1
+        self.notify(f"[{self.step}/{self.total}] {what}")
+
+    def keep(self, c: dict, row: dict) -> None:
+        self.store.add("build", self.builds[c["id"]], row)
+
+    def ready_remote(self, c: dict, row: dict) -> None:
+        self.say(f"{c['id']}: built in {row['build_s']:.1f} s on {row.get('node')}")
+        if self.spec.device:        # the board times while the nodes convert
+            self.time_all(c)
+
+    def fail_build(self, c: dict, where: str, reason: str) -> None:
+        self.failed[(c["id"], None)] = {"id": c["id"], "runtime": None, "stage": "build",
+                                        "where": where, "reason": reason}
+        self.say(f"{c['id']}: failed on {where}: {reason}")
+
+    def time_all(self, c: dict) -> None:
+        for rt in self.spec.runtimes:
+            self.time_one(c, rt)
+
+    def time_one(self, c: dict, rt: str) -> None:
+        b = self.build(c)
+        if b is None or self.timed(c, rt) is not None or (c["id"], rt) in self.failed:
+            return          # its build failed, or it is timed already
+        where = self.spec.device or "this machine"
+        self.say(f"{c['id']}: timing on {rt} ({where})")
+        try:
+            t = self.timer.time(b, rt)
+        except EdgekitError as e:
+            self.failed[(c["id"], rt)] = {"id": c["id"], "runtime": rt, "stage": "time",
+                                          "where": where, "reason": str(e)}
+            self.notify(f"{c['id']}: timing on {rt} failed: {e}")
+            return
+        self.store.add("time", self.tkeys[(c["id"], rt)], t)
+
+    def document(self) -> dict:
+        rows = []
+        for c in self.configs:
+            b = self.build(c)
+            for rt in self.spec.runtimes or [None]:
+                t = self.timed(c, rt) if rt else None
+                if b is None or (rt and t is None):
+                    continue        # failed: listed in 'failed', not on the front
+                rows.append(flat_row(b, rt, t))
+        work = {**self.work, "failed": len(self.failed),
+                "seconds": round(time.monotonic() - self.t0, 1),
+                "unreadable_store_lines": self.store.skipped,
+                "store_problems": self.store.problems, "store_bytes_cut": self.store.repaired}
+        return _document(self.spec, rows, work, self.store.path,
+                         failed=list(self.failed.values()))
+
+
+def _document(spec: SweepSpec, rows: list[dict], work: dict, store: Path,
+              failed: list[dict] | None = None) -> dict:
     return {"schema": 1, "kind": "sweep", "model": spec.model,
             "grid": {"alpha": list(dict.fromkeys(spec.alphas)),
                      "resolution": list(dict.fromkeys(spec.resolutions)),
                      "quant": spec.quants, "runtime": spec.runtimes},
             "profile": spec.profile, "device": spec.device, "threads": spec.threads,
             "executor": spec.executor, "store": str(store), "work": work,
-            **choose(rows, spec)}
+            "failed": failed or [], **choose(rows, spec)}
 
 
 def flat_row(build: dict, runtime: str | None, timed: dict | None) -> dict:
@@ -439,7 +311,8 @@ def flat_row(build: dict, runtime: str | None, timed: dict | None) -> dict:
     row = {k: build[k] for k in ("id", "model", "alpha", "resolution", "quant", "params",
                                  "macs", "peak_activation_bytes", "weights_bytes")}
     row.update(runtime=runtime, file=build["files"][rt]["path"],
-               file_bytes=build["files"][rt]["bytes"],
+               file_bytes=build["files"][rt]["bytes"], file_sha256=build["files"][rt]["sha256"],
+               node=build["files"][rt].get("node"), built_on=build.get("node"),
                top1_agreement=fid.get("top1_agreement"), cosine=fid.get("cosine"),
                sqnr_db=fid.get("sqnr_db"),
                published_top1=pub.get("top1"), published_source=pub.get("source"),
@@ -497,76 +370,3 @@ def choose(rows: list[dict], spec: SweepSpec) -> dict:
             "best": None if best is None else rows[best]["id"] + (
                 f" on {rows[best]['runtime']}" if rows[best]["runtime"] else ""),
             "rows": rows}
-
-
-# ---- Ray -----------------------------------------------------------------------------------
-
-def _ray_builds(todo: list[dict], settings: dict, spec: SweepSpec, done) -> None:
-    """Build ``todo`` as Ray tasks (a local Ray unless --ray-address), calling ``done``
-    in this process as each finishes."""
-    if not todo:
-        return
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # no network at run time
-    try:
-        import ray
-    except ImportError:
-        raise UsageError("--executor ray needs Ray: pip install 'edgekit[ray]'") from None
-    from edgekit.export.cache import cache_dir
-
-    env = {"EDGEKIT_CACHE": str(cache_dir()), "TF_CPP_MIN_LOG_LEVEL": "3",
-           "RAY_USAGE_STATS_ENABLED": "0"}
-    kw = {} if spec.ray_address else {"num_cpus": spec.workers or os.cpu_count()}
-    try:
-        ray.init(address=spec.ray_address, include_dashboard=False, log_to_driver=False,
-                 logging_level="ERROR", runtime_env={"env_vars": env}, **kw)
-    except Exception as e:  # ConnectionError, ValueError, RuntimeError: all one line
-        raise EdgekitError(f"cannot start or reach Ray"
-                           f"{' at ' + spec.ray_address if spec.ray_address else ''}: "
-                           f"{first_line(e)}") from None
-    try:
-        task = ray.remote(num_cpus=1, max_retries=0)(build_config)
-        pending = {task.remote(c, settings): c for c in todo}
-        while pending:
-            ready, _ = ray.wait(list(pending), num_returns=1)
-            c = pending.pop(ready[0])
-            try:
-                row = ray.get(ready[0])
-            except ray.exceptions.RayTaskError as e:
-                cause = e.cause if isinstance(getattr(e, "cause", None), Exception) else e
-                if isinstance(cause, EdgekitError):
-                    raise cause from None
-                raise EdgekitError(f"{c['id']}: a Ray worker failed: {first_line(cause)}"
-                                   ) from None
-            _check_files(row)
-            done(c, row)
-    finally:
-        ray.shutdown()
-
-
-def _forget_missing_files(store: Store, keys) -> None:
-    """A stored build whose files are gone (the export cache was cleared) is built again:
-    resuming never depends on a cache."""
-    for key in keys:
-        b = store.get("build", key)
-        if b is not None and not _files_present(b):
-            store.drop("build", key)
-
-
-def _files_present(build: dict) -> bool:
-    """Every file of a stored build is still where it was, with its size (the export
-    cache may have been cleared since)."""
-    for f in build["files"].values():
-        p = Path(f["path"])
-        if not p.is_file() or p.stat().st_size != f["bytes"]:
-            return False
-    return True
-
-
-def _check_files(row: dict) -> None:
-    """A worker on another node wrote the files into its own cache: this process can time
-    them only where the cache is shared (EDGEKIT_CACHE on a shared file system)."""
-    for rt, f in row["files"].items():
-        if not Path(f["path"]).is_file():
-            raise EdgekitError(f"{row['id']}: the {rt} file a Ray worker exported is not here "
-                               f"({f['path']}): put EDGEKIT_CACHE on a file system every "
-                               "node shares")

@@ -28,16 +28,37 @@ def test_store_survives_a_line_cut_short(tmp_path):
     assert {k for _, k in third.records} == {"k1", "k2", "k4"}
 
 
-def test_a_cleared_cache_is_rebuilt_not_trusted(tmp_path):
-    from edgekit.services.sweep import _forget_missing_files
+def _entry(path, data: bytes, node=None) -> dict:
+    import hashlib
+
+    return {"path": str(path), "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest(),
+            "node": node}
+
+
+def test_a_cleared_or_changed_cache_is_rebuilt_not_trusted(tmp_path):
+    """A stored build is reused only while each file it names here is that file (size and
+    sha256): gone, or another file of the same size, means build again; a file left on a
+    Ray node counts only when this sweep needs it here (to time it)."""
+    from edgekit.services.sweep_store import forget_missing_files
     from tests.unit.test_user_files import build_row
 
     s = Store(tmp_path)
-    (tmp_path / "m1.tflite").write_bytes(b"12345")
-    s.add("build", "here", build_row(1, tmp_path))
-    s.add("build", "gone", build_row(2, tmp_path))     # its file was never written
-    _forget_missing_files(s, ["here", "gone"])
-    assert s.get("build", "here") is not None and s.get("build", "gone") is None
+    rows = {}
+    for name, data, written, node in [("here", b"12345", b"12345", None),
+                                      ("gone", b"12345", None, None),
+                                      ("changed", b"12345", b"54321", None),
+                                      ("on-node", b"12345", None, "node-b")]:
+        path = tmp_path / f"{name}.tflite"
+        if written is not None:
+            path.write_bytes(written)
+        rows[name] = build_row(1, tmp_path) | {"files": {"litert": _entry(path, data, node)}}
+        s.add("build", name, rows[name])
+    forget_missing_files(s, list(rows))
+    assert {k for _, k in s.records} == {"here", "on-node"}
+    forget_missing_files(s, list(rows), needed=["litert"])    # timed here: must be here
+    assert {k for _, k in s.records} == {"here"}
+    again = Store(tmp_path)                 # the node field survives the store's schema
+    assert again.get("build", "on-node")["files"]["litert"]["node"] == "node-b"
 
 
 @pytest.mark.parametrize("x, y, message", [
