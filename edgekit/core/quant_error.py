@@ -31,15 +31,18 @@ CHANNEL_CAP_DB = 100.0
 
 
 def _flat(ref, out) -> tuple[np.ndarray, np.ndarray]:
-    r = np.asarray(ref, dtype=np.float64)
-    o = np.asarray(out, dtype=np.float64).reshape(r.shape)
+    """Both as float arrays of one shape: float32 stays float32 (sums are taken in
+    float64), anything else becomes float64."""
+    r = np.asarray(ref)
+    r = r if r.dtype in (np.float32, np.float64) else r.astype(np.float64)
+    o = np.asarray(out).astype(r.dtype, copy=False).reshape(r.shape)
     return r, o
 
 
 def sqnr_db(ref, out) -> float:
     r, o = _flat(ref, out)
-    noise = float(np.sum((r - o) ** 2))
-    signal = float(np.sum(r ** 2))
+    noise = float(np.sum(np.square(r - o), dtype=np.float64))
+    signal = float(np.sum(np.square(r), dtype=np.float64))
     if noise == 0:
         return math.inf
     return 10 * math.log10(signal / noise) if signal > 0 else -math.inf
@@ -53,8 +56,8 @@ def channel_sqnr_db(ref, out) -> float | None:
         return sqnr_db(r, o)
     r2 = r.reshape(-1, r.shape[-1])
     o2 = o.reshape(-1, r.shape[-1])
-    signal = np.sum(r2 ** 2, axis=0)
-    noise = np.sum((r2 - o2) ** 2, axis=0)
+    signal = np.sum(np.square(r2), axis=0, dtype=np.float64)
+    noise = np.sum(np.square(r2 - o2), axis=0, dtype=np.float64)
     live = signal > 0
     if not live.any():
         return None
@@ -69,9 +72,10 @@ def cosine(ref, out) -> float:
     r, o = _flat(ref, out)
     n = r.shape[0]
     r, o = r.reshape(n, -1), o.reshape(n, -1)
-    denom = np.linalg.norm(r, axis=1) * np.linalg.norm(o, axis=1)
+    denom = np.sqrt(np.sum(np.square(r), axis=1, dtype=np.float64)
+                    * np.sum(np.square(o), axis=1, dtype=np.float64))
     safe = np.where(denom > 0, denom, 1.0)
-    cos = np.where(denom > 0, np.sum(r * o, axis=1) / safe,
+    cos = np.where(denom > 0, np.sum(r * o, axis=1, dtype=np.float64) / safe,
                    np.all(r == o, axis=1).astype(np.float64))
     return float(np.mean(cos))
 
@@ -87,7 +91,7 @@ def clipped_share(ref, step: float | None, zero_point: int = 0, qmin: int = -128
     quantized tensor)."""
     if not step:
         return None
-    r = np.asarray(ref, dtype=np.float64)
+    r = np.asarray(ref)
     lo = step * (qmin - zero_point) - step / 2
     hi = step * (qmax - zero_point) + step / 2
     return float(np.mean((r < lo) | (r > hi))) if r.size else 0.0
@@ -142,15 +146,21 @@ def as_float(v) -> float | None:
 
 def tensor_error(ref, out, step: float | None = None, zero_point: int = 0,
                  qmin: int = -128, qmax: int = 127) -> dict:
-    """Every figure of one tensor, as numbers (inf where identical)."""
+    """Every figure of one tensor, as numbers (inf where identical); the same definitions
+    as the functions above, with the float64 copies and the difference made once."""
+    r, o = _flat(ref, out)
+    err = r - o
+    noise = float(np.sum(np.square(err), dtype=np.float64))
+    signal = float(np.sum(np.square(r), dtype=np.float64))
+    sqnr = math.inf if noise == 0 else (10 * math.log10(signal / noise) if signal > 0
+                                        else -math.inf)
     return {
-        "sqnr_db": sqnr_db(ref, out),
-        "channel_sqnr_db": channel_sqnr_db(ref, out),
-        "cosine": cosine(ref, out),
-        "max_abs_error": max_abs_error(ref, out),
+        "sqnr_db": sqnr,
+        "cosine": cosine(r, o),
+        "max_abs_error": float(np.max(np.abs(err))) if err.size else 0.0,
         "step": step or None,
-        "clipped_share": clipped_share(ref, step, zero_point, qmin, qmax),
-        "collapsed_share": collapsed_share(ref, out, step),
+        "clipped_share": clipped_share(r, step, zero_point, qmin, qmax),
+        "collapsed_share": collapsed_share(r, o, step),
     }
 
 

@@ -161,12 +161,11 @@ def to_keras_layout(v: np.ndarray, ref: np.ndarray) -> np.ndarray | None:
     """The file's tensor in Keras' layout: as it is, channels moved last (NCHW -> NHWC),
     or reshaped when only singleton axes differ; None when it cannot be the same tensor."""
     if v.shape == ref.shape:
-        same = v
-        if v.ndim == 4:     # H == W == C: both readings fit, keep the closer one
-            moved = np.transpose(v, (0, 2, 3, 1))
+        if v.ndim == 4 and v.shape[1] == v.shape[2] == v.shape[3]:
+            moved = np.transpose(v, (0, 2, 3, 1))    # H == W == C: both readings fit
             if qe.cosine(ref, moved) > qe.cosine(ref, v) + 1e-6:
                 return moved
-        return same
+        return v
     if v.ndim == 4 and np.transpose(v, (0, 2, 3, 1)).shape == ref.shape:
         return np.transpose(v, (0, 2, 3, 1))
     if v.size == ref.size and [d for d in v.shape if d != 1] == \

@@ -117,3 +117,17 @@ def test_worst_and_its_reason():
     assert qe.worst([{"layer": "x"}]) is None
     clip = {"collapsed_share": 0, "clipped_share": 0.05, "step": 0.1}
     assert "5.0% of its values are clipped" in qe.why(clip)
+
+
+@settings(max_examples=40, deadline=None)
+@given(SEEDS, st.sampled_from([None, 0.01, 0.1]))
+def test_the_combined_figures_are_the_single_ones(seed, step):
+    rng = np.random.default_rng(seed)
+    ref = rng.normal(0, 1, (6, 4, 4, 3)).astype(np.float32)
+    out = ref + rng.normal(0, 0.05, ref.shape).astype(np.float32)
+    e = qe.tensor_error(ref, out, step, 3)
+    assert e["sqnr_db"] == pytest.approx(qe.sqnr_db(ref, out))
+    assert e["cosine"] == pytest.approx(qe.cosine(ref, out))
+    assert e["max_abs_error"] == pytest.approx(qe.max_abs_error(ref, out))
+    assert e["clipped_share"] == qe.clipped_share(ref, step, 3)
+    assert e["collapsed_share"] == qe.collapsed_share(ref, out, step)
