@@ -1,6 +1,6 @@
 """The per-layer comparison of an export (``--per-layer``): the terminal table, the chart
-(SQNR along depth, accumulated and isolated, one line pair per artefact) as a PNG/PDF/SVG,
-and the section of the HTML report."""
+(SQNR along depth: accumulated as a line, isolated as markers, per artefact) as a
+PNG/PDF/SVG, and the section of the HTML report."""
 
 from __future__ import annotations
 
@@ -84,10 +84,18 @@ def plot_per_layer(manifest: dict, path: Path) -> None:
         colour = COLOURS[k % len(COLOURS)]
         xs = list(range(len(rows)))
         label = f"{a['format']} {a['quant']}"
-        ax.plot(xs, _ys(rows, "sqnr_db"), "-o", color=colour, ms=3,
+        shift = 0.08 * (k - (len(arts) - 1) / 2)      # formats side by side
+        ax.plot([x + shift for x in xs], _ys(rows, "sqnr_db"), "-o", color=colour, ms=3,
                 label=f"{label}: accumulated")
-        ax.plot(xs, _ys(rows, "isolated_sqnr_db"), "--", color=colour, alpha=0.7,
-                label=f"{label}: isolated")
+        ax.plot([x + shift for x in xs], _ys(rows, "isolated_sqnr_db"), "v", color=colour,
+                ms=6, alpha=0.8, label=f"{label}: isolated (the layer's own error)")
+        worst = (a.get("per_layer_summary") or "")
+        for x, r in zip(xs, rows, strict=True):
+            if worst.startswith(f"worst layer: {r['layer']} ") and k == 0:
+                y = _ys([r], "isolated_sqnr_db")[0] or 0.0
+                ax.annotate(f"worst: {r['layer']}", (x, y), xytext=(8, 12),
+                            textcoords="offset points", fontsize=8,
+                            arrowprops={"arrowstyle": "->", "lw": 0.8})
         kept = set(a.get("kept_float") or [])
         for x, r in zip(xs, rows, strict=True):
             if r["layer"] in kept:
