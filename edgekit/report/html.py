@@ -64,7 +64,9 @@ def _schemas() -> dict:
                      "output_shape": S.ListOf(S.Nullable(S.OneOf((count, S.Str(empty=True))))),
                      "params": count, "macs": count, "activation_bytes": count})
     analysis = S.Table({
-        "model": S.Table(),
+        "model": S.Table({   # what the model block prints as a list and a table
+            "input_shape": S.Optional(S.ListOf(S.Nullable(S.OneOf((count, text))))),
+            "knobs": S.Optional(S.Nullable(S.Table()))}),
         "totals": S.Table({k: count for k in ("params", "trainable_params", "macs", "flops",
                                                "peak_activation_bytes")}
                           | {"peak_at_layer": S.Nullable(text),
