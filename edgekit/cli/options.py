@@ -89,8 +89,9 @@ InputsOpt = Annotated[Optional[Path], typer.Option(
     "--inputs", metavar="FILE.npz",
     help="Input values of an .onnx model, keyed by input name (np.savez(FILE, image=..., "
     "state=...)): their shapes and dtypes are the sizes analyzed, timed or profiled, and "
-    "their values decide control flow (If, Loop). Inputs not in the file keep their "
-    "declared or --input-shape sizes.", show_default=False)]
+    "their values decide control flow (If, Loop); with --device they are sent to the "
+    "board with the model. Inputs not in the file keep their declared or --input-shape "
+    "sizes.", show_default=False)]
 InputShapeOpt = Annotated[Optional[list[str]], typer.Option(
     "--input-shape", metavar="[NAME:]DxD...",
     help="Full input shape, batch first, in the model's own layout (1x3x224x224); for files "

@@ -195,7 +195,7 @@ def _check_mode(ctx: typer.Context, lut: bool) -> None:
 def _run_profile(t, runtime: str, opts, threads, device, batch_given: bool, notify) -> dict:
     from edgekit.services.bench import check_feeds
 
-    check_feeds([t], opts.feeds, device)
+    check_feeds([t], opts.feeds)
     if runtime == "litert":
         from edgekit.services.profile import tflite_profile
 

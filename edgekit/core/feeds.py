@@ -10,6 +10,15 @@ import numpy as np
 from edgekit.core.errors import UsageError, first_line
 
 
+def feeds_npz(feeds: dict[str, np.ndarray]) -> bytes:
+    """The .npz bytes of ``feeds`` (what a board loads back with :func:`load_feeds`)."""
+    import io
+
+    buf = io.BytesIO()
+    np.savez(buf, **feeds)
+    return buf.getvalue()
+
+
 def load_feeds(path: Path | str | None) -> dict[str, np.ndarray]:
     """{input name: array} from an .npz file (``np.savez(path, image=..., state=...)``);
     {} when no file is given. One line for a file that is not a readable .npz of numeric

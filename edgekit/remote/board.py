@@ -196,6 +196,15 @@ class Board:
             time.monotonic() - t0)
         return {p: self._remote[Path(p)] for p in paths}
 
+    def ship_bytes(self, data: bytes, suffix: str) -> str:
+        """Copy data (input values: an .npz) into the board's cache, unless it has it
+        already; returns its name there (content-addressed, like model files)."""
+        name = f"{hashlib.sha256(data).hexdigest()}{suffix}"
+        if name not in self._have["models"]:
+            self._send({f"models/{name}": data})
+            self._have["models"].add(name)
+        return f"models/{name}"
+
     # ---- the agent ---------------------------------------------------------------------
 
     def require(self, runtime: str) -> None:

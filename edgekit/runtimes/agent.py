@@ -160,6 +160,7 @@ def _bench(req: dict, emit) -> None:
 
 
 def _profile(req: dict, emit) -> None:
+    from edgekit.core.feeds import load_feeds
     from edgekit.core.shapes import ShapeSpec
     from edgekit.runtimes.onnxrt import profile
 
@@ -167,7 +168,7 @@ def _profile(req: dict, emit) -> None:
     prof = profile(req["file"], runs=req["runs"], warmup=req["warmup"],
                    threads=req["threads"], provider=req["provider"],
                    specs=[ShapeSpec(n, tuple(d)) for n, d in req["input_shapes"]],
-                   batch=req["batch"])
+                   batch=req["batch"], feeds=load_feeds(req.get("feeds_file")) or None)
     emit("result", profile=prof)
 
 

@@ -35,7 +35,8 @@ class Method:
     cores: list[int] | None = None
     seed: int = 0
     input_shapes: list = field(default_factory=list)   # ShapeSpec
-    feeds: dict | None = None           # --inputs: {input: array}; this host only
+    feeds: dict | None = None           # --inputs: {input: array}
+    feeds_file: str | None = None       # on a board: the .npz of ``feeds`` it was sent
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -47,6 +48,10 @@ class Method:
     def from_dict(cls, d: dict) -> Method:
         d = dict(d)
         d["input_shapes"] = [ShapeSpec(n, tuple(dims)) for n, dims in d["input_shapes"]]
+        if d.get("feeds_file"):
+            from edgekit.core.feeds import load_feeds
+
+            d["feeds"] = load_feeds(d["feeds_file"])
         return cls(**d)
 
 

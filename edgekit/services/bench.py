@@ -43,7 +43,7 @@ def bench(targets: list[Target], opts: BenchOptions, notify=lambda m: None,
     one result per setting, and for a board with a calibrated profile the estimate beside
     each measurement. A board run that stops early keeps its finished rows ("partial")."""
     opts.validate()
-    check_feeds(targets, opts.feeds, device)
+    check_feeds(targets, opts.feeds)
     if device is not None:
         return _bench_device(targets, opts, notify, device)
     from edgekit.core.device_profiles import host_peak_gmacs
@@ -55,13 +55,11 @@ def bench(targets: list[Target], opts: BenchOptions, notify=lambda m: None,
     return {"schema": SCHEMA_VERSION, "environment": fingerprint(), "results": results}
 
 
-def check_feeds(targets: list[Target], feeds: dict, device: str | None) -> None:
-    """--inputs gives the values of an .onnx file's inputs, timed on this host."""
+def check_feeds(targets: list[Target], feeds: dict) -> None:
+    """--inputs gives the values of an .onnx file's inputs (sent to a --device with the
+    model: the board times exactly these arrays)."""
     if not feeds:
         return
-    if device is not None:
-        raise UsageError("--inputs: input values are used on this host only; on a --device "
-                         "give the sizes with --input-shape")
     for t in targets:
         if t.format != "onnx":
             raise UsageError(f"--inputs: gives the inputs of .onnx files; "

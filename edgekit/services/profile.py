@@ -35,7 +35,7 @@ def op_profile(target: Target, runs: int = 100, threads: int | None = None,
 
         with session(device, notify) as board:
             prof = profile_on(board, path, runs, warmup, threads, provider, input_shapes,
-                              batch)
+                              batch, feeds)
             where = {"environment": board.hello["fingerprint"],
                      "device": device_block(board)}
     else:

@@ -11,6 +11,7 @@ from pathlib import Path
 from edgekit.bench.run import BenchOptions, Subject, entry, settings
 from edgekit.core.devices import Device, get_device
 from edgekit.core.errors import EdgekitError
+from edgekit.core.feeds import feeds_npz
 from edgekit.remote.board import Board
 
 
@@ -63,20 +64,24 @@ def bench_on(board: Board, subjects: list[Subject], opts: BenchOptions,
     remote = board.ship(list(dict.fromkeys(Path(s.file) for _, s in plan)))
     request = [s.to_dict(f"{subject.name} | {s.runtime}", remote[Path(s.file)])
                for subject, s in plan]
+    method = opts.method()
+    if method.feeds:   # --inputs: the values travel as an .npz, loaded on the board
+        method.feeds_file = board.ship_bytes(feeds_npz(method.feeds), ".npz")
     reply = board.call({"op": "bench", "settings": request, "batches": opts.batches,
-                        "method": opts.method().to_dict()})
+                        "method": method.to_dict()})
     rows = [entry(*plan[r["setting"]], r["timed"], host_peak_gmacs) for r in reply.rows]
     return rows, reply.error
 
 
 def profile_on(board: Board, path: Path, runs: int, warmup: int, threads: int | None,
-               provider: str, specs, batch: int | None) -> dict:
+               provider: str, specs, batch: int | None, feeds: dict | None = None) -> dict:
     board.require("onnxruntime")
     remote = board.ship([Path(path)])[Path(path)]
     reply = board.call({"op": "profile", "file": remote, "label": str(path), "runs": runs,
                         "warmup": warmup, "threads": threads, "provider": provider,
                         "input_shapes": [[s.name, list(s.dims)] for s in specs],
-                        "batch": batch})
+                        "batch": batch, "feeds_file": board.ship_bytes(
+                            feeds_npz(feeds), ".npz") if feeds else None})
     if reply.error is not None:
         raise reply.error
     prof = reply.result["profile"]

@@ -112,6 +112,33 @@ def test_profile_on_the_board(cli, device, tmp_path):
                                                                    prof["by_op"]}
 
 
+def test_given_inputs_travel_to_the_board(cli, device, tmp_path):
+    """--inputs on a --device: the arrays are sent with the model and the board runs on
+    exactly them. Silero VAD (a third-party file) keeps its 16 and 8 kHz models in the two
+    branches of an If on the sample-rate input: the board's profile shows the branch that
+    the given rate selects, so the values, not only their sizes, reached it."""
+    import numpy as np
+
+    path = ROOT / ".venv" / "corpus" / "silero_vad.onnx"
+    if not path.is_file():
+        pytest.fail(f"{path} is missing: run `make corpus` (make test does)")
+    for rate, samples, branch in ((16000, 512, "then_branch"), (8000, 256, "else_branch")):
+        feeds = tmp_path / f"{rate}.npz"
+        np.savez(feeds, input=np.zeros((1, samples), np.float32),
+                 state=np.zeros((2, 1, 128), np.float32), sr=np.array(rate, np.int64))
+        prof = _json(cli("profile", path, "--device", "lb", "--inputs", feeds, "--runs", "2",
+                         "--json"))
+        nodes = {o["node"] for o in prof["nodes"]}
+        assert any(branch in n for n in nodes) and prof["device"]["name"] == "lb"
+        assert prof["input_shapes"]["input"] == f"1x{samples}"
+        bench = _json(cli("bench", path, "--device", "lb", "--inputs", feeds, "--runs", "2",
+                          "--warmup", "0", "--threads", "1", "--json"))
+        (row,) = bench["results"]
+        assert row["input_shapes"]["input"] == f"1x{samples}" and row["runs"] == 2
+        local = _json(cli("analyze", path, "--inputs", feeds, "--json"))
+        assert row["macs_per_item"] == local["totals"]["macs"]
+
+
 @pytest.mark.slow
 def test_calibrate_then_estimate_beside_the_measurement(cli, device):
     m = _json(cli("profiles", "calibrate", "--device", "lb", "--json"))
