@@ -93,6 +93,11 @@ class SweepSpec:
             raise UsageError("--ray-address and --workers go with --executor ray")
         if self.workers is not None:
             C.in_range(self.workers, 1, 1024, "--workers")
+        if self.executor == "ray":
+            import importlib.util
+
+            if importlib.util.find_spec("ray") is None:
+                raise UsageError("--executor ray needs Ray: pip install 'edgekit[ray]'")
         from edgekit.core.files import check_output_folder
 
         check_output_folder(self.out_dir)       # before the first build, creating nothing

@@ -12,7 +12,6 @@ The sweeps run as a user runs them: `python -m edgekit sweep` in a child process
 import hashlib
 import json
 import os
-import secrets
 import shutil
 import signal
 import socket
@@ -25,6 +24,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.integration.ray_cluster import Cluster, free_port, members, ray_bin, stop_groups, why_not
+
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 GRID = ["mobilenet", "--alpha", "0.25", "--resolution", "96", "--quant", "none,int8"]
@@ -34,182 +35,9 @@ DIFFER = ("latency_ms", "latency_p90_ms", "provider", "file", "node", "built_on"
 HANG_GUARD_S = 600
 
 
-def _why_not() -> str | None:
-    if sys.platform != "linux" or os.geteuid() != 0:
-        return "needs root on Linux (unshare -m and a tmpfs for the worker node)"
-    if shutil.which("unshare") is None or shutil.which("mount") is None:
-        return "needs unshare and mount"
-    try:
-        import ray  # noqa: F401
-    except ImportError:
-        return "needs Ray (pip install 'edgekit[ray]')"
-    done = subprocess.run(["unshare", "-m", "--propagation", "private", "true"],
-                          capture_output=True)
-    return None if done.returncode == 0 else "unshare -m is not allowed here"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _ray_bin() -> str:
-    return str(Path(sys.executable).with_name("ray"))
-
-
-class Cluster:
-    """The head and the worker node, each one process group (ray start --block)."""
-
-    def __init__(self, base: Path):
-        self.base = base                  # hidden from the worker by its tmpfs
-        self.cache = base / "driver-cache"
-        self.temp = Path(tempfile.mkdtemp(prefix="ekr", dir="/tmp"))  # short socket paths
-        self.port = _free_port()
-        self.address = f"127.0.0.1:{self.port}"
-        self.procs: list[subprocess.Popen] = []
-        self.auth = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32)}
-        self.env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "EDGEKIT_QUIET": "1",
-                    **self.auth}     # a cluster with token authentication, as Ray 2.60 makes
-        for k in ("RAY_ADDRESS", "EDGEKIT_DEBUG"):
-            self.env.pop(k, None)
-
-    def _start(self, cmd: list[str], env: dict) -> subprocess.Popen:
-        log = open(self.temp / f"node{len(self.procs)}.log", "wb")
-        p = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, stdout=log,
-                             stderr=subprocess.STDOUT, start_new_session=True)
-        log.close()
-        self.procs.append(p)
-        return p
-
-    def start(self) -> None:
-        common = ["--temp-dir", str(self.temp), "--include-dashboard", "false",
-                  "--disable-usage-stats", "--block"]
-        self._start([_ray_bin(), "start", "--head", "--num-cpus", "0", "--port",
-                     str(self.port), "--ray-client-server-port", str(_free_port()),
-                     "--dashboard-agent-listen-port", str(_free_port()), *common], self.env)
-        self._wait_for(cpus=0)
-        worker = (f"mount -t tmpfs ek-hidden {self.base} && mkdir -p {self.cache} && exec "
-                  f"{_ray_bin()} start --address {self.address} --num-cpus 1 "
-                  f"--temp-dir {self.temp}/w --dashboard-agent-listen-port {_free_port()} "
-                  "--disable-usage-stats --block")
-        self.worker = self._start(["unshare", "-m", "--propagation", "private", "sh", "-c",
-                                   worker], {**self.env, "EDGEKIT_CACHE": str(self.cache)})
-        self._wait_for(cpus=1)
-        self.worker_ns = os.readlink(f"/proc/{self.worker.pid}/ns/mnt")
-
-    def _wait_for(self, cpus: int) -> None:
-        from edgekit.core.errors import EdgekitError
-        from edgekit.services.sweep_ray import probe
-
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if any(p.poll() is not None for p in self.procs):
-                break
-            try:
-                with pytest.MonkeyPatch.context() as mp:
-                    for k, v in self.auth.items():
-                        mp.setenv(k, v)
-                    if probe(self.address)["cpus"] >= cpus:
-                        return
-            except EdgekitError as e:
-                if cpus == 0 and "no CPU" in str(e):
-                    return
-            time.sleep(1)
-        raise RuntimeError(f"the test cluster did not start: {self.logs()}")
-
-    def logs(self) -> str:
-        return " | ".join(p.read_text(errors="replace")[-400:]
-                          for p in sorted(self.temp.glob("node*.log")))
-
-    def builders(self) -> list[int]:
-        """The worker node's processes (in its mount namespace) that run a build now."""
-        found = []
-        for d in Path("/proc").iterdir():
-            if not d.name.isdigit():
-                continue
-            try:
-                if b"ray::build_on_node" in (d / "cmdline").read_bytes() and \
-                        os.readlink(d / "ns" / "mnt") == self.worker_ns:
-                    found.append(int(d.name))
-            except OSError:
-                continue
-        return found
-
-    def stop(self) -> None:
-        _stop_groups(self.procs)
-        deadline = time.monotonic() + 15      # the worker node's processes in other groups
-        while time.monotonic() < deadline and self._left():
-            for pid in self._left():
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            time.sleep(0.5)
-        shutil.rmtree(self.temp, ignore_errors=True)
-
-    def _left(self) -> list[int]:
-        """Processes of the cluster: its groups, and whatever runs in the worker's mount
-        namespace."""
-        left = set(_members({p.pid for p in self.procs}))
-        ns = getattr(self, "worker_ns", None)
-        for d in Path("/proc").iterdir():
-            if ns and d.name.isdigit():
-                try:
-                    if os.readlink(d / "ns" / "mnt") == ns and \
-                            _state(d) != "Z":
-                        left.add(int(d.name))
-                except (OSError, IndexError):
-                    pass
-        return sorted(left)
-
-
-def _state(d: Path) -> str:
-    return (d / "stat").read_text().rsplit(")", 1)[1].split()[0]
-
-
-def _members(groups: set[int]) -> list[int]:
-    """The processes (alive, not zombies) of these process groups."""
-    left = []
-    for d in Path("/proc").iterdir():
-        if d.name.isdigit():
-            try:
-                if _state(d) != "Z" and os.getpgid(int(d.name)) in groups:
-                    left.append(int(d.name))
-            except (OSError, IndexError):
-                pass
-    return left
-
-
-def _stop_groups(procs: list[subprocess.Popen]) -> None:
-    """Stop process groups this test started (each 'ray start --block' and its daemons):
-    SIGTERM, then SIGKILL for what is left; never anything else of the machine's."""
-    for p in reversed(procs):
-        try:
-            os.killpg(p.pid, signal.SIGTERM)
-            p.wait(timeout=15)
-        except ProcessLookupError:
-            pass
-        except subprocess.TimeoutExpired:
-            pass
-    groups = {p.pid for p in procs}
-    deadline = time.monotonic() + 15      # daemons of a group that outlive its leader
-    while time.monotonic() < deadline and _members(groups):
-        for pid in _members(groups):
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        time.sleep(0.5)
-    for p in procs:
-        if p.poll() is None:
-            p.kill()
-        p.wait()
-
-
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    why = _why_not()
+    why = why_not()
     if why:
         pytest.skip(why)
     c = Cluster(tmp_path_factory.mktemp("raycluster"))
@@ -218,7 +46,7 @@ def cluster(tmp_path_factory):
         yield c
     finally:
         c.stop()
-        assert not c._left(), "processes of the test cluster were left running"
+        assert not c.left(), "processes of the test cluster were left running"
 
 
 def sweep(c: Cluster, out: Path, *args, cache: Path | None = None, wait=True):
@@ -343,8 +171,8 @@ def test_a_killed_worker_keeps_the_finished_rows(cluster, two_runs):
 def test_an_unreachable_cluster_is_one_line_within_the_bound(tmp_path):
     from edgekit.services.sweep_ray import CONNECT_BOUND_S
 
-    if _why_not() and "Ray" in _why_not():
-        pytest.skip(_why_not())
+    if why_not() and "Ray" in why_not():
+        pytest.skip(why_not())
     cmd = [sys.executable, "-m", "edgekit", "sweep", *GRID, "--executor", "ray",
            "--ray-address", "127.0.0.1:1", "-o", str(tmp_path / "out")]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=CONNECT_BOUND_S + 30,
@@ -361,8 +189,8 @@ def test_a_silent_address_is_given_up_on(tmp_path):
     from edgekit.core.errors import EdgekitError
     from edgekit.services.sweep_ray import probe
 
-    if _why_not() and "Ray" in _why_not():
-        pytest.skip(_why_not())
+    if why_not() and "Ray" in why_not():
+        pytest.skip(why_not())
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         s.listen(8)
@@ -371,20 +199,20 @@ def test_a_silent_address_is_given_up_on(tmp_path):
 
 
 def test_a_cluster_that_wants_a_token_names_authentication(tmp_path):
-    if _why_not() and "Ray" in _why_not():
-        pytest.skip(_why_not())
+    if why_not() and "Ray" in why_not():
+        pytest.skip(why_not())
     from edgekit.core.errors import EdgekitError
     from edgekit.services.sweep_ray import probe
 
     temp = Path(tempfile.mkdtemp(prefix="eka", dir="/tmp"))
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "token",
            "RAY_AUTH_TOKEN": "0123456789abcdef0123456789abcdef"}
-    head = subprocess.Popen([_ray_bin(), "start", "--head", "--num-cpus", "1", "--port",
+    head = subprocess.Popen([ray_bin(), "start", "--head", "--num-cpus", "1", "--port",
                              str(port), "--temp-dir", str(temp), "--include-dashboard",
                              "false", "--disable-usage-stats", "--block",
-                             "--ray-client-server-port", str(_free_port()),
-                             "--dashboard-agent-listen-port", str(_free_port())],
+                             "--ray-client-server-port", str(free_port()),
+                             "--dashboard-agent-listen-port", str(free_port())],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
     try:
@@ -401,6 +229,6 @@ def test_a_cluster_that_wants_a_token_names_authentication(tmp_path):
             with pytest.raises(EdgekitError, match="authentication failed"):
                 probe(f"127.0.0.1:{port}", bound=20)
     finally:
-        _stop_groups([head])
+        stop_groups([head])
         shutil.rmtree(temp, ignore_errors=True)
-    assert not _members({head.pid})
+    assert not members({head.pid})

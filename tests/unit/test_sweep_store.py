@@ -142,3 +142,15 @@ def test_bad_specs_fail_before_any_work(spec, message, tmp_path):
     with pytest.raises(UsageError, match=message):
         spec.validate()
     assert not spec.out_dir.exists()
+
+
+def test_ray_missing_is_refused_before_any_work(tmp_path, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "ray" else real(name, *a))
+    spec = SweepSpec(executor="ray", out_dir=tmp_path / "out")
+    with pytest.raises(UsageError, match=r"--executor ray needs Ray: pip install"):
+        spec.validate()
+    assert not spec.out_dir.exists()
