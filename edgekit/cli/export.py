@@ -12,7 +12,6 @@ from edgekit.cli.options import (
     Int8Opt,
     JsonOpt,
     KerasTargetArg,
-    PlotOpt,
     ReportOpt,
     WeightsOpt,
     choices_metavar,
@@ -61,6 +60,9 @@ KeepFloatOpt = Annotated[Optional[str], typer.Option(
     "--keep-float", metavar="NAMES|auto", help="Full-int8 files with these Keras layers "
     "left in float (comma-separated), or 'auto': add layers, worst first, until accuracy "
     "is within --max-drop of Keras (or the output SQNR reaches --min-sqnr).")]
+PlotOpt = Annotated[Optional[Path], typer.Option(
+    "--plot", metavar="FILE.png|.pdf|.svg", help="Also write the per-layer chart (SQNR "
+    "along depth, accumulated and isolated); implies --per-layer.", show_default=False)]
 MaxDropOpt = Annotated[float, typer.Option(
     "--max-drop", min=0, max=100, help="--keep-float auto: accuracy points the int8 file "
     "may lose against Keras on --validation.")]

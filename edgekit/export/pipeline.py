@@ -21,21 +21,10 @@ from pathlib import Path
 import numpy as np
 
 from edgekit.core import interrupts
-from edgekit.core.choices import (
-    QUANT_LABEL,
-    CalibrationMethod,
-    Format,
-    IOType,
-    Preprocess,
-    Quant,
-    many,
-    one,
-)
+from edgekit.core.choices import QUANT_LABEL
 from edgekit.core.errors import EdgekitError, UsageError
 from edgekit.core.files import (
-    check_writable,
     move_output,
-    note_input,
     sha256_file,
     temp_folder,
     write_text,
@@ -50,10 +39,10 @@ from edgekit.export.manifest import (  # noqa: F401  (names the pipeline has alw
     is_edgekit_manifest,
     previous_manifest,
 )
+from edgekit.export.options import ExportOptions  # noqa: F401  (imported from here too)
 from edgekit.export.samples import (
     PREPROCESS,
     Samples,
-    check_count,
     check_labels,
     from_array,
     load_samples,
@@ -65,66 +54,6 @@ EXT = {"tflite": ".tflite", "onnx": ".onnx"}
 
 def artifact_name(stem: str, fmt: str, quant: str) -> str:
     return f"{stem}_{QUANT_LABEL[quant]}{EXT[fmt]}"
-
-
-@dataclass
-class ExportOptions:
-    formats: list[str] = field(default_factory=lambda: [f.value for f in Format])
-    quants: list[str] = field(default_factory=lambda: ["none"])
-    calibration: str | None = None
-    samples: int = 100
-    method: str = "minmax"
-    io: str = "int8"
-    preprocess: str = "tf"
-    validation: Path | None = None
-    min_agreement: float = 0.9
-    strict: bool = False
-    out_dir: Path | None = None
-    per_layer: bool = False               # --per-layer: rows per quantized artefact
-    keep_float: str | list | None = None  # --keep-float NAMES|auto (int8 artefacts)
-    max_drop: float = 1.0                 # --max-drop, accuracy points (auto)
-    min_sqnr: float | None = None         # --min-sqnr, dB of the output (auto)
-
-    def validate(self) -> None:
-        self.formats = many(Format, self.formats, "--format")
-        self.quants = many(Quant, self.quants, "--quant")
-        self.method = one(CalibrationMethod, self.method, "--calibration-method")
-        self.io = one(IOType, self.io, "--io")
-        self.preprocess = one(Preprocess, self.preprocess, "--preprocess")
-        if not 0.0 <= self.min_agreement <= 1.0:
-            raise UsageError(f"--min-agreement {self.min_agreement}: must be between 0 and 1")
-        check_count(self.samples)
-        self._check_keep_float()
-        if self.calibration not in (None, "random") and not Path(self.calibration).exists():
-            raise UsageError(f"calibration data not found: {self.calibration}")
-        if self.validation is not None and not Path(self.validation).is_file():
-            raise UsageError(f"validation data not found: {self.validation}")
-        if self.calibration not in (None, "random"):
-            note_input(self.calibration)
-        if self.validation is not None:
-            note_input(self.validation)
-        if self.out_dir is not None:
-            out = Path(self.out_dir)
-            if out.exists() and not out.is_dir():
-                raise UsageError(f"output folder {out} is not a writable folder")
-            check_writable(out / MANIFEST)  # no file where a folder must go
-            if out.is_dir():
-                previous_manifest(out)      # not edgekit's: refused before any work
-
-
-    def _check_keep_float(self) -> None:
-        from edgekit.export.keep_float import AUTO, parse
-
-        if isinstance(self.keep_float, str):
-            self.keep_float = parse(self.keep_float)
-        if self.keep_float is None:
-            return
-        if "int8" not in self.quants:
-            raise UsageError("--keep-float applies to full-int8 files: add --int8 (or "
-                             "--quant int8)")
-        if self.keep_float == AUTO and self.validation is None and self.min_sqnr is None:
-            raise UsageError("--keep-float auto needs a target: --validation FILE.npz (with "
-                             "labels; --max-drop) or --min-sqnr DB")
 
 
 @dataclass

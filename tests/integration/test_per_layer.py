@@ -250,4 +250,8 @@ def test_bad_keep_float_inputs_are_one_line(digits, cli, tmp_path):
     assert r.code != 0 and len(r.err_lines) == 1 and "--validation" in r.err
     r = cli(*base, "--keep-float", "conv2")
     assert r.code != 0 and len(r.err_lines) == 1 and "--int8" in r.err
-    assert not (tmp_path / "o").exists()
+    r = cli(*base, "--per-layer")                   # nothing quantized to compare
+    assert r.code != 0 and len(r.err_lines) == 1 and "--quant int8" in r.err
+    r = cli(*base, "--int8", "--plot", tmp_path / "chart.txt")
+    assert r.code != 0 and len(r.err_lines) == 1 and ".png" in r.err
+    assert not (tmp_path / "o").exists() and not (tmp_path / "chart.txt").exists()
