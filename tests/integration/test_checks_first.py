@@ -43,6 +43,7 @@ MINIMAL = {
     "build": ["build", "mobilenet"],
     "bench": ["bench", "mobilenet", "--runs", "1"],
     "export": ["export", "mobilenet"],
+    "export --plot": ["export", "mobilenet", "--quant", "int8"],
     "profile": ["profile", "mobilenet"],
     "profile --output": ["profile", "--lut", "mobilenet", "--lut-alpha", "0.25"],
     "report": ["report", "{doc}"],
