@@ -42,6 +42,9 @@ class LoopbackBoard:
         self.port = free_port()
         self.user = getpass.getuser()
         self.proc: subprocess.Popen | None = None
+        # the login's HOME (sshd's SetEnv): '~/...' on the board and its cache are this
+        # board's own, never the real home of the user running the tests
+        self.home = self.dir / "home"
 
     @property
     def url(self) -> str:
@@ -74,11 +77,13 @@ AllowUsers {self.user}
 MaxStartups 100
 MaxSessions 100
 LogLevel ERROR
+SetEnv HOME={self.home}
 """)
         return cfg
 
     def start(self) -> LoopbackBoard:
         self.dir.mkdir(parents=True, exist_ok=True)
+        self.home.mkdir(exist_ok=True)
         for name in ("host_ed25519", "id_ed25519"):
             if not (self.dir / name).exists():
                 subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f",

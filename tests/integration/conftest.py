@@ -37,25 +37,14 @@ def home_board(tmp_path_factory):
     """OpenSSH's sshd on 127.0.0.1 whose login gets HOME = a fresh folder (sshd's
     SetEnv), so that '~/...' on the board and its cache (~/.cache/edgekit-board) are the
     test's own: ``home_board.home``."""
-    import shutil
     import sys
 
     sys.path.insert(0, str(ROOT / "tools"))
     from loopback_board import LoopbackBoard, sshd_available
 
     _need([("sshd (openssh-server)", sshd_available())], "make sshd", True)
-    home = tmp_path_factory.mktemp("board-home")
-
-    class HomeBoard(LoopbackBoard):
-        def _config(self):
-            cfg = super()._config()
-            cfg.write_text(cfg.read_text() + f"SetEnv HOME={home}\n")
-            return cfg
-
-    with HomeBoard(tmp_path_factory.mktemp("sshd")) as b:
-        b.home = home
+    with LoopbackBoard(tmp_path_factory.mktemp("sshd")) as b:   # HOME: b.home
         yield b
-    shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
