@@ -82,6 +82,7 @@ class Subject:
     files: dict[str, Path]          # runtime -> file
     keras_model: object = None
     macs: int | None = None         # per item, from the analysis, when known
+    int8_macs: dict = field(default_factory=dict)   # runtime -> of macs, integer GEMMs
 
 
 @dataclass(frozen=True)
@@ -169,9 +170,11 @@ def entry(subject: Subject, setting: Setting, timed: dict, host_peak_gmacs) -> d
         gmacs = subject.macs * row["batch"] / (row["latency_ms"]["p50"] * 1e-3) / 1e9
         row["gmacs_per_s"] = gmacs
         if host_peak_gmacs:
-            from edgekit.core.device_profiles import peak_gmacs_for
+            from edgekit.core.device_profiles import peak_seconds
 
-            peak = peak_gmacs_for(host_peak_gmacs, (row.get("input") or {}).get("dtype"))
-            if peak:
-                row["fraction_of_peak"] = gmacs / peak
+            ideal = peak_seconds(subject.macs, subject.int8_macs.get(runtime, 0),
+                                 host_peak_gmacs)
+            if ideal:
+                row["fraction_of_peak"] = ideal * row["batch"] / (
+                    row["latency_ms"]["p50"] * 1e-3)
     return row

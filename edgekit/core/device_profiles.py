@@ -197,10 +197,19 @@ def host_peak_gmacs() -> dict[str, float | None] | None:
             "int8": host.peak_gops_int8 / 2 if host.peak_gops_int8 else None}
 
 
-def peak_gmacs_for(peaks: dict[str, float | None], input_dtype: str | None) -> float | None:
-    """The peak a model is compared with: the int8 one for a model fed int8/uint8 (a
-    full-integer model), the fp32 one otherwise; None where that peak is unknown."""
-    return peaks.get("int8" if input_dtype in ("int8", "uint8") else "float32")
+INTEGER_WEIGHTS = frozenset({"int8", "uint8", "int4", "uint4"})
+
+
+def peak_seconds(macs: int, int8_macs: int, peaks: dict[str, float | None]) -> float | None:
+    """The time the model's arithmetic takes at the calibrated peaks (GMAC/s): its MACs in
+    layers with integer weights (run as integer GEMMs: full-integer and dynamic-range
+    int8) at the int8 peak, the others at the fp32 peak. None where a peak it needs is
+    unknown. Measured time over this is never below 1 for a runtime that cannot beat its
+    own peaks: '% of peak' = this / measured."""
+    need = {"float32": macs - int8_macs, "int8": int8_macs}
+    if any(n and not peaks.get(k) for k, n in need.items()):
+        return None
+    return sum(n / (peaks[k] * 1e9) for k, n in need.items() if n)
 
 
 def estimate(report, profile: Profile) -> dict:

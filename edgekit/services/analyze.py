@@ -67,19 +67,25 @@ def analyze_file(path: Path) -> Report:
     return analyze(Target("file", Path(path).stem, {}, Path(path)))
 
 
-def file_macs(target: Target, input_shapes: list[ShapeSpec] | None = None,
-              values: dict | None = None) -> int | None:
+def file_macs_split(target: Target, input_shapes: list[ShapeSpec] | None = None,
+                    values: dict | None = None) -> tuple[int | None, int | None]:
     """MACs per batch item of a model file from its analysis (at ``input_shapes`` and the
     given input ``values`` for an .onnx file: one call / its batch, where it declares a
-    batch axis), or None if it cannot be analyzed or leaves sizes unknown."""
+    batch axis), and of those the MACs of layers with integer weights (integer
+    arithmetic); (None, None) if it cannot be analyzed or leaves sizes unknown."""
+    from edgekit.core.device_profiles import INTEGER_WEIGHTS
+
     onnx = target.format == "onnx"
     try:
         report = analyze(target, input_shapes=input_shapes if onnx else None,
                          values=values if onnx else None)
     except EdgekitError:
-        return None
+        return None, None
     totals = report.totals()
-    return None if totals["unknown_size_layers"] else totals["macs"] // report.batch
+    if totals["unknown_size_layers"]:
+        return None, None
+    int8 = sum(r.macs for r in report.layers if r.weight_dtype in INTEGER_WEIGHTS)
+    return totals["macs"] // report.batch, int8 * report.multiplier // report.batch
 
 
 @dataclass

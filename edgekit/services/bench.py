@@ -10,7 +10,7 @@ from edgekit.bench.run import BenchOptions, Subject, check_providers, run_bench
 from edgekit.core.choices import RUNTIME_OF_FORMAT
 from edgekit.core.errors import EdgekitError, UsageError
 from edgekit.core.records import SCHEMA_VERSION
-from edgekit.services.analyze import analyze, file_macs
+from edgekit.services.analyze import analyze, file_macs_split
 from edgekit.services.export import cached_export
 from edgekit.services.targets import Target, keras_model
 
@@ -23,8 +23,9 @@ def subjects_for(targets: list[Target], opts: BenchOptions, notify) -> list[Subj
             if runtime not in opts.runtimes:
                 raise UsageError(f"{t.path} is a {t.format} file: it runs on {runtime}, "
                                  f"not on --runtime {','.join(opts.runtimes)}")
-            subjects.append(Subject(t.name, {runtime: Path(t.path)},
-                                    macs=file_macs(t, opts.input_shapes, opts.feeds)))
+            macs, int8 = file_macs_split(t, opts.input_shapes, opts.feeds)
+            subjects.append(Subject(t.name, {runtime: Path(t.path)}, macs=macs,
+                                    int8_macs={runtime: int8 or 0}))
             continue
         model = keras_model(t)
         files: dict[str, Path] = {}
@@ -32,8 +33,10 @@ def subjects_for(targets: list[Target], opts: BenchOptions, notify) -> list[Subj
             wanted = [r for r in ("litert", "onnxruntime") if r in opts.runtimes]
             files = cached_export(t, opts.quant, notify, model=model, runtimes=wanted)
         macs = analyze(t, model=model).totals()["macs"]
+        integer = opts.quant in ("int8", "dynamic")   # exported with integer weights
         subjects.append(Subject(t.describe(), files,
-                                model if "keras" in opts.runtimes else None, macs=macs))
+                                model if "keras" in opts.runtimes else None, macs=macs,
+                                int8_macs={r: macs if integer else 0 for r in files}))
     return subjects
 
 
