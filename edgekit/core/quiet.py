@@ -14,21 +14,29 @@ def _quiet_fd(fd: int, name: str):
     if os.environ.get("EDGEKIT_DEBUG") == "1":
         yield
         return
+    from edgekit.core.interrupts import deferred
+
     stream = getattr(sys, name)
     stream.flush()
-    saved = os.dup(fd)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    sink = open(os.devnull, "w")
+    saved = devnull = sink = None
     try:
-        os.dup2(devnull, fd)
-        setattr(sys, name, sink)
+        with deferred():   # a signal never leaves the descriptor silenced (its line unseen)
+            saved = os.dup(fd)
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            sink = open(os.devnull, "w")
+            os.dup2(devnull, fd)
+            setattr(sys, name, sink)
         yield
     finally:
-        setattr(sys, name, stream)
-        sink.close()
-        os.dup2(saved, fd)
-        os.close(saved)
-        os.close(devnull)
+        with deferred():
+            setattr(sys, name, stream)
+            if sink is not None:
+                sink.close()
+            if saved is not None:
+                os.dup2(saved, fd)
+                os.close(saved)
+            if devnull is not None:
+                os.close(devnull)
 
 
 def quiet_stderr():
