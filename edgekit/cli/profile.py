@@ -52,7 +52,8 @@ LutOpt = Annotated[bool, typer.Option(
     "distinct op of the zoo models named (default mobilenet,mobilenet_v2) over "
     "--lut-alpha x --lut-resolution x --lut-quant, each timed alone in LiteRT, here or on "
     "--device; written as NAME.lut.json beside the user's profiles, where 'analyze "
-    "--profile NAME' finds it.")]
+    "--profile NAME' finds it. Model knobs (--alpha: use --lut-alpha) and the options of "
+    "a per-op profile (--quant, --runtime, --plot, ...) are refused with it.")]
 LutAlphaOpt = Annotated[Optional[str], typer.Option(
     "--lut-alpha", metavar="A,...", rich_help_panel="Latency table", help="Width "
     "multipliers. Default: 0.25,0.5,0.75,1.0 (mobilenet), 0.35,0.5,0.75,1.0 "
@@ -65,7 +66,8 @@ LutQuantOpt = Annotated[str, typer.Option(
     help="Quantizations (none, int8, ...).")]
 LutNameOpt = Annotated[Optional[str], typer.Option(
     "--lut-name", metavar="NAME", rich_help_panel="Latency table", help="The table's "
-    "name: the profile it serves. Default: the --device's name, or 'host'.",
+    "name: the profile it serves (letters, digits, '.', '_', '-'). Default: the --device's "
+    "name, or 'host'.",
     show_default=False)]
 OutputOpt = Annotated[Optional[Path], typer.Option(
     "--output", "-o", rich_help_panel="Latency table", help="Write the table here instead.",
