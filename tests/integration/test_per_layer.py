@@ -255,3 +255,55 @@ def test_bad_keep_float_inputs_are_one_line(digits, cli, tmp_path):
     r = cli(*base, "--int8", "--plot", tmp_path / "chart.txt")
     assert r.code != 0 and len(r.err_lines) == 1 and ".png" in r.err
     assert not (tmp_path / "o").exists() and not (tmp_path / "chart.txt").exists()
+
+
+ARCHITECTURES = {   # a chain, residual adds, concatenations, a depthwise chain with padding
+    "lenet5": ["lenet5"],
+    "resnet18": ["resnet18", "--resolution", "32", "--classes", "10"],
+    "squeezenet": ["squeezenet", "--version", "1.1", "--bypass", "simple", "--resolution",
+                   "64", "--classes", "10"],
+    "mobilenet": ["mobilenet", "--alpha", "0.25", "--resolution", "32", "--classes", "10"],
+}
+
+
+@pytest.mark.parametrize("name", ARCHITECTURES)
+def test_every_weighted_layer_gets_a_row_in_both_formats(name, tmp_path):
+    """The matching on the converters' real graphs of other architectures: every Keras
+    layer group with weights has a row with both views in each format, the first layer's
+    figures agree between TFLite and ONNX (the same int8 arithmetic from two converters,
+    before a random network has amplified their different roundings), and the summary
+    names a layer of the model."""
+    from edgekit.cli.main import main
+    from edgekit.export.per_layer import keras_groups
+    from edgekit.services.targets import keras_model, resolve_target
+
+    args = ARCHITECTURES[name]
+    try:
+        main(["export", *args, "--int8", "-n", "8", "--per-layer", "-o", str(tmp_path),
+              "--json"])
+    except SystemExit as e:
+        assert e.code in (0, None)
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    model = keras_model(resolve_target(args[0], _knobs(args[1:])))
+    kg = keras_groups(model)
+    weighted = {g.name for g in kg.groups
+                if any(model.get_layer(m).count_params() for m in g.members)}
+    rows_of = {}
+    for a in manifest["artifacts"]:
+        rows = {r["layer"]: r for r in a["per_layer"]}
+        assert weighted <= set(rows), (a["file"], weighted - set(rows))
+        assert all(r["isolated_sqnr_db"] is not None for r in rows.values()), a["file"]
+        assert a["per_layer_summary"] and any(n in a["per_layer_summary"] for n in rows)
+        rows_of[a["format"]] = rows
+    first = next(g.name for g in kg.groups if g.name in weighted)
+    t, o = rows_of["tflite"][first], rows_of["onnx"][first]
+    assert abs(t["sqnr_db"] - o["sqnr_db"]) < 3.0 and t["sqnr_db"] > 25, (first, t, o)
+
+
+def _knobs(args: list[str]) -> dict:
+    knobs = {}
+    for flag, value in zip(args[::2], args[1::2], strict=True):
+        key = flag.lstrip("-").replace("-", "_")
+        knobs[key] = float(value) if "." in value and key == "alpha" else (
+            int(value) if value.isdigit() else value)
+    return knobs
