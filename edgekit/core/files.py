@@ -3,8 +3,9 @@
 ``write_output(path, write)`` and ``output_file(path)`` are the only ways edgekit writes a
 file a user named or will read. They
 
-- refuse to write onto any input of the running command (``note_input`` remembers each one
-  where user files are resolved or loaded), compared by resolved path and by device/inode,
+- refuse to write onto any input of the running command (``note_input``, from
+  :mod:`edgekit.core.inputs` and found here too, remembers each one where user files are
+  resolved or loaded), compared by resolved path and by device/inode,
   so a hard link or another spelling of an input is refused too;
 - write through a symbolic link (a chain, or a dangling one) to its target: the link stays;
 - write in place (opened, no rename, no chmod) into what is not a regular file: a FIFO, a
@@ -13,7 +14,14 @@ file a user named or will read. They
 - write a regular file atomically: a temporary file with a short name (``.ek-XXXXXXXX.part``,
   so that any legal target name fits NAME_MAX) beside the target, renamed onto it; a
   failure (a full disk included: exit 1, "no space left on FOLDER") leaves the old file as
-  it was and no temporary file.
+  it was and no temporary file;
+- commit nothing after Ctrl-C or SIGTERM (:mod:`edgekit.core.interrupts`: a checkpoint
+  before each rename), and never leave a temporary file whatever moment a signal lands.
+
+``move_output`` commits a file finished in a staging folder by the same rules (export's
+artefacts); ``temp_folder`` is the one way to make a temporary folder (gone however the
+block ends); ``check_writable`` and ``check_output_folder`` refuse, before any work, an
+output that could not be written.
 """
 
 from __future__ import annotations
@@ -31,9 +39,7 @@ from pathlib import Path
 
 from edgekit.core import interrupts
 from edgekit.core.errors import EdgekitError, UsageError, first_line
-from edgekit.core.inputs import forget_inputs, note_input, refuse_inputs
-
-__all__ = ["forget_inputs", "note_input"]   # with the writer, where every command finds them
+from edgekit.core.inputs import forget_inputs, note_input, refuse_inputs  # noqa: F401
 
 STDOUT = "-"
 TEMP_PREFIX, TEMP_SUFFIX = ".ek-", ".part"    # 17 characters whatever the target's name
