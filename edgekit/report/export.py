@@ -46,16 +46,19 @@ def render_export(manifest: dict, console) -> None:
     if on_logits:
         logits = next(a["fidelity"].get("logits") for a in arts
                       if a["fidelity"].get("on") == "logits")
-        console.print(f"[dim]The model ends in softmax: top-1, cosine, SQNR, max err and acc "
-                      f"are on the logits ({logits}); top-1 out: on the file's output, where "
-                      "an int8 softmax rounds close probabilities to one level.[/dim]")
+        figures = "top-1, cosine, SQNR, max err" + (" and acc" if labels else "")
+        console.print(f"[dim]The model ends in softmax: {figures} are on the logits "
+                      f"({logits}); top-1 out: on the file's output, where an int8 softmax "
+                      "rounds close probabilities to one level.[/dim]")
     for a in arts:
         if a.get("kept_float"):
             q = a["quantization"]
             plain = q.get("int8_bytes_without_keep_float") or next(
                 (s["bytes"] for s in q.get("keep_float_steps", []) if not s["kept_float"]),
                 None)
-            cost = f", +{nbytes(a['bytes'] - plain)} against plain int8" if plain else ""
+            delta = a["bytes"] - plain if plain else 0
+            cost = (f", {'+' if delta >= 0 else '-'}{nbytes(abs(delta))} against plain int8"
+                    if plain else "")
             console.print(f"{a['file']}: kept float: {', '.join(a['kept_float'])}{cost}"
                           + ("" if q.get("keep_float_reached", True) else
                              " (target not reached with every layer tried)"))
