@@ -17,6 +17,9 @@ with channels last:
 * collapsed_share: the share of channels whose float values vary but whose quantized values
   all sit on one level (the channel's information is gone: its range is far below the
   step that the largest channel set);
+* range_ratio: how many times the widest channel's range (max - min of the float values)
+  is the median channel's: a per-tensor step serves them all, so a large ratio leaves the
+  narrow channels a few levels or one;
 * tie_share: the share of samples whose two largest float outputs are less than one
   output step apart: the quantized file cannot order them, its arg-max is a tie.
 """
@@ -112,6 +115,15 @@ def collapsed_share(ref, out, step: float | None) -> float | None:
     return float(np.mean(one_level[varies]))
 
 
+def range_ratio(ref) -> float | None:
+    """The widest channel's range over the median channel's (channels that vary only)."""
+    r = np.asarray(ref)
+    c = r.shape[-1] if r.ndim >= 2 else 1
+    spans = np.ptp(r.reshape(-1, c), axis=0)
+    spans = spans[spans > 0]
+    return float(spans.max() / np.median(spans)) if spans.size else None
+
+
 def tie_share(ref, step: float | None) -> float | None:
     """Share of samples whose two largest float outputs are less than one step apart."""
     if not step:
@@ -161,6 +173,7 @@ def tensor_error(ref, out, step: float | None = None, zero_point: int = 0,
         "step": step or None,
         "clipped_share": clipped_share(r, step, zero_point, qmin, qmax),
         "collapsed_share": collapsed_share(r, o, step),
+        "range_ratio": range_ratio(r),
     }
 
 
@@ -178,8 +191,11 @@ def why(row: dict) -> str:
     clipped = row.get("clipped_share")
     step = row.get("step")
     if collapsed:
+        ratio = row.get("range_ratio")
+        wide = (f"; its widest channel spans {ratio:.0f}x the median one's range"
+                if ratio else "")
         parts.append(f"{collapsed:.0%} of its output channels collapse to one level "
-                     f"(step {step:.3g}: the range is set by a few large channels)")
+                     f"(step {step:.3g}{wide})")
     if clipped:
         parts.append(f"{clipped:.1%} of its values are clipped (outside the range the "
                      "calibration saw)")

@@ -257,6 +257,7 @@ def _row(g: Group, ref, got, q, iso_ref) -> dict:
             "step": None if e["step"] is None else float(f"{e['step']:.6g}"),
             "clipped_share": f(e["clipped_share"], 4),
             "collapsed_share": f(e["collapsed_share"], 4),
+            "range_ratio": f(e["range_ratio"], 1),
             "isolated_sqnr_db": f(iso), "isolated_cosine": f(iso_cos, 5)}
 
 

@@ -131,3 +131,13 @@ def test_the_combined_figures_are_the_single_ones(seed, step):
     assert e["max_abs_error"] == pytest.approx(qe.max_abs_error(ref, out))
     assert e["clipped_share"] == qe.clipped_share(ref, step, 3)
     assert e["collapsed_share"] == qe.collapsed_share(ref, out, step)
+
+
+def test_range_ratio_names_the_swamping_channel():
+    ref = np.ones((4, 3, 3, 5)) * np.arange(1, 6)
+    ref[0] = 0                                        # every channel spans 0..c
+    ref[..., 2] *= 1000
+    assert qe.range_ratio(ref) == pytest.approx(3000 / 4)   # median of 1, 2, 4, 5, 3000
+    row = {"collapsed_share": 0.8, "clipped_share": 0, "step": 11.8, "range_ratio": 750.0}
+    assert "widest channel spans 750x the median one's range" in qe.why(row)
+    assert qe.range_ratio(np.zeros((2, 3))) is None
