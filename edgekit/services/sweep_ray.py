@@ -4,7 +4,8 @@ this process but Ray.
 - A task builds one config on whichever node runs it, in that node's own export cache
   (EDGEKIT_CACHE there, default ~/.cache/edgekit; this process's path is not pushed), and
   returns its row and, for the files this process needs (those it times), their bytes
-  through Ray's object store. The validation arrays travel the same way (put once).
+  through Ray's object store (not from a local Ray: its nodes are this machine). The
+  validation arrays travel the same way (put once).
 - Here each row is stored as soon as it arrives; then each needed file is written into this
   machine's cache (``from-nodes/SHA256[:16]/NAME``) and checked against the row's sha256,
   unless the node's path already holds that very file here (one machine, a shared file
@@ -119,7 +120,10 @@ def receive(row: dict, blobs: dict, needed, notify=lambda m: None) -> dict:
             f["node"] = None
             continue
         data = blobs.get(rt)
-        if data is None or hashlib.sha256(data).hexdigest() != f["sha256"]:
+        if data is None:
+            raise EdgekitError(f"the {rt} file of {row['id']} is not here as built "
+                               f"({f['path']}, on {row.get('node')})")
+        if hashlib.sha256(data).hexdigest() != f["sha256"]:
             raise EdgekitError(f"the {rt} file of {row['id']} from {row.get('node')} did not "
                                "arrive whole (its sha256 differs from the row's)")
         dest = received_path(f)
@@ -154,8 +158,11 @@ def run_builds(todo: list[dict], settings: dict, spec, validation, needed, keep,
             data = ray.put(tuple(validation))
             stats["validation_bytes"] = sum(int(a.nbytes) for a in validation)
         digest = versions_digest()
+        # a local Ray's nodes are this machine: its files are used in place (checked by
+        # receive), and their bytes need not travel
+        send = tuple(needed) if spec.ray_address else ()
         pending = {task.options(num_returns="streaming").remote(
-            c, settings, data, tuple(needed), digest): c for c in todo}
+            c, settings, data, send, digest): c for c in todo}
         for c, out in _arrivals(ray, pending, fail):
             if "error" in out:
                 fail(c, out["node"], out["error"])

@@ -63,7 +63,8 @@ class Cluster:
     def __init__(self, base: Path, cpus: int = 1):
         self.cpus = cpus
         self.base = base                  # hidden from the worker by its tmpfs
-        self.cache = base / "driver-cache"
+        self.cache = base / "driver-cache"       # the driver's EDGEKIT_CACHE
+        self.node_cache = base / "node-cache"    # the worker's: its own, in its tmpfs
         self.temp = Path(tempfile.mkdtemp(prefix="ekr", dir="/tmp"))  # short socket paths
         self.port = free_port()
         self.address = f"127.0.0.1:{self.port}"
@@ -89,12 +90,12 @@ class Cluster:
                      str(self.port), "--ray-client-server-port", str(free_port()),
                      "--dashboard-agent-listen-port", str(free_port()), *common], self.env)
         self._wait_for(cpus=0)
-        worker = (f"mount -t tmpfs ek-hidden {self.base} && mkdir -p {self.cache} && exec "
+        worker = (f"mount -t tmpfs ek-hidden {self.base} && mkdir -p {self.node_cache} && exec "
                   f"{ray_bin()} start --address {self.address} --num-cpus {self.cpus} "
                   f"--temp-dir {self.temp}/w --dashboard-agent-listen-port {free_port()} "
                   "--disable-usage-stats --block")
         self.worker = self._start(["unshare", "-m", "--propagation", "private", "sh", "-c",
-                                   worker], {**self.env, "EDGEKIT_CACHE": str(self.cache)})
+                                   worker], {**self.env, "EDGEKIT_CACHE": str(self.node_cache)})
         self._wait_for(cpus=self.cpus)
         self.worker_ns = os.readlink(f"/proc/{self.worker.pid}/ns/mnt")
 

@@ -3,9 +3,9 @@
 On this machine: a head with no CPUs, and a worker node started in a mount namespace of its
 own (``unshare -m``) with an empty tmpfs over this test's folder, which holds the driver's
 export cache, the local run's cache and the validation file: the worker sees none of the
-driver's files, and the driver none of the worker's (the worker's cache is at the same path
-as the driver's, so a stale file at that path here is the case of the issue). Root only
-(mounts); elsewhere skipped with the reason.
+driver's files, and the driver none of the worker's (the worker's own cache is in that
+tmpfs; a file the test puts at the worker's path here is the stale-file case of the issue).
+Root only (mounts); elsewhere skipped with the reason.
 
 The sweeps run as a user runs them: `python -m edgekit sweep` in a child process."""
 
@@ -118,7 +118,8 @@ def test_a_stale_file_here_is_not_used(cluster, two_runs):
                   and s["result"]["files"]["litert"].get("node")}
     assert set(node_paths) == {"none", "int8"}
     stale = Path(node_paths["int8"])
-    assert not stale.exists()          # the node's cache is not this machine's
+    assert stale.is_relative_to(cluster.node_cache)   # its own cache, not the driver's path
+    assert not stale.exists()          # and not on this machine
     stale.parent.mkdir(parents=True)
     float_row = next(r for r in ray["rows"] if r["quant"] == "none")
     shutil.copyfile(float_row["file"], stale)

@@ -2,7 +2,8 @@
 a cluster: generated contents, whatever this machine already holds at the node's path or in
 its own cache, and a transfer that arrives whole or damaged. The property: the row that
 comes back names, for every needed file, a file here whose sha256 is the row's; a file here
-that is not the node's is never used, never changed; a damaged transfer is one line."""
+that is not the node's is never used, never changed; a damaged or missing transfer is one
+line."""
 
 import hashlib
 
@@ -20,9 +21,9 @@ HERE = st.sampled_from(["absent", "same", "other-same-size", "other-size"])
 @settings(max_examples=60, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.binary(min_size=1, max_size=2048), here=HERE, cached=HERE,
-       damaged=st.booleans(), other_byte=st.integers(0, 255))
+       damaged=st.booleans(), sent=st.booleans(), other_byte=st.integers(0, 255))
 def test_a_received_file_is_the_rows_file(tmp_path_factory, monkeypatch, data, here, cached,
-                                          damaged, other_byte):
+                                          damaged, sent, other_byte):
     tmp = tmp_path_factory.mktemp("recv")
     monkeypatch.setenv("EDGEKIT_CACHE", str(tmp / "cache"))
     node_path = tmp / "node-cache" / "m_int8.tflite"        # the path the node reported
@@ -43,10 +44,11 @@ def test_a_received_file_is_the_rows_file(tmp_path_factory, monkeypatch, data, h
     blob = bytes([data[0] ^ 1]) + data[1:] if damaged else data
     notes = []
     try:
-        got = receive(row, {"litert": blob}, ["litert"], notes.append)
+        got = receive(row, {"litert": blob} if sent else {}, ["litert"], notes.append)
     except EdgekitError as e:
-        assert damaged and here != "same" and "did not arrive whole" in str(e)
-        assert "\n" not in str(e)
+        assert here != "same" and "\n" not in str(e)
+        assert ("did not arrive whole" if sent else "is not here as built") in str(e)
+        assert damaged or not sent
     else:
         f = got["files"]["litert"]
         assert f["node"] is None and is_the_file(f["path"], entry)
@@ -55,7 +57,7 @@ def test_a_received_file_is_the_rows_file(tmp_path_factory, monkeypatch, data, h
             assert f["path"] == str(node_path)      # one machine or a shared file system
         else:
             assert f["path"] == str(received_path(entry)) and RECEIVED in f["path"]
-            assert not damaged
+            assert sent and not damaged
         assert bool(notes) == (here in ("other-same-size", "other-size"))
     if here != "absent":        # what was at the node's path here is left as it was
         assert node_path.read_bytes() == before[node_path]
