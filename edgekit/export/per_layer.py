@@ -61,9 +61,16 @@ def _activation_name(layer) -> str | None:
     return name
 
 
-def _inbound(layer) -> list[str]:
-    return [t._keras_history.operation.name for n in layer._inbound_nodes
-            for t in n.input_tensors]
+def _inbound_of(model) -> dict[str, list[str]]:
+    """{layer: the layers feeding it} in this model's own graph (a layer called again
+    elsewhere, or a Sequential built more than once, has other inbound nodes too)."""
+    graph = getattr(model, "_functional", None) or model     # a Sequential's graph
+    by_depth = getattr(graph, "_nodes_by_depth", None)
+    if by_depth:
+        return {n.operation.name: [t._keras_history.operation.name for t in n.input_tensors]
+                for nodes in by_depth.values() for n in nodes}
+    return {la.name: [t._keras_history.operation.name for t in la._inbound_nodes[0]
+                      .input_tensors] if la._inbound_nodes else [] for la in model.layers}
 
 
 @dataclass
@@ -82,7 +89,8 @@ class KerasGraph:
 def keras_groups(model) -> KerasGraph:
     """The groups of a functional Keras model, in execution order."""
     layers = list(model.layers)
-    inbound = {la.name: _inbound(la) for la in layers}
+    graph = _inbound_of(model)
+    inbound = {la.name: graph.get(la.name, []) for la in layers}
     consumers: dict[str, int] = {}
     for srcs in inbound.values():
         for s in srcs:

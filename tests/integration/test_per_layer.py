@@ -307,3 +307,41 @@ def _knobs(args: list[str]) -> dict:
         knobs[key] = float(value) if "." in value and key == "alpha" else (
             int(value) if value.isdigit() else value)
     return knobs
+
+
+def test_layers_called_in_other_graphs_keep_this_model_s_inputs(tmp_path):
+    """A layer has one inbound node per symbolic call: a Sequential loaded from a file
+    (built several times) or a layer reused by a second model. The groups follow the
+    model's own graph, and the export reads the layers of the Sequential."""
+    from edgekit._tf import keras
+    from edgekit.cli.main import main
+    from edgekit.export.per_layer import keras_groups
+
+    L = keras.layers
+    seq = keras.Sequential([keras.Input((8, 8, 1)), L.Conv2D(8, 3, activation="relu",
+                                                              name="c1"),
+                            L.Flatten(name="flat"), L.Dense(10, name="d"),
+                            L.Softmax(name="sm")])
+    seq.save(tmp_path / "seq.keras")
+    loaded = keras.models.load_model(tmp_path / "seq.keras")
+    assert max(len(la._inbound_nodes) for la in loaded.layers) > 1   # the case itself
+    inp = keras.Input((8, 8, 1))
+    conv = L.Conv2D(4, 3, name="shared")
+    first = keras.Model(inp, L.Dense(3, name="head")(L.Flatten()(conv(inp))))
+    keras.Model(inp, conv(inp))                                   # conv called again
+    for model, want in ((loaded, {"c1": [""], "flat": ["c1"], "d": ["flat"]}),
+                        (first, {"shared": [""]})):
+        kg = keras_groups(model)
+        got = {g.name: g.sources for g in kg.groups if g.name in want}
+        assert got == want
+    x = np.random.default_rng(0).uniform(0, 1, (32, 8, 8, 1)).astype(np.float32)
+    np.savez(tmp_path / "x.npz", x=x)
+    try:
+        main(["export", str(tmp_path / "seq.keras"), "--format", "tflite", "--int8",
+              "--calibration", str(tmp_path / "x.npz"), "--per-layer", "-o",
+              str(tmp_path / "out"), "--json"])
+    except SystemExit as e:
+        assert e.code in (0, None)
+    (a,) = json.loads((tmp_path / "out" / "manifest.json").read_text())["artifacts"]
+    assert [r["layer"] for r in a["per_layer"]] == ["c1", "flat", "d"]
+    assert a["per_layer"][-1]["op"] == "Dense (logits)" and a["fidelity"]["on"] == "logits"
