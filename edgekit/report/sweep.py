@@ -42,7 +42,9 @@ def render_sweep(doc: dict, console) -> None:
     acc, lat = doc["objectives"]["accuracy"], doc["objectives"]["latency"]
     timed = any(r["latency_ms"] is not None for r in rows)
     estimated = any(r["estimate_ms"] is not None for r in rows)
+    failed = len(doc.get("failed") or [])
     t = Table(title=f"sweep of {doc['model']}: {len(rows)} configs"
+              + (f" ({failed} failed, below)" if failed else "")
               + (f" on {doc['device']}" if doc["device"] else ""), title_justify="left")
     cols = ["", "α", "px", "quant"] + (["runtime"] if doc["grid"]["runtime"] else []) + [
         "MACs", "params", "peak RAM", "file", "SQNR dB", "top-1 pub."]
@@ -181,6 +183,7 @@ def plot_pareto(doc: dict, path: Path) -> None:
     ax.set_xlabel(lat_label)
     ax.set_ylabel(acc_label)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
+    if ax.get_legend_handles_labels()[0]:     # nothing to name when every config failed
+        ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
     save_figure(fig, path)

@@ -54,20 +54,31 @@ def test_failed_configs_leave_the_others(tmp_path_factory, monkeypatch, fail, er
     assert [r["id"] for r in again["rows"]] == ids
 
 
-def test_the_command_writes_then_exits_1_with_one_line(cli, tmp_path, monkeypatch):
+@pytest.mark.parametrize("failing", [["int8"], ["none", "int8"]])
+@pytest.mark.parametrize("as_json", [True, False])
+def test_the_command_writes_then_exits_1_with_one_line(cli, tmp_path, monkeypatch, failing,
+                                                       as_json):
+    import warnings
+
+    ids = [f"mobilenet_a0.25_r96_{q}" for q in failing]
     calls = []
-    monkeypatch.setattr(S, "build_config", _stand_in(
-        {"mobilenet_a0.25_r96_int8": EdgekitError}, calls))
-    r = cli("sweep", "mobilenet", "--alpha", "0.25", "--resolution", "96", "-o",
-            tmp_path / "out", "--json")
+    monkeypatch.setattr(S, "build_config", _stand_in(dict.fromkeys(ids, EdgekitError), calls))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")          # a plot with nothing on it warns nothing
+        r = cli("sweep", "mobilenet", "--alpha", "0.25", "--resolution", "96", "-o",
+                tmp_path / "out", *(["--json"] if as_json else []))
     assert r.code == 1
     lines = [ln for ln in r.err_lines if not ln.startswith("wrote ")]
-    assert lines == ["edgekit: error: 1 of 2 rows failed (first: mobilenet_a0.25_r96_int8 on "
-                     "this machine: cannot convert mobilenet_a0.25_r96_int8); rerun the same "
-                     "command to retry them"]
+    assert lines == [f"edgekit: error: {len(ids)} of 2 rows failed (first: {ids[0]} on this "
+                     f"machine: cannot convert {ids[0]}); rerun the same command to retry them"]
     saved = json.loads((tmp_path / "out" / "sweep.json").read_text())
-    assert saved == json.loads(r.out) and len(saved["rows"]) == 1
-    assert (tmp_path / "out" / "sweep.jsonl").read_text().count("\n") == 1
+    assert len(saved["rows"]) == 2 - len(ids) and [f["id"] for f in saved["failed"]] == ids
+    if as_json:
+        assert saved == json.loads(r.out)
+    else:
+        assert all(f"✗ {i}: build failed on this machine" in r.out for i in ids)
+    store = tmp_path / "out" / "sweep.jsonl"
+    assert (store.read_text().count("\n") if store.exists() else 0) == 2 - len(ids)
 
 
 @pytest.mark.parametrize("raised, reason", [
