@@ -22,7 +22,7 @@ import numpy as np
 
 from edgekit.core import interrupts
 from edgekit.core.choices import QUANT_LABEL
-from edgekit.core.errors import EdgekitError, UsageError
+from edgekit.core.errors import EdgekitError, UsageError, first_line
 from edgekit.core.files import (
     move_output,
     sha256_file,
@@ -233,8 +233,16 @@ def _prepare(model, job: ExportJob, opts: ExportOptions, notify, warn) -> _Conte
     from edgekit.export import model_figure
     from edgekit.export.per_layer import keras_groups
 
-    ctx = _Context(model, job, opts, calib, val, ref, weights, int(model.count_params()),
-                   logits=model_figure.reference(model, val.x), layers=keras_groups(model))
+    ctx = _Context(model, job, opts, calib, val, ref, weights, int(model.count_params()))
+    try:
+        ctx.layers = keras_groups(model)
+        ctx.logits = model_figure.reference(model, val.x)
+    except Exception as e:   # a graph the layer groups cannot read: say so, keep going
+        if opts.per_layer or opts.keep_float is not None:
+            raise UsageError(f"--per-layer/--keep-float cannot read this model's layer "
+                             f"graph: {first_line(e)}") from e
+        warn(f"the fidelity figures are on the model's output (its layer graph could not "
+             f"be read for the logits: {first_line(e)})")
     if isinstance(opts.keep_float, list):
         from edgekit.export.keep_float import resolve
 

@@ -345,3 +345,25 @@ def test_layers_called_in_other_graphs_keep_this_model_s_inputs(tmp_path):
     (a,) = json.loads((tmp_path / "out" / "manifest.json").read_text())["artifacts"]
     assert [r["layer"] for r in a["per_layer"]] == ["c1", "flat", "d"]
     assert a["per_layer"][-1]["op"] == "Dense (logits)" and a["fidelity"]["on"] == "logits"
+
+
+def test_a_graph_the_groups_cannot_read_keeps_the_output_figure(digits, cli, tmp_path,
+                                                                monkeypatch):
+    """Fault injected into the layer-graph reading: a plain export still works, on the
+    output, and says why in one warning; --per-layer says it cannot, in one line."""
+    import edgekit.export.per_layer as per_layer
+
+    def broken(model):
+        raise RuntimeError("an unreadable graph")
+
+    monkeypatch.setattr(per_layer, "keras_groups", broken)
+    d = digits[0]
+    base = ["export", d / "digits.keras", "--format", "tflite", "--int8", "--calibration",
+            d / "train.npz", "--validation", d / "test.npz"]
+    r = cli(*base, "-o", tmp_path / "a", "--json")
+    assert r.code == 0, r.err
+    (a,) = json.loads(r.out)["artifacts"]
+    assert a["fidelity"]["on"] == "output" and "fidelity_output" not in a
+    assert "an unreadable graph" in r.err and r.err.count("warning:") == 1
+    r = cli(*base, "-o", tmp_path / "b", "--per-layer")
+    assert r.code == 2 and len(r.err_lines) == 1 and "an unreadable graph" in r.err
