@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from edgekit.core import quant_error as qe
+from edgekit.core.errors import first_line
 from edgekit.core.fidelity import compare, json_safe
 from edgekit.export.per_layer import file_logits, logits_reference, output_step
 
@@ -41,7 +42,11 @@ def figures(logits: tuple[str, np.ndarray] | None, ref: np.ndarray, path: Path,
     step = output_step(path)
     extra = {"output_step": step, "output_tie_share": qe.tie_share(ref, step)}
     on_output.update(extra)
-    got = file_logits(path, x) if logits is not None else None
+    try:
+        got = file_logits(path, x) if logits is not None else None
+    except Exception as e:  # the runtime would not keep the tensor: the output's figure
+        got = None
+        on_output["logits_unreadable"] = first_line(e)
     if got is None or got.size != logits[1].size:
         return json_safe({**on_output, "on": "output"}), None
     on_logits = compare(logits[1], got.reshape(logits[1].shape), labels)

@@ -367,3 +367,20 @@ def test_a_graph_the_groups_cannot_read_keeps_the_output_figure(digits, cli, tmp
     assert "an unreadable graph" in r.err and r.err.count("warning:") == 1
     r = cli(*base, "-o", tmp_path / "b", "--per-layer")
     assert r.code == 2 and len(r.err_lines) == 1 and "an unreadable graph" in r.err
+
+
+def test_a_file_that_will_not_show_its_logits_keeps_the_output_figure(digits, cli, tmp_path,
+                                                                       monkeypatch):
+    import edgekit.export.model_figure as model_figure
+
+    def refused(path, x):
+        raise RuntimeError("the runtime refused to keep the tensor")
+
+    monkeypatch.setattr(model_figure, "file_logits", refused)
+    d = digits[0]
+    r = cli("export", d / "digits.keras", "--format", "tflite", "--int8", "--calibration",
+            d / "train.npz", "-o", tmp_path, "--json")
+    assert r.code == 0, r.err
+    (a,) = json.loads(r.out)["artifacts"]
+    assert a["fidelity"]["on"] == "output"
+    assert a["fidelity"]["logits_unreadable"] == "the runtime refused to keep the tensor"
