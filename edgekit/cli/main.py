@@ -1,27 +1,15 @@
 """edgekit's command line: the entry point and its error handling. Each command group is a
-module of its own (analyze/build, export, bench/profile, models/profiles); they register
-on the app when imported here. Heavy imports (TensorFlow, onnxruntime) happen inside
-commands."""
+module of its own (analyze/build, export, bench, profile, models/profiles); they register
+on the app when imported (``_app``). Heavy imports (TensorFlow, onnxruntime) happen inside
+commands. This module imports nothing but the standard library at its top: ``main``
+installs the SIGINT/SIGTERM handlers first, so that a signal during the imports of the
+CLI itself is already one line and exit 130/143."""
 
 import os
 import signal
 import sys
 from typing import Optional
 
-import typer
-
-from edgekit.cli import (  # noqa: F401  (registers the commands)
-    analyze,
-    bench,
-    catalog,
-    devices,
-    export,
-    profile,
-    report,
-    sweep,
-)
-from edgekit.cli.app import app
-from edgekit.cli.common import err
 from edgekit.core.errors import EdgekitError, first_line
 
 _METAVARS = {bool: "", int: "N", float: "X", str: "TEXT"}
@@ -96,20 +84,42 @@ def _reading(process_value, number, param):
     return process
 
 
+def _app():
+    """The Typer app with every command group registered (importing a group registers it)."""
+    from edgekit.cli import (  # noqa: F401  (registers the commands)
+        analyze,
+        bench,
+        catalog,
+        devices,
+        export,
+        profile,
+        report,
+        sweep,
+    )
+    from edgekit.cli.app import app
+
+    return app
+
+
 def cli_command():
     """The click command of the whole app, as edgekit runs it (tidy help, Number options)."""
-    command = typer.main.get_command(app)
+    import typer
+
+    command = typer.main.get_command(_app())
     _tidy_help(command)
     _numbers(command)
     return command
 
 
 def _error(message: str) -> None:
+    from edgekit.cli.common import err
+
     err.print(f"edgekit: error: {message}", highlight=False, markup=False, soft_wrap=True)
 
 
 def _interrupted() -> None:
     """The one way a command stops for SIGINT or SIGTERM: one line, exit 130 or 143."""
+    from edgekit.cli.common import err
     from edgekit.core import interrupts
 
     interrupts.quiet_after()   # a second Ctrl-C does not cut this short
@@ -125,11 +135,12 @@ def main(argv: Optional[list] = None) -> None:
     SIGTERM stop the command through core.interrupts: an interrupt that a library
     swallowed still stops it (exit 130/143), at the next step boundary or at the end."""
     from edgekit.core import interrupts
-    from edgekit.core.files import forget_inputs
 
-    forget_inputs()   # a new command: its inputs are noted as they are resolved
-    restore = interrupts.install()
+    restore = interrupts.install()   # first: before the CLI's own imports
     try:
+        from edgekit.core.files import forget_inputs
+
+        forget_inputs()   # a new command: its inputs are noted as they are resolved
         _main(argv)
         interrupts.checkpoint()   # swallowed on the way and never re-raised: still honoured
     except KeyboardInterrupt:
@@ -145,6 +156,8 @@ def main(argv: Optional[list] = None) -> None:
 
 
 def _main(argv: Optional[list]) -> None:
+    import typer
+
     from edgekit.core import interrupts
 
     args = sys.argv[1:] if argv is None else argv
