@@ -60,5 +60,17 @@ def render_export(manifest: dict, console) -> None:
             cost = (f", {'+' if delta >= 0 else '-'}{nbytes(abs(delta))} against plain int8"
                     if plain else "")
             console.print(f"{a['file']}: kept float: {', '.join(a['kept_float'])}{cost}"
-                          + ("" if q.get("keep_float_reached", True) else
-                             " (target not reached with every layer tried)"))
+                          + ("" if q.get("keep_float_reached", True) else _not_reached(q)))
+
+
+def _not_reached(q: dict) -> str:
+    """What --keep-float auto measured when even every layer in float missed the target."""
+    last = (q.get("keep_float_steps") or [{}])[-1]
+    sqnr = last.get("sqnr_db")
+    acc = last.get("accuracy")
+    got = ", ".join(x for x in (
+        f"SQNR {float(sqnr):.1f} dB" if sqnr is not None else "",
+        f"accuracy {acc:.1%}" if acc is not None else "") if x)
+    n = len(last.get("kept_float") or [])
+    return (f" (target not reached: with {n} layers in float the file still has {got}; the "
+            "error left is in what stays quantized, at least its input and output)")

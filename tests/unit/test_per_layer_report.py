@@ -74,3 +74,14 @@ def test_the_chart_and_the_html_section(tmp_path):
     html = html_section(manifest, 1)
     assert html.count("<polyline") == 4 and "worst layer: conv2" in html
     assert html_section(_manifest({**_art(), "per_layer": None}), 1) == ""
+
+
+def test_keep_float_auto_that_misses_its_target_says_what_it_measured():
+    art = _art(kept=["conv1", "conv2"])
+    art["quantization"] = {"keep_float_reached": False, "keep_float_steps": [
+        {"kept_float": [], "bytes": 16000, "accuracy": None, "sqnr_db": 6.1},
+        {"kept_float": ["conv1", "conv2"], "bytes": 17000, "accuracy": None,
+         "sqnr_db": 7.9}]}
+    text = " ".join(_text(render_export, _manifest(art)).split())
+    assert "kept float: conv1, conv2, +1000 B against plain int8" in text
+    assert "target not reached: with 2 layers in float the file still has SQNR 7.9 dB" in text
