@@ -163,10 +163,22 @@ def next_layers(rows: list[dict], kept: list[str], kg: KerasGraph) -> list[str]:
     already float, the layers it feeds (its output is quantized for them)."""
     ranked = sorted((r for r in rows if qe.as_float(r.get("isolated_sqnr_db")) is not None),
                     key=lambda r: qe.as_float(r["isolated_sqnr_db"]))
+    have = {r["layer"] for r in rows}        # groups with ops in the file
+
+    def fed_by(name: str, depth: int = 0) -> list[str]:
+        out = []
+        for g in kg.groups:
+            if name in g.sources:
+                if g.name in have:
+                    out.append(g.name)
+                elif depth < 4:          # a padding or reshape folded into the next op
+                    out += fed_by(g.name, depth + 1)
+        return out
+
     for r in ranked:
         if r["layer"] not in kept:
             return [r["layer"]]
-        after = [g.name for g in kg.groups if r["layer"] in g.sources and g.name not in kept]
+        after = [n for n in dict.fromkeys(fed_by(r["layer"])) if n not in kept]
         if after:
             return after
     return []

@@ -85,3 +85,21 @@ def test_keep_float_auto_that_misses_its_target_says_what_it_measured():
     text = " ".join(_text(render_export, _manifest(art)).split())
     assert "kept float: conv1, conv2, +1000 B against plain int8" in text
     assert "target not reached: with 2 layers in float the file still has SQNR 7.9 dB" in text
+
+
+def test_keep_float_auto_picks_the_worst_then_what_its_output_feeds():
+    """next_layers: the worst isolated layer first; when it is already float, the layers
+    its output feeds (through a padding folded into the next op, which has no row)."""
+    from edgekit.export.keep_float import next_layers
+    from edgekit.export.per_layer import Group, KerasGraph
+
+    kg = KerasGraph([Group("a", "Conv2D", ["a"], [""]), Group("pad", "ZeroPadding2D",
+                                                               ["pad"], ["a"]),
+                     Group("b", "DepthwiseConv2D", ["b"], ["pad"]),
+                     Group("c", "Conv2D", ["c"], ["b"])])
+    rows = [{"layer": "a", "isolated_sqnr_db": 1.0}, {"layer": "b", "isolated_sqnr_db": 30},
+            {"layer": "c", "isolated_sqnr_db": 20}]
+    assert next_layers(rows, [], kg) == ["a"]
+    assert next_layers(rows, ["a"], kg) == ["b"]             # not the padding
+    assert next_layers(rows, ["a", "b"], kg) == ["c"]
+    assert next_layers(rows, ["a", "b", "c"], kg) == []
