@@ -45,9 +45,6 @@ EARLIEST, LATEST = 0.0, 0.7      # of the complete run's time (its start-up incl
 WAIT = 300                  # seconds a run may take at most (a loaded 2-core machine)
 LINE = "edgekit: interrupted ({}); nothing half-written was left behind"
 NAMES = {signal.SIGINT: "Ctrl-C (SIGINT)", signal.SIGTERM: "SIGTERM"}
-# onnxruntime's telemetry session file: 'import onnxruntime' makes it in $TMPDIR (a
-# first-launch time and an id, kept for the next process on purpose), whatever edgekit does
-THIRD_PARTY = {".ses"}
 
 
 # ---- running edgekit and signalling it ----------------------------------------------------
@@ -244,7 +241,7 @@ def check_run(command: Command, case: Path, run: Run, hashes: dict,
         assert said == [LINE.format(NAMES[signum])], where
     else:               # not signalled, or after the last step: it finished cleanly
         assert run.code == 0 and not said, where
-    left = sorted(p.name for p in (case / "tmp").iterdir() if p.name not in THIRD_PARTY)
+    left = sorted(p.name for p in (case / "tmp").iterdir())
     assert not left, f"left in $TMPDIR: {left}; {where}"
     assert not list((case / "work").iterdir()), f"left in the working folder: {where}"
     assert not leftovers(case), f"half-written: {leftovers(case)}; {where}"

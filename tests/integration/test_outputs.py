@@ -166,3 +166,23 @@ def test_export_leaves_a_changed_listed_file_alone(cli, inputs, tmp_path):
     manifest = json.loads((out / "manifest.json").read_text())
     assert [a["file"] for a in manifest["artifacts"]] == ["tiny_fp32.tflite"]
     assert manifest["kind"] == "edgekit export manifest"
+
+
+def test_onnxruntime_telemetry_is_off_no_session_file_no_device_id(tmp_path):
+    # onnxruntime 1.32 starts Microsoft's telemetry at import (an upload thread, '.ses' in
+    # $TMPDIR, a device id under ~/.cache/Microsoft); edgekit turns it off before any
+    # import of it, unless the user asks for it
+    import subprocess
+    import sys
+
+    env = {**os.environ, "TMPDIR": str(tmp_path / "tmp"), "HOME": str(tmp_path / "home"),
+           "XDG_CACHE_HOME": str(tmp_path / "home" / ".cache")}
+    env.pop("ORT_DISABLE_TELEMETRY", None)
+    for d in ("tmp", "home"):
+        (tmp_path / d).mkdir()
+    code = "import edgekit, onnxruntime, os; print(os.environ['ORT_DISABLE_TELEMETRY'])"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                         text=True, timeout=120, cwd=tmp_path)
+    assert out.returncode == 0 and out.stdout.strip() == "1", out.stderr
+    assert list((tmp_path / "tmp").iterdir()) == []
+    assert [p for p in (tmp_path / "home").rglob("*")] == []
