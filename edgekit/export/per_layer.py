@@ -39,6 +39,8 @@ INPUT = ""                      # the model input, as a group's source
 FOLLOWERS = FUSABLE | {"Dropout", "ELU", "PReLU", "SpatialDropout2D"}
 FINAL_KINDS = ("softmax", "sigmoid")
 MAX_SAMPLES = 256               # per-layer figures on at most this many samples
+MEMORY_BUDGET = 768 * 2**20     # bytes of kept tensors (Keras' and the file's) per artefact
+MIN_SAMPLES = 8
 STANDS_OUT_DB = 30.0            # an isolated SQNR above this is plain int8 rounding (~6 dB/bit)
 KERAS_BATCH = 64
 
@@ -269,14 +271,30 @@ def _row(g: Group, ref, got, q, iso_ref) -> dict:
             "isolated_sqnr_db": f(iso), "isolated_cosine": f(iso_cos, 5)}
 
 
+def sample_count(model, kg: KerasGraph, available: int) -> int:
+    """How many samples the per-layer figures use: at most MAX_SAMPLES, and few enough that
+    every group's output, kept for Keras and for the file (about three copies with the
+    file's (de)quantized ones), fits in MEMORY_BUDGET; at least MIN_SAMPLES."""
+    per_sample = 0
+    for g in kg.groups:
+        shape = model.get_layer(g.members[-1]).output.shape[1:]
+        if all(isinstance(d, int) for d in shape):
+            per_sample += 4 * int(np.prod(shape))
+    fits = MEMORY_BUDGET // max(1, 3 * per_sample)
+    return int(min(available, MAX_SAMPLES, max(MIN_SAMPLES, fits)))
+
+
 def compare_layers(model, path, x: np.ndarray, kg: KerasGraph | None = None,
                    refs: dict | None = None) -> list[dict]:
-    """One row per Keras group that the file has a tensor for, in execution order."""
-    x = x[:MAX_SAMPLES]
+    """One row per Keras group that the file has a tensor for, in execution order, on the
+    first samples of ``x`` (as many as ``refs`` holds, or :func:`sample_count`). Only the
+    tensors that can be a group's are kept from the file."""
     kg = kg or keras_groups(model)
-    refs = refs if refs is not None else keras_references(model, kg, x)
-    cap = capture(path, x)
-    cands, _ = match(cap, kg)
+    n = len(next(iter(refs.values()))) if refs else sample_count(model, kg, len(x))
+    x = x[:n]
+    refs = refs if refs else keras_references(model, kg, x)
+    cands, _ = match(graph(path), kg)
+    cap = capture(path, x, want=[k for keys in cands.values() for k in keys])
     got: dict[str, np.ndarray] = {}
     key_of: dict[str, object] = {}
     for g in kg.groups:

@@ -190,10 +190,11 @@ class _Context:
     def layer_refs(self) -> dict:
         """Keras' output of every layer group on the per-layer samples (computed once)."""
         if not self.refs_cache:
-            from edgekit.export.per_layer import MAX_SAMPLES, keras_references
+            from edgekit.export.per_layer import keras_references, sample_count
 
+            n = sample_count(self.model, self.layers, len(self.val.x))
             self.refs_cache.update(keras_references(self.model, self.layers,
-                                                    self.val.x[:MAX_SAMPLES]))
+                                                    self.val.x[:n]))
         return self.refs_cache
 
     def keras_accuracy(self) -> float | None:
@@ -291,6 +292,7 @@ def _artifact(ctx: _Context, fmt: str, quant: str, staging: Path, notify, step: 
         art["per_layer"] = compare_layers(ctx.model, path, ctx.val.x, ctx.layers,
                                           ctx.layer_refs())
         art["per_layer_summary"] = summary(art["per_layer"])
+        art["per_layer_samples"] = len(next(iter(ctx.layer_refs().values())))
         art["per_layer_seconds"] = round(time.perf_counter() - t1, 2)
     art["total_seconds"] = round(time.perf_counter() - t0, 2)
     return art

@@ -78,6 +78,7 @@ def test_int8_loses_accuracy_and_the_isolated_view_names_conv2(per_layer):
     keras_acc = manifest["validation"]["keras_accuracy"]
     for a in manifest["artifacts"]:
         assert a["fidelity"]["accuracy"] < keras_acc - 0.3, a["file"]
+        assert a["per_layer_samples"] == 256          # of the 497 validation digits
         rows = a["per_layer"]
         assert [r["layer"] for r in rows] == ["conv1", "conv2", "dw", "pool", "pw", "gap",
                                               "predictions"]

@@ -103,3 +103,23 @@ def test_keep_float_auto_picks_the_worst_then_what_its_output_feeds():
     assert next_layers(rows, ["a"], kg) == ["b"]             # not the padding
     assert next_layers(rows, ["a", "b"], kg) == ["c"]
     assert next_layers(rows, ["a", "b", "c"], kg) == []
+
+
+def test_the_per_layer_sample_count_fits_the_memory_budget():
+    from types import SimpleNamespace
+
+    from edgekit.export import per_layer
+    from edgekit.export.per_layer import Group, KerasGraph, sample_count
+
+    def model(shape):
+        layer = SimpleNamespace(output=SimpleNamespace(shape=(None, *shape)))
+        return SimpleNamespace(get_layer=lambda name: layer)
+
+    kg = KerasGraph([Group("a", "Conv2D", ["a"], [""])])
+    assert sample_count(model((8, 8, 16)), kg, 497) == per_layer.MAX_SAMPLES
+    assert sample_count(model((8, 8, 16)), kg, 100) == 100
+    big = (112, 112, 64)                      # 3.2 MB a sample, three copies kept
+    n = sample_count(model(big), kg, 497)
+    assert n == per_layer.MEMORY_BUDGET // (3 * 4 * 112 * 112 * 64)
+    assert n * 3 * 4 * 112 * 112 * 64 <= per_layer.MEMORY_BUDGET
+    assert sample_count(model((2000, 2000, 64)), kg, 497) == per_layer.MIN_SAMPLES
