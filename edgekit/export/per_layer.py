@@ -1,8 +1,9 @@
 """Each layer of a quantized file against the same layer of the float Keras model.
 
-The Keras model is cut into *groups*: a layer and the batch norm, activation and dropout
-layers that follow it alone (the converters fuse them into one op), named by the first
-layer: the ``layer`` of a row, the name ``--keep-float`` takes. The file's ops are mapped to
+The Keras model is cut into *groups* (:mod:`edgekit.export.layer_groups`): a layer and the
+batch norm, activation and dropout layers that follow it alone (the converters fuse them
+into one op), named by the first layer: the ``layer`` of a row, the name ``--keep-float``
+takes. The file's ops are mapped to
 groups by the Keras names the converters keep in tensor and node names
 (:mod:`edgekit.core.layermatch`); an op without one (a (de)quantize, reshape or cast) goes
 to the group of the op that made its input. A group's tensor in the file is the last
@@ -27,144 +28,25 @@ logits), as is the model-level figure (:func:`logits_reference`, :func:`file_log
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 
 from edgekit.core import quant_error as qe
-from edgekit.core.layermatch import FUSABLE, by_length, find
+from edgekit.core.layermatch import by_length, find
 from edgekit.export.capture import PASS_OPS, Capture, capture, graph
+from edgekit.export.layer_groups import (  # noqa: F401  (the per-layer API, in one place)
+    INPUT,
+    Group,
+    KerasGraph,
+    keras_groups,
+    keras_references,
+    logits_reference,
+    run_group,
+)
 
-INPUT = ""                      # the model input, as a group's source
-FOLLOWERS = FUSABLE | {"Dropout", "ELU", "PReLU", "SpatialDropout2D"}
-FINAL_KINDS = ("softmax", "sigmoid")
 MAX_SAMPLES = 256               # per-layer figures on at most this many samples
 MEMORY_BUDGET = 768 * 2**20     # bytes of kept tensors (Keras' and the file's) per artefact
 MIN_SAMPLES = 8
 STANDS_OUT_DB = 30.0            # an isolated SQNR above this is plain int8 rounding (~6 dB/bit)
-KERAS_BATCH = 64
-
-
-@dataclass
-class Group:
-    name: str
-    op: str
-    members: list[str]
-    sources: list[str]          # the groups feeding the first layer (INPUT: the model input)
-    logits: bool = False        # compared on the logits (the model ends in softmax/sigmoid)
-    fused_final: bool = False   # the softmax is the last layer's own activation
-
-
-def _activation_name(layer) -> str | None:
-    act = getattr(layer, "activation", None)
-    name = getattr(act, "__name__", None)
-    if type(layer).__name__ == "Softmax":
-        return "softmax"
-    return name
-
-
-def _inbound_of(model) -> dict[str, list[str]]:
-    """{layer: the layers feeding it} in this model's own graph (a layer called again
-    elsewhere, or a Sequential built more than once, has other inbound nodes too)."""
-    graph = getattr(model, "_functional", None) or model     # a Sequential's graph
-    by_depth = getattr(graph, "_nodes_by_depth", None)
-    if by_depth:
-        return {n.operation.name: [t._keras_history.operation.name for t in n.input_tensors]
-                for nodes in by_depth.values() for n in nodes}
-    return {la.name: [t._keras_history.operation.name for t in la._inbound_nodes[0]
-                      .input_tensors] if la._inbound_nodes else [] for la in model.layers}
-
-
-@dataclass
-class KerasGraph:
-    groups: list[Group]
-    group_of: dict[str, str] = field(default_factory=dict)   # layer -> group
-    order: dict[str, int] = field(default_factory=dict)      # layer -> position
-
-    def by_name(self) -> dict[str, Group]:
-        return {g.name: g for g in self.groups}
-
-    def logits_group(self) -> Group | None:
-        return next((g for g in self.groups if g.logits), None)
-
-
-def keras_groups(model) -> KerasGraph:
-    """The groups of a functional Keras model, in execution order."""
-    layers = list(model.layers)
-    graph = _inbound_of(model)
-    inbound = {la.name: graph.get(la.name, []) for la in layers}
-    consumers: dict[str, int] = {}
-    for srcs in inbound.values():
-        for s in srcs:
-            consumers[s] = consumers.get(s, 0) + 1
-    out_name = model.outputs[0]._keras_history.operation.name
-    kg = KerasGraph([], order={la.name: k for k, la in enumerate(layers)})
-    groups: dict[str, Group] = {}
-    for la in layers:
-        kind, srcs = type(la).__name__, inbound[la.name]
-        if kind == "InputLayer":
-            kg.group_of[la.name] = INPUT
-            continue
-        src_groups = [kg.group_of.get(s, INPUT) for s in srcs]
-        final = la.name == out_name and _activation_name(la) in FINAL_KINDS
-        if final and kind in ("Activation", "Softmax") and src_groups and src_groups[0]:
-            groups[src_groups[0]].logits = True      # compared on the softmax's input
-            kg.group_of[la.name] = src_groups[0]
-            continue
-        if (kind in FOLLOWERS and len(srcs) == 1 and consumers.get(srcs[0]) == 1
-                and src_groups[0] != INPUT):
-            groups[src_groups[0]].members.append(la.name)
-            kg.group_of[la.name] = src_groups[0]
-            continue
-        g = Group(la.name, kind, [la.name], src_groups, logits=final, fused_final=final)
-        groups[la.name] = g
-        kg.groups.append(g)
-        kg.group_of[la.name] = la.name
-    return kg
-
-
-def run_group(model, g: Group, inputs: list[np.ndarray]) -> np.ndarray:
-    """The float layers of ``g`` called on ``inputs`` (a softmax/sigmoid that ends the model
-    left out: the logits)."""
-    from edgekit._tf import keras
-
-    outs = []
-    for i in range(0, len(inputs[0]), KERAS_BATCH):
-        h = [v[i:i + KERAS_BATCH] for v in inputs]
-        h = h[0] if len(h) == 1 else h
-        for name in g.members:
-            layer = model.get_layer(name)
-            if g.fused_final and name == g.members[-1]:
-                saved = layer.activation
-                layer.activation = keras.activations.linear
-                try:
-                    h = layer(h)
-                finally:
-                    layer.activation = saved
-            else:
-                h = layer(h)
-        outs.append(np.asarray(h, dtype=np.float32))
-    return np.concatenate(outs)
-
-
-def keras_references(model, kg: KerasGraph, x: np.ndarray) -> dict[str, np.ndarray]:
-    """Every group's float output on ``x`` (logits for the last group when it has them)."""
-    from edgekit._tf import keras
-
-    plain = [g for g in kg.groups if not g.fused_final]
-    sub = keras.Model(model.inputs, [model.get_layer(g.members[-1]).output for g in plain])
-    parts: list[list] = [[] for _ in plain]
-    for i in range(0, len(x), KERAS_BATCH):
-        got = sub(x[i:i + KERAS_BATCH], training=False)
-        got = got if isinstance(got, (list, tuple)) else [got]
-        for k, v in enumerate(got):
-            parts[k].append(np.asarray(v, dtype=np.float32))
-    refs = {g.name: np.concatenate(p) for g, p in zip(plain, parts, strict=True)}
-    for g in kg.groups:
-        if g.fused_final:
-            refs[g.name] = run_group(model, g, [x if s == INPUT else refs[s]
-                                                for s in g.sources])
-    return refs
 
 
 def to_keras_layout(v: np.ndarray, ref: np.ndarray) -> np.ndarray | None:
@@ -357,26 +239,6 @@ def summary(rows: list[dict]) -> str | None:
 
 
 # ---- the model-level figure on the logits --------------------------------------------------
-
-def logits_reference(model, x: np.ndarray) -> tuple[str, np.ndarray] | None:
-    """(description, Keras logits on ``x``) when the model ends in softmax or sigmoid."""
-    kg = keras_groups(model)
-    g = kg.logits_group()
-    if g is None:
-        return None
-    from edgekit._tf import keras
-
-    if g.fused_final:
-        srcs = [model.get_layer(g.members[0]).input]
-        sub = keras.Model(model.inputs, srcs)
-        ins = [np.concatenate([np.asarray(sub(x[i:i + KERAS_BATCH], training=False))
-                               for i in range(0, len(x), KERAS_BATCH)])]
-        return f"the input of {g.members[-1]}'s softmax", run_group(model, g, ins)
-    sub = keras.Model(model.inputs, model.get_layer(g.members[-1]).output)
-    out = np.concatenate([np.asarray(sub(x[i:i + KERAS_BATCH], training=False))
-                          for i in range(0, len(x), KERAS_BATCH)])
-    return f"the output of {g.members[-1]} (the softmax's input)", out.astype(np.float32)
-
 
 def file_logits(path, x: np.ndarray) -> np.ndarray | None:
     """The file's tensor entering its final softmax/sigmoid on ``x``, or None."""
