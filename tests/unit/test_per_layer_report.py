@@ -123,3 +123,40 @@ def test_the_per_layer_sample_count_fits_the_memory_budget():
     assert n == per_layer.MEMORY_BUDGET // (3 * 4 * 112 * 112 * 64)
     assert n * 3 * 4 * 112 * 112 * 64 <= per_layer.MEMORY_BUDGET
     assert sample_count(model((2000, 2000, 64)), kg, 497) == per_layer.MIN_SAMPLES
+
+
+def _per_layer_doc():
+    import json
+
+    a = _art()
+    doc = {"schema": 1, "kind": "edgekit export manifest", "model": {"name": "m"},
+           "artifacts": [{**a, "sha256": "ab" * 32}]}
+    return json.loads(json.dumps(doc, allow_nan=False))
+
+
+def test_a_mutated_per_layer_manifest_renders_or_names_the_key(tmp_path):
+    """The report reads per-layer rows from a file a user may have edited: every mutation
+    (the peer suite's: a key deleted, a value replaced by NaN, inf, a string, a list...)
+    renders, or is one line naming the file."""
+    import json
+
+    from hypothesis import HealthCheck, given, settings
+
+    from edgekit.core.errors import UsageError
+    from edgekit.report.html import ReportInputError, load_input, render_page
+    from tests.unit.test_user_files import mutated
+
+    @settings(max_examples=150, deadline=None,
+              suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(mutated(_per_layer_doc()))
+    def check(doc):
+        path = tmp_path / "manifest.json"
+        path.write_text(json.dumps(doc))
+        try:
+            page = render_page(load_input(path))
+        except (UsageError, ReportInputError) as e:
+            assert "\n" not in str(e) and str(path) in str(e), str(e)
+            return
+        assert page.startswith("<!DOCTYPE html>")
+
+    check()
