@@ -2,8 +2,16 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 SHARED_MODELS = Path(__file__).resolve().parents[2] / "shared" / "models"
+
+# The property tests generate the same examples on every run of `make test` (CI cannot be
+# failed by a draw that the previous run did not make); `pytest --hypothesis-profile=explore`
+# draws new ones, many more of them, to look for what the fixed draw misses.
+settings.register_profile("repeatable", derandomize=True, database=None)
+settings.register_profile("explore", max_examples=1000, database=None)
+settings.load_profile("repeatable")
 
 
 @pytest.fixture(scope="session", autouse=True)
