@@ -133,7 +133,11 @@ def to_onnx_float(model) -> bytes:
     try:
         patch = plain_grouped_convs() if has_grouped_conv(model) else nullcontext()
         with quiet_stdout(), quiet_stderr(), patch:
-            proto, _ = tf2onnx.convert.from_keras(model, input_signature=spec, opset=ONNX_OPSET)
+            if _is_sequential(model):
+                proto = _from_call(model, spec)
+            else:
+                proto, _ = tf2onnx.convert.from_keras(model, input_signature=spec,
+                                                      opset=ONNX_OPSET)
     except ConversionError:
         raise
     except Exception as e:
@@ -143,6 +147,34 @@ def to_onnx_float(model) -> bytes:
     # and be dropped: it was remembered, and stops the export here
     interrupts.checkpoint()
     return proto.SerializeToString()
+
+
+def _is_sequential(model) -> bool:
+    import keras
+
+    return isinstance(model, keras.Sequential)
+
+
+def _from_call(model, spec):
+    """A Sequential model through a traced call: tf2onnx 1.17's from_keras looks up the
+    Keras 3 output tensor ('keras_tensor_5') among the traced function's outputs, which a
+    Sequential model names otherwise, and fails with a KeyError. The graph is the same;
+    the outputs get the names from_keras gives a functional model's: their layers'."""
+    import tf2onnx
+
+    from edgekit._tf import tf
+
+    def call(*x):
+        return model(x[0] if len(x) == 1 else list(x), training=False)
+
+    proto, _ = tf2onnx.convert.from_function(tf.function(call), input_signature=spec,
+                                             opset=ONNX_OPSET)
+    for out, name in zip(proto.graph.output, [model.layers[-1].name], strict=False):
+        old, out.name = out.name, name
+        for node in proto.graph.node:
+            node.output[:] = [name if o == old else o for o in node.output]
+            node.input[:] = [name if i == old else i for i in node.input]
+    return proto
 
 
 class _Reader:
