@@ -72,6 +72,13 @@ def build_on_node(config: dict, settings: dict, validation, needed: tuple, diges
     yield _build_here(node, config, settings, validation, needed, digest)
 
 
+def build_on_node_once(config: dict, settings: dict, validation, needed: tuple,
+                       digest: str) -> dict:
+    """The Ray task where streaming generators are not available (Ray Client, 'ray://'):
+    the result alone; a worker that dies mid-build cannot be named."""
+    return _build_here(node_name(), config, settings, validation, needed, digest)
+
+
 def _build_here(node: str, config: dict, settings: dict, validation, needed: tuple,
                 digest: str) -> dict:
     try:
@@ -151,8 +158,10 @@ def run_builds(todo: list[dict], settings: dict, spec, validation, needed, keep,
         return stats
     from edgekit.export.cache import versions_digest
 
+    streaming = not (spec.ray_address or "").startswith("ray://")   # Ray Client has none
     with connected(spec, notify) as ray:
-        task = ray.remote(num_cpus=1, max_retries=0)(build_on_node)
+        task = ray.remote(num_cpus=1, max_retries=0)(
+            build_on_node if streaming else build_on_node_once)
         data = None
         if validation is not None:
             data = ray.put(tuple(validation))
@@ -161,9 +170,10 @@ def run_builds(todo: list[dict], settings: dict, spec, validation, needed, keep,
         # a local Ray's nodes are this machine: its files are used in place (checked by
         # receive), and their bytes need not travel
         send = tuple(needed) if spec.ray_address else ()
-        pending = {task.options(num_returns="streaming").remote(
-            c, settings, data, send, digest): c for c in todo}
-        for c, out in _arrivals(ray, pending, fail):
+        if streaming:
+            task = task.options(num_returns="streaming")
+        pending = {task.remote(c, settings, data, send, digest): c for c in todo}
+        for c, out in _arrivals(ray, pending, fail, streaming):
             if "error" in out:
                 fail(c, out["node"], out["error"])
                 continue
@@ -179,8 +189,9 @@ def run_builds(todo: list[dict], settings: dict, spec, validation, needed, keep,
     return stats
 
 
-def _arrivals(ray, pending: dict, fail):
-    """(config, task result) as each task ends. A task whose worker dies, or whose node
+def _arrivals(ray, pending: dict, fail, streaming: bool = True):
+    """(config, task result) as each task ends (``pending``: its streaming generator, or
+    its result's ref where not ``streaming``). A task whose worker dies, or whose node
     leaves, fails its config (naming the node the task said it ran on); when no node with
     a CPU is left for NO_CPU_GRACE_S, so do the configs still waiting."""
     idle_since, nodes = None, {}
@@ -200,7 +211,7 @@ def _arrivals(ray, pending: dict, fail):
         gen = done[0]
         c = pending[gen]
         try:
-            out = ray.get(next(gen))
+            out = ray.get(next(gen) if streaming else gen)
         except StopIteration:
             out = {"node": nodes.get(c["id"], "a Ray worker"), "error": "the task ended "
                    "without a result"}

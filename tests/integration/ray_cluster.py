@@ -86,8 +86,9 @@ class Cluster:
     def start(self) -> None:
         common = ["--temp-dir", str(self.temp), "--include-dashboard", "false",
                   "--disable-usage-stats", "--block"]
+        self.client_port = free_port()      # Ray Client: ray://127.0.0.1:client_port
         self._start([ray_bin(), "start", "--head", "--num-cpus", "0", "--port",
-                     str(self.port), "--ray-client-server-port", str(free_port()),
+                     str(self.port), "--ray-client-server-port", str(self.client_port),
                      "--dashboard-agent-listen-port", str(free_port()), *common], self.env)
         self._wait_for(cpus=0)
         worker = (f"mount -t tmpfs ek-hidden {self.base} && mkdir -p {self.node_cache} && exec "

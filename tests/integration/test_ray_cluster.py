@@ -134,6 +134,18 @@ def test_a_stale_file_here_is_not_used(cluster, two_runs):
     assert stale.read_bytes() == before
 
 
+def test_through_ray_client(cluster, two_runs):
+    """'ray://' (Ray Client, where tasks cannot stream): the same row, its file here."""
+    local, _, _, val = two_runs
+    r = sweep(cluster, cluster.base / "client", "mobilenet", "--alpha", "0.25", "--resolution",
+              "96", "--quant", "none", *TIMING, "--validation", str(val), "--executor", "ray",
+              "--ray-address", f"ray://127.0.0.1:{cluster.client_port}")
+    assert r.returncode == 0, r.stderr
+    (row,) = json.loads(r.stdout)["rows"]
+    want = next(x for x in local["rows"] if x["quant"] == "none")
+    assert _strip([row]) == _strip([want]) and _sha(row["file"]) == row["file_sha256"]
+
+
 def test_a_killed_worker_keeps_the_finished_rows(cluster, two_runs):
     """Two configs, one the node has cached (quick) and one new: the worker process of the
     second build is killed mid-build. The first row is kept, the second is failed with the
