@@ -87,7 +87,7 @@ demo: $(STAMP)
 
 test: $(STAMP) $(CORPUS) board armboard chromium
 	$(BIN)/ruff check edgekit tests tools
-	EDGEKIT_REQUIRE_BOARD=1 $(BIN)/python -m pytest -n 2 --durations=15 -q
+	EDGEKIT_REQUIRE_BOARD=1 $(BIN)/python -m pytest -n 2 --dist loadgroup --durations=15 -q
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q tests/unit

@@ -26,7 +26,9 @@ import pytest
 
 from tests.integration.ray_cluster import Cluster, free_port, members, ray_bin, stop_groups, why_not
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+# one cluster per run: under 'pytest -n 2 --dist loadgroup' (make test) every test of this
+# file goes to the same worker
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.xdist_group("ray_cluster")]
 
 GRID = ["mobilenet", "--alpha", "0.25", "--resolution", "96", "--quant", "none,int8"]
 TIMING = ["--runtime", "litert", "--runs", "3"]
