@@ -93,6 +93,10 @@ class SweepSpec:
             raise UsageError("--ray-address and --workers go with --executor ray")
         if self.workers is not None:
             C.in_range(self.workers, 1, 1024, "--workers")
+        if self.workers is not None and self.ray_address:
+            raise UsageError("--workers sets the CPUs of a local Ray; a cluster's nodes have "
+                             "their own (ray start --num-cpus N), drop --workers or "
+                             "--ray-address")
         if self.executor == "ray":
             import importlib.util
 

@@ -135,6 +135,7 @@ def test_bad_sizes(text):
     (SweepSpec(alphas=[9.0]), "--alpha 9"),
     (SweepSpec(executor="dask"), "--executor dask"),
     (SweepSpec(workers=2), "go with --executor ray"),
+    (SweepSpec(executor="ray", workers=2, ray_address="head:6379"), "CPUs of a local Ray"),
     (SweepSpec(profile="no-such-board"), "unknown profile"),
 ])
 def test_bad_specs_fail_before_any_work(spec, message, tmp_path):
