@@ -79,3 +79,35 @@ def test_nothing_listening_is_one_line_at_once():
     with pytest.raises(EdgekitError, match=rf"cannot reach Ray at 127.0.0.1:{port}: .*"
                        "refused.*ray start --head"):
         probe(f"127.0.0.1:{port}")
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.binary(min_size=1, max_size=512), change=st.sampled_from(
+    ["none", "flip", "append", "remove"]))
+def test_a_cached_file_is_used_only_as_its_manifest_names_it(tmp_path_factory, data, change):
+    """The build reads each cached export through the one check (size and sha256 against
+    the cache entry's manifest): a file changed behind edgekit's back is named, never
+    carried under the manifest's hash."""
+    import json
+
+    from edgekit.services.sweep_build import _artifacts
+
+    folder = tmp_path_factory.mktemp("entry")
+    path = folder / "m_int8.tflite"
+    manifest = {"artifacts": [{"file": path.name, "format": "tflite", "quant": "int8",
+                               "bytes": len(data),
+                               "sha256": hashlib.sha256(data).hexdigest()}],
+                "validation": {"samples": 4}}
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    stored = {"none": data, "flip": bytes([data[0] ^ 0x55]) + data[1:],
+              "append": data + b"\0", "remove": None}[change]
+    if stored is not None:
+        path.write_bytes(stored)
+    try:
+        arts, samples = _artifacts({"litert": path}, "int8")
+    except EdgekitError as e:
+        assert change != "none" and str(path) in str(e) and "remove" in str(e)
+    else:
+        assert change == "none" and samples == 4
+        assert arts["litert"]["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
