@@ -41,6 +41,7 @@ class Interrupted(KeyboardInterrupt):
 
 _seen: int | None = None     # the first signal received by this command
 _deferring = 0               # depth of deferred() blocks
+_active = False              # a command is running: between install() and its restore()
 
 
 def seen() -> int | None:
@@ -76,8 +77,8 @@ def install() -> Callable[[], None]:
     """Make SIGINT and SIGTERM stop the command by :class:`Interrupted` (where their
     handling is Python's default: a test harness' own is kept). Returns a function that
     restores what was there."""
-    global _seen, _deferring
-    _seen, _deferring = None, 0
+    global _seen, _deferring, _active
+    _seen, _deferring, _active = None, 0, True
     saved: dict = {}
     defaults = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: signal.SIG_DFL}
     for signum in SIGNALS:
@@ -92,17 +93,19 @@ def install() -> Callable[[], None]:
     sys.unraisablehook = _unraisable(hook)
 
     def restore() -> None:
+        global _seen, _deferring, _active
         for signum, handler in saved.items():
             signal.signal(signum, handler)
         sys.unraisablehook = hook
-
+        _seen, _deferring, _active = None, 0, False   # the command is over: nothing
+                                                      # of it may stop what runs next
     return restore
 
 
 def checkpoint() -> None:
     """A step boundary: raise the interrupt received so far, if any (one that a library
     swallowed included)."""
-    if _seen is not None and not _deferring:
+    if _active and _seen is not None and not _deferring:
         raise Interrupted(_seen)
 
 

@@ -123,12 +123,14 @@ def _moments(run, monkeypatch, setup=lambda: None, limit=40):
             setup()
             with monkeypatch.context() as m:
                 s = Signals(m, k, when)
-                I.install()
+                restore = I.install()
                 try:
                     run()
                     interrupted = False
                 except I.Interrupted:
                     interrupted = True
+                finally:
+                    restore()
                 calls = s.calls
             yield k, when, interrupted
             if calls < k:
@@ -210,3 +212,15 @@ def test_the_cli_names_the_signal_and_exits_128_plus_it(cli, monkeypatch):
     assert r.err_lines == ["edgekit: interrupted (SIGTERM); nothing half-written was left "
                            "behind"]
     assert Path(".").resolve().exists()
+
+
+def test_a_finished_command_leaves_nothing_that_stops_the_next_one(handlers):
+    # in one process (the tests' workers, a notebook) one command's interrupt must not be
+    # raised by the next one's first checkpoint, nor a held-back one linger
+    restore = I.install()
+    with pytest.raises(I.Interrupted):
+        signal.raise_signal(signal.SIGTERM)
+    I.quiet_after()
+    restore()
+    I.checkpoint()                       # nothing raised: the command is over
+    assert I.seen() is None
