@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import itertools
 import json
+import os
 import shutil
 import subprocess
 import tempfile
@@ -90,12 +91,15 @@ class Browser:
         if exe is None:
             raise RuntimeError("no Chromium: apt-get install chromium")
         self.profile = tempfile.mkdtemp(prefix="edgekit-chromium-")
+        tmp = Path(self.profile) / "tmp"      # Chromium's own temporary folders
+        tmp.mkdir()                           # (org.chromium.Chromium.*): removed with it
         self.proc = subprocess.Popen(
             [exe, "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
              "--disable-extensions", "--disable-background-networking",
              "--disable-component-update", "--disable-sync", "--remote-debugging-port=0",
              f"--user-data-dir={self.profile}", "about:blank"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env={**os.environ, "TMPDIR": str(tmp)})
         port_file = Path(self.profile) / "DevToolsActivePort"
         deadline = time.monotonic() + 60
         while not port_file.is_file() or not port_file.read_text().strip():
