@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from edgekit.core.quant_error import as_float
+from edgekit.core.quant_error import CHANNEL_CAP_DB, as_float
 from edgekit.report.figures import save_figure
 
 COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]
@@ -18,8 +18,12 @@ def with_rows(manifest: dict) -> list[dict]:
 
 
 def _db(v) -> str:
+    """An SQNR: 'inf' for an exact tensor, '>=100' where every channel reached the cap of
+    the channel average (core.quant_error.CHANNEL_CAP_DB: exact to float precision)."""
     f = as_float(v)
-    return "" if f is None else ("inf" if f == float("inf") else f"{f:.1f}")
+    if f is None:
+        return ""
+    return "inf" if f == float("inf") else ">=100" if f >= CHANNEL_CAP_DB else f"{f:.1f}"
 
 
 def _share(v) -> str:
