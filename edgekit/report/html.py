@@ -118,7 +118,10 @@ def _schemas() -> dict:
             "violates": S.ListOf(text), "latency_ms": S.Optional(ms),
             "estimate_ms": S.Optional(ms),
             "published_top1": S.Optional(S.Nullable(S.Num(0, 100, "%"))),
-            "validation_top1": S.Optional(S.Nullable(S.Num(0, 100, "%")))}))})
+            "validation_top1": S.Optional(S.Nullable(S.Num(0, 100, "%")))})),
+        "failed": S.Optional(S.ListOf(S.Table({
+            "id": text, "runtime": S.Optional(S.Nullable(text)), "stage": text,
+            "where": text, "reason": text})))})
     return {"analysis": analysis, "export": export, "bench": bench, "profile": profile,
             "sweep": sweep}
 
@@ -503,10 +506,18 @@ def sweep_section(doc: dict, source: str, n: int) -> str:
     head = (f"<p>Front over accuracy ({_e(o['accuracy']['source'])}), latency "
             f"({_e(o['latency']['source'])}) and {_e(o['memory']['source'])}. Best within the "
             f"limits: <strong>{_e(doc['best'] or 'none')}</strong>.</p>")
-    return _section(f"sweep-{n}", f"Sweep of {doc['model']} ({len(doc['rows'])} configs)",
+    failed = doc.get("failed") or []
+    failures = ("<h3>Failed configs</h3><p>Not on the front; a rerun of the sweep retries "
+                "them.</p>" + _table(["config", "runtime", "stage", "where", "reason"],
+                                     [[f["id"], f.get("runtime") or "", f["stage"],
+                                       f["where"], f["reason"]] for f in failed])
+                if failed else "")
+    title = f"Sweep of {doc['model']} ({len(doc['rows'])} configs" + (
+        f", {len(failed)} failed)" if failed else ")")
+    return _section(f"sweep-{n}", title,
                     head + pareto_chart(doc) + _table(
                         cols, rows, numeric={"MACs", "peak RAM", "file", "published top-1",
-                                             "estimate ms", "p50 ms"}), source)
+                                             "estimate ms", "p50 ms"}) + failures, source)
 
 
 def _change(old, new) -> tuple[str, float | None]:
