@@ -15,6 +15,24 @@ settings.load_profile("repeatable")
 
 
 @pytest.fixture(scope="session", autouse=True)
+def _no_autograph_litter():
+    """TensorFlow's autograph writes the functions it converts to $TMPDIR as
+    __autograph_generated_file*.py and removes them at interpreter exit; a test worker that
+    ends without running exit handlers (xdist) would leave them: removed here."""
+    import tempfile
+    import time
+
+    start = time.time()
+    yield
+    for path in Path(tempfile.gettempdir()).glob("__autograph_generated_file*.py"):
+        try:
+            if path.stat().st_mtime >= start - 1:
+                path.unlink()
+        except OSError:
+            pass
+
+
+@pytest.fixture(scope="session", autouse=True)
 def _private_cache(tmp_path_factory):
     """Every test session (each xdist worker) exports into a cache of its own, never the
     user's ~/.cache/edgekit: a stale artefact from another build cannot make a test pass."""

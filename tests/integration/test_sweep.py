@@ -102,8 +102,12 @@ def test_a_resumed_sweep_does_no_new_work(cli, local):
     assert more["work"]["ran"] == 8 and more["work"]["reused"] == 8
 
 
-def test_ray_gives_the_local_results(cli, local):
+def test_ray_gives_the_local_results(cli, local, tmp_path, monkeypatch):
     pytest.importorskip("ray")
+    # in-process, Ray may have been imported by an earlier test of this worker, too late for
+    # the sweep's own token (a command line always is in time): Ray would then write
+    # ~/.ray/auth_token, so HOME is the test's
+    monkeypatch.setenv("HOME", str(tmp_path))
     out, doc = local
     r = _sweep(cli, out.parent / "ray", "--executor", "ray", "--workers", "2")
     assert r["executor"] == "ray" and r["work"]["ran"] == 8
