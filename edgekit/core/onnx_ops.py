@@ -4,7 +4,7 @@ through it, and the counting is :mod:`edgekit.core.ops`'s, as for every format."
 
 from __future__ import annotations
 
-from edgekit.core.ops import Kind
+from edgekit.core.ops import Kind, each
 
 # op -> (positions of weight inputs, positions of non-trainable inputs)
 WEIGHTS = {"Conv": ((1, 2), ()), "ConvTranspose": ((1, 2), ()), "Gemm": ((1, 2), ()),
@@ -24,9 +24,6 @@ CONTROL_FLOW = frozenset({"If", "Loop", "Scan"})
 
 
 def _kinds() -> dict[str, Kind]:
-    def each(kind, names):
-        return dict.fromkeys(names.split(), kind)
-
     return {
         **each(Kind.SHAPE, "Transpose Concat Pad Slice Split Gather Shape Resize Upsample "
                "Tile Expand ConstantOfShape Range DepthToSpace SpaceToDepth QLinearConcat "

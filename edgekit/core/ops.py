@@ -36,6 +36,11 @@ class Kind(StrEnum):
 # another op consumes: part of that op, not a layer of their own
 TFLITE_WEIGHT_DECODERS = frozenset({"DEQUANTIZE", "DENSIFY"})
 
+def each(kind: Kind, names: str) -> dict[str, Kind]:
+    """{op name: kind} for a space-separated list of op names (the op tables' rows)."""
+    return dict.fromkeys(names.split(), kind)
+
+
 MAC_KINDS = frozenset({Kind.CONV, Kind.DEPTHWISE, Kind.SEPARABLE, Kind.TRANSPOSED_CONV,
                        Kind.DENSE, Kind.RECURRENT})
 

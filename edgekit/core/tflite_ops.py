@@ -6,7 +6,7 @@ every builtin of the installed LiteRT schema has a place here.
 
 from __future__ import annotations
 
-from edgekit.core.ops import Kind
+from edgekit.core.ops import Kind, each
 
 # op -> positions of its weight inputs
 WEIGHT_INPUTS = {"CONV_2D": (1, 2), "DEPTHWISE_CONV_2D": (1, 2), "FULLY_CONNECTED": (1, 2),
@@ -36,9 +36,6 @@ CALLS = frozenset({"WHILE", "IF", "CALL", "CALL_ONCE", "STABLEHLO_WHILE", "STABL
 
 
 def _kinds() -> dict[str, Kind]:
-    def each(kind, names):
-        return dict.fromkeys(names.split(), kind)
-
     return {
         **each(Kind.VIEW, "RESHAPE SQUEEZE EXPAND_DIMS BITCAST STABLEHLO_RESHAPE"),
         **each(Kind.ACTIVATION, "RELU RELU6 RELU_N1_TO_1 RELU_0_TO_1 LOGISTIC TANH "
