@@ -140,21 +140,24 @@ def keras_references(model, kg: KerasGraph, x: np.ndarray) -> dict[str, np.ndarr
     return refs
 
 
-def logits_reference(model, x: np.ndarray) -> tuple[str, np.ndarray] | None:
-    """(description, Keras logits on ``x``) when the model ends in softmax or sigmoid."""
-    kg = keras_groups(model)
-    g = kg.logits_group()
-    if g is None:
-        return None
+def logits_reference(model, kg: KerasGraph, x: np.ndarray
+                     ) -> tuple[np.ndarray, tuple[str, np.ndarray] | None]:
+    """Keras' output on ``x`` and, when the model ends in softmax or sigmoid,
+    (description, its logits): one pass over ``x`` gives both."""
     from edgekit._tf import keras
 
+    g = kg.logits_group()
+    wanted = [] if g is None else [model.get_layer(g.members[0]).input if g.fused_final
+                                   else model.get_layer(g.members[-1]).output]
+    sub = keras.Model(model.inputs, [*model.outputs, *wanted])
+    parts: list[list] = [[] for _ in range(1 + len(wanted))]
+    for i in range(0, len(x), KERAS_BATCH):
+        for k, v in enumerate(sub(x[i:i + KERAS_BATCH], training=False)):
+            parts[k].append(np.asarray(v, dtype=np.float32))
+    out = np.concatenate(parts[0])
+    if g is None:
+        return out, None
+    inner = np.concatenate(parts[1])
     if g.fused_final:
-        srcs = [model.get_layer(g.members[0]).input]
-        sub = keras.Model(model.inputs, srcs)
-        ins = [np.concatenate([np.asarray(sub(x[i:i + KERAS_BATCH], training=False))
-                               for i in range(0, len(x), KERAS_BATCH)])]
-        return f"the input of {g.members[-1]}'s softmax", run_group(model, g, ins)
-    sub = keras.Model(model.inputs, model.get_layer(g.members[-1]).output)
-    out = np.concatenate([np.asarray(sub(x[i:i + KERAS_BATCH], training=False))
-                          for i in range(0, len(x), KERAS_BATCH)])
-    return f"the output of {g.members[-1]} (the softmax's input)", out.astype(np.float32)
+        return out, (f"the input of {g.members[-1]}'s softmax", run_group(model, g, [inner]))
+    return out, (f"the output of {g.members[-1]} (the softmax's input)", inner)

@@ -21,15 +21,10 @@ import numpy as np
 from edgekit.core import quant_error as qe
 from edgekit.core.errors import first_line
 from edgekit.core.fidelity import compare, json_safe
-from edgekit.export.per_layer import file_logits, logits_reference, output_step
+from edgekit.export.per_layer import file_logits, output_step
 
 # the output of an artefact is 'coarse' when at least this share of samples is a tie
 COARSE_TIES = 0.1
-
-
-def reference(model, x: np.ndarray) -> tuple[str, np.ndarray] | None:
-    """(what the logits are, Keras' logits on x) when the model ends in softmax/sigmoid."""
-    return logits_reference(model, x)
 
 
 def figures(logits: tuple[str, np.ndarray] | None, ref: np.ndarray, path: Path,

@@ -228,22 +228,23 @@ def _prepare(model, job: ExportJob, opts: ExportOptions, notify, warn) -> _Conte
 
         notify("Giving the untrained zoo model trained-like activation statistics")
         weights = "untrained; " + data_dependent_init(model, calib.x[:32])
-    notify(f"Running the Keras model on {len(val.x)} validation samples")
-    ref = keras_outputs(model, val.x)
-    check_labels(val, int(np.prod(ref.shape[1:])))
-    from edgekit.export import model_figure
-    from edgekit.export.per_layer import keras_groups
+    from edgekit.export.per_layer import keras_groups, logits_reference
 
-    ctx = _Context(model, job, opts, calib, val, ref, weights, int(model.count_params()))
     try:
-        ctx.layers = keras_groups(model)
-        ctx.logits = model_figure.reference(model, val.x)
+        layers = keras_groups(model)
     except Exception as e:   # a graph the layer groups cannot read: say so, keep going
         if opts.per_layer or opts.keep_float is not None:
             raise UsageError(f"--per-layer/--keep-float cannot read this model's layer "
                              f"graph: {first_line(e)}") from e
         warn(f"the fidelity figures are on the model's output (its layer graph could not "
              f"be read for the logits: {first_line(e)})")
+        layers = None
+    notify(f"Running the Keras model on {len(val.x)} validation samples")
+    ref, logits = (keras_outputs(model, val.x), None) if layers is None else \
+        logits_reference(model, layers, val.x)     # the output and the logits, one pass
+    check_labels(val, int(np.prod(ref.shape[1:])))
+    ctx = _Context(model, job, opts, calib, val, ref, weights, int(model.count_params()))
+    ctx.layers, ctx.logits = layers, logits
     if isinstance(opts.keep_float, list):
         from edgekit.export.keep_float import resolve
 
