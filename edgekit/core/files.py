@@ -101,12 +101,9 @@ def _resolve(path: Path) -> Path:
 
 
 def _kind(path: Path) -> str:
-    """'stdout', 'fd', 'stream' (exists, not a regular file: written in place), 'folder',
-    or 'file' (a regular file or nothing yet: written atomically)."""
-    if is_stdout(path):
-        return "stdout"
-    if _descriptor(path) is not None:
-        return "fd"
+    """'stream' (exists, not a regular file: written in place), 'folder', or 'file' (a
+    regular file or nothing yet: written atomically), of a path that is neither stdout
+    nor a descriptor (callers tell those first)."""
     try:
         st = os.stat(path)
     except FileNotFoundError:

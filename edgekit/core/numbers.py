@@ -129,12 +129,6 @@ def _is_numpy_integer(value) -> bool:
     return _is_numpy_number(value) and value.dtype.kind in "iu"
 
 
-def is_finite_number(value) -> bool:
-    """A real number (not a bool) that is finite."""
-    return (isinstance(value, int | float) and not isinstance(value, bool)
-            and math.isfinite(value))
-
-
 def dumps(doc, **kwargs) -> str:
     """JSON text of ``doc``; NaN and infinity are refused (they are not JSON), loudly."""
     return json.dumps(doc, allow_nan=False, **kwargs)

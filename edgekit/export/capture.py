@@ -24,7 +24,6 @@ from edgekit.core.quiet import quiet_stderr
 PASS_OPS = {"QUANTIZE", "DEQUANTIZE", "QuantizeLinear", "DequantizeLinear", "Identity",
             "Cast", "RESHAPE", "Reshape", "Squeeze", "Unsqueeze", "Flatten", "Transpose",
             "TRANSPOSE", "SQUEEZE"}
-QDQ_OPS = {"QUANTIZE", "DEQUANTIZE", "QuantizeLinear", "DequantizeLinear", "Cast"}
 FINAL_ACTIVATIONS = {"SOFTMAX": "softmax", "Softmax": "softmax", "LOGISTIC": "sigmoid",
                      "Sigmoid": "sigmoid"}
 BATCH = 32

@@ -31,13 +31,11 @@ from edgekit.core.files import (
 )
 from edgekit.core.versions import TOOL_PACKAGES, package_versions
 from edgekit.export.converters import convert
-from edgekit.export.manifest import (  # noqa: F401  (names the pipeline has always had)
+from edgekit.export.manifest import (
     MANIFEST,
     MANIFEST_KIND,
     _check_replaceable,
     _merge_previous,
-    is_edgekit_manifest,
-    previous_manifest,
 )
 from edgekit.export.options import ExportOptions  # noqa: F401  (imported from here too)
 from edgekit.export.samples import (

@@ -31,12 +31,6 @@ def cpu_description() -> dict:
     return found
 
 
-def cpu_model() -> str:
-    """A person's name for the CPU: '4x Cortex-A76' on a Raspberry Pi 5, the 'model
-    name' on x86."""
-    return cpu_description()["cpu"]
-
-
 def _read(path: str) -> str | None:
     try:
         with open(path, errors="replace") as f:

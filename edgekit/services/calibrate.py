@@ -19,7 +19,6 @@ from edgekit.export import cache
 from edgekit.export.pipeline import ExportJob, ExportOptions, export
 
 FC = (256, 1024, 1024)          # rows, inputs, outputs
-FC_MACS = FC[0] * FC[1] * FC[2]
 RUNS = 30
 
 

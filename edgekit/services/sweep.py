@@ -24,10 +24,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from edgekit.core.errors import EdgekitError, UsageError
-from edgekit.services.sweep_build import WEIGHT_BYTES, build_config, validation_data
-from edgekit.services.sweep_store import STORE, Store, forget_missing_files, is_the_file, stage_key
+from edgekit.services.sweep_build import build_config, validation_data
+from edgekit.services.sweep_store import Store, forget_missing_files, is_the_file, stage_key
 
-__all__ = ["STORE", "WEIGHT_BYTES", "Store", "SweepSpec", "build_config", "choose",
+__all__ = ["Store", "SweepSpec", "build_config", "choose",
            "config_id", "flat_row", "sweep"]
 TIMED_RUNTIMES = ("litert", "onnxruntime")
 
