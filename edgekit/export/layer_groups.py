@@ -152,7 +152,8 @@ def logits_reference(model, kg: KerasGraph, x: np.ndarray
     sub = keras.Model(model.inputs, [*model.outputs, *wanted])
     parts: list[list] = [[] for _ in range(1 + len(wanted))]
     for i in range(0, len(x), KERAS_BATCH):
-        for k, v in enumerate(sub(x[i:i + KERAS_BATCH], training=False)):
+        got = sub(x[i:i + KERAS_BATCH], training=False)
+        for k, v in enumerate(got if isinstance(got, (list, tuple)) else [got]):
             parts[k].append(np.asarray(v, dtype=np.float32))
     out = np.concatenate(parts[0])
     if g is None:

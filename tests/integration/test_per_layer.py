@@ -385,3 +385,35 @@ def test_a_file_that_will_not_show_its_logits_keeps_the_output_figure(digits, cl
     (a,) = json.loads(r.out)["artifacts"]
     assert a["fidelity"]["on"] == "output"
     assert a["fidelity"]["logits_unreadable"] == "the runtime refused to keep the tensor"
+
+
+@pytest.mark.parametrize("head", ["softmax", "dense_softmax", "linear", "sigmoid"])
+def test_keras_output_and_logits_in_one_pass(keras, head):
+    # one pass over the samples gives Keras' output and, where the model ends in softmax
+    # or sigmoid, its logits: equal to running the model and a sub-model separately
+    import numpy as np
+
+    from edgekit.export.per_layer import keras_groups, logits_reference
+
+    inputs = keras.Input((6, 6, 2))
+    x = keras.layers.Flatten()(keras.layers.Conv2D(3, 3, name="conv")(inputs))
+    if head == "dense_softmax":
+        out = keras.layers.Dense(4, activation="softmax", name="fc")(x)
+    else:
+        x = keras.layers.Dense(4, name="fc")(x)
+        out = {"softmax": keras.layers.Softmax(), "linear": keras.layers.ReLU(),
+               "sigmoid": keras.layers.Activation("sigmoid")}[head](x)
+    model = keras.Model(inputs, out)
+    data = np.random.default_rng(0).standard_normal((70, 6, 6, 2)).astype(np.float32)
+    got, logits = logits_reference(model, keras_groups(model), data)
+    np.testing.assert_allclose(got, model(data, training=False).numpy(), atol=1e-5)
+    if head == "linear":
+        assert logits is None
+        return
+    fc = keras.Model(inputs, model.get_layer("fc").output)(data, training=False).numpy()
+    if head == "dense_softmax":    # the softmax is fused into the Dense: its input
+        fc = np.log(fc) - np.log(fc).mean(axis=1, keepdims=True)
+        got_logits = logits[1] - logits[1].mean(axis=1, keepdims=True)
+        np.testing.assert_allclose(got_logits, fc, atol=1e-4)
+    else:
+        np.testing.assert_allclose(logits[1], fc, atol=1e-5)
