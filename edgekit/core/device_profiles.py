@@ -215,12 +215,16 @@ def peak_seconds(macs: int, int8_macs: int, peaks: dict[str, float | None]) -> f
 def estimate(report, profile: Profile) -> dict:
     """Roofline estimate of every layer of a Report on ``profile`` and the fit verdict.
 
-    Bytes moved by a layer: its input and output activations and its weights, all at the
-    report's activation dtype (int8 weights for an int8 model). Views move nothing.
+    Bytes moved by a layer: its input and output activations, and its weights at the
+    report's activation dtype when one is asked for (--dtype int8), else as stored. Views
+    move nothing. Any element type counts at its size (an int64 token input included).
     """
-    from edgekit.core.counting import dtype_bytes
+    from edgekit.core.counting import ELEMENT_BITS, tensor_bytes
 
-    item = dtype_bytes(report.act_dtype or report.dtype_of(report.layers[0]))
+    def weights(r) -> int:
+        dtype = report.act_dtype or r.weight_dtype
+        return tensor_bytes(r.params, dtype if dtype in ELEMENT_BITS else "float32")
+
     by_name = {r.name: r for r in report.layers}
     layers = []
     for r in report.layers:
@@ -228,12 +232,12 @@ def estimate(report, profile: Profile) -> dict:
             layers.append({"name": r.name, "time_s": 0.0, "compute_s": 0.0, "memory_s": 0.0,
                            "bound": "-"})
             continue
-        moved = report.activation_bytes(r) + r.params * item + sum(
+        moved = report.activation_bytes(r) + weights(r) + sum(
             report.activation_bytes(by_name[i]) for i in r.inputs if i in by_name)
         est = roofline(r.macs * report.multiplier, moved, profile, report.dtype_of(r))
         layers.append({"name": r.name, **est})
     totals = report.totals()
-    weight_bytes = totals["params"] * item
+    weight_bytes = sum(weights(r) for r in report.layers)
     return {
         "profile": profile.name, "title": profile.title,
         "time_s": sum(x["time_s"] for x in layers),

@@ -88,3 +88,27 @@ def test_estimate_over_a_report():
     assert math.isclose(conv["memory_s"], (192 + 256 + 108) * 4 / 1e9)
     assert est["fit"]["weights_bytes"] == 4 * rep.totals()["params"]
     assert est["fit"]["peak_activation_bytes"] == rep.totals()["peak_activation_bytes"]
+
+
+def _typed_report(input_dtype: str, weight_dtype: str):
+    from edgekit.core.records import LayerRecord, Report
+
+    layers = [LayerRecord(0, "ids", "Input", output_shape=(16,), act_dtype=input_dtype),
+              LayerRecord(1, "embed", "Gather", ["ids"], [(16,)], (16, 8),
+                          params_trainable=100 * 8, weight_dtype=weight_dtype),
+              LayerRecord(2, "fc", "MatMul", ["embed"], [(16, 8)], (16, 4),
+                          params_trainable=32, macs=16 * 8 * 4, weight_dtype=weight_dtype)]
+    return Report({"name": "m"}, layers, batch_in_shapes=True)
+
+
+def test_every_element_type_estimates():
+    # any element type a reader reports (an int64 token input, bool masks, int4 weights,
+    # a string tensor, an unknown '?') is estimated, weights at their stored size
+    from edgekit.core.counting import ELEMENT_BITS
+
+    pi = get_profile("pi5")
+    for dtype in [*ELEMENT_BITS, "string", "?"]:
+        est = estimate(_typed_report(dtype, dtype), pi)
+        assert math.isfinite(est["time_s"]) and est["time_s"] > 0, dtype
+        want = -(-832 * ELEMENT_BITS.get(dtype, 32) // 8) if dtype in ELEMENT_BITS else 832 * 4
+        assert est["fit"]["weights_bytes"] == want, dtype
