@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import statistics
 from collections import defaultdict
 from pathlib import Path
@@ -16,9 +17,9 @@ from edgekit.core.files import temp_folder
 from edgekit.core.shapes import format_dims
 from edgekit.runtimes.base import IOSpec, call_inputs
 
-_NP_DTYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16,
-              "tensor(int8)": np.int8, "tensor(uint8)": np.uint8, "tensor(int32)": np.int32,
-              "tensor(int64)": np.int64}
+# onnxruntime names element types as ONNX does ('tensor(float)', 'tensor(bool)'); numpy
+# knows all but these two by the same name
+_ORT_NAMES = {"float": "float32", "double": "float64"}
 
 PROVIDER_ALIASES = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider",
                     "tensorrt": "TensorrtExecutionProvider", "trt": "TensorrtExecutionProvider",
@@ -55,9 +56,34 @@ def check_provider(provider: str) -> str:
     return wanted
 
 
+def element_type(ort_type: str) -> str:
+    """The numpy (or ml_dtypes) name of an onnxruntime type string: 'tensor(bool)' ->
+    'bool', 'tensor(float)' -> 'float32', 'tensor(bfloat16)' -> 'bfloat16'; 'string' for
+    text, and the ONNX name itself for a type neither package has."""
+    name = ort_type[len("tensor("):-1] if ort_type.startswith("tensor(") else ort_type
+    name = _ORT_NAMES.get(name, re.sub(r"^float8e(\d)m(\d)", r"float8_e\1m\2", name))
+    try:
+        return np.dtype(name).name
+    except TypeError:
+        try:
+            import ml_dtypes  # bfloat16, float8...: a dependency of onnx, maybe not here
+
+            return np.dtype(getattr(ml_dtypes, name)).name
+        except (ImportError, AttributeError, TypeError):
+            return name
+
+
+def _numeric(spec: IOSpec) -> np.dtype:
+    try:
+        return np.dtype(spec.dtype)
+    except TypeError:
+        raise UsageError(f"input {spec.name!r} holds {spec.dtype}: edgekit feeds numbers and "
+                         "booleans only") from None
+
+
 def _spec(value) -> IOSpec:
     return IOSpec(value.name, tuple(d if isinstance(d, int) else -1 for d in value.shape),
-                  np.dtype(_NP_DTYPES.get(value.type, np.float32)).name,
+                  element_type(value.type),
                   symbols=tuple(d if isinstance(d, str) and d else None for d in value.shape))
 
 
@@ -109,7 +135,7 @@ class OnnxRunner:
     def prepare(self, x) -> dict:
         """Feeds for a float batch (the first input) or a list of arrays (one per input)."""
         xs = [x] if isinstance(x, np.ndarray) else list(x)
-        return {spec.name: a.astype(spec.dtype)
+        return {spec.name: a.astype(_numeric(spec))
                 for a, spec in zip(xs, self.inputs, strict=False)}
 
     def invoke(self, prepared: dict) -> list:

@@ -77,3 +77,57 @@ def test_inputs_are_for_onnx_files_here(cli, model, tmp_path):
     (tmp_path / "x.npz").write_bytes(b"not a zip")
     r = cli("analyze", model[0], "--inputs", tmp_path / "x.npz")
     assert r.code == 2 and "not a readable .npz" in r.err
+
+
+def _numeric_types() -> list[int]:
+    """Every ONNX element type numpy (with ml_dtypes) can hold."""
+    out = []
+    for t in TensorProto.DataType.values():
+        try:
+            if helper.tensor_dtype_to_np_dtype(t).kind != "O":    # not text
+                out.append(t)
+        except (KeyError, ValueError, TypeError):
+            pass
+    return out
+
+
+@pytest.mark.parametrize("elem", _numeric_types(),
+                         ids=lambda t: TensorProto.DataType.Name(t))
+def test_every_element_type_onnxruntime_takes_is_named_as_onnx_does(tmp_path, elem):
+    # the runtime layer reads an input's type from onnxruntime; it must be the type the
+    # file declares (and analyze checks --inputs against), for every type, or bench and
+    # profile refuse the very arrays analyze accepted (a bool input was called float32)
+    import onnxruntime as ort
+
+    from edgekit.runtimes.onnxrt import OnnxRunner
+
+    value = helper.make_tensor_value_info("x", elem, [2, 3])
+    out = helper.make_tensor_value_info("y", elem, [2, 3])
+    model = helper.make_model(helper.make_graph(
+        [helper.make_node("Identity", ["x"], ["y"])], "g", [value], [out]),
+        opset_imports=[helper.make_opsetid("", 21)])
+    path = tmp_path / "m.onnx"
+    onnx.save(model, path)
+    try:
+        runner = OnnxRunner(path)
+    except Exception as e:   # a type this onnxruntime has no kernel for
+        pytest.skip(f"onnxruntime {ort.__version__} does not take it: {str(e)[:80]}")
+    assert runner.inputs[0].dtype == helper.tensor_dtype_to_np_dtype(elem).name
+
+
+def test_a_boolean_input_is_fed_as_given(cli, tmp_path):
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])
+    m = helper.make_tensor_value_info("mask", TensorProto.BOOL, [1, 4])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])
+    zero = numpy_helper.from_array(np.zeros((1, 4), np.float32), "zero")
+    model = helper.make_model(helper.make_graph(
+        [helper.make_node("Where", ["mask", "x", "zero"], ["y"])], "g", [x, m], [y], [zero]),
+        opset_imports=[helper.make_opsetid("", 17)])
+    path = tmp_path / "masked.onnx"
+    onnx.save(model, path)
+    np.savez(tmp_path / "in.npz", x=np.ones((1, 4), np.float32),
+             mask=np.array([[True, False, True, False]]))
+    for command in ("analyze", "bench", "profile"):
+        r = cli(command, path, "--inputs", tmp_path / "in.npz", "--runs", "2", "--json") \
+            if command != "analyze" else cli(command, path, "--inputs", tmp_path / "in.npz")
+        assert r.code == 0, (command, r.err)
