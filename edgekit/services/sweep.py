@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from edgekit.core.errors import EdgekitError, UsageError
-from edgekit.services.sweep_build import build_config, validation_data
+from edgekit.services.sweep_build import build_config, failure_reason, validation_data
 from edgekit.services.sweep_store import Store, forget_missing_files, is_the_file, stage_key
 
 __all__ = ["Store", "SweepSpec", "build_config", "choose",
@@ -206,8 +206,8 @@ def sweep(spec: SweepSpec, notify=lambda m: None) -> dict:
                 run.say(f"{c['id']}: build, analyze, export")
                 try:
                     row = build_config(c, run.bset, data)
-                except EdgekitError as e:
-                    run.fail_build(c, "this machine", str(e))
+                except Exception as e:   # as on Ray: this config fails, the others go on
+                    run.fail_build(c, "this machine", failure_reason(e))
                     continue
                 run.keep(c, row)
                 run.time_all(c)
@@ -270,8 +270,9 @@ class _Run:
 
     def time_one(self, c: dict, rt: str) -> None:
         b = self.build(c)
-        if b is None or self.timed(c, rt) is not None or (c["id"], rt) in self.failed:
-            return          # its build failed, or it is timed already
+        if b is None or (c["id"], None) in self.failed or self.timed(c, rt) is not None \
+                or (c["id"], rt) in self.failed:
+            return          # its build failed (its files not received), or it is timed
         where = self.spec.device or "this machine"
         self.say(f"{c['id']}: timing on {rt} ({where})")
         try:

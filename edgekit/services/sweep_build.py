@@ -14,6 +14,13 @@ from edgekit.core.errors import EdgekitError, UsageError, first_line
 WEIGHT_BYTES = {"none": 4, "fp16": 2, "dynamic": 1, "int8": 1}
 
 
+def failure_reason(e: Exception) -> str:
+    """One line for a config that failed, wherever it ran: edgekit's own message, or the
+    type and first line of anything else (a library's error, a bug)."""
+    return first_line(Exception(str(e) if isinstance(e, EdgekitError)
+                                else f"{type(e).__name__}: {first_line(e)}"))
+
+
 def build_config(config: dict, settings: dict, validation=None) -> dict:
     """The row of one config. ``validation``: the labelled images as arrays (x, y), already
     checked (they travel as data, not as a path); used when ``settings['validation']``."""

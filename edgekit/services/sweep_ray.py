@@ -83,7 +83,7 @@ def _build_here(node: str, config: dict, settings: dict, validation, needed: tup
                 digest: str) -> dict:
     try:
         from edgekit.export.cache import versions_digest
-        from edgekit.services.sweep_build import build_config
+        from edgekit.services.sweep_build import build_config, failure_reason
 
         if versions_digest() != digest:
             return {"node": node, "error": "its versions of edgekit and the converters differ "
@@ -100,8 +100,7 @@ def _build_here(node: str, config: dict, settings: dict, validation, needed: tup
                 blobs[rt] = data
         return {"node": node, "row": row, "blobs": blobs}
     except Exception as e:  # the Ray boundary: any failure becomes this config's reason
-        why = str(e) if isinstance(e, EdgekitError) else f"{type(e).__name__}: {first_line(e)}"
-        return {"node": node, "error": first_line(Exception(why))}
+        return {"node": node, "error": failure_reason(e)}
 
 
 # ---- here -------------------------------------------------------------------------------------
