@@ -183,6 +183,19 @@ def worst(rows: list[dict], key: str = "isolated_sqnr_db") -> dict | None:
     return min(scored, key=lambda r: as_float(r[key])) if scored else None
 
 
+STANDS_OUT_DB = 30.0     # an isolated SQNR above this is plain int8 rounding (~6 dB/bit)
+
+
+def standing_out(rows: list[dict]) -> dict | None:
+    """The worst layer (isolated view) when it stands out from plain rounding (below
+    STANDS_OUT_DB, or with channels collapsed or values clipped); None when none does."""
+    w = worst(rows)
+    if w is None or (as_float(w["isolated_sqnr_db"]) >= STANDS_OUT_DB
+                     and not w.get("collapsed_share") and not w.get("clipped_share")):
+        return None
+    return w
+
+
 def why(row: dict) -> str:
     """One clause naming the measured reason a layer's error is large: collapse, clipping
     or range (the step against the values)."""

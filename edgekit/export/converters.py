@@ -25,6 +25,9 @@ class ConversionError(EdgekitError):
 
 
 def _fail(fmt: str, quant: str, e: Exception):
+    """The error for a failed conversion; or the interrupt, when a signal arrived during it
+    (TensorFlow and tf2onnx turn a KeyboardInterrupt into errors of their own)."""
+    interrupts.checkpoint()
     return ConversionError(f"{fmt} {quant} conversion failed: {first_line(e)[:300]}")
 
 
@@ -63,10 +66,9 @@ def to_tflite(model, quant: str, calib: np.ndarray | None = None,
             # "Statistics for quantized inputs were expected": harmless for int8 I/O
             warnings.simplefilter("ignore", UserWarning)
             content = converter.convert()
-    except Exception as e:  # TF raises a zoo of types
-        interrupts.checkpoint()    # an interrupt that TF turned into its own error
+    except Exception as e:  # TF raises a zoo of types (an interrupt wrapped among them)
         raise _fail("tflite", quant, e) from e
-    interrupts.checkpoint()        # ... or swallowed
+    interrupts.checkpoint()        # an interrupt TensorFlow swallowed
     return content, details
 
 
@@ -141,7 +143,6 @@ def to_onnx_float(model) -> bytes:
     except ConversionError:
         raise
     except Exception as e:
-        interrupts.checkpoint()    # an interrupt that tf2onnx turned into its own error
         raise _fail("onnx", "none", e) from e
     # Ctrl-C during the conversion can land in a finalizer or a broad except of tf2onnx's
     # and be dropped: it was remembered, and stops the export here
@@ -251,7 +252,6 @@ def quantize_onnx(float_model: bytes, quant: str, calib: np.ndarray | None = Non
     except ConversionError:
         raise
     except Exception as e:
-        interrupts.checkpoint()
         raise _fail("onnx", quant, e) from e
 
 

@@ -151,7 +151,8 @@ class Builder:
 
 def _reached(fid: dict, ctx) -> bool:
     opts = ctx.opts
-    if opts.min_sqnr is not None and (qe.as_float(fid["sqnr_db"]) or -np.inf) >= opts.min_sqnr:
+    sqnr = qe.as_float(fid["sqnr_db"])     # 0.0 dB is a figure, not a missing one
+    if opts.min_sqnr is not None and sqnr is not None and sqnr >= opts.min_sqnr:
         return True
     keras_acc = ctx.keras_accuracy()
     return keras_acc is not None and fid.get("accuracy") is not None and \

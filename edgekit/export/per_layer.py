@@ -46,7 +46,6 @@ from edgekit.export.layer_groups import (  # noqa: F401  (the per-layer API, in 
 MAX_SAMPLES = 256               # per-layer figures on at most this many samples
 MEMORY_BUDGET = 768 * 2**20     # bytes of kept tensors (Keras' and the file's) per artefact
 MIN_SAMPLES = 8
-STANDS_OUT_DB = 30.0            # an isolated SQNR above this is plain int8 rounding (~6 dB/bit)
 
 
 def to_keras_layout(v: np.ndarray, ref: np.ndarray) -> np.ndarray | None:
@@ -223,7 +222,7 @@ def summary(rows: list[dict]) -> str | None:
         return None
     acc = qe.worst(rows, "sqnr_db")
     iso = qe.as_float(w["isolated_sqnr_db"])
-    if iso >= STANDS_OUT_DB and not w.get("collapsed_share") and not w.get("clipped_share"):
+    if qe.standing_out(rows) is None:
         text = (f"no layer stands out: each adds about the error of its own rounding "
                 f"(lowest isolated SQNR {iso:.1f} dB, {w['layer']})")
         if acc is not None:

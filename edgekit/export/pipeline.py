@@ -238,8 +238,15 @@ def _prepare(model, job: ExportJob, opts: ExportOptions, notify, warn) -> _Conte
              f"be read for the logits: {first_line(e)})")
         layers = None
     notify(f"Running the Keras model on {len(val.x)} validation samples")
-    ref, logits = (keras_outputs(model, val.x), None) if layers is None else \
-        logits_reference(model, layers, val.x)     # the output and the logits, one pass
+    ref, logits = None, None
+    if layers is not None:
+        try:
+            ref, logits = logits_reference(model, layers, val.x)  # output and logits, once
+        except Exception as e:   # the layer graph is read, its logits are not computable
+            warn(f"the fidelity figures are on the model's output (its logits could not be "
+                 f"computed: {first_line(e)})")
+    if ref is None:
+        ref = keras_outputs(model, val.x)
     check_labels(val, int(np.prod(ref.shape[1:])))
     ctx = _Context(model, job, opts, calib, val, ref, weights, int(model.count_params()))
     ctx.layers, ctx.logits = layers, logits

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from edgekit.core import quant_error as qe
 from edgekit.core.quant_error import CHANNEL_CAP_DB, as_float
 from edgekit.report.figures import save_figure
 
@@ -36,6 +37,7 @@ def render_per_layer(manifest: dict, console) -> None:
     for a in with_rows(manifest):
         kept = set(a.get("kept_float") or [])
         worst = a.get("per_layer_summary") or ""
+        bad = (qe.standing_out(a["per_layer"]) or {}).get("layer")
         table = Table(title=f"{a['file']}: layer by layer against Keras", title_justify="left",
                       box=None, pad_edge=False, header_style="bold")
         for c in ("layer", "op", "SQNR dB", "isolated dB", "cosine", "max err", "step",
@@ -43,9 +45,8 @@ def render_per_layer(manifest: dict, console) -> None:
             table.add_column(c, justify="left" if c in ("layer", "op") else "right")
         for r in a["per_layer"]:
             name = r["layer"] + (" (float)" if r["layer"] in kept else "")
-            bad = worst.startswith(f"worst layer: {r['layer']} ")
-            table.add_row(("[bold red]" if bad else "") + name, r["op"], _db(r["sqnr_db"]),
-                          _db(r["isolated_sqnr_db"]),
+            table.add_row(("[bold red]" if r["layer"] == bad else "") + name, r["op"],
+                          _db(r["sqnr_db"]), _db(r["isolated_sqnr_db"]),
                           "" if r["cosine"] is None else f"{r['cosine']:.4f}",
                           f"{r['max_abs_error']:.2g}",
                           "" if r["step"] is None else f"{r['step']:.3g}",
@@ -93,9 +94,9 @@ def plot_per_layer(manifest: dict, path: Path) -> None:
                 label=f"{label}: accumulated")
         ax.plot([x + shift for x in xs], _ys(rows, "isolated_sqnr_db"), "v", color=colour,
                 ms=6, alpha=0.8, label=f"{label}: isolated (the layer's own error)")
-        worst = (a.get("per_layer_summary") or "")
+        bad = (qe.standing_out(rows) or {}).get("layer")
         for x, r in zip(xs, rows, strict=True):
-            if worst.startswith(f"worst layer: {r['layer']} ") and k == 0:
+            if r["layer"] == bad and k == 0:
                 y = _ys([r], "isolated_sqnr_db")[0] or 0.0
                 ax.annotate(f"worst: {r['layer']}", (x, y), xytext=(8, 12),
                             textcoords="offset points", fontsize=8,
