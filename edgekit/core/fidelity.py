@@ -16,6 +16,8 @@ import math
 
 import numpy as np
 
+from edgekit.core import quant_error as qe
+
 
 def compare(ref: np.ndarray, out: np.ndarray, labels: np.ndarray | None = None) -> dict:
     ref = np.asarray(ref, dtype=np.float64)
@@ -23,20 +25,13 @@ def compare(ref: np.ndarray, out: np.ndarray, labels: np.ndarray | None = None) 
     n = ref.shape[0]
     r, o = ref.reshape(n, -1), out.reshape(n, -1)
     err = r - o
-    denom = np.linalg.norm(r, axis=1) * np.linalg.norm(o, axis=1)
-    safe = np.where(denom > 0, denom, 1.0)
-    cos = np.where(denom > 0, np.sum(r * o, axis=1) / safe,
-                   np.all(r == o, axis=1).astype(np.float64))
-    noise = float(np.sum(err**2))
-    signal = float(np.sum(r**2))
     result = {
         "samples": int(n),
         "max_abs_err": float(np.max(np.abs(err))) if err.size else 0.0,
         "mean_abs_err": float(np.mean(np.abs(err))) if err.size else 0.0,
-        "cosine": float(np.mean(cos)),
+        "cosine": qe.cosine(r, o),
         "top1_agreement": float(np.mean(np.argmax(r, axis=1) == np.argmax(o, axis=1))),
-        "sqnr_db": math.inf if noise == 0 else (
-            10 * math.log10(signal / noise) if signal > 0 else -math.inf),
+        "sqnr_db": qe.sqnr_from(float(np.sum(r**2)), float(np.sum(err**2))),
     }
     if labels is not None:
         labels = np.asarray(labels).reshape(-1)

@@ -42,13 +42,17 @@ def _flat(ref, out) -> tuple[np.ndarray, np.ndarray]:
     return r, o
 
 
-def sqnr_db(ref, out) -> float:
-    r, o = _flat(ref, out)
-    noise = float(np.sum(np.square(r - o), dtype=np.float64))
-    signal = float(np.sum(np.square(r), dtype=np.float64))
+def sqnr_from(signal: float, noise: float) -> float:
+    """10*log10(signal/noise): inf when there is no noise, -inf when there is no signal."""
     if noise == 0:
         return math.inf
     return 10 * math.log10(signal / noise) if signal > 0 else -math.inf
+
+
+def sqnr_db(ref, out) -> float:
+    r, o = _flat(ref, out)
+    return sqnr_from(float(np.sum(np.square(r), dtype=np.float64)),
+                     float(np.sum(np.square(r - o), dtype=np.float64)))
 
 
 def channel_sqnr_db(ref, out) -> float | None:
@@ -162,12 +166,9 @@ def tensor_error(ref, out, step: float | None = None, zero_point: int = 0,
     as the functions above, with the float64 copies and the difference made once."""
     r, o = _flat(ref, out)
     err = r - o
-    noise = float(np.sum(np.square(err), dtype=np.float64))
-    signal = float(np.sum(np.square(r), dtype=np.float64))
-    sqnr = math.inf if noise == 0 else (10 * math.log10(signal / noise) if signal > 0
-                                        else -math.inf)
     return {
-        "sqnr_db": sqnr,
+        "sqnr_db": sqnr_from(float(np.sum(np.square(r), dtype=np.float64)),
+                             float(np.sum(np.square(err), dtype=np.float64))),
         "cosine": cosine(r, o),
         "max_abs_error": float(np.max(np.abs(err))) if err.size else 0.0,
         "step": step or None,
