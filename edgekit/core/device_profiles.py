@@ -144,6 +144,16 @@ def get_profile(name: str) -> Profile:
 
 # ---- roofline and fit ---------------------------------------------------------------------
 
+INTEGER_WEIGHTS = frozenset({"int8", "uint8", "int4", "uint4"})
+
+
+def arithmetic_dtype(act_dtype: str, weight_dtype: str) -> str:
+    """What a layer computes in: 'int8' where its weights or its activations are integers
+    (full-integer and dynamic-range int8 both run integer GEMMs), else 'float32'. One rule
+    for the roofline estimate and for bench's fraction of the peak."""
+    return "int8" if {act_dtype, weight_dtype} & INTEGER_WEIGHTS else "float32"
+
+
 def roofline(macs: int, bytes_moved: int, profile: Profile, dtype: str) -> dict:
     """Time of one layer on ``profile``: the larger of compute time and memory time."""
     compute_s = 2 * macs / profile.peak_ops(dtype)
@@ -197,9 +207,6 @@ def host_peak_gmacs() -> dict[str, float | None] | None:
             "int8": host.peak_gops_int8 / 2 if host.peak_gops_int8 else None}
 
 
-INTEGER_WEIGHTS = frozenset({"int8", "uint8", "int4", "uint4"})
-
-
 def peak_seconds(macs: int, int8_macs: int, peaks: dict[str, float | None]) -> float | None:
     """The time the model's arithmetic takes at the calibrated peaks (GMAC/s): its MACs in
     layers with integer weights (run as integer GEMMs: full-integer and dynamic-range
@@ -234,7 +241,8 @@ def estimate(report, profile: Profile) -> dict:
             continue
         moved = report.activation_bytes(r) + weights(r) + sum(
             report.activation_bytes(by_name[i]) for i in r.inputs if i in by_name)
-        est = roofline(r.macs * report.multiplier, moved, profile, report.dtype_of(r))
+        est = roofline(r.macs * report.multiplier, moved, profile, arithmetic_dtype(
+            report.dtype_of(r), report.act_dtype or r.weight_dtype))
         layers.append({"name": r.name, **est})
     totals = report.totals()
     weight_bytes = sum(weights(r) for r in report.layers)

@@ -73,7 +73,7 @@ def file_macs_split(target: Target, input_shapes: list[ShapeSpec] | None = None,
     given input ``values`` for an .onnx file: one call / its batch, where it declares a
     batch axis), and of those the MACs of layers with integer weights (integer
     arithmetic); (None, None) if it cannot be analyzed or leaves sizes unknown."""
-    from edgekit.core.device_profiles import INTEGER_WEIGHTS
+    from edgekit.core.device_profiles import arithmetic_dtype
 
     onnx = target.format == "onnx"
     try:
@@ -84,7 +84,8 @@ def file_macs_split(target: Target, input_shapes: list[ShapeSpec] | None = None,
     totals = report.totals()
     if totals["unknown_size_layers"]:
         return None, None
-    int8 = sum(r.macs for r in report.layers if r.weight_dtype in INTEGER_WEIGHTS)
+    int8 = sum(r.macs for r in report.layers
+               if arithmetic_dtype(report.dtype_of(r), r.weight_dtype) == "int8")
     return totals["macs"] // report.batch, int8 * report.multiplier // report.batch
 
 

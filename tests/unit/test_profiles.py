@@ -112,3 +112,24 @@ def test_every_element_type_estimates():
         assert math.isfinite(est["time_s"]) and est["time_s"] > 0, dtype
         want = -(-832 * ELEMENT_BITS.get(dtype, 32) // 8) if dtype in ELEMENT_BITS else 832 * 4
         assert est["fit"]["weights_bytes"] == want, dtype
+
+
+def test_one_rule_for_integer_arithmetic_in_the_estimate_and_the_peak_fraction():
+    # a dynamic-range layer (float activations, int8 weights) runs an integer GEMM: the
+    # roofline estimate and bench's fraction of the peak both take the int8 peak for it
+    from edgekit.core.counting import ELEMENT_BITS
+    from edgekit.core.device_profiles import INTEGER_WEIGHTS, arithmetic_dtype, peak_seconds
+
+    p = get_profile("pi5")
+    for act in ELEMENT_BITS:
+        for weight in ELEMENT_BITS:
+            integer = act in INTEGER_WEIGHTS or weight in INTEGER_WEIGHTS
+            report = _typed_report(act, weight)
+            report.layers[2].act_dtype = act                   # fc's own activations
+            est = estimate(report, p)
+            fc = next(x for x in est["layers"] if x["name"] == "fc")
+            peak = (p.peak_gops_int8 if integer and p.peak_gops_int8 else p.peak_gflops_fp32)
+            assert math.isclose(fc["compute_s"], 2 * 16 * 8 * 4 / (peak * 1e9)), (act, weight)
+            assert arithmetic_dtype(act, weight) == ("int8" if integer else "float32")
+    peaks = {"float32": 10.0, "int8": 40.0}
+    assert math.isclose(peak_seconds(1000, 600, peaks), 400 / 10e9 + 600 / 40e9)
