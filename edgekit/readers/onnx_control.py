@@ -179,6 +179,16 @@ def body_inputs(model, tensors: dict[str, Tensor]) -> None:
             b.type.CopyFrom(onnx.helper.make_tensor_type_proto(elem, list(shape)))
 
 
+def _defined_by_function(node, version: int) -> bool:
+    import onnx
+
+    try:
+        schema = onnx.defs.get_schema(node.op_type, version, domain=node.domain)
+    except Exception:  # not an op of the installed onnx at this version
+        return False
+    return bool(schema.has_function or schema.has_context_dependent_function)
+
+
 def _function_body(node, version: int, input_types: list):
     """The function that defines a standard op at ``version`` (plain or context-dependent),
     or None when the op is a primitive (or unknown to the installed onnx)."""
@@ -231,8 +241,9 @@ def expand_once(model, known) -> tuple[object, int]:
     version = max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")),
                   default=0)
     todo = [k for k, n in enumerate(model.graph.node)
-            if n.domain in ("", "ai.onnx") and n.op_type not in known]
-    if not todo:
+            if n.domain in ("", "ai.onnx") and n.op_type not in known
+            and _defined_by_function(n, version)]
+    if not todo:    # the common case (Constant, If, Loop... are primitives): no copy
         return model, 0
     try:
         inferred = onnx.shape_inference.infer_shapes(model)
@@ -262,7 +273,7 @@ def expand_once(model, known) -> tuple[object, int]:
             if all(o.domain != imp.domain for o in out.opset_import):
                 out.opset_import.append(imp)
         expanded += 1
-    return out, expanded
+    return (out, expanded) if expanded else (model, 0)
 
 
 def _free_names(graph, into: set | None = None) -> set:

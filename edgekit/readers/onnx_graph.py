@@ -63,6 +63,7 @@ class Evaluated:
     how: str = "onnx shape inference"
     inlined: dict = field(default_factory=dict)     # node -> the If branch it was moved from
     first_iteration: set = field(default_factory=set)   # Loop/Scan sized by a run of its body
+    sized: set = field(default_factory=set)     # tensors sized without a run (no stand-in)
 
 
 def elem_name(elem_type: int) -> str:
@@ -316,67 +317,87 @@ def evaluate(model, given: dict | None = None) -> Evaluated:
     sizes to analyze at (``given``: input values a user supplied). An ``If`` whose
     condition the evaluation determines is replaced by the branch it takes (see
     :mod:`edgekit.readers.onnx_control`) and the graph evaluated again, until none is left
-    (nested branches come up one level at a time)."""
+    (nested branches come up one level at a time); only that last graph's subgraphs are
+    sized (Loop/Scan bodies run, undecided branches inferred)."""
     from edgekit.readers.onnx_control import inline_known_ifs
 
     given = given or {}
     inlined: dict[str, str] = {}
-    for _ in range(MAX_IF_DEPTH):
-        ev = _evaluate_once(model, given)
-        model, notes = inline_known_ifs(model, ev.values)
-        if not notes:
-            break
-        inlined.update(notes)
-    else:
-        ev = _evaluate_once(model, given)
+    for depth in range(MAX_IF_DEPTH + 1):
+        ev, ran, feeds = _top_level(model, given)
+        if depth < MAX_IF_DEPTH:
+            model, notes = inline_known_ifs(model, ev.values)
+            if notes:
+                inlined.update(notes)
+                continue
+        break
+    if ran and any(subgraphs(n) for n in ev.model.graph.node):
+        ev = _with_subgraphs(ev, ran, feeds, given)
     ev.inlined = inlined
     return ev
 
 
-def _evaluate_once(model, given: dict) -> Evaluated:
-    from onnx import numpy_helper
-
-    from edgekit.readers.onnx_control import body_inputs, body_values, write_shapes
-
+def _top_level(model, given: dict):
+    """The evaluation of the graph itself (its subgraphs not sized yet), the values of one
+    run (None when it could not run) and the feeds it ran on."""
     model = _infer(model)
     tensors = _declared(model)
     how = "onnx shape inference"
     feeds = _feeds(model, tensors, given)
     ran = None
-    first_iteration: set = set()
     if feeds is not None:
         ran, how = _run(model, feeds)
     sized = {k for k, t in tensors.items() if t.static}   # sizes that no stand-in decided
-    if ran:
-        for name, value in ran.items():
-            seen = _observed(value)
-            known = tensors.get(name)
-            if known is not None and seen.dtype == "undefined":
-                seen.dtype = known.dtype
-            if known is not None and known.static and seen.shape != known.shape:
-                continue   # a declared or inferred size stands: the run may use stand-ins
-            tensors[name] = seen
-        if any(subgraphs(n) for n in model.graph.node):
-            write_shapes(model, tensors)
-            body_inputs(model, tensors)
-            for name, t in _declared(_infer(model)).items():
-                if name not in ran:
-                    _merge(tensors, name, t)
-            inner, first_iteration = body_values(model, {**feeds, **ran},
-                                                  lambda m, f: _run(m, f)[0])
-            for name, value in inner.items():
-                known = tensors.get(name)
-                if known is None or not known.static:
-                    tensors[name] = _observed(value)
-    constant, sources, determined = _constants(model, tensors, set(given), sized)
-    values = {k: v for k, v in (ran or {}).items() if k in determined}
+    for name, value in (ran or {}).items():
+        seen = _observed(value)
+        known = tensors.get(name)
+        if known is not None and seen.dtype == "undefined":
+            seen.dtype = known.dtype
+        if known is not None and known.static and seen.shape != known.shape:
+            continue   # a declared or inferred size stands: the run may use stand-ins
+        tensors[name] = seen
+    ev = _complete(Evaluated(model, tensors, {}, set(), {}, set(), how=how), ran, given,
+                   sized)
+    ev.sized = sized
+    return ev, ran, feeds
+
+
+def _with_subgraphs(ev: Evaluated, ran: dict, feeds: dict, given: dict) -> Evaluated:
+    """Subgraph tensors sized: inference inside them after the run fixed the outer sizes
+    (and what the nodes feed Loop/Scan bodies), then each body run on its first
+    iteration; constants and values found again over the sized graph."""
+    from edgekit.readers.onnx_control import body_inputs, body_values, write_shapes
+
+    model, tensors = ev.model, ev.tensors
+    write_shapes(model, tensors)
+    body_inputs(model, tensors)
+    for name, t in _declared(_infer(model)).items():
+        if name not in ran:
+            _merge(tensors, name, t)
+    inner, ev.first_iteration = body_values(model, {**feeds, **ran},
+                                            lambda m, f: _run(m, f)[0])
+    for name, value in inner.items():
+        known = tensors.get(name)
+        if known is None or not known.static:
+            tensors[name] = _observed(value)
+    return _complete(ev, ran, given, ev.sized)
+
+
+def _complete(ev: Evaluated, ran: dict | None, given: dict, sized: set) -> Evaluated:
+    """Constants, their sources, determined tensors and their values, from the tensors."""
+    from onnx import numpy_helper
+
+    ev.constant, ev.sources, ev.determined = _constants(ev.model, ev.tensors, set(given),
+                                                        sized)
+    values = {k: v for k, v in (ran or {}).items() if k in ev.determined}
     values.update(given)
-    for init in model.graph.initializer:   # small stored values: trip counts, conditions
+    for init in ev.model.graph.initializer:   # small stored values: trip counts, conditions
         if init.name not in values and len(init.dims) <= 1 and sum(init.dims) <= 64:
             values[init.name] = numpy_helper.to_array(init)
-    stored = {k: tensors[k] for k in sources if sources[k] == frozenset([k]) and k in tensors}
-    return Evaluated(model, tensors, stored, constant, sources, determined, values, how,
-                     first_iteration=first_iteration)
+    ev.values = values
+    ev.stored = {k: ev.tensors[k] for k in ev.sources
+                 if ev.sources[k] == frozenset([k]) and k in ev.tensors}
+    return ev
 
 
 def _run(model, feeds: dict) -> tuple[dict | None, str]:

@@ -358,7 +358,8 @@ def read_onnx(path: Path, input_shapes: list[ShapeSpec] | None = None,
 def read_onnx_model(model, input_shapes: list[ShapeSpec] | None = None,
                     batch: int | None = None, values: dict | None = None
                     ) -> tuple[list[LayerRecord], list[str], dict]:
-    """:func:`read_onnx` of a loaded model (changed in place: its inputs get the sizes)."""
+    """:func:`read_onnx` of a loaded model (which may be changed: its inputs get the
+    sizes; pass a copy to keep it)."""
     values = values or {}
     if model.functions:  # a model's own functions are evaluated as the ops they are made of
         import onnx.inliner
