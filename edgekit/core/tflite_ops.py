@@ -82,3 +82,19 @@ def _kinds() -> dict[str, Kind]:
 
 
 KINDS = _kinds()
+
+
+def named_subgraphs(op) -> list[int]:
+    """The subgraph indices an operator's options name (WHILE's condition and body, IF's
+    branches, CALL_ONCE, the bodies of StableHLO's reduce, scatter, sort...): read from
+    the options themselves (any field naming a subgraph), not from a list of op names."""
+    found: list[int] = []
+    for opts in (getattr(op, "builtinOptions", None), getattr(op, "builtinOptions2", None)):
+        for key, value in (vars(opts).items() if opts is not None else ()):
+            if "ubgraph" not in key or value is None:
+                continue
+            values = value if isinstance(value, (list, tuple)) else (
+                list(value) if hasattr(value, "__len__") else [value])
+            found.extend(int(v) for v in values)
+    return found
+

@@ -17,7 +17,14 @@ from edgekit.core import counting as C
 from edgekit.core.errors import ModelFileError, UsageError
 from edgekit.core.ops import TFLITE_WEIGHT_DECODERS, Geometry, Kind, count
 from edgekit.core.records import LayerRecord
-from edgekit.core.tflite_ops import CALLS, KINDS, MAC_OPS, RECURRENT_WEIGHTS, WEIGHT_INPUTS
+from edgekit.core.tflite_ops import (
+    CALLS,
+    KINDS,
+    MAC_OPS,
+    RECURRENT_WEIGHTS,
+    WEIGHT_INPUTS,
+    named_subgraphs,
+)
 
 # constant inputs of other ops count as params when they hold numbers, not indices/shapes
 PARAM_DTYPES = {"float32", "float16", "int8", "uint8", "int16"}
@@ -225,15 +232,11 @@ def _called(op, g_: _Subgraph, seen: set | None = None) -> set[int]:
     """The subgraphs an op runs (WHILE's condition and body, IF's branches, CALL_ONCE,
     StableHLO bodies), and those their ops run in turn."""
     seen = set() if seen is None else seen
-    for opts in (op.builtinOptions, getattr(op, "builtinOptions2", None)):
-        for key, value in (vars(opts).items() if opts is not None else ()):
-            if "ubgraph" not in key or value is None:
-                continue
-            for k in np.atleast_1d(np.asarray(value, dtype=np.int64)).tolist():
-                if 0 < k < len(g_.model.subgraphs) and k not in seen:
-                    seen.add(k)
-                    for inner in g_.model.subgraphs[k].operators or []:
-                        _called(inner, g_, seen)
+    for k in named_subgraphs(op):
+        if 0 < k < len(g_.model.subgraphs) and k not in seen:
+            seen.add(k)
+            for inner in g_.model.subgraphs[k].operators or []:
+                _called(inner, g_, seen)
     return seen
 
 

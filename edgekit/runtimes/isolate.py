@@ -28,14 +28,11 @@ from edgekit.core.ops import TFLITE_WEIGHT_DECODERS
 from edgekit.core.quiet import quiet_stderr
 from edgekit.core.shapes import format_dims
 from edgekit.core.stats import median_ci, summarize
+from edgekit.core.tflite_ops import named_subgraphs
 from edgekit.runtimes.litert import refusal
 from edgekit.runtimes.timing import measure
 
 IDENTIFIER = b"TFL3"
-# ops whose options name other subgraphs: they cannot run alone
-CONTROL_FLOW = {"WHILE", "IF", "CALL_ONCE", "CALL", "STABLEHLO_WHILE", "STABLEHLO_CASE",
-                "STABLEHLO_COMPOSITE", "STABLEHLO_REDUCE", "STABLEHLO_SCATTER",
-                "STABLEHLO_SORT", "STABLEHLO_REDUCE_WINDOW"}
 
 
 def _schema():
@@ -128,7 +125,7 @@ class Graph:
         op, name = self.ops[k], self.names[k]
         p = Piece(position, k, name, self.activations(op),
                   [int(o) for o in (op.outputs if op.outputs is not None else [])])
-        if name in CONTROL_FLOW:
+        if named_subgraphs(op):     # it runs other subgraphs: it cannot run alone
             p.reason = "control flow (runs other subgraphs)"
         elif any(self.sg.tensors[i].isVariable for i in self.ins(op)):
             p.reason = "stateful (variable tensors)"

@@ -233,3 +233,33 @@ def test_the_op_by_op_reference_run_equals_the_whole_run(tmp_path):
     out = whole.get_output_details()[0]["index"]
     np.testing.assert_allclose(run.get_tensor(out), whole.get_tensor(out), rtol=1e-5)
     assert (whole.get_tensor(out) > 0).any()
+
+
+def test_every_option_that_names_a_subgraph_is_read():
+    # walked from the installed schema: any options class with a field naming subgraphs
+    # (WHILE, IF, CALL_ONCE, StableHLO's case, reduce, scatter, sort...), as builtin
+    # options or the newer second set, is read by the one function the reader and the
+    # per-op profiler share
+    from ai_edge_litert import schema_py_generated as S
+
+    from edgekit.core.tflite_ops import named_subgraphs
+
+    checked = 0
+    for cls_name in dir(S):
+        if not cls_name.endswith("OptionsT"):
+            continue
+        opts = getattr(S, cls_name)()
+        fields = [k for k in vars(opts) if "ubgraph" in k]
+        if not fields:
+            continue
+        for k, f in enumerate(fields):
+            setattr(opts, f, [k + 1, k + 2] if f.endswith("Indices") else k + 1)
+        for slot in ("builtinOptions", "builtinOptions2"):
+            op = S.OperatorT()
+            setattr(op, slot, opts)
+            want = sorted(v for k, f in enumerate(fields)
+                          for v in ([k + 1, k + 2] if f.endswith("Indices") else [k + 1]))
+            assert sorted(named_subgraphs(op)) == want, (cls_name, slot)
+        checked += 1
+    assert checked >= 8
+    assert named_subgraphs(S.OperatorT()) == []
