@@ -100,7 +100,7 @@ def sweep_cmd(
     --runtime litert --max-latency 5', 'edgekit sweep ... --executor ray'.
     """
     from edgekit.core import interrupts
-    from edgekit.core.files import check_output_folder, write_text
+    from edgekit.core.files import check_output_folder, check_writable, write_text
     from edgekit.report.sweep import plot_pareto, render_sweep, write_csv
     from edgekit.services.sweep import SweepSpec, sweep
 
@@ -113,13 +113,15 @@ def sweep_cmd(
         max_latency_ms=max_latency, max_ram_bytes=_size(max_ram, "--max-ram"),
         max_flash_bytes=_size(max_flash, "--max-flash"), executor=executor,
         ray_address=ray_address, workers=workers, out_dir=output)
-    check_output_folder(output)   # before the first build
+    paths = {"json": output / "sweep.json", "csv": output / "sweep.csv",
+             "plot": output / "pareto.png"}
+    check_output_folder(output)   # before the first build: the folder and each result
+    for kind, path in paths.items():
+        check_writable(path, figure=kind == "plot")
     with progress("Sweeping") as notify:
         doc = sweep(spec, notify)
     from edgekit.core.numbers import dumps
 
-    paths = {"json": output / "sweep.json", "csv": output / "sweep.csv",
-             "plot": output / "pareto.png"}
     interrupts.checkpoint()
     with interrupts.deferred():   # the three results together, never a part of them
         write_text(paths["json"], dumps(doc, indent=1))

@@ -136,6 +136,19 @@ def test_an_unwritable_output_fails_before_any_work(command, flag, read_only, tm
     assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").rglob("*"))
 
 
+@pytest.mark.parametrize("result", ["sweep.json", "sweep.csv", "pareto.png"])
+def test_a_sweep_result_that_cannot_be_written_fails_before_any_work(result, tmp_path):
+    # the three results are written together at the end: each of them is checked before
+    # the first build (here: a folder stands where one of them goes)
+    out = tmp_path / "out"
+    (out / result).mkdir(parents=True)
+    code, lines, heavy = probe([*MINIMAL["sweep"], "-o", out], tmp_path,
+                               {"EDGEKIT_CACHE": str(tmp_path / "cache")})
+    assert code == 2 and len(lines) == 1 and result in lines[0], lines
+    assert heavy == [], f"work started before the check ({heavy})"
+    assert sorted(p.name for p in out.iterdir()) == [result]
+
+
 # ---- profile --lut: options that do not apply are refused, not ignored --------------------
 
 def _profile_params():
