@@ -192,10 +192,10 @@ def _isolate(req: dict, emit) -> None:
 def _calibrate(req: dict, emit) -> None:
     import shutil
 
-    from edgekit.runtimes.peaks import runtime_peaks
+    from edgekit.runtimes.peaks import COPY_MIB, runtime_peaks
 
     result = runtime_peaks(req["models"], req["threads"], req["runs"],
-                           req.get("copy_mib", 128), lambda m: emit("progress", message=m))
+                           req.get("copy_mib", COPY_MIB), lambda m: emit("progress", message=m))
     emit("result", **result, disk_free=shutil.disk_usage(os.path.expanduser("~")).free)
 
 

@@ -12,8 +12,10 @@ import time
 
 import numpy as np
 
+COPY_MIB = 128     # the array copied for the bandwidth: beyond any cache, within a board's RAM
 
-def copy_gbs(mbytes: int = 256, repeats: int = 7) -> float:
+
+def copy_gbs(mbytes: int = COPY_MIB, repeats: int = 7) -> float:
     """Best-of-N copy of a large float32 array: bytes read + bytes written per second."""
     src = np.ones(mbytes * 2**20 // 4, dtype=np.float32)
     dst = np.empty_like(src)
@@ -28,7 +30,7 @@ def _timed(fn) -> float:
     return time.perf_counter() - t
 
 
-def runtime_peaks(models: list[dict], threads: int, runs: int, copy_mib: int = 128,
+def runtime_peaks(models: list[dict], threads: int, runs: int, copy_mib: int = COPY_MIB,
                   notify=lambda m: None) -> dict:
     """Time each calibration model ({'label', 'file'}) with ``threads`` threads, best of
     ``runs``, and measure the copy bandwidth: {'bandwidth_gbs', 'times': {label:

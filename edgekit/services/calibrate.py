@@ -17,6 +17,7 @@ from pathlib import Path
 from edgekit.core.errors import UsageError
 from edgekit.export import cache
 from edgekit.export.pipeline import ExportJob, ExportOptions, export
+from edgekit.runtimes.peaks import COPY_MIB
 
 FC = (256, 1024, 1024)          # rows, inputs, outputs
 RUNS = 30
@@ -57,7 +58,7 @@ def _fc_model(fc: tuple[int, int, int]):
 
 def calibrate_device(device: str, output: Path | None, notify=lambda m: None,
                      threads: int | None = None, fc: tuple[int, int, int] = FC,
-                     runs: int = RUNS, copy_mib: int = 128) -> dict:
+                     runs: int = RUNS, copy_mib: int = COPY_MIB) -> dict:
     """Measure the board, write its profile (default: NAME.toml among the user's
     profiles) and remember it with the device; returns what was measured. ``fc``,
     ``runs`` and ``copy_mib`` size the measurement (smaller for an emulated board)."""
@@ -90,7 +91,7 @@ def calibrate_device(device: str, output: Path | None, notify=lambda m: None,
 
 def calibrate_host(output: Path | None, notify=lambda m: None, threads: int | None = None,
                    fc: tuple[int, int, int] = FC, runs: int = RUNS,
-                   copy_mib: int = 256) -> dict:
+                   copy_mib: int = COPY_MIB) -> dict:
     """The same measurement on this machine, in its own LiteRT (else onnxruntime), written
     as the 'host' profile (default: host.toml among the user's profiles)."""
     import shutil
@@ -184,7 +185,7 @@ peak_gflops_fp32 = {_g(m["peak_gflops_fp32"])}
 peak_gops_int8 = {_g(m["peak_gops_int8"])}
 
 [memory]
-# best of 7 copies of a {m.get("copy_mib", 128)} MiB array with numpy (bytes read + \
+# best of 7 copies of a {m.get("copy_mib", COPY_MIB)} MiB array with numpy (bytes read + \
 written per second)
 bandwidth_gbs = {_g(m["bandwidth_gbs"])}
 ram_bytes = {fp["ram_bytes"]}        # physical memory (sysconf)
