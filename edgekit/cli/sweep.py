@@ -100,7 +100,7 @@ def sweep_cmd(
     --runtime litert --max-latency 5', 'edgekit sweep ... --executor ray'.
     """
     from edgekit.core import interrupts
-    from edgekit.core.files import check_output_folder, check_writable, write_text
+    from edgekit.core.files import check_output_folder, check_writable, note_input, write_text
     from edgekit.report.sweep import plot_pareto, render_sweep, write_csv
     from edgekit.services.sweep import SweepSpec, sweep
 
@@ -115,6 +115,8 @@ def sweep_cmd(
         ray_address=ray_address, workers=workers, out_dir=output)
     paths = {"json": output / "sweep.json", "csv": output / "sweep.csv",
              "plot": output / "pareto.png"}
+    if validation is not None:
+        note_input(validation)    # a result is never written onto it
     check_output_folder(output)   # before the first build: the folder and each result
     for kind, path in paths.items():
         check_writable(path, figure=kind == "plot")

@@ -105,8 +105,10 @@ def validation_data(path: Path, classes: int | None = None):
     the model's classes. (x, y) arrays, or one line naming the file."""
     import numpy as np
 
+    from edgekit.core.files import note_input
     from edgekit.export.samples import check_data
 
+    note_input(path)   # no output of the sweep may be written onto it
     try:
         data = np.load(path, allow_pickle=False)
         x, y = data["x"], data["y"]

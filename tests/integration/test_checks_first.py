@@ -149,6 +149,21 @@ def test_a_sweep_result_that_cannot_be_written_fails_before_any_work(result, tmp
     assert sorted(p.name for p in out.iterdir()) == [result]
 
 
+def test_a_sweep_never_writes_onto_its_validation_file(tmp_path):
+    import numpy as np
+
+    out = tmp_path / "out"
+    out.mkdir()
+    data = out / "sweep.csv"                     # the user's data where a result goes
+    with open(data, "wb") as f:
+        np.savez(f, x=np.zeros((2, 8, 8, 3), np.uint8), y=np.zeros(2, np.int64))
+    before = data.read_bytes()
+    code, lines, heavy = probe([*MINIMAL["sweep"], "--validation", data, "-o", out],
+                               tmp_path, {"EDGEKIT_CACHE": str(tmp_path / "cache")})
+    assert code == 2 and len(lines) == 1 and "sweep.csv" in lines[0], lines
+    assert heavy == [] and data.read_bytes() == before
+
+
 # ---- profile --lut: options that do not apply are refused, not ignored --------------------
 
 def _profile_params():
