@@ -184,6 +184,7 @@ class _Context:
     logits: tuple | None = None           # (what, Keras logits) when the model ends in softmax
     layers: object = None                 # per_layer.KerasGraph, for --per-layer/--keep-float
     refs_cache: dict = field(default_factory=dict)
+    figures_cache: dict = field(default_factory=dict)   # file sha256 -> its figures
 
     def layer_refs(self) -> dict:
         """Keras' output of every layer group on the per-layer samples (computed once)."""
@@ -308,8 +309,12 @@ def _figures(ctx: _Context, path: Path) -> tuple[tuple[dict, dict | None], dict]
     """((fidelity, fidelity on the output or None), io specs) of one file."""
     from edgekit.export.model_figure import figures
 
-    out, io = run_artifact(path, ctx.val.x)
-    return figures(ctx.logits, ctx.ref, path, ctx.val.x, out, ctx.val.y), io
+    key = sha256_file(path)    # --keep-float auto checked these very bytes as its last probe
+    if key not in ctx.figures_cache:
+        out, io = run_artifact(path, ctx.val.x)
+        ctx.figures_cache[key] = (figures(ctx.logits, ctx.ref, path, ctx.val.x, out,
+                                          ctx.val.y), io)
+    return ctx.figures_cache[key]
 
 
 def _below_threshold(ctx: _Context, arts: list[dict], warn) -> None:
