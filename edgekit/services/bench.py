@@ -33,11 +33,18 @@ def subjects_for(targets: list[Target], opts: BenchOptions, notify) -> list[Subj
             wanted = [r for r in ("litert", "onnxruntime") if r in opts.runtimes]
             files = cached_export(t, opts.quant, notify, model=model, runtimes=wanted)
         macs = analyze(t, model=model).totals()["macs"]
-        integer = opts.quant in ("int8", "dynamic")   # exported with integer weights
         subjects.append(Subject(t.describe(), files,
                                 model if "keras" in opts.runtimes else None, macs=macs,
-                                int8_macs={r: macs if integer else 0 for r in files}))
+                                int8_macs={r: round(macs * _integer_share(p))
+                                           for r, p in files.items()}))
     return subjects
+
+
+def _integer_share(path: Path) -> float:
+    """The share of an exported file's MACs in layers that compute in integers (a
+    dynamic-range export leaves small layers float): read from the file itself."""
+    total, integer = file_macs_split(Target("file", path.stem, {}, path))
+    return integer / total if total and integer is not None else 0.0
 
 
 def bench(targets: list[Target], opts: BenchOptions, notify=lambda m: None,

@@ -95,3 +95,15 @@ def test_host_peaks_come_from_the_host_profile(tmp_path, monkeypatch):
                                       "bandwidth_gbs = 30.0\nram_bytes = 8\n"
                                       "storage_bytes = 8\n")
     assert host_peak_gmacs() == {"float32": 150.0, "int8": 600.0}
+
+
+def test_a_zoo_model_takes_its_integer_share_from_the_file_it_runs(tmp_path, monkeypatch):
+    # bench of a zoo model times the file it exported: the MACs held to the int8 peak are
+    # those of that file's integer layers (a dynamic-range export leaves small ones float)
+    from edgekit.services import bench as B
+
+    shares = {"a.tflite": 0.0, "b.onnx": 0.75}
+    monkeypatch.setattr(B, "file_macs_split",
+                        lambda t, *a: (1000, int(1000 * shares[t.path.name])))
+    assert B._integer_share(tmp_path / "a.tflite") == 0.0
+    assert B._integer_share(tmp_path / "b.onnx") == 0.75
