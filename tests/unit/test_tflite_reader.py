@@ -1,4 +1,4 @@
-"""The TFLite reader on real third-party files (../shared/models), figures derived
+"""The TFLite reader on real third-party files (tests/data/third_party), figures derived
 independently: by hand from the architecture, or through the LiteRT interpreter."""
 
 from collections import Counter
