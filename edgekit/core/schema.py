@@ -21,6 +21,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from edgekit.core import reading
 from edgekit.core.errors import UsageError
 from edgekit.core.numbers import NumberError, describe, read_number
 
@@ -249,28 +250,23 @@ def check(doc, spec: Spec, file) -> Any:
     return spec.check(doc, "", fail)
 
 
-def read_text(path, label: str, kind: str) -> str:
-    """A user file's text, or one line saying why it cannot be read (``kind``: 'JSON',
-    'TOML', what the file should be)."""
-    from pathlib import Path
-
+def read_text(path, what: str, kind: str, limit: int | None = None) -> str:
+    """A user's file's text through the one reader of user files (core/reading.py:
+    registered as an input, a regular file within ``limit`` bytes), or one line saying why
+    it cannot be read (``kind``: 'JSON', 'TOML', what the file should be)."""
     try:
-        return Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SchemaError(f"{label}: file not found") from None
-    except IsADirectoryError:
-        raise SchemaError(f"{label}: is a folder, not a file") from None
-    except UnicodeDecodeError:
-        raise SchemaError(f"{label}: not UTF-8 text (not a {kind} file)") from None
-    except OSError as e:
-        raise SchemaError(f"{label}: {e.strerror or e}") from None
+        return reading.read_input_text(path, what, reading.DOCUMENT_LIMIT if limit is None
+                                       else limit, kind)
+    except reading.InputFileError as e:
+        raise SchemaError(str(e)) from None
 
 
-def load_json(path, spec: Spec, what: str = "") -> Any:
-    """A JSON file read and checked: one line for a file that cannot be read, is not JSON
-    (NaN and Infinity are not JSON either), or does not hold what ``spec`` says."""
+def load_json(path, spec: Spec, what: str = "", limit: int | None = None) -> Any:
+    """A JSON file read (registered, regular, within ``limit``: core/reading.py) and
+    checked: one line for a file that cannot be read, is not JSON (NaN and Infinity are not
+    JSON either), or does not hold what ``spec`` says."""
     label = f"{what} {path}".strip()
-    return check(parse_json(read_text(path, label, "JSON"), label), spec, label)
+    return check(parse_json(read_text(path, what, "JSON", limit), label), spec, label)
 
 
 def parse_json(text: str, label: str) -> Any:
@@ -286,13 +282,14 @@ def parse_json(text: str, label: str) -> Any:
         raise SchemaError(f"{label}: not JSON ({str(e).splitlines()[0][:120]})") from None
 
 
-def load_toml(path, spec: Spec, what: str = "") -> Any:
-    """A TOML file read and checked (TOML's nan and inf are refused by the numbers);
-    ``what`` names the kind of file in the error ('profile')."""
+def load_toml(path, spec: Spec, what: str = "", limit: int | None = None) -> Any:
+    """A TOML file read (registered, regular, within ``limit``, 1 MiB unless given:
+    core/reading.py) and checked (TOML's nan and inf are refused by the numbers); ``what``
+    names the kind of file in the error ('profile')."""
     import tomllib
 
     label = f"{what} {path}".strip()
-    text = read_text(path, label, "TOML")
+    text = read_text(path, what, "TOML", reading.SETTINGS_LIMIT if limit is None else limit)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
