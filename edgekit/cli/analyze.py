@@ -66,13 +66,14 @@ def analyze_cmd(
     from edgekit.services.targets import resolve_target
 
     best = one(MemorySchedule, memory_schedule, "--memory-schedule") == "best"
-    t = resolve_target(target, knobs, weights)
-    _check_outputs(csv_path, plot, memory_timeline, report, json_out or compare_formats)
-    if compare_formats:
-        return _compare(t, json_out)
     from edgekit.core.feeds import load_feeds
 
-    shapes, feeds = parse_shapes(input_shape), load_feeds(inputs)
+    t = resolve_target(target, knobs, weights)
+    shapes, feeds = parse_shapes(input_shape), load_feeds(inputs)  # inputs known first:
+    _check_outputs(csv_path, plot, memory_timeline, report,        # no output onto one
+                   json_out or compare_formats)
+    if compare_formats:
+        return _compare(t, json_out)
     with status(f"Analyzing {t.describe()}…"):
         result = analysis(t, batch=batch, dtype=dtype, input_shapes=shapes, profile=profile,
                           best_schedule=best, values=feeds)

@@ -40,6 +40,7 @@ from pathlib import Path
 from edgekit.core import interrupts
 from edgekit.core.errors import EdgekitError, UsageError, first_line
 from edgekit.core.inputs import forget_inputs, note_input, refuse_inputs  # noqa: F401
+from edgekit.core.numbers import read_number
 
 STDOUT = "-"
 TEMP_PREFIX, TEMP_SUFFIX = ".ek-", ".part"    # 17 characters whatever the target's name
@@ -50,7 +51,7 @@ def is_stdout(path) -> bool:
     return path is not None and str(path) == STDOUT
 
 
-_FD = re.compile(r"^/(?:dev|proc/self)/fd/(\d+)$")
+_FD = re.compile(r"^/(?:dev|proc/self)/fd/([0-9]{1,9})$")   # ASCII digits only
 _STD = {"/dev/stdin": 0, "/dev/stdout": 1, "/dev/stderr": 2}
 
 
@@ -65,7 +66,7 @@ def _descriptor(path: Path) -> int | None:
             return _STD[text]
         m = _FD.match(text)
         if m:
-            return int(m.group(1))
+            return read_number(m.group(1), text, 0, integer=True)
         try:
             link = os.readlink(text)
         except (OSError, ValueError):
@@ -155,7 +156,9 @@ def check_writable(path: Path, figure: bool = False, stdout: bool = False) -> Pa
         raise UsageError(f"cannot write {path}: it is a folder; give a file name")
     if figure:
         figure_format(path)
-    if _descriptor(path) is not None:
+    fd = _descriptor(path)
+    if fd is not None:   # compared with the inputs by the file the descriptor has open
+        refuse_inputs(path, fd)
         return path
     refuse_inputs(path)
     target = _resolve(path)

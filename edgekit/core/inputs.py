@@ -35,13 +35,28 @@ def forget_inputs() -> None:
     _input_paths.clear()
 
 
-def input_named(path: Path) -> str | None:
-    """The input ``path`` would overwrite, as the user named it, or None."""
-    named = _input_paths.get(os.path.realpath(path))
-    if named is not None and os.path.exists(named):
-        return named
+def forget_input(path) -> None:
+    """``path`` is no longer an input of the running command: a file of edgekit's own that
+    it read in order to rewrite it whole (devices.toml after 'devices add')."""
     try:
         st = os.stat(path)
+    except (OSError, ValueError):
+        st = None
+    if st is not None:
+        _inputs.pop((st.st_dev, st.st_ino), None)
+    _input_paths.pop(os.path.realpath(path), None)
+
+
+def input_named(path: Path, descriptor: int | None = None) -> str | None:
+    """The input ``path`` would overwrite, as the user named it, or None. A path that names
+    an open ``descriptor`` (/dev/stdout, /dev/fd/N, /proc/self/fd/N) is compared by the
+    device and inode of the file that descriptor has open."""
+    if descriptor is None:
+        named = _input_paths.get(os.path.realpath(path))
+        if named is not None and os.path.exists(named):
+            return named
+    try:
+        st = os.stat(path) if descriptor is None else os.fstat(descriptor)
     except (OSError, ValueError):
         return None
     named = _inputs.get((st.st_dev, st.st_ino))
@@ -54,8 +69,10 @@ def input_named(path: Path) -> str | None:
     return named if (now.st_dev, now.st_ino) == (st.st_dev, st.st_ino) else None
 
 
-def refuse_inputs(path: Path) -> None:
-    named = input_named(path)
+def refuse_inputs(path: Path, descriptor: int | None = None) -> None:
+    """One line when writing ``path`` (or the open ``descriptor`` it names) would land on
+    an input of the running command."""
+    named = input_named(path, descriptor)
     if named is not None:
         same = "" if os.path.abspath(named) == os.path.abspath(path) else f" ({named})"
         raise UsageError(f"cannot write {path}: it is an input of this command{same}; "

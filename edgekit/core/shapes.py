@@ -9,9 +9,10 @@ unknown is reported, never guessed.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from edgekit.core.errors import UsageError
+from edgekit.core.numbers import NumberError, read_number
 
 MAX_DIM = 2**31 - 1      # runtimes index tensors with 32-bit sizes
 
@@ -20,9 +21,25 @@ MAX_DIM = 2**31 - 1      # runtimes index tensors with 32-bit sizes
 class ShapeSpec:
     name: str | None          # None: the model's only (or first) input
     dims: tuple[int, ...]
+    source: str = field(default="--input-shape", compare=False)   # or "--inputs": an array
 
     def __str__(self) -> str:
         return (f"{self.name}:" if self.name else "") + "x".join(map(str, self.dims))
+
+    @property
+    def given(self) -> str:
+        """How an error names what the user gave: '--input-shape image:1x3x8x8', or
+        "--inputs array 'image' (1x3x8x8)" for the shape of a given array."""
+        if self.source == "--input-shape":
+            return f"--input-shape {self}"
+        return f"{self.source} array {self.name!r} ({format_dims(self.dims)})"
+
+
+def given_values(values: dict | None, names=None) -> list[ShapeSpec]:
+    """The shapes of given input values (``--inputs``), named as such in errors (only the
+    inputs among ``names``, when given)."""
+    return [ShapeSpec(n, tuple(v.shape), "--inputs") for n, v in (values or {}).items()
+            if names is None or n in names]
 
 
 def format_dims(dims) -> str:
@@ -34,9 +51,12 @@ def parse_shape(text: str) -> ShapeSpec:
     """'1x3x224x224', 'image:1x3x224x224' (',' works as a separator too)."""
     name, _, dims_text = text.rpartition(":") if ":" in text else ("", "", text)
     parts = [p for p in re.split(r"[x,X*]", dims_text.strip()) if p.strip()]
-    try:
-        dims = tuple(int(p) for p in parts)
-    except ValueError:
+    try:   # ASCII digits only (int() would read '1x٣x224x224' as 1x3x224x224)
+        dims = tuple(read_number(p, "--input-shape", 1, MAX_DIM, integer=True)
+                     for p in parts if re.fullmatch(r"\s*[0-9]+\s*", p))
+    except NumberError:
+        dims = ()
+    if len(dims) != len(parts):
         dims = ()
     if not dims or any(d < 1 or d > MAX_DIM for d in dims):
         raise UsageError(f"--input-shape {text}: expected [NAME:]DxDxD... with every "
@@ -80,19 +100,19 @@ def bind(declared: dict[str, tuple], specs: list[ShapeSpec]) -> dict[str, tuple]
     for spec in specs:
         name = spec.name if spec.name is not None else (names[0] if names else None)
         if spec.name is None and len(names) > 1:
-            raise UsageError(f"--input-shape {spec}: the model has {len(names)} inputs "
+            raise UsageError(f"{spec.given}: the model has {len(names)} inputs "
                              f"({', '.join(names)}); name the one you mean: "
                              f"--input-shape {names[0]}:{example(declared[names[0]])}")
         if name not in bound:
-            raise UsageError(f"--input-shape {spec}: the model has no input {name!r}; "
+            raise UsageError(f"{spec.given}: the model has no input {name!r}; "
                              f"its inputs: {', '.join(names)}")
         have = bound[name]
         if len(spec.dims) != len(have):
-            raise UsageError(f"--input-shape {spec}: input {name!r} has {len(have)} "
+            raise UsageError(f"{spec.given}: input {name!r} has {len(have)} "
                              f"dimensions ({format_dims(have)}), {len(spec.dims)} given")
         for pos, (fixed, given) in enumerate(zip(have, spec.dims, strict=True)):
             if fixed is not None and fixed != given:
-                raise UsageError(f"--input-shape {spec}: input {name!r} has a fixed size "
+                raise UsageError(f"{spec.given}: input {name!r} has a fixed size "
                                  f"{fixed} at position {pos}, {given} given")
         bound[name] = spec.dims
     return bound

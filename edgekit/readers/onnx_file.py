@@ -77,8 +77,7 @@ def bind_inputs(model, specs: list[ShapeSpec] | None = None, batch: int | None =
     batch on the batch axis the file declares) into the graph inputs. Returns ({input:
     dims, None where still unknown}, the batch or None when no batch axis is known)."""
     declared = declared_inputs(model)
-    given = list(specs or []) + [ShapeSpec(name, tuple(v.shape))
-                                 for name, v in (values or {}).items() if name in declared]
+    given = list(specs or []) + shapes.given_values(values, declared)
     bound, known_batch = shapes.bind_call(declared, given, batch, _symbols(model))
     for inp in graph_inputs(model, tensors_only=True):
         for d, value in zip(inp.type.tensor_type.shape.dim, bound[inp.name], strict=False):

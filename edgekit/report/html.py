@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 from html import escape
 from pathlib import Path
 
-from edgekit.core.files import note_input
 from edgekit.core.units import nbytes, si
 
 PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442",
@@ -138,13 +137,13 @@ def load_input(path: Path) -> list[tuple[str, str, dict]]:
         if not found:
             raise ReportInputError(f"{path} holds no manifest.json or sweep.json")
         return [x for p in found for x in load_input(p)]
-    note_input(path)   # no output of this command may be written onto it
+    from edgekit.core.reading import InputFileError, read_input_text
     from edgekit.core.schema import SchemaError, check, parse_json
 
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise ReportInputError(f"cannot read {path} as JSON: {e}") from None
+    try:   # registered as an input: no output of this command may be written onto it
+        text = read_input_text(path, kind="JSON")
+    except InputFileError as e:
+        raise ReportInputError(f"cannot read {e}") from None
     try:
         doc = parse_json(text, str(path))
     except SchemaError as e:

@@ -70,6 +70,11 @@ def check_feeds(targets: list[Target], feeds: dict) -> None:
     model: the board times exactly these arrays)."""
     if not feeds:
         return
+    for name, value in feeds.items():   # 0 items timed would be any number of items/s
+        if value.size == 0:
+            raise UsageError(f"--inputs: array {name!r} is "
+                             f"{'x'.join(map(str, value.shape)) or 'a scalar'} and holds "
+                             "no items; timing needs at least one")
     for t in targets:
         if t.format != "onnx":
             raise UsageError(f"--inputs: gives the inputs of .onnx files; "
