@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import importlib
+from dataclasses import replace
 from typing import Any
 
 from edgekit.core.errors import EdgekitError, UsageError, first_line
@@ -174,6 +175,62 @@ _ENTRIES.append(ModelEntry(
      resolution_knob(224), classes_knob(), NO_TOP),
     summary="inverted residuals with linear bottlenecks"))
 
+
+
+def _lite_resolve(values: dict[str, Any], given: set[str]) -> dict[str, Any]:
+    """Each EfficientNet-Lite variant has its own input size unless --resolution is given."""
+    if "resolution" not in given:
+        values["resolution"] = LITE_RESOLUTION[values["variant"]]
+    return values
+
+
+def _mnv4_resolve(values: dict[str, Any], given: set[str]) -> dict[str, Any]:
+    if "resolution" not in given:
+        values["resolution"] = MNV4_RESOLUTION[values["variant"]]
+    return values
+
+
+# the official EfficientNet-Lite input sizes (TensorFlow TPU repository, efficientnet/lite)
+LITE_RESOLUTION = {"0": 224, "1": 240, "2": 260, "3": 280, "4": 300}
+# the input sizes of the paper's ImageNet results for the conv models (Qin et al. 2024)
+MNV4_RESOLUTION = {"conv_small": 224, "conv_medium": 256}
+
+_ENTRIES += [
+    ModelEntry(
+        "mobilenet_v3", "MobileNet v3",
+        "Howard et al. 2019, Searching for MobileNetV3 (arXiv:1905.02244)",
+        "edgekit.zoo.mobilenet_v3:mobilenet_v3",
+        (Knob("variant", str, "large", "model size", choices=("large", "small")),
+         Knob("alpha", float, 1.0, "width multiplier", minimum=0.0, min_exclusive=True,
+              maximum=4.0),
+         Knob("minimalistic", bool, False,
+              "no squeeze-excite, hard-swish or 5x5 kernels (the paper's minimalistic models)"),
+         resolution_knob(224), classes_knob(), NO_TOP),
+        summary="inverted residuals with squeeze-excite and hard-swish (keras.applications)"),
+    ModelEntry(
+        "efficientnet_lite", "EfficientNet-Lite",
+        "Tan & Le 2019, EfficientNet (arXiv:1905.11946); Lite: TensorFlow TPU models, "
+        "efficientnet/lite (2020)",
+        "edgekit.zoo.efficientnet_lite:efficientnet_lite",
+        (Knob("variant", str, "0", "Lite0..Lite4 (input 224/240/260/280/300 px)",
+              choices=tuple(LITE_RESOLUTION)),
+         resolution_knob(224),   # the variant's own unless given (_lite_resolve)
+         classes_knob(), NO_TOP),
+        summary="EfficientNet for edge: no squeeze-excite, ReLU6, fixed stem and head",
+        resolve=_lite_resolve),
+    ModelEntry(
+        "mobilenet_v4", "MobileNet v4",
+        "Qin et al. 2024, MobileNetV4: Universal Models for the Mobile Ecosystem "
+        "(arXiv:2404.10518)",
+        "edgekit.zoo.mobilenet_v4:mobilenet_v4",
+        (Knob("variant", str, "conv_small", "the convolutional models (timm's "
+              "mobilenetv4_conv_*)", choices=tuple(MNV4_RESOLUTION)),
+         resolution_knob(224),   # the variant's own unless given (_mnv4_resolve)
+         classes_knob(), NO_TOP),
+        summary="universal inverted bottlenecks (ExtraDW, IB, ConvNext, FFN)",
+        resolve=_mnv4_resolve),
+]
+
 REGISTRY: dict[str, ModelEntry] = {e.name: e for e in _ENTRIES}
 DEFAULT_MODEL = "mobilenet"
 # The default model of `edgekit export` / `bench` with no arguments: small enough for a
@@ -194,11 +251,18 @@ def get(name: str) -> ModelEntry:
 
 
 def all_knobs() -> list[Knob]:
-    """Every knob of every model, once (the CLI offers their union)."""
+    """Every knob of every model, once (the CLI offers their union). A knob that several
+    models spell alike with different choices (--variant) is offered with all of them;
+    each model checks its own when it is built."""
     seen: dict[str, Knob] = {}
     for e in REGISTRY.values():
         for k in e.knobs:
-            seen.setdefault(k.name, k)
+            first = seen.setdefault(k.name, k)
+            if first.choices and k.choices and not set(k.choices) <= set(first.choices):
+                seen[k.name] = replace(
+                    first, default=None, help="variant of the model (each model's own: see "
+                    "'edgekit models')" if k.name == "variant" else first.help,
+                    choices=tuple(dict.fromkeys(first.choices + k.choices)))
     return list(seen.values())
 
 
