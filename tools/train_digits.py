@@ -56,6 +56,63 @@ def train_digits_cnn(path, epochs: int = 25, seed: int = 0):
     return x_tr, y_tr, x_te, y_te
 
 
+def digit_geometry(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Targets computed from the pixels themselves: the ink's bounding box (top, left,
+    bottom, right; 0..1) and landmark-like points (the ink's centre of mass, and the
+    brightest pixel's position; y, x in 0..1) of each (N, 8, 8, 1) digit."""
+    img = x[..., 0]
+    n, h, w = img.shape
+    ink = img > 0.25
+    rows_, cols_ = ink.any(axis=2), ink.any(axis=1)
+    box = np.stack([rows_.argmax(1), cols_.argmax(1), h - 1 - rows_[:, ::-1].argmax(1),
+                    w - 1 - cols_[:, ::-1].argmax(1)], axis=1) / (h - 1)
+    yy, xx = np.mgrid[0:h, 0:w] / (h - 1)
+    mass = img.sum(axis=(1, 2)) + 1e-6
+    centre = np.stack([(img * yy).sum((1, 2)) / mass, (img * xx).sum((1, 2)) / mass], 1)
+    top = img.reshape(n, -1).argmax(1)
+    bright = np.stack([top // w, top % w], 1) / (h - 1)
+    return box.astype(np.float32), np.concatenate([centre, bright], 1).astype(np.float32)
+
+
+def train_digits_multihead(path, epochs: int = 12, seed: int = 0):
+    """A two-input, three-head network trained on the digits, saved to ``path``: inputs
+    ``digits`` (8x8x1) and ``profile`` (the 8 column means of the image); heads ``label``
+    (softmax over 10 classes), ``box`` (4 numbers) and ``landmarks`` (4 numbers), the
+    targets from :func:`digit_geometry`. Returns (train, test), each a dict of arrays:
+    digits, profile, y_label, box, landmarks."""
+    from edgekit._tf import keras
+
+    keras.utils.set_random_seed(seed)
+    x_tr, y_tr, x_te, y_te = digits_split(seed)
+
+    def arrays(x, y):
+        box, marks = digit_geometry(x)
+        return {"digits": x, "profile": x[..., 0].mean(axis=1), "y_label": y, "box": box,
+                "landmarks": marks}
+
+    train, test = arrays(x_tr, y_tr), arrays(x_te, y_te)
+    L = keras.layers
+    img = keras.Input((8, 8, 1), name="digits")
+    prof = keras.Input((8,), name="profile")
+    h = L.Conv2D(16, 3, padding="same", activation="relu", name="conv1")(img)
+    h = L.Conv2D(32, 3, padding="same", activation="relu", name="conv2")(h)
+    h = L.GlobalAveragePooling2D(name="gap")(h)
+    p = L.Dense(16, activation="relu", name="profile_fc")(prof)
+    h = L.Concatenate(name="joined")([h, p])
+    h = L.Dense(64, activation="relu", name="trunk")(h)
+    label = L.Dense(10, activation="softmax", name="label")(h)
+    box = L.Dense(4, name="box")(h)
+    marks = L.Dense(4, name="landmarks")(h)
+    model = keras.Model([img, prof], [label, box, marks], name="digits_multihead")
+    model.compile(optimizer=keras.optimizers.Adam(3e-3),
+                  loss=["sparse_categorical_crossentropy", "mse", "mse"])
+    model.fit([train["digits"], train["profile"]],
+              [train["y_label"], train["box"], train["landmarks"]],
+              epochs=epochs, batch_size=32, verbose=0)
+    model.save(path)
+    return train, test
+
+
 def inject_outlier(model, x, factor: float = 1000.0) -> int:
     """Scale one output channel of conv2 (through its batch norm's gamma and beta, so the
     fused convolution's channel grows) by ``factor`` and the depthwise convolution's

@@ -16,6 +16,7 @@ from edgekit.core import interrupts
 from edgekit.core.errors import EdgekitError, first_line
 from edgekit.core.files import temp_folder
 from edgekit.core.quiet import quiet_stderr, quiet_stdout
+from edgekit.export.multi_io import as_list, rows
 
 ONNX_OPSET = 17          # pinned: tf2onnx 1.17 is tested up to 18; 17 runs everywhere
 
@@ -48,10 +49,7 @@ def to_tflite(model, quant: str, calib: np.ndarray | None = None,
         details["weights"] = "int8 (dynamic-range: activations quantized at run time)"
     elif quant == "int8":
         assert calib is not None
-
-        def representative():
-            for i in range(len(calib)):
-                yield [calib[i:i + 1].astype(np.float32)]
+        representative = representative_dataset(model, calib)
 
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.representative_dataset = representative
@@ -60,7 +58,7 @@ def to_tflite(model, quant: str, calib: np.ndarray | None = None,
             converter.inference_input_type = tf.int8
             converter.inference_output_type = tf.int8
         details.update(weights="int8 per-channel", activations="int8 per-tensor",
-                       io=io, calibration_samples=int(len(calib)))
+                       io=io, calibration_samples=rows(calib))
     try:
         with quiet_stdout(), quiet_stderr(), warnings.catch_warnings():
             # "Statistics for quantized inputs were expected": harmless for int8 I/O
@@ -70,6 +68,23 @@ def to_tflite(model, quant: str, calib: np.ndarray | None = None,
         raise _fail("tflite", quant, e) from e
     interrupts.checkpoint()        # an interrupt TensorFlow swallowed
     return content, details
+
+
+def representative_dataset(model, calib):
+    """The TFLite converter's calibration samples, one row at a time: a list of one array,
+    or (several inputs) a dict by Keras input name, which the converter keeps as the
+    signature's input names."""
+    names = [t.name for t in model.inputs]
+
+    def representative():
+        for i in range(rows(calib)):
+            if isinstance(calib, np.ndarray):
+                yield [calib[i:i + 1].astype(np.float32)]
+            else:
+                yield {n: a[i:i + 1].astype(np.float32)
+                       for n, a in zip(names, calib, strict=True)}
+
+    return representative
 
 
 # ---- ONNX ---------------------------------------------------------------------------------
@@ -179,19 +194,37 @@ def _from_call(model, spec):
 
 
 class _Reader:
-    """onnxruntime CalibrationDataReader over a numpy array, one sample at a time."""
+    """onnxruntime CalibrationDataReader over numpy arrays (one per input, in the graph's
+    order), one sample at a time."""
 
-    def __init__(self, name: str, x: np.ndarray):
-        self.name, self.x, self.i = name, x.astype(np.float32), 0
+    def __init__(self, names: list[str], x):
+        self.names, self.x, self.i = names, [a.astype(np.float32) for a in as_list(x)], 0
 
     def get_next(self):
-        if self.i >= len(self.x):
+        if self.i >= len(self.x[0]):
             return None
         self.i += 1
-        return {self.name: self.x[self.i - 1:self.i]}
+        return {n: a[self.i - 1:self.i] for n, a in zip(self.names, self.x, strict=True)}
 
     def rewind(self):
         self.i = 0
+
+
+def pre_process(src, dst) -> None:
+    """onnxruntime's quant_pre_process (shape inference, graph optimisation), with its
+    symbolic shape inference where it completes: it stops ("Incomplete symbolic shape
+    inference") on some graphs (a Concat of a flattened tensor with a second input), where
+    onnx's own shape inference is enough for the quantizer."""
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    try:
+        with quiet_stderr(), quiet_stdout():
+            quant_pre_process(src, dst, skip_symbolic_shape=False)
+    except Exception as e:
+        if "symbolic shape inference" not in str(e):
+            raise
+        with quiet_stderr(), quiet_stdout():
+            quant_pre_process(src, dst, skip_symbolic_shape=True)
 
 
 def quantize_onnx(float_model: bytes, quant: str, calib: np.ndarray | None = None,
@@ -229,17 +262,15 @@ def quantize_onnx(float_model: bytes, quant: str, calib: np.ndarray | None = Non
                 QuantType,
                 quantize_static,
             )
-            from onnxruntime.quantization.shape_inference import quant_pre_process
-
             assert calib is not None
-            with quiet_stderr():
-                quant_pre_process(src, pre, skip_symbolic_shape=False)
-            input_name = model.graph.input[0].name
+            pre_process(src, pre)
+            stored = {t.name for t in model.graph.initializer}
+            input_names = [i.name for i in model.graph.input if i.name not in stored]
             cm = {"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy,
                   "percentile": CalibrationMethod.Percentile}[method]
             exclude = keep_float(onnx.load(pre)) if keep_float is not None else []
             with quiet_stderr(), quiet_stdout():
-                quantize_static(pre, dst, _Reader(input_name, calib), nodes_to_exclude=exclude,
+                quantize_static(pre, dst, _Reader(input_names, calib), nodes_to_exclude=exclude,
                                 quant_format=QuantFormat.QDQ, per_channel=True,
                                 activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
                                 calibrate_method=cm,
@@ -247,7 +278,7 @@ def quantize_onnx(float_model: bytes, quant: str, calib: np.ndarray | None = Non
                                                "WeightSymmetric": True})
             details.update(format="QDQ", weights="int8 per-channel (symmetric)",
                            activations="int8 per-tensor", calibration_method=method,
-                           calibration_samples=int(len(calib)), io="float32")
+                           calibration_samples=rows(calib), io="float32")
             return dst.read_bytes(), details
     except ConversionError:
         raise

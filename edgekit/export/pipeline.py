@@ -37,6 +37,7 @@ from edgekit.export.manifest import (
     _check_replaceable,
     _merge_previous,
 )
+from edgekit.export.multi_io import ModelIO, rows
 from edgekit.export.options import ExportOptions  # noqa: F401  (imported from here too)
 from edgekit.export.samples import (
     PREPROCESS,
@@ -181,6 +182,8 @@ class _Context:
     weights: str
     params: int
     onnx_cache: list = field(default_factory=list)
+    io: ModelIO | None = None             # the model's inputs and outputs
+    refs: list | None = None              # several outputs: Keras' output of each
     logits: tuple | None = None           # (what, Keras logits) when the model ends in softmax
     layers: object = None                 # per_layer.KerasGraph, for --per-layer/--keep-float
     refs_cache: dict = field(default_factory=dict)
@@ -197,7 +200,7 @@ class _Context:
         return self.refs_cache
 
     def keras_accuracy(self) -> float | None:
-        if self.val.y is None:
+        if self.val.y is None or self.refs is not None:
             return None
         ref = self.logits[1] if self.logits is not None else self.ref
         return float(np.mean(np.argmax(ref.reshape(len(ref), -1), axis=1) == self.val.y))
@@ -211,8 +214,9 @@ class _Context:
 
 
 def _prepare(model, job: ExportJob, opts: ExportOptions, notify, warn) -> _Context:
-    if len(model.inputs) != 1:
-        raise UsageError("export supports models with one input")
+    io = ModelIO.of(model)
+    if io.several:
+        return _prepare_several(model, job, opts, notify, warn, io)
     shape = tuple(int(d) for d in model.inputs[0].shape[1:])
     notify("Loading calibration / validation data")
     calib, val = _data(job, opts, shape)
@@ -250,11 +254,37 @@ def _prepare(model, job: ExportJob, opts: ExportOptions, notify, warn) -> _Conte
         ref = keras_outputs(model, val.x)
     check_labels(val, int(np.prod(ref.shape[1:])))
     ctx = _Context(model, job, opts, calib, val, ref, weights, int(model.count_params()))
-    ctx.layers, ctx.logits = layers, logits
+    ctx.layers, ctx.logits, ctx.io = layers, logits, io
     if isinstance(opts.keep_float, list):
         from edgekit.export.keep_float import resolve
 
         opts.keep_float = resolve(opts.keep_float, ctx.layers)  # before any conversion
+    return ctx
+
+
+def _prepare_several(model, job: ExportJob, opts: ExportOptions, notify, warn,
+                     io: ModelIO) -> _Context:
+    """A model with several inputs or outputs: its data by input name, Keras' outputs."""
+    from edgekit.export.multi_io import keras_run, load_several
+
+    if opts.per_layer or opts.keep_float is not None:
+        raise UsageError(f"--per-layer and --keep-float compare models with one input and "
+                         f"one output; this one has {len(io.inputs)} inputs "
+                         f"({', '.join(io.inputs)}) and {len(io.outputs)} outputs "
+                         f"({', '.join(io.outputs)})")
+    notify("Loading calibration / validation data")
+    calib, val = load_several(opts, io)
+    if calib is not None and calib.synthetic:
+        warn("calibrating on random data: the quantized models are only good for timing")
+    notify(f"Running the Keras model on {len(val.x[0])} validation samples")
+    refs = keras_run(model, val.x)
+    for name, ref in zip(io.outputs, refs, strict=True):
+        if name in val.labels:
+            check_labels(Samples(ref, val.labels[name], source=f"{val.source} (labels of "
+                                 f"{name})"), int(np.prod(ref.shape[1:])))
+    ctx = _Context(model, job, opts, calib, val, refs[0], "from file",
+                   int(model.count_params()))
+    ctx.io, ctx.refs = io, refs
     return ctx
 
 
@@ -263,7 +293,7 @@ def _artifact(ctx: _Context, fmt: str, quant: str, staging: Path, notify, step: 
     opts, calib = ctx.opts, ctx.calib
     label = f"{fmt} {QUANT_LABEL[quant]}"
     t0 = time.perf_counter()
-    notify(f"{step} Converting {label}" + (f" (calibrating on {len(calib.x)} samples)"
+    notify(f"{step} Converting {label}" + (f" (calibrating on {rows(calib.x)} samples)"
                                     if quant == "int8" and calib else ""))
     if quant == "int8" and opts.keep_float is not None:
         from edgekit.export import keep_float
@@ -279,6 +309,7 @@ def _artifact(ctx: _Context, fmt: str, quant: str, staging: Path, notify, step: 
     convert_s = time.perf_counter() - t0
     notify(f"{step} Checking {label} in {'LiteRT' if fmt == 'tflite' else 'onnxruntime'}")
     (fidelity, on_output), io = _figures(ctx, path)
+    per_output = fidelity.pop("per_output", None)
     size = path.stat().st_size
     art = {
         "file": file, "format": fmt, "quant": quant, "bytes": size,
@@ -286,9 +317,15 @@ def _artifact(ctx: _Context, fmt: str, quant: str, staging: Path, notify, step: 
         "size_ratio_to_fp32_weights": round(size / (4 * ctx.params), 4) if ctx.params else None,
         **io, "quantization": details, "fidelity": fidelity,
         **({"fidelity_output": on_output} if on_output is not None else {}),
-        "fidelity_ok": fidelity["top1_agreement"] >= opts.min_agreement,
+        "fidelity_ok": fidelity["top1_agreement"] is None
+        or fidelity["top1_agreement"] >= opts.min_agreement,
         "convert_seconds": round(convert_s, 2),
     }
+    if per_output is not None:
+        from edgekit.export.multi_io import agreement_ok
+
+        art.update(fidelity_outputs=per_output, worst_output=fidelity["output"],
+                   fidelity_ok=agreement_ok(per_output, opts.min_agreement))
     if "kept_float" in details:
         art["kept_float"] = details["kept_float"]
     if opts.per_layer and quant != "none":
@@ -310,11 +347,19 @@ def _figures(ctx: _Context, path: Path) -> tuple[tuple[dict, dict | None], dict]
     from edgekit.export.model_figure import figures
 
     key = sha256_file(path)    # --keep-float auto checked these very bytes as its last probe
+    if key not in ctx.figures_cache and ctx.refs is not None:
+        from edgekit.export.multi_io import output_figures, run_file, worst
+
+        outs, io = run_file(path, ctx.val.x, ctx.io)
+        figs = output_figures(ctx.io, ctx.refs, outs, ctx.val.labels)
+        ctx.figures_cache[key] = (({**worst(figs), "on": "output", "per_output": figs},
+                                   None), io)
     if key not in ctx.figures_cache:
         out, io = run_artifact(path, ctx.val.x)
         ctx.figures_cache[key] = (figures(ctx.logits, ctx.ref, path, ctx.val.x, out,
                                           ctx.val.y), io)
-    return ctx.figures_cache[key]
+    fid, on_output = ctx.figures_cache[key][0]
+    return ({**fid}, on_output), ctx.figures_cache[key][1]
 
 
 def _below_threshold(ctx: _Context, arts: list[dict], warn) -> None:
@@ -351,7 +396,7 @@ def _manifest(ctx: _Context, artifacts: list[dict]) -> dict:
     from edgekit.core.records import SCHEMA_VERSION
 
     opts, calib, val = ctx.opts, ctx.calib, ctx.val
-    ref_acc = None if val.y is None else float(np.mean(np.argmax(ctx.ref, axis=1) == val.y))
+    ref_acc = ctx.keras_accuracy()
     return {
         "schema": SCHEMA_VERSION,
         "kind": MANIFEST_KIND,
@@ -361,11 +406,30 @@ def _manifest(ctx: _Context, artifacts: list[dict]) -> dict:
         "input": {"shape": [None, *ctx.job.meta["input_shape"]], "dtype": "float32",
                   "preprocess": opts.preprocess,
                   "preprocess_means": PREPROCESS[opts.preprocess]},
+        **({} if ctx.refs is None else {"inputs": [
+            {"name": n, "shape": [None, *s]} for n, s in zip(ctx.io.inputs, ctx.io.shapes,
+                                                             strict=True)],
+            "outputs": [{"name": n, "kind": "classification" if c else "regression"}
+                        for n, c in zip(ctx.io.outputs, ctx.io.classification,
+                                        strict=True)]}),
         "calibration": None if calib is None else {
-            "source": calib.source, "samples": int(len(calib.x)), "synthetic": calib.synthetic,
+            "source": calib.source, "samples": rows(calib.x), "synthetic": calib.synthetic,
             "method_onnx": opts.method},
-        "validation": {"source": val.source, "samples": int(len(val.x)),
-                       "labels": val.y is not None, "keras_accuracy": ref_acc},
+        "validation": {"source": val.source, "samples": rows(val.x),
+                       "labels": val.y is not None or bool(val.labels),
+                       "keras_accuracy": ref_acc, **_several_accuracy(ctx)},
         "min_agreement": opts.min_agreement,
         "artifacts": artifacts,
     }
+
+
+def _several_accuracy(ctx: _Context) -> dict:
+    """Keras' accuracy on each labelled output of a model with several outputs."""
+    if ctx.refs is None or not ctx.val.labels:
+        return {}
+    acc = {}
+    for name, ref in zip(ctx.io.outputs, ctx.refs, strict=True):
+        if name in ctx.val.labels:
+            flat = ref.reshape(len(ref), -1)
+            acc[name] = float(np.mean(np.argmax(flat, axis=1) == ctx.val.labels[name]))
+    return {"keras_accuracy_per_output": acc}

@@ -3,7 +3,7 @@ or (only when asked) random data. numpy, Pillow and scikit-learn only; no Tensor
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -26,10 +26,27 @@ _STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
 
 @dataclass
 class Samples:
-    x: np.ndarray                 # float32, (N, H, W, C): ready for the model
+    x: np.ndarray                 # float32, (N, H, W, C): ready for the model (a model with
+                                  # several inputs: a list, one array per input)
     y: np.ndarray | None = None   # labels, when known
     source: str = ""              # what the data is, for the manifest and the terminal
     synthetic: bool = False       # random data: only good for timing
+    labels: dict = field(default_factory=dict)   # several outputs: {output: labels}
+
+
+# Calibration takes a seeded random sample of the rows (a file sorted by class, calibrated
+# on its first rows, would see one class only); validation takes every row.
+SEED = 0
+
+
+def pick_rows(total: int, limit: int, seed: int = SEED) -> tuple[np.ndarray, str]:
+    """(indices of the rows to use, in file order; what they are, for the manifest): all
+    of them when there are at most ``limit``, else ``limit`` drawn at random with
+    ``seed``."""
+    if total <= limit:
+        return np.arange(total), f"all {total} samples"
+    idx = np.sort(np.random.default_rng(seed).choice(total, size=limit, replace=False))
+    return idx, f"{limit} samples drawn at random (seed {seed}) from {total}"
 
 
 def preprocess(pixels: np.ndarray, mode: str) -> np.ndarray:
@@ -82,7 +99,8 @@ def from_folder(folder: Path, shape: tuple, limit: int, mode: str) -> Samples:
         raise UsageError(f"no images in {folder} (looked for {', '.join(IMAGE_SUFFIXES)})")
     h, w, c = shape
     pixels = []
-    for path in files[:limit]:
+    picked, how = pick_rows(len(files), limit)
+    for path in [files[i] for i in picked]:
         note_input(path)
         try:
             with Image.open(path) as img:
@@ -90,7 +108,8 @@ def from_folder(folder: Path, shape: tuple, limit: int, mode: str) -> Samples:
         except (UnidentifiedImageError, OSError) as e:
             raise UsageError(f"cannot read image {path}: {e}") from None
     return Samples(preprocess(np.stack(pixels), mode),
-                   source=f"{len(pixels)} images from {folder} (preprocess: {mode})")
+                   source=f"{how.replace('samples', 'images')} in {folder} (preprocess: "
+                   f"{mode})")
 
 
 def sample_images(shape: tuple, count: int, mode: str, seed: int = 0) -> Samples:
@@ -140,8 +159,16 @@ def from_array(path: Path, shape: tuple, limit: int) -> Samples:
     if x.size and tuple(x.shape[1:]) != tuple(shape):
         raise UsageError(f"{path}: samples have shape {tuple(x.shape[1:])}, the model wants "
                          f"{tuple(shape)}")
-    x, y = check_data(path, x, y, limit)
-    return Samples(x, y, source=f"{len(x)} samples from {path}")
+    if x.size == 0 or x.ndim == 0:
+        check_data(path, x)     # one line: no samples
+    picked, how = pick_rows(len(x), limit)
+    if y is not None:
+        y = np.asarray(y)
+        if y.ndim == 1 and len(y) != len(x):
+            raise UsageError(f"{path}: {len(x)} samples but {len(y)} labels")
+        y = y[picked] if y.ndim == 1 else y     # any other shape: refused by check_data
+    x, y = check_data(path, x[picked], y)
+    return Samples(x, y, source=f"{how} from {path}")
 
 
 def check_data(path, x, y=None, limit: int | None = None, classes: int | None = None,

@@ -9,7 +9,14 @@ def _num(v, fmt):
     return v if isinstance(v, str) else format(v, fmt)
 
 
+def _pct(v) -> str:
+    return "—" if v is None else f"{v:.1%}"
+
+
 def render_export(manifest: dict, console) -> None:
+    if any("fidelity_outputs" in a for a in manifest["artifacts"]):
+        _render_several(manifest, console)
+        return
     from rich.table import Table
 
     labels = manifest["validation"]["labels"]
@@ -26,11 +33,11 @@ def render_export(manifest: dict, console) -> None:
     for a in manifest["artifacts"]:
         f = a["fidelity"]
         row = [a["format"], a["quant"], nbytes(a["bytes"]),
-               f"{a['size_ratio_to_fp32_weights']:.2f}",
-               ("" if a["fidelity_ok"] else "[bold red]") + f"{f['top1_agreement']:.1%}",
+               _ratio(a),
+               ("" if a["fidelity_ok"] else "[bold red]") + _pct(f["top1_agreement"]),
                f"{f['cosine']:.4f}", _num(f["sqnr_db"], ".1f"), f"{f['max_abs_err']:.2g}"]
         if labels:
-            row.append(f"{f['accuracy']:.1%}")
+            row.append(_pct(f.get("accuracy")))
         if on_logits:
             fo = a.get("fidelity_output") or {}
             row.append(f"{fo['top1_agreement']:.1%}" if "top1_agreement" in fo else "")
@@ -61,6 +68,50 @@ def render_export(manifest: dict, console) -> None:
                     if plain else "")
             console.print(f"{a['file']}: kept float: {', '.join(a['kept_float'])}{cost}"
                           + ("" if q.get("keep_float_reached", True) else _not_reached(q)))
+
+
+def _ratio(a: dict) -> str:
+    """File size / fp32 weights; a model without parameters has no such ratio."""
+    r = a.get("size_ratio_to_fp32_weights")
+    return "—" if r is None else f"{r:.2f}"
+
+
+def _render_several(manifest: dict, console) -> None:
+    """A model with several inputs or outputs: one row per artefact and output, the
+    output that degrades most named per artefact."""
+    from rich.table import Table
+
+    arts = manifest["artifacts"]
+    labels = manifest["validation"]["labels"]
+    table = Table(title=f"{manifest['model']['name']} -> {manifest.get('out_dir', '')}",
+                  title_justify="left", box=None, pad_edge=False, header_style="bold")
+    cols = ["format", "quant", "size", "output", "top-1", "cosine", "SQNR dB", "max err"]
+    cols += ["acc"] if labels else []
+    cols += ["time"]
+    for c in cols:
+        table.add_column(c, justify="left" if c in ("format", "quant", "output") else "right")
+    for a in arts:
+        for k, f in enumerate(a["fidelity_outputs"]):
+            first = k == 0
+            name = f["output"] + (" (worst)" if f["output"] == a["worst_output"] else "")
+            row = [a["format"] if first else "", a["quant"] if first else "",
+                   nbytes(a["bytes"]) if first else "", name,
+                   _pct(f["top1_agreement"]), f"{f['cosine']:.4f}",
+                   _num(f["sqnr_db"], ".1f"), f"{f['max_abs_err']:.2g}"]
+            if labels:
+                row.append(_pct(f.get("accuracy")))
+            row.append(f"{a['total_seconds']:.1f}s" if first else "")
+            table.add_row(*row)
+    console.print(table)
+    v = manifest["validation"]
+    console.print(f"[dim]checked on {v['source']}, every output against Keras' own. top-1: "
+                  "agreement of arg-max with Keras, on classification outputs (softmax or "
+                  "labelled); SQNR: 10·log10(signal/noise); (worst): the output with the "
+                  "lowest SQNR.[/dim]")
+    for a in arts:
+        if not a["fidelity_ok"]:
+            console.print(f"[bold red]{a['file']}: below --min-agreement "
+                          f"{manifest['min_agreement']:.0%} on a classification output[/]")
 
 
 def _not_reached(q: dict) -> str:

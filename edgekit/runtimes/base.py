@@ -75,6 +75,20 @@ def run_batched(runner, x: np.ndarray, batch: int = 16) -> np.ndarray:
     return np.concatenate([runner.run(x[i:i + batch]) for i in range(0, len(x), batch)])
 
 
+def run_batched_all(runner, x, batch: int = 16) -> list[np.ndarray]:
+    """Every float32 output of ``runner`` over ``x`` (an array, or a list of arrays: one
+    per input, in the runner's order, with the same number of rows), ``batch`` rows per
+    call."""
+    xs = [x] if isinstance(x, np.ndarray) else list(x)
+    parts: list[list] = []
+    for i in range(0, len(xs[0]), batch):
+        got = runner.run_all([a[i:i + batch] for a in xs])
+        parts = parts or [[] for _ in got]
+        for k, v in enumerate(got):
+            parts[k].append(v)
+    return [np.concatenate(p) for p in parts]
+
+
 def call_inputs(runner, specs=(), batch: int | None = None, feeds: dict | None = None,
                 seed: int = 0) -> tuple[dict[str, tuple], list[np.ndarray], int]:
     """(the bound shapes, one array per input in order, the batch) for one call, bound

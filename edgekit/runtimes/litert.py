@@ -107,3 +107,27 @@ class TFLiteRunner:
         self.invoke(self.prepare(x))
         d = self.interpreter.get_output_details()[0]
         return dequantize(self.interpreter.get_tensor(d["index"]), self._spec(d))
+
+    def run_all(self, x) -> list[np.ndarray]:
+        """Float32 in (an array, or one per input in the file's order), every output as
+        float32, in the file's order."""
+        self.invoke(self.prepare(x))
+        return [dequantize(self.interpreter.get_tensor(d["index"]), self._spec(d))
+                for d in self.interpreter.get_output_details()]
+
+    def signature(self) -> dict | None:
+        """{'inputs': {name: position among the inputs}, 'outputs': {name: position among
+        the outputs}} of the file's one signature (the converter names a Keras model's
+        inputs after its Keras inputs and its outputs output_0, output_1... in Keras'
+        order), or None when the file has no single signature."""
+        sigs = self.interpreter._get_full_signature_list()
+        if len(sigs) != 1:
+            return None
+        sig = next(iter(sigs.values()))
+        ins = [int(d["index"]) for d in self.interpreter.get_input_details()]
+        outs = [int(d["index"]) for d in self.interpreter.get_output_details()]
+        try:
+            return {"inputs": {n: ins.index(int(t)) for n, t in sig["inputs"].items()},
+                    "outputs": {n: outs.index(int(t)) for n, t in sig["outputs"].items()}}
+        except ValueError:
+            return None

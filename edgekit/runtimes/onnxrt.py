@@ -144,6 +144,10 @@ class OnnxRunner:
     def run(self, x: np.ndarray) -> np.ndarray:
         return np.asarray(self.invoke(self.prepare(x))[0], dtype=np.float32)
 
+    def run_all(self, x) -> list[np.ndarray]:
+        """Every output as float32, in the file's order."""
+        return [np.asarray(v, dtype=np.float32) for v in self.invoke(self.prepare(x))]
+
 
 def _kernel_times(trace: list[dict], warmup: int) -> list[dict]:
     """One row per node from onnxruntime's Chrome trace ("<node>_kernel_time" events,
