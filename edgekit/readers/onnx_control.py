@@ -16,7 +16,7 @@ outputs, its initializers join the graph's, and each moved node is named
 
 from __future__ import annotations
 
-from edgekit.readers.onnx_graph import Tensor, subgraphs
+from edgekit.readers.onnx_values import Tensor, subgraphs
 
 
 def _all_names(graph, into: set, skip: int = -1) -> set:

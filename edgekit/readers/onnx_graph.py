@@ -26,29 +26,27 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from edgekit.core.quiet import quiet_stderr, quiet_stdout
+from edgekit.readers.onnx_bounded import RUN_BUDGET, determined_values, run_cost
+from edgekit.readers.onnx_control import (
+    body_inputs,
+    body_values,
+    inline_known_ifs,
+    write_shapes,
+)
+from edgekit.readers.onnx_values import (
+    RANDOM_OPS,
+    Tensor,
+    all_graphs,
+    elem_name,
+    from_type,
+    subgraphs,
+)
 
 QUANT_OPS = frozenset({"QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear"})
 BROADCAST_ARITHMETIC = frozenset({"Mul", "Div", "Add", "Sub"})
-RANDOM_OPS = frozenset({"RandomNormal", "RandomUniform", "RandomNormalLike",
-                        "RandomUniformLike", "Multinomial", "Bernoulli"})
 INDEX_TYPES = frozenset({"int64", "int32"})
 SIZE_OPS = frozenset({"Shape", "Size"})   # their value is the size of their input
 MAX_IF_DEPTH = 8                          # nested If levels inlined before giving up
-
-
-@dataclass
-class Tensor:
-    """One value of the graph: full dims (-1 where unknown; None when the rank is not
-    known or the value is not a tensor), its element type name, and what kind of value
-    it is ('tensor', 'sequence', 'optional', 'map')."""
-
-    shape: tuple | None = None
-    dtype: str = "float32"
-    kind: str = "tensor"
-
-    @property
-    def static(self) -> bool:
-        return self.kind == "tensor" and self.shape is not None and -1 not in self.shape
 
 
 @dataclass
@@ -66,68 +64,16 @@ class Evaluated:
     sized: set = field(default_factory=set)     # tensors sized without a run (no stand-in)
 
 
-def elem_name(elem_type: int) -> str:
-    """numpy/ml_dtypes name of an ONNX element type ('float32', 'int4', 'string')."""
-    from onnx import TensorProto, helper
-
-    if elem_type == TensorProto.STRING:
-        return "string"
-    try:
-        return helper.tensor_dtype_to_np_dtype(elem_type).name
-    except (KeyError, ValueError, TypeError):
-        return "undefined"
-
-
-def _from_type(tp) -> Tensor:
-    which = tp.WhichOneof("value")
-    if which == "tensor_type":
-        t = tp.tensor_type
-        shape = None
-        if t.HasField("shape"):
-            shape = tuple(d.dim_value if d.HasField("dim_value") and d.dim_value >= 0 else -1
-                          for d in t.shape.dim)
-        return Tensor(shape, elem_name(t.elem_type))
-    if which == "sequence_type":
-        inner = _from_type(tp.sequence_type.elem_type)
-        return Tensor(None, inner.dtype, "sequence")
-    if which == "optional_type":
-        inner = _from_type(tp.optional_type.elem_type)
-        return Tensor(None, inner.dtype, "optional")
-    if which == "map_type":
-        return Tensor(None, "undefined", "map")
-    return Tensor(None, "undefined", "unknown")
-
-
-def subgraphs(node) -> list[tuple[str, object]]:
-    """(attribute name, graph) of every subgraph a node holds (If, Loop, Scan, ...)."""
-    from onnx import AttributeProto
-
-    out = []
-    for a in node.attribute:
-        if a.type == AttributeProto.GRAPH:
-            out.append((a.name, a.g))
-        elif a.type == AttributeProto.GRAPHS:
-            out.extend((f"{a.name}{i}", g) for i, g in enumerate(a.graphs))
-    return out
-
-
-def _all_graphs(graph):
-    yield graph
-    for n in graph.node:
-        for _, g in subgraphs(n):
-            yield from _all_graphs(g)
-
-
 def _declared(model) -> dict[str, Tensor]:
     """Every value the file (or inference) describes, subgraphs included; a later
     description never replaces a known dimension with an unknown one."""
     from onnx import numpy_helper
 
     out: dict[str, Tensor] = {}
-    for g in _all_graphs(model.graph):
+    for g in all_graphs(model.graph):
         for vi in list(g.input) + list(g.value_info) + list(g.output):
             if vi.name:
-                _merge(out, vi.name, _from_type(vi.type))
+                _merge(out, vi.name, from_type(vi.type))
         for init in g.initializer:
             out[init.name] = Tensor(tuple(init.dims), elem_name(init.data_type))
         for n in g.node:
@@ -319,8 +265,6 @@ def evaluate(model, given: dict | None = None) -> Evaluated:
     :mod:`edgekit.readers.onnx_control`) and the graph evaluated again, until none is left
     (nested branches come up one level at a time); only that last graph's subgraphs are
     sized (Loop/Scan bodies run, undecided branches inferred)."""
-    from edgekit.readers.onnx_control import inline_known_ifs
-
     given = given or {}
     inlined: dict[str, str] = {}
     for depth in range(MAX_IF_DEPTH + 1):
@@ -343,10 +287,21 @@ def _top_level(model, given: dict):
     model = _infer(model)
     tensors = _declared(model)
     how = "onnx shape inference"
-    feeds = _feeds(model, tensors, given)
-    ran = None
-    if feeds is not None:
-        ran, how = _run(model, feeds)
+    ran, feeds = None, None
+    if run_cost(model, tensors) > RUN_BUDGET:
+        # the whole graph would not fit: no input is fed; only what sizes and constants
+        # need is computed, every other tensor sized by inference (at any declared size)
+        ran, folded = determined_values(model, given, _infer, _declared,
+                                        lambda m, f: _run(m, f)[0])
+        for name, t in folded.items():
+            _merge(tensors, name, t)
+        feeds = dict(given)
+        how = ("onnx shape inference, with the values of what shapes and constants need "
+               f"(a run of the whole graph would hold over {RUN_BUDGET >> 30} GiB)")
+    else:
+        feeds = _feeds(model, tensors, given)
+        if feeds is not None:
+            ran, how = _run(model, feeds)
     sized = {k for k, t in tensors.items() if t.static}   # sizes that no stand-in decided
     for name, value in (ran or {}).items():
         seen = _observed(value)
@@ -366,8 +321,6 @@ def _with_subgraphs(ev: Evaluated, ran: dict, feeds: dict, given: dict) -> Evalu
     """Subgraph tensors sized: inference inside them after the run fixed the outer sizes
     (and what the nodes feed Loop/Scan bodies), then each body run on its first
     iteration; constants and values found again over the sized graph."""
-    from edgekit.readers.onnx_control import body_inputs, body_values, write_shapes
-
     model, tensors = ev.model, ev.tensors
     write_shapes(model, tensors)
     body_inputs(model, tensors)
