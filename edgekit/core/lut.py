@@ -7,15 +7,19 @@ the median time of each kernel measured in isolation on one device, runtime and 
 count (``edgekit profile --lut``). To predict a model, each of its ops is
 
 - looked up: the same kernel was measured;
-- or scaled: the two nearest kernels of the same kind (same op, dtypes, kernel size,
-  strides and activation; nearest in the logarithm of their sizes) give their time per
-  unit of work (MACs, or elements moved for ops without MACs), times this op's work;
-- or missing: nothing of its kind was measured (counted as 0 ms, and said).
+- or predicted by its kernel type's regression (:mod:`edgekit.core.lut_model`: op and
+  dtypes make the type; sizes, channels, kernel size, stride, MACs and bytes are the
+  features), flagged where a feature lies outside what the type's kernels span;
+- or borrowed: no kernel of its type was measured, so every kernel of its dtype and class
+  gives a law in the work (flagged);
+- or missing: nothing of its class was measured (counted as 0 ms, and said).
 
-The sum is then corrected with a line, whole ≈ a·sum + b, fitted on the models the table
-was made from, each timed whole as well (what isolation cannot see: the cost of a run
-counted once per op in the sum, fusion, caches).
-Pure Python.
+The sum is then corrected with a line, whole ≈ a·sum + b, fitted per dtype on the models
+the table was made from, each timed whole as well (what isolation cannot see: the cost of
+a run counted once per op in the sum, fusion, caches). Each prediction has an interval
+meant to hold 90 % of models: from the errors of the table's own models, each predicted
+with that model left out (split-conformal).
+Pure Python and numpy.
 """
 
 from __future__ import annotations
@@ -27,11 +31,18 @@ from pathlib import Path
 
 from edgekit.core import schema as S
 from edgekit.core.errors import UsageError
+from edgekit.core.lut_model import (
+    Described,
+    KernelPrediction,
+    Predictor,
+    conformal_halfwidth,
+    describe,
+)
 from edgekit.core.shapes import format_dims
 
 FORMAT = "edgekit-latency-table"
 VERSION = 1
-NEIGHBOURS = 2
+COVERAGE = 0.9       # what each prediction's interval is meant to hold
 
 
 def _schemas():
@@ -45,6 +56,8 @@ def _schemas():
             "dtype": S.Optional(S.Nullable(S.Str())),
             "whole_ms": S.Optional(S.Nullable(S.Num(0, 1e9, "ms", lo_open=True))),
             "sum_ms": S.Optional(S.Nullable(ms)),
+            "whole_ci95_ms": S.Optional(S.Nullable(S.ListOf(ms))),
+            "kernels": S.Optional(S.ListOf(S.ListOf(S.Num(0, None, integer=True)))),
         })),
         "kernels": S.ListOf(S.Table({
             "key": S.Str(), "kind": S.Str(), "op": S.Optional(S.Str()),
@@ -110,12 +123,13 @@ class Table:
     data: dict
     path: Path | None = None
     by_key: dict = field(default_factory=dict)
-    by_kind: dict = field(default_factory=dict)
+    _predictors: dict = field(default_factory=dict, repr=False)
+    _errors: dict = field(default_factory=dict, repr=False)
+    _described: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self):
         for e in self.data["kernels"]:
             self.by_key[e["key"]] = e
-            self.by_kind.setdefault(e["kind"], []).append(e)
 
     @classmethod
     def load(cls, path: Path) -> Table:
@@ -151,47 +165,120 @@ class Table:
             return statistics.median(m["whole_ms"] / m["sum_ms"] for m in use), 0.0
         return 1.0, 0.0
 
+    def predictor(self, exclude: set[int] = frozenset()) -> Predictor:
+        """The per-type regressions fitted on the kernels that some model outside
+        ``exclude`` has."""
+        key = frozenset(exclude)
+        if key not in self._predictors:
+            self._predictors[key] = Predictor(
+                [(self.described(e["key"], e.get("macs")), e["ms"])
+                 for e in self.data["kernels"] if _usable(e, key)])
+        return self._predictors[key]
+
+    def described(self, key: str, macs: int | None) -> Described:
+        if (key, macs) not in self._described:
+            self._described[key, macs] = describe(key, macs)
+        return self._described[key, macs]
+
+    def kernel(self, key: str, macs: int | None, exclude: set[int] = frozenset()
+               ) -> KernelPrediction:
+        """One kernel: its measured time if a model outside ``exclude`` has it (to
+        predict a model the table was made from as if it had never seen it), else its
+        type's prediction."""
+        hit = self.by_key.get(key)
+        if hit is not None and _usable(hit, exclude):
+            return KernelPrediction(hit["ms"], "measured", key.split("|", 3)[0])
+        return self.predictor(exclude).kernel(self.described(key, macs))
+
     def kernel_ms(self, r, exclude: set[int] = frozenset()) -> tuple[float, str]:
-        """(time, 'measured' | 'scaled' | 'missing') of analysis record ``r``. Kernels
-        that only the models in ``exclude`` have are not used (to predict a model the table
-        was made from as if the table had never seen it)."""
+        """(time, 'measured' | 'ridge' | 'power' | 'rate' | 'borrowed' | 'missing') of
+        analysis record ``r``."""
+        k = self.kernel(key_of(r), r.macs, exclude)
+        return k.ms, k.how
 
-        def usable(e: dict) -> bool:
-            return not set(e["sources"]) <= exclude
-
-        hit = self.by_key.get(key_of(r))
-        if hit is not None and usable(hit):
-            return hit["ms"], "measured"
-        f = features_of(r)
-        near = sorted((sum(abs(a - b) for a, b in zip(e["features"], f, strict=True)), i, e)
-                      for i, e in enumerate(self.by_kind.get(kind_of(r), []))
-                      if usable(e) and len(e["features"]) == len(f))
-        if not near:
-            return 0.0, "missing"
-        w = work_of(r)
-        return statistics.fmean(e["ms"] / e["work"] * w for _, _, e in
-                                near[:NEIGHBOURS]), "scaled"
+    def model_kernels(self, n: int) -> list[tuple[str, int, int]] | None:
+        """(key, MACs, count) of every kernel of the table's model ``n``, where the table
+        says (tables written before the counts were kept do not)."""
+        counts = self.data["models"][n].get("kernels")
+        if counts is None:
+            return None
+        ks = self.data["kernels"]
+        return [(ks[i]["key"], ks[i].get("macs"), c) for i, c in counts]
 
     def predict(self, records, dtype: str, exclude: set[int] = frozenset()) -> dict:
         """Predicted latency (ms) of a TFLite model from its analysis records (INPUT
-        records left out), with how each op was found."""
-        ops, how = [], {"measured": 0, "scaled": 0, "missing": 0}
-        for r in records:
-            if r.op == "INPUT":
-                continue
-            ms, found = self.kernel_ms(r, exclude)
+        records left out), with how each op was found and an interval."""
+        rows = [(r.name, r.op, key_of(r), r.macs) for r in records if r.op != "INPUT"]
+        return self.predict_kernels(rows, dtype, exclude)
+
+    def predict_kernels(self, rows: list[tuple[str, str, str, int | None]], dtype: str,
+                        exclude: set[int] = frozenset(), interval: bool = True) -> dict:
+        """The prediction of a model given as (name, op, kernel key, MACs) rows."""
+        ops, how = [], {"measured": 0, "scaled": 0, "borrowed": 0, "missing": 0}
+        notes: dict[str, None] = {}
+        for name, op, key, macs in rows:
+            k = self.kernel(key, macs, exclude)
+            found = k.how if k.how in how else "scaled"
             how[found] += 1
-            ops.append({"name": r.name, "op": r.op, "ms": ms, "found": found})
+            if k.note:
+                notes[f"{k.kernel_type}: {k.note}"] = None
+            ops.append({"name": name, "op": op, "ms": k.ms, "found": found,
+                        "note": k.note})
         total = sum(o["ms"] for o in ops)
         a, b = self.correction(dtype, exclude)
         ms = a * total + b
         if ms <= 0.5 * total:    # outside what the fit saw: keep the plain ratio
             a, b = self.correction(dtype, exclude | set(range(len(self.data["models"]))))
             ms = total
-        return {"ms": ms, "sum_ms": total, "correction": {"scale": a, "offset_ms": b}, **how,
-                "ops": ops, "table": self.name,
-                "path": str(self.path) if self.path else None,
-                "threads": self.data.get("threads"), "provider": self.data.get("provider")}
+        out = {"ms": ms, "sum_ms": total, "correction": {"scale": a, "offset_ms": b}, **how,
+               "notes": list(notes), "ops": ops, "table": self.name,
+               "path": str(self.path) if self.path else None,
+               "threads": self.data.get("threads"), "provider": self.data.get("provider"),
+               "table_noise": self.noise(dtype)}
+        if interval:
+            out.update(self.interval(ms, dtype, exclude))
+        return out
+
+    def interval(self, ms: float, dtype: str, exclude: set[int] = frozenset()) -> dict:
+        """{'interval_ms': [lo, hi] or None, 'coverage', 'interval_from'}: the interval
+        around ``ms`` from the errors of the table's models of ``dtype`` outside
+        ``exclude``, each predicted with itself left out too."""
+        errors = self.loo_errors(dtype, exclude)
+        half = conformal_halfwidth(errors, COVERAGE)
+        return {"interval_ms": None if half is None else
+                [ms * math.exp(-half), ms * math.exp(half)],
+                "coverage": COVERAGE, "interval_from": len(errors)}
+
+    def loo_errors(self, dtype: str, exclude: set[int] = frozenset()) -> list[float]:
+        """log(whole / predicted) of every model of ``dtype`` (outside ``exclude``) timed
+        whole, each predicted as if the table had never seen it."""
+        key = (dtype, frozenset(exclude))
+        if key not in self._errors:
+            errs = []
+            for n, m in enumerate(self.data["models"]):
+                kernels = self.model_kernels(n)
+                if (n in exclude or m.get("dtype") != dtype or not m.get("whole_ms")
+                        or kernels is None):
+                    continue
+                rows = [("", "", k, macs) for k, macs, c in kernels for _ in range(c)]
+                p = self.predict_kernels(rows, dtype, set(exclude) | {n}, interval=False)
+                if p["ms"] > 0:
+                    errs.append(math.log(m["whole_ms"] / p["ms"]))
+            self._errors[key] = errs
+        return self._errors[key]
+
+    def noise(self, dtype: str) -> float | None:
+        """The median relative half-width of the 95 % intervals of the whole-model
+        timings of ``dtype`` in the table (how noisy its own measurements were)."""
+        w = [(m["whole_ci95_ms"][1] - m["whole_ci95_ms"][0]) / 2 / m["whole_ms"]
+             for m in self.data["models"] if m.get("dtype") == dtype
+             and m.get("whole_ms") and m.get("whole_ci95_ms")]
+        return statistics.median(w) if w else None
+
+
+def _usable(e: dict, exclude) -> bool:
+    """A kernel of some model outside ``exclude``."""
+    return not set(e["sources"]) <= set(exclude)
 
 
 def table_path(folder: Path, name: str) -> Path:

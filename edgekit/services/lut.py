@@ -128,16 +128,7 @@ def measure_table(grid: Grid, method, threads: int | None = None, xnnpack: bool 
             if o.get("ms") is not None:
                 r = records[o["position"]]
                 kernels.append(L.entry(r, o["ms"], sources[L.key_of(r)]))
-    by_key = {k["key"]: k["ms"] for k in kernels}
-    models = []
-    for n, prof in done:
-        c = configs[n]
-        sums = [by_key.get(L.key_of(r)) for r in c["records"]]
-        models.append({"model": c["model"], "alpha": c["alpha"], "resolution": c["resolution"],
-                       "quant": c["quant"], "dtype": c["dtype"], "file": str(c["path"]),
-                       "whole_ms": prof["whole"]["ms"] if prof.get("whole") else None,
-                       "sum_ms": sum(sums) if None not in sums else None,
-                       "ops": len(c["records"]), "measured_here": len(c["positions"])})
+    models = [model_row(configs[n], prof, kernels) for n, prof in done]
     table = {"format": L.FORMAT, "version": L.VERSION, "name": name,
              "runtime": "litert", "provider": "xnnpack" if xnnpack else "builtin",
              "threads": threads, "runs": method.runs,
@@ -147,6 +138,25 @@ def measure_table(grid: Grid, method, threads: int | None = None, xnnpack: bool 
     write_text(path, json.dumps(table, indent=1))
     table["path"] = str(path)
     return table
+
+
+def model_row(c: dict, prof: dict, kernels: list[dict]) -> dict:
+    """A table's row for config ``c`` profiled as ``prof``: its whole time (and the 95 %
+    interval of that time's median), the sum of its kernels, and which kernels it has how
+    many times (so that the table can predict it with itself left out)."""
+    from collections import Counter
+
+    index = {k["key"]: i for i, k in enumerate(kernels)}
+    keys = [L.key_of(r) for r in c["records"]]
+    sums = [kernels[index[k]]["ms"] if k in index else None for k in keys]
+    whole = prof.get("whole")
+    return {"model": c["model"], "alpha": c["alpha"], "resolution": c["resolution"],
+            "quant": c["quant"], "dtype": c["dtype"], "file": str(c["path"]),
+            "whole_ms": whole["ms"] if whole else None,
+            "whole_ci95_ms": whole.get("ci95_ms") if whole else None,
+            "sum_ms": sum(sums) if None not in sums else None,
+            "kernels": sorted([index[k], n] for k, n in Counter(keys).items() if k in index),
+            "ops": len(c["records"]), "measured_here": len(c["positions"])}
 
 
 def predict_file(path: Path, table: L.Table, dtype: str, exclude=frozenset()) -> dict:

@@ -1,4 +1,4 @@
-"""Latency tables (core/lut.py): kernel keys, look-up, scaling from similar kernels,
+"""Latency tables (core/lut.py): kernel keys, look-up, prediction from the kernel type,
 leaving models out, and the whole-vs-sum line; and layer names in TFLite tensor names."""
 
 import pytest
@@ -27,22 +27,25 @@ def test_keys_tell_kernels_apart_and_kinds_ignore_sizes():
     assert L.kind_of(conv(8, 16, 32, k=3)) != L.kind_of(a)
 
 
-def test_lookup_then_scaling_by_work_from_the_two_nearest():
-    t = table([L.entry(conv(8, 16, 32), 1.0, [0]), L.entry(conv(16, 16, 32), 3.0, [1]),
-               L.entry(conv(64, 16, 32), 100.0, [2])])
+def test_lookup_then_the_types_law_in_the_work():
+    # three kernels of one type: too few for the full regression, a power law in the
+    # MACs through them (here exactly ms = MACs / 32,768)
+    t = table([L.entry(conv(8, 16, 32), 1.0, [0]), L.entry(conv(16, 16, 32), 4.0, [1]),
+               L.entry(conv(64, 16, 32), 64.0, [2])])
     assert t.kernel_ms(conv(8, 16, 32)) == (1.0, "measured")
-    # 12x12: nearest are 8x8 (1 ms for 32,768 MACs) and 16x16 (3 ms for 131,072)
     ms, how = t.kernel_ms(conv(12, 16, 32))
-    work = 12 * 12 * 16 * 32
-    assert how == "scaled"
-    assert ms == pytest.approx((1.0 / (8 * 8 * 16 * 32) + 3.0 / (16 * 16 * 16 * 32)) / 2
-                               * work)
-    assert t.kernel_ms(conv(8, 16, 32, dtype="int8")) == (0.0, "missing")
+    assert how == "power" and ms == pytest.approx(12 * 12 * 16 * 32 / 32768)
+    # one kernel: a fixed time per MAC
+    one = table([L.entry(conv(8, 16, 32), 1.0, [0])])
+    assert one.kernel_ms(conv(16, 16, 32)) == (pytest.approx(4.0), "rate")
+    # an int8 kernel borrows from the float32 MAC kernels (said in the prediction)
+    assert t.kernel_ms(conv(8, 16, 32, dtype="int8"))[1] == "borrowed"
+    assert table([]).kernel_ms(conv(8, 16, 32)) == (0.0, "missing")
 
 
 def test_leaving_a_model_out_uses_only_the_others():
     t = table([L.entry(conv(8, 16, 32), 1.0, [0]), L.entry(conv(16, 16, 32), 4.0, [0, 1])])
-    assert t.kernel_ms(conv(8, 16, 32), exclude={0})[1] == "scaled"
+    assert t.kernel_ms(conv(8, 16, 32), exclude={0}) == (pytest.approx(1.0), "rate")
     assert t.kernel_ms(conv(16, 16, 32), exclude={0}) == (4.0, "measured")  # 1 has it too
     assert t.kernel_ms(conv(16, 16, 32), exclude={0, 1}) == (0.0, "missing")
 

@@ -1,0 +1,202 @@
+"""The per-kernel-type latency predictor (core/lut_model.py, core/lut.py) on tables with a
+known generating law: it recovers the law for kernels never timed, its intervals hold
+the measured value at the nominal rate, leaving a config out really leaves its kernels
+out, and a kernel without a measured neighbour is flagged, not extrapolated silently.
+No time is measured here: every table is made up from the law."""
+
+import math
+
+import numpy as np
+import pytest
+
+from edgekit.core import lut as L
+from edgekit.core import lut_model as M
+from edgekit.core.records import LayerRecord
+
+
+def conv(hw, cin, cout, k=1, stride=1, dtype="float32", depthwise=False):
+    out = -(-hw // stride)
+    op = "DEPTHWISE_CONV_2D" if depthwise else "CONV_2D"
+    macs = out * out * cout * k * k * (1 if depthwise else cin)
+    return LayerRecord(0, "c", op, input_shapes=[(hw, hw, cin)], output_shape=(out, out, cout),
+                       macs=macs, attrs={"kernel": [cout, k, k, 1 if depthwise else cin],
+                                         "strides": [stride, stride],
+                                         "activation": "relu6"},
+                       act_dtype=dtype, weight_dtype=dtype)
+
+
+def elementwise(op, shapes, out, dtype="float32"):
+    return LayerRecord(0, "e", op, input_shapes=shapes, output_shape=out, act_dtype=dtype,
+                       weight_dtype=dtype)
+
+
+# the generating law, per kernel type: log ms = c + a·log MACs + b·log Cout (+ dtype)
+LAW = {"CONV_2D": (-13.0, 0.95, -0.08), "DEPTHWISE_CONV_2D": (-11.5, 0.9, 0.0)}
+INT8 = math.log(0.6)       # int8 kernels at 0.6x the fp32 time
+
+
+def law_ms(r) -> float:
+    if not r.macs:       # data movement: 2 ns per element read or written
+        return 2e-6 * (sum(math.prod(s) for s in r.input_shapes) + math.prod(r.output_shape))
+    c, a, b = LAW[r.op]
+    return math.exp(c + a * math.log(r.macs) + b * math.log(r.output_shape[-1])
+                    + (INT8 if r.act_dtype == "int8" else 0.0))
+
+
+def mobile_net(alpha, res, dtype="float32"):
+    """A MobileNet-like chain: stem, depthwise + pointwise blocks, a residual add."""
+    ch = [max(8, int(c * alpha)) for c in (32, 64, 128, 128, 256)]
+    rs = [conv(res, 3, ch[0], k=3, stride=2, dtype=dtype)]
+    hw = -(-res // 2)
+    for cin, cout, s in zip(ch, ch[1:], (1, 2, 1, 2), strict=False):
+        rs.append(conv(hw, cin, cin, k=3, stride=s, dtype=dtype, depthwise=True))
+        hw = -(-hw // s)
+        rs.append(conv(hw, cin, cout, dtype=dtype))
+    rs.append(elementwise("ADD", [(hw, hw, ch[-1])] * 2, (hw, hw, ch[-1]), dtype))
+    return rs
+
+
+def make_table(configs, noise=0.0, whole_noise=0.0, seed=0, line=None):
+    """A table of ``configs`` [(family, alpha, res, dtype)]: each kernel at the law times
+    lognormal noise, each whole model at line[dtype] = (a, b) of the sum, times noise."""
+    rng = np.random.default_rng(seed)
+    line = line or {"float32": (0.9, 0.05), "int8": (1.1, 0.02)}
+    kernels, index, models = [], {}, []
+    for n, (family, alpha, res, dtype) in enumerate(configs):
+        counts: dict[int, int] = {}
+        total = 0.0
+        for r in mobile_net(alpha, res, dtype):
+            key = L.key_of(r)
+            if key not in index:
+                index[key] = len(kernels)
+                kernels.append(L.entry(r, law_ms(r) * math.exp(rng.normal(0, noise)), []))
+            e = kernels[index[key]]
+            if n not in e["sources"]:
+                e["sources"].append(n)
+            counts[index[key]] = counts.get(index[key], 0) + 1
+            total += e["ms"]
+        a, b = line[dtype]
+        models.append({"model": family, "alpha": alpha, "resolution": res, "dtype": dtype,
+                       "sum_ms": total, "kernels": sorted([k, c] for k, c in counts.items()),
+                       "whole_ms": (a * total + b) * math.exp(rng.normal(0, whole_noise))})
+    return L.Table("t", {"format": L.FORMAT, "version": L.VERSION, "models": models,
+                         "kernels": kernels, "threads": 1, "provider": "xnnpack"})
+
+
+GRID = [("v1", a, r, d) for a in (0.25, 0.5, 0.75, 1.0) for r in (96, 128, 160, 192, 224)
+        for d in ("float32", "int8")]
+
+
+def test_keys_parse_back_into_the_kernel():
+    r = conv(56, 32, 64, k=3, stride=2)
+    k = M.parse_key(L.key_of(r))
+    assert (k.op, k.act_dtype, k.kernel_hw, k.strides) == ("CONV_2D", "float32", (3, 3), (2, 2))
+    assert k.inputs == ((56, 56, 32),) and k.output == (28, 28, 64)
+    assert M.mac_count(k) == r.macs == 28 * 28 * 64 * 9 * 32
+    add = M.parse_key(L.key_of(elementwise("ADD", [(4, 4, 8), (1, 1, 8)], (4, 4, 8))))
+    assert add.inputs == ((4, 4, 8), (1, 1, 8)) and M.mac_count(add) == 0
+    x = M.features(add)        # the broadcast feature: log(128 / 8)
+    assert x[M.MOVE_FEATURES.index("broadcast (log of largest over smallest input)")] == \
+        pytest.approx(math.log(16))
+
+
+def test_regression_recovers_the_law_for_kernels_never_timed():
+    t = make_table(GRID)
+    # sizes between and beyond the grid's, none of them in the table
+    for r in (conv(72, 48, 96), conv(150, 24, 24, k=3, depthwise=True),
+              conv(40, 100, 200, dtype="int8"), conv(250, 16, 16, k=3, stride=2,
+                                                     depthwise=True, dtype="int8")):
+        assert L.key_of(r) not in t.by_key
+        ms, how = t.kernel_ms(r)
+        assert how == "ridge"
+        assert ms == pytest.approx(law_ms(r), rel=0.01)
+
+
+def test_leave_one_config_out_excludes_its_kernels():
+    t = make_table(GRID)
+    # config 0 (α 0.25, 96 px, fp32) is the only one with its stem: corrupt that time
+    stem = L.key_of(mobile_net(0.25, 96)[0])
+    assert t.by_key[stem]["sources"] == [0]
+    t.by_key[stem]["ms"] *= 1000
+    t = L.Table("t", t.data)
+    assert t.kernel_ms(mobile_net(0.25, 96)[0]) == (t.by_key[stem]["ms"], "measured")
+    ms, how = t.kernel_ms(mobile_net(0.25, 96)[0], exclude={0})
+    assert how == "ridge" and ms == pytest.approx(law_ms(mobile_net(0.25, 96)[0]), rel=0.02)
+    # ... and from the fit: it is not among the rows the type's regression saw
+    fit = t.predictor({0}).fits["CONV_2D|float32|float32"]
+    assert fit.n == sum(1 for e in t.data["kernels"] if e["kind"].startswith("CONV_2D|float32")
+                        and e["sources"] != [0])
+    # a kernel that another config has too stays measured (config 1 here: a second
+    # family with the same config)
+    twice = make_table([("a", 0.6, 136, "float32"), ("b", 0.6, 136, "float32"), *GRID])
+    e = twice.data["kernels"][0]
+    assert e["sources"] == [0, 1]
+    assert twice.kernel(e["key"], e["macs"], exclude={0}).how == "measured"
+    assert twice.kernel(e["key"], e["macs"], exclude={0, 1}).how == "ridge"
+    # the held-out model's own point is left out of the whole-vs-sum line, too
+    t.data["models"][0]["whole_ms"] *= 50
+    assert t.correction("float32", {0}) == pytest.approx((0.9, 0.05))
+    assert t.correction("float32") != pytest.approx((0.9, 0.05))
+
+
+def test_whole_vs_sum_line_is_learned_per_dtype():
+    t = make_table(GRID)
+    assert t.correction("float32") == pytest.approx((0.9, 0.05))
+    assert t.correction("int8") == pytest.approx((1.1, 0.02))
+    rs = mobile_net(0.6, 176, "int8")       # never in the table
+    p = t.predict(rs, "int8")
+    truth = 1.1 * sum(law_ms(r) for r in rs) + 0.02
+    assert p["ms"] == pytest.approx(truth, rel=0.01) and p["measured"] == 0
+
+
+def test_intervals_hold_the_measured_value_at_the_nominal_rate():
+    # kernels with 3 % noise, whole models with 5 %: predict 80 new configs of a
+    # finer grid from the table; the 90 % intervals should hold about 90 % of them
+    t = make_table(GRID, noise=0.03, whole_noise=0.05, seed=1)
+    held = make_table([("v1", a, r, d) for a in (0.3, 0.4, 0.6, 0.7, 0.8, 0.9, 0.35, 0.45)
+                       for r in (112, 144, 176, 208, 200) for d in ("float32", "int8")],
+                      noise=0.03, whole_noise=0.05, seed=2)
+    inside = []
+    for n, m in enumerate(held.data["models"]):
+        rows = [("", "", k, macs) for k, macs, c in held.model_kernels(n) for _ in range(c)]
+        p = t.predict_kernels(rows, m["dtype"])
+        lo, hi = p["interval_ms"]
+        assert lo < p["ms"] < hi and p["interval_from"] == 20
+        inside.append(lo <= m["whole_ms"] <= hi)
+    assert 0.8 <= np.mean(inside) <= 0.99
+    # with noise-free whole models, the intervals are narrow
+    exact = make_table(GRID, noise=0.0, whole_noise=0.0)
+    lo, hi = exact.predict(mobile_net(0.6, 176), "float32")["interval_ms"]
+    assert hi / lo < 1.02
+
+
+def test_conformal_rank_needs_enough_errors():
+    assert M.conformal_halfwidth([0.1] * 8, 0.9) is None     # rank 9 of 8
+    errs = [0.01 * i for i in range(1, 20)]                   # 19: rank 18
+    assert M.conformal_halfwidth(errs, 0.9) == pytest.approx(0.18)
+    assert M.conformal_halfwidth([-x for x in errs], 0.9) == pytest.approx(0.18)
+
+
+def test_kernels_without_a_measured_neighbour_are_flagged():
+    t = make_table(GRID)
+    # a 5x5 depthwise kernel: only 3x3 were timed
+    k = t.kernel(L.key_of(conv(28, 64, 64, k=5, depthwise=True)), 28 * 28 * 64 * 25)
+    assert k.how == "ridge" and "kernel size 5 (measured 3..3)" in k.note
+    # hard-swish: no kernel of its type; borrowed from the data-movement kernels
+    hs = elementwise("HARD_SWISH", [(28, 28, 64)], (28, 28, 64))
+    k = t.kernel(L.key_of(hs), 0)
+    assert k.how == "borrowed" and "no measured kernel of its type" in k.note
+    assert k.ms == pytest.approx(law_ms(hs), rel=0.05)     # ADD follows the same law
+    # squeeze-excite's multiply by a per-channel scale: broadcast never measured
+    se = elementwise("ADD", [(28, 28, 64), (1, 1, 64)], (28, 28, 64))
+    k = t.kernel(L.key_of(se), 0)
+    assert k.note and "broadcast" in k.note
+    p = t.predict(mobile_net(0.5, 128) + [hs], "float32")
+    assert p["borrowed"] == 1 and any("HARD_SWISH" in n for n in p["notes"])
+    # a dtype never measured: borrowed from the other dtype's kernels of its class, and
+    # the note names the dtype it came from
+    t8 = make_table([c for c in GRID if c[3] == "float32"])
+    k = t8.kernel(L.key_of(conv(28, 64, 64, dtype="int8")), 28 * 28 * 64 * 64)
+    assert k.how == "borrowed" and "kernel of float32" in k.note
+    assert L.Table("e", {**t8.data, "kernels": []}).kernel(
+        L.key_of(hs), 0).how == "missing"
