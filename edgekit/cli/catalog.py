@@ -12,13 +12,19 @@ from edgekit.cli.options import JsonOpt
 
 @app.command("models")
 def models_cmd(json_out: JsonOpt = False):
-    """List the zoo: names, families, knobs with defaults, papers."""
+    """List the zoo: names, families, knobs with defaults, papers (--json: and the published
+    ImageNet figures of each model, with their sources)."""
     from edgekit.report.catalog import models_json, render_models
     from edgekit.zoo import registry
 
     entries = list(registry.REGISTRY.values())
     if json_out:
-        print_json(models_json(entries))
+        from edgekit.zoo.published import rows_for
+
+        doc = models_json(entries)
+        for m in doc["models"]:     # each figure with its source (the zoo's published.json)
+            m["published"] = rows_for(m["name"])
+        print_json(doc)
     else:
         render_models(entries, out)
 
