@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from html import escape
 from pathlib import Path
 
 from edgekit.core.units import nbytes, si
+from edgekit.report.html_parts import Plot, bar, esc, kv, num, table, ticks
 
 PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442",
            "#000000"]
@@ -156,123 +156,12 @@ def load_input(path: Path) -> list[tuple[str, str, dict]]:
     return [(kind, str(path), check(doc, SCHEMAS[kind], path))]
 
 
-# ---- small HTML helpers ---------------------------------------------------------------------
-
-def _e(v) -> str:
-    return escape(str(v), quote=True)
-
-
-def _num(v, digits: int = 3) -> str:
-    if v is None:
-        return "–"
-    if isinstance(v, bool):
-        return "yes" if v else "no"
-    if isinstance(v, int):
-        return f"{v:,}"
-    if isinstance(v, float):
-        return f"{v:.{digits}g}" if abs(v) < 1000 else f"{v:,.0f}"
-    return _e(v)
-
-
-def _table(columns: list[str], rows: list[list], cls: str = "", row_attrs=None,
-           numeric: set | None = None) -> str:
-    """A sortable table: cells are (display html, sort key) or plain values."""
-    numeric = numeric or set()
-    head = "".join(f'<th scope="col" class="{"num" if c in numeric else ""}">{_e(c)}</th>'
-                   for c in columns)
-    body = []
-    for i, row in enumerate(rows):
-        attrs = row_attrs(i) if row_attrs else ""
-        cells = []
-        for c, cell in zip(columns, row, strict=True):
-            shown, key = cell if isinstance(cell, tuple) else (_num(cell), cell)
-            sort = "" if key is None else f' data-sort="{_e(key)}"'
-            cells.append(f'<td class="{"num" if c in numeric else ""}"{sort}>{shown}</td>')
-        body.append(f"<tr{attrs}>{''.join(cells)}</tr>")
-    return (f'<table class="sortable {cls}"><thead><tr>{head}</tr></thead>'
-            f'<tbody>{"".join(body)}</tbody></table>')
-
-
-def _bar(value: float, top: float, colour: str, text: str) -> tuple[str, float]:
-    width = 0 if not top else max(0.0, min(100.0, 100 * value / top))
-    return (f'<div class="bar"><span style="width:{width:.1f}%;background:{colour}"></span>'
-            f'<em>{text}</em></div>', value)
-
-
-def _kv(pairs: list[tuple[str, object]]) -> str:
-    rows = "".join(f'<tr><th scope="row">{_e(k)}</th>'
-                   f"<td>{_e(v) if isinstance(v, str) else _num(v)}</td></tr>"
-                   for k, v in pairs if v is not None)
-    return f'<table class="kv">{rows}</table>'
-
-
-# ---- SVG charts -----------------------------------------------------------------------------
-
-def _ticks(lo: float, hi: float, n: int = 5) -> list[float]:
-    import math
-
-    if hi <= lo:
-        hi = lo + 1
-    step = 10 ** math.floor(math.log10((hi - lo) / n))
-    for m in (1, 2, 5, 10):
-        if (hi - lo) / (step * m) <= n:
-            step *= m
-            break
-    first = math.ceil(lo / step) * step
-    return [first + i * step for i in range(int((hi - first) / step) + 1)]
-
-
-class _Plot:
-    """Axes in an SVG of fixed size: data to pixels, ticks, labels with units."""
-
-    W, H, L, R, T, B = 720, 300, 70, 20, 20, 50
-
-    def __init__(self, xs, ys, xlabel: str, ylabel: str, x0=None, y0=None):
-        self.x0 = min(xs) if x0 is None else x0
-        self.x1 = max(xs) if max(xs) > self.x0 else self.x0 + 1
-        self.y0 = min(ys) if y0 is None else y0
-        self.y1 = max(ys) if max(ys) > self.y0 else self.y0 + 1
-        pad = (self.y1 - self.y0) * 0.05
-        self.y1 += pad
-        if y0 is None:
-            self.y0 -= pad
-        self.xlabel, self.ylabel, self.parts = xlabel, ylabel, []
-
-    def px(self, x: float) -> float:
-        return self.L + (x - self.x0) / (self.x1 - self.x0) * (self.W - self.L - self.R)
-
-    def py(self, y: float) -> float:
-        return self.H - self.B - (y - self.y0) / (self.y1 - self.y0) * (self.H - self.T - self.B)
-
-    def svg(self, title: str) -> str:
-        axis = []
-        for t in _ticks(self.x0, self.x1):
-            x = self.px(t)
-            axis.append(f'<line x1="{x:.1f}" y1="{self.H - self.B}" x2="{x:.1f}" '
-                        f'y2="{self.H - self.B + 4}" class="tick"/><text x="{x:.1f}" '
-                        f'y="{self.H - self.B + 16}" text-anchor="middle">{_num(t)}</text>')
-        for t in _ticks(self.y0, self.y1):
-            y = self.py(t)
-            axis.append(f'<line x1="{self.L}" y1="{y:.1f}" x2="{self.W - self.R}" '
-                        f'y2="{y:.1f}" class="grid"/><text x="{self.L - 6}" y="{y + 4:.1f}" '
-                        f'text-anchor="end">{_num(t)}</text>')
-        axis.append(f'<text x="{(self.L + self.W - self.R) / 2}" y="{self.H - 8}" '
-                    f'text-anchor="middle" class="label">{_e(self.xlabel)}</text>')
-        axis.append(f'<text transform="translate(14 {(self.T + self.H - self.B) / 2}) '
-                    f'rotate(-90)" text-anchor="middle" class="label">{_e(self.ylabel)}</text>')
-        axis.append(f'<rect x="{self.L}" y="{self.T}" width="{self.W - self.L - self.R}" '
-                    f'height="{self.H - self.T - self.B}" class="frame"/>')
-        return (f'<svg viewBox="0 0 {self.W} {self.H}" role="img" aria-label="{_e(title)}" '
-                f'class="chart"><title>{_e(title)}</title>{"".join(axis)}'
-                f'{"".join(self.parts)}</svg>')
-
-
 def memory_chart(timeline: dict) -> str:
     live = timeline["live_bytes"]
     from edgekit.report.analysis import byte_unit
 
     unit, scale = byte_unit(max(live))
-    p = _Plot(list(range(len(live))), [v / scale for v in live], "execution step (layer)",
+    p = Plot(list(range(len(live))), [v / scale for v in live], "execution step (layer)",
               f"live activations ({unit})", y0=0)
     pts = " ".join(f"{p.px(i):.1f},{p.py(v / scale):.1f}" for i, v in enumerate(live))
     peak = max(range(len(live)), key=live.__getitem__)
@@ -280,7 +169,7 @@ def memory_chart(timeline: dict) -> str:
     p.parts.append(f'<polyline points="{pts}" fill="none" stroke="{PALETTE[0]}" '
                    f'stroke-width="1.5"/>')
     p.parts.append(f'<circle cx="{p.px(peak):.1f}" cy="{p.py(live[peak] / scale):.1f}" r="4" '
-                   f'fill="{PALETTE[1]}"><title>peak: {_e(" ".join(order[peak:peak + 1]))}, '
+                   f'fill="{PALETTE[1]}"><title>peak: {esc(" ".join(order[peak:peak + 1]))}, '
                    f'{nbytes(live[peak])}</title></circle>')
     return p.svg("live activation memory at each step")
 
@@ -294,15 +183,15 @@ def latency_chart(rows: list[dict]) -> str:
     W, L, R, step = 720, 230, 20, 26
     H = 40 + step * len(rows)
     parts = []
-    for t in _ticks(0, top):
+    for t in ticks(0, top):
         x = L + t / top * (W - L - R) if top else L
         parts.append(f'<line x1="{x:.1f}" y1="10" x2="{x:.1f}" y2="{H - 30}" class="grid"/>'
-                     f'<text x="{x:.1f}" y="{H - 16}" text-anchor="middle">{_num(t)}</text>')
+                     f'<text x="{x:.1f}" y="{H - 16}" text-anchor="middle">{num(t)}</text>')
     for i, r in enumerate(rows):
         y = 22 + i * step
         colour = PALETTE[i % len(PALETTE)]
         label = f"{r['model']} | {r['runtime']} ×{r['threads']}"
-        parts.append(f'<text x="{L - 6}" y="{y + 4}" text-anchor="end">{_e(label[-34:])}'
+        parts.append(f'<text x="{L - 6}" y="{y + 4}" text-anchor="end">{esc(label[-34:])}'
                      f'</text>')
         for s in r["samples_ms"][:2000]:
             parts.append(f'<circle cx="{L + s / top * (W - L - R):.1f}" cy="{y}" r="1.6" '
@@ -330,7 +219,7 @@ def pareto_chart(doc: dict) -> str:
     from edgekit.report.sweep import axis_labels
 
     xl, yl = axis_labels(lat, acc)
-    p = _Plot([v(r, lat) for r in rows], [v(r, acc) for r in rows], xl, yl, x0=0)
+    p = Plot([v(r, lat) for r in rows], [v(r, acc) for r in rows], xl, yl, x0=0)
     limit = doc["limits"].get("max_latency_ms")
     if limit is not None and lat != "macs" and limit < p.x1:
         x = p.px(limit)
@@ -351,15 +240,15 @@ def pareto_chart(doc: dict) -> str:
         c = PALETTE[quants.index(r["quant"]) % len(PALETTE)]
         fill = c if r["feasible"] else "none"
         p.parts.append(f'<circle cx="{p.px(v(r, lat)):.1f}" cy="{p.py(v(r, acc)):.1f}" r="5" '
-                       f'fill="{fill}" stroke="{c}" stroke-width="1.5"><title>{_e(r["id"])}'
-                       f'{" (" + _e(r["runtime"]) + ")" if r.get("runtime") else ""}: '
-                       f'{_num(v(r, lat))} / {_num(v(r, acc))}'
-                       f'{"; over " + _e(", ".join(r["violates"])) if r["violates"] else ""}'
+                       f'fill="{fill}" stroke="{c}" stroke-width="1.5"><title>{esc(r["id"])}'
+                       f'{" (" + esc(r["runtime"]) + ")" if r.get("runtime") else ""}: '
+                       f'{num(v(r, lat))} / {num(v(r, acc))}'
+                       f'{"; over " + esc(", ".join(r["violates"])) if r["violates"] else ""}'
                        f'</title></circle>')
         if r["best"]:
             p.parts.append(f'<text x="{p.px(v(r, lat)) + 8:.1f}" y="{p.py(v(r, acc)) - 8:.1f}"'
-                           f' class="best">★ {_e(r["id"])}</text>')
-    legend = " ".join(f'<span class="key" style="--c:{PALETTE[i % len(PALETTE)]}">{_e(q)}'
+                           f' class="best">★ {esc(r["id"])}</text>')
+    legend = " ".join(f'<span class="key" style="--c:{PALETTE[i % len(PALETTE)]}">{esc(q)}'
                       f'</span>' for i, q in enumerate(quants))
     return (p.svg("Pareto front") + f'<p class="legend">{legend} · hollow: over a limit · '
             "line: the Pareto front · shaded: over --max-latency</p>")
@@ -368,13 +257,13 @@ def pareto_chart(doc: dict) -> str:
 # ---- sections -------------------------------------------------------------------------------
 
 def _section(sid: str, title: str, body: str, source: str) -> str:
-    return (f'<section id="{_e(sid)}" data-kind="{_e(sid.split("-")[0])}"><h2>{_e(title)}</h2>'
-            f'<p class="source">from {_e(source)}</p>{body}</section>')
+    return (f'<section id="{esc(sid)}" data-kind="{esc(sid.split("-")[0])}"><h2>{esc(title)}</h2>'
+            f'<p class="source">from {esc(source)}</p>{body}</section>')
 
 
 def analysis_sections(doc: dict, source: str, n: int) -> list[str]:
     m, t = doc["model"], doc["totals"]
-    model = _kv([("model", m.get("target") or m.get("name")), ("format", m.get("format")),
+    model = kv([("model", m.get("target") or m.get("name")), ("format", m.get("format")),
                  ("input shape", "×".join(str(d) for d in m.get("input_shape", []))),
                  ("batch", m.get("batch")), ("activation dtype", m.get("act_dtype")),
                  ("knobs", ", ".join(f"{k}={v}" for k, v in (m.get("knobs") or {}).items())),
@@ -385,35 +274,35 @@ def analysis_sections(doc: dict, source: str, n: int) -> list[str]:
                  ("peak at layer", t["peak_at_layer"]),
                  ("weights fp32 / fp16 / int8", " / ".join(
                      nbytes(t["weight_bytes"][k]) for k in ("fp32", "fp16", "int8")))])
-    conventions = "".join(f"<li>{_e(c)}</li>" for c in doc.get("conventions", []))
+    conventions = "".join(f"<li>{esc(c)}</li>" for c in doc.get("conventions", []))
     prof = doc.get("profile")
     if prof:
-        model += _kv([(f"estimate on {prof.get('profile')}",
+        model += kv([(f"estimate on {prof.get('profile')}",
                        f"{prof['time_s'] * 1e3:.3g} ms ({prof.get('method', 'roofline')})"),
                       ("fits", prof.get("fit", {}).get("fits"))])
     layers = doc["layers"]
     top = {k: max([r[k] for r in layers] + [1]) for k in ("params", "macs", "activation_bytes")}
     ops = sorted({r["op"] for r in layers})
     rows = [[r["index"], r["name"], r["op"], "×".join(map(str, r["output_shape"])),
-             _bar(r["params"], top["params"], PALETTE[2], si(r["params"])),
-             _bar(r["macs"], top["macs"], PALETTE[0], si(r["macs"])),
-             _bar(r["activation_bytes"], top["activation_bytes"], PALETTE[4],
+             bar(r["params"], top["params"], PALETTE[2], si(r["params"])),
+             bar(r["macs"], top["macs"], PALETTE[0], si(r["macs"])),
+             bar(r["activation_bytes"], top["activation_bytes"], PALETTE[4],
                   nbytes(r["activation_bytes"]))] for r in layers]
     peak = t["peak_at_layer"]
-    table = _table(["#", "layer", "op", "output", "params", "MACs", "activation"], rows,
-                   "layers", row_attrs=lambda i: f' data-op="{_e(layers[i]["op"])}"' + (
+    listing = table(["#", "layer", "op", "output", "params", "MACs", "activation"], rows,
+                   "layers", row_attrs=lambda i: f' data-op="{esc(layers[i]["op"])}"' + (
                        ' class="peak" title="peak memory here"'
                        if layers[i]["name"] == peak else ""),
                    numeric={"#", "params", "MACs", "activation"})
     select = ('<label>op type <select class="opfilter"><option value="">all</option>'
-              + "".join(f'<option value="{_e(o)}">{_e(o)}</option>' for o in ops)
+              + "".join(f'<option value="{esc(o)}">{esc(o)}</option>' for o in ops)
               + "</select></label>")
     timeline = doc.get("memory_timeline")
     chart = memory_chart(timeline) if timeline and timeline.get("live_bytes") else ""
     return [_section(f"model-{n}", f"Model: {m.get('target') or m.get('name')}",
                      model + f"<details><summary>counting conventions</summary><ul>"
                      f"{conventions}</ul></details>", source),
-            _section(f"layers-{n}", f"Layers ({len(layers)})", select + table
+            _section(f"layers-{n}", f"Layers ({len(layers)})", select + listing
                      + ("<h3>Memory timeline</h3>" + chart if chart else ""), source)]
 
 
@@ -430,16 +319,16 @@ def export_section(doc: dict, source: str, n: int) -> str:
                f.get("sqnr_db")]
         if acc:
             row.append(f.get("accuracy"))
-        row.append((f'<code title="{_e(a["sha256"])}">{_e(a["sha256"][:12])}…</code>', None))
+        row.append((f'<code title="{esc(a["sha256"])}">{esc(a["sha256"][:12])}…</code>', None))
         rows.append(row)
     m = doc.get("model", {})
-    head = _kv([("model", m.get("target") or m.get("name")), ("weights", m.get("weights")),
+    head = kv([("model", m.get("target") or m.get("name")), ("weights", m.get("weights")),
                 ("validation", (doc.get("validation") or {}).get("source")),
                 ("calibration", (doc.get("calibration") or {}).get("source")),
                 ("created", doc.get("created"))])
     from edgekit.report.per_layer import html_section
 
-    return _section(f"export-{n}", "Export", head + _table(
+    return _section(f"export-{n}", "Export", head + table(
         cols, rows, numeric={"size", "top-1 agreement", "cosine", "SQNR dB", "accuracy"})
         + html_section(doc, n), source)
 
@@ -459,9 +348,9 @@ def bench_section(doc: dict, source: str, n: int) -> str:
         rows.append(row)
     env = doc.get("environment") or {}
     where = (doc.get("device") or {}).get("name") or "this machine"
-    fp = _kv([(k, v if not isinstance(v, dict | list) else json.dumps(v))
+    fp = kv([(k, v if not isinstance(v, dict | list) else json.dumps(v))
               for k, v in env.items()][:24])
-    return _section(f"bench-{n}", f"Benchmark on {where}", _table(
+    return _section(f"bench-{n}", f"Benchmark on {where}", table(
         cols, rows, numeric={"threads", "batch", "p50 ms", "p90 ms", "p99 ms", "GMAC/s",
                              "estimate ms", "measured / estimate"})
         + latency_chart(res) + f"<details><summary>device fingerprint</summary>{fp}</details>",
@@ -474,22 +363,22 @@ def profile_section(doc: dict, source: str, n: int) -> str:
         rows = [[o["op_index"], o["op"], o.get("layer"), o.get("macs"), o.get("ms"),
                  None if o.get("share") is None else (f"{o['share']:.1%}", o["share"]),
                  o.get("gmacs_per_s")] for o in ops]
-        table = _table(["#", "op", "layer", "MACs", "ms", "share", "GMAC/s"], rows,
+        listing = table(["#", "op", "layer", "MACs", "ms", "share", "GMAC/s"], rows,
                        numeric={"#", "MACs", "ms", "share", "GMAC/s"})
-        whole = _kv([("whole model p50 (ms)", doc.get("whole_ms")),
+        whole = kv([("whole model p50 (ms)", doc.get("whole_ms")),
                      ("sum of isolated ops (ms)", doc.get("sum_ms")),
                      ("sum / whole", doc.get("sum_over_whole"))])
     else:                   # onnxruntime's profiler
         nodes = doc.get("layers") or doc.get("nodes") or []
         rows = [[x.get("name") or x.get("node"), x.get("op"), x.get("macs"), x.get("ms"),
                  x.get("gmacs_per_s")] for x in nodes]
-        table = _table(["layer", "op", "MACs", "ms", "GMAC/s"], rows,
+        listing = table(["layer", "op", "MACs", "ms", "GMAC/s"], rows,
                        numeric={"MACs", "ms", "GMAC/s"})
         whole = ""
     by_op = doc.get("by_op") or []
-    summary = _table(["op", "count", "ms"], [[b["op"], b.get("count"), b.get("ms")]
+    summary = table(["op", "count", "ms"], [[b["op"], b.get("count"), b.get("ms")]
                                              for b in by_op], numeric={"count", "ms"})
-    return _section(f"profile-{n}", "Per-op profile", whole + table
+    return _section(f"profile-{n}", "Per-op profile", whole + listing
                     + ("<h3>By op type</h3>" + summary if by_op else ""), source)
 
 
@@ -502,19 +391,19 @@ def sweep_section(doc: dict, source: str, n: int) -> str:
              (nbytes(r["peak_activation_bytes"]), r["peak_activation_bytes"]),
              (nbytes(r["file_bytes"]), r["file_bytes"]), r.get("published_top1"),
              r.get("estimate_ms"), r.get("latency_ms")] for r in doc["rows"]]
-    head = (f"<p>Front over accuracy ({_e(o['accuracy']['source'])}), latency "
-            f"({_e(o['latency']['source'])}) and {_e(o['memory']['source'])}. Best within the "
-            f"limits: <strong>{_e(doc['best'] or 'none')}</strong>.</p>")
+    head = (f"<p>Front over accuracy ({esc(o['accuracy']['source'])}), latency "
+            f"({esc(o['latency']['source'])}) and {esc(o['memory']['source'])}. Best within the "
+            f"limits: <strong>{esc(doc['best'] or 'none')}</strong>.</p>")
     failed = doc.get("failed") or []
     failures = ("<h3>Failed configs</h3><p>Not on the front; a rerun of the sweep retries "
-                "them.</p>" + _table(["config", "runtime", "stage", "where", "reason"],
+                "them.</p>" + table(["config", "runtime", "stage", "where", "reason"],
                                      [[f["id"], f.get("runtime") or "", f["stage"],
                                        f["where"], f["reason"]] for f in failed])
                 if failed else "")
     title = f"Sweep of {doc['model']} ({len(doc['rows'])} configs" + (
         f", {len(failed)} failed)" if failed else ")")
     return _section(f"sweep-{n}", title,
-                    head + pareto_chart(doc) + _table(
+                    head + pareto_chart(doc) + table(
                         cols, rows, numeric={"MACs", "peak RAM", "file", "published top-1",
                                              "estimate ms", "p50 ms"}) + failures, source)
 
@@ -543,7 +432,7 @@ def compare_section(a: tuple[str, str, dict], b: tuple[str, str, dict]) -> str:
                 "activation_bytes_total", "layers"]
         rows = [[k, da["totals"][k], db["totals"][k], _change(da["totals"][k],
                                                               db["totals"][k])] for k in keys]
-        body = _table(["total", "old", "new", "change"], rows, numeric={"old", "new"})
+        body = table(["total", "old", "new", "change"], rows, numeric={"old", "new"})
         old = {r["name"]: r for r in da["layers"]}
         new = {r["name"]: r for r in db["layers"]}
         diff = []
@@ -557,7 +446,7 @@ def compare_section(a: tuple[str, str, dict], b: tuple[str, str, dict]) -> str:
                          _change(o and o["params"], n and n["params"]),
                          _change(o and o["macs"], n and n["macs"]),
                          _change(o and o["activation_bytes"], n and n["activation_bytes"])])
-        body += f"<h3>Layers that differ ({len(diff)})</h3>" + _table(
+        body += f"<h3>Layers that differ ({len(diff)})</h3>" + table(
             ["layer", "op", "what", "params", "MACs", "activation"], diff)
     elif ka == "bench":
         def key(r):
@@ -569,7 +458,7 @@ def compare_section(a: tuple[str, str, dict], b: tuple[str, str, dict]) -> str:
             p_old = o["latency_ms"]["p50"] if o else None
             rows.append([r["model"], r["runtime"], r["threads"], p_old,
                          r["latency_ms"]["p50"], _change(p_old, r["latency_ms"]["p50"])])
-        body = _table(["model", "runtime", "threads", "old p50 ms", "new p50 ms", "change"],
+        body = table(["model", "runtime", "threads", "old p50 ms", "new p50 ms", "change"],
                       rows, numeric={"threads", "old p50 ms", "new p50 ms"})
     else:
         old = {(r["id"], r.get("runtime")): r for r in da["rows"]}
@@ -579,9 +468,9 @@ def compare_section(a: tuple[str, str, dict], b: tuple[str, str, dict]) -> str:
             rows.append([r["id"], r.get("runtime"), o.get("latency_ms"), r.get("latency_ms"),
                          _change(o.get("latency_ms"), r.get("latency_ms")),
                          _change(o.get("file_bytes"), r.get("file_bytes"))])
-        body = _table(["config", "runtime", "old p50 ms", "new p50 ms", "change",
+        body = table(["config", "runtime", "old p50 ms", "new p50 ms", "change",
                        "file size change"], rows, numeric={"old p50 ms", "new p50 ms"})
-    return _section("compare-0", "Comparison", f"<p>old: {_e(la)}<br>new: {_e(lb)}</p>"
+    return _section("compare-0", "Comparison", f"<p>old: {esc(la)}<br>new: {esc(lb)}</p>"
                     + body, f"{la} → {lb}")
 
 
@@ -672,7 +561,7 @@ def render_page(inputs: list[tuple[str, str, dict]], compare=None, title: str | 
             f'<meta name="viewport" content="width=device-width,initial-scale=1">'
             f'<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
             f'style-src \'unsafe-inline\'; script-src \'unsafe-inline\'; img-src data:">'
-            f'<title>{_e(title)}</title><style>{CSS}</style></head><body>'
-            f'<h1>{_e(title)}</h1><p class="source">edgekit {_e(__version__)}, {made}; '
+            f'<title>{esc(title)}</title><style>{CSS}</style></head><body>'
+            f'<h1>{esc(title)}</h1><p class="source">edgekit {esc(__version__)}, {made}; '
             f'{len(inputs)} input(s)</p><nav>{nav}</nav>{"".join(sections)}'
             f'<script>{JS}</script></body></html>')

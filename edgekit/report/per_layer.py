@@ -121,7 +121,9 @@ def plot_per_layer(manifest: dict, path: Path) -> None:
 def html_section(doc: dict, n: int) -> str:
     """The per-layer part of an export's HTML section: one SVG chart and one table per
     artefact (empty when the export has no per-layer rows)."""
-    from edgekit.report.html import _e, _Plot, _table
+    from edgekit.report.html_parts import Plot as _Plot
+    from edgekit.report.html_parts import esc as _e
+    from edgekit.report.html_parts import table as _table
 
     arts = with_rows(doc)
     if not arts:
