@@ -19,7 +19,11 @@ from edgekit.cli.options import (
     PlotOpt,
     ReportOpt,
     WeightsOpt,
+    batch_list,
     choices_metavar,
+    provider_list,
+    quant_choice,
+    warmup_count,
 )
 from edgekit.core import choices as C
 
@@ -126,12 +130,12 @@ def bench_cmd(
     opts = BenchOptions(
         runtimes="litert,onnxruntime,keras" if runtime is None else runtime,
         runtimes_default=runtime is None,
-        providers=_providers(provider),
+        providers=provider_list(provider),
         threads=int_list(threads, "--threads") if threads else _default_threads(device),
-        batches=_batches(batch, specs), runs=runs, warmup=_warmup(warmup), budget_s=budget,
-        min_duration_s=min_duration, cooldown_s=cooldown,
+        batches=batch_list(batch, specs), runs=runs, warmup=warmup_count(warmup),
+        budget_s=budget, min_duration_s=min_duration, cooldown_s=cooldown,
         cores=int_list(cores, "--cores") if cores else None,
-        xnnpack=xnnpack, quant=_quant(quant, int8), allow_fallback=allow_fallback,
+        xnnpack=xnnpack, quant=quant_choice(quant, int8), allow_fallback=allow_fallback,
         input_shapes=specs, feeds=load_feeds(inputs))
     opts.validate()
     previous = R.load_previous(compare) if compare is not None else None
@@ -186,42 +190,3 @@ def _default_threads(device: str | None) -> list[int]:
     """1 and all of this machine's cores; for a device, empty: 1 and all of its cores (or
     of --cores), filled in once it has said how many it has."""
     return [] if device else sorted({1, os.cpu_count() or 1})
-
-
-def _warmup(value: str) -> int | str:
-    from edgekit.core.errors import UsageError
-
-    if value.strip().lower() == "auto":
-        return "auto"
-    try:
-        return int(value)
-    except ValueError:
-        raise UsageError(f"--warmup {value}: expected a count or 'auto'") from None
-
-
-def _quant(quant: str, int8: bool) -> str:
-    """--int8 is short for --quant int8; given with another --quant, one line."""
-    from edgekit.core.errors import UsageError
-
-    if int8 and quant not in ("none", "int8"):
-        raise UsageError(f"--int8 and --quant {quant} disagree: give one")
-    return "int8" if int8 else quant
-
-
-def _providers(value: str) -> list[str]:
-    return [p.strip() for p in value.split(",") if p.strip()]
-
-
-def _batches(batch: str | None, specs) -> list[int | None]:
-    """--batch; without it [None]: each model at the sizes it declares or is given
-    (--input-shape, --inputs), its batch axis (if any) 1 unless a given shape sets it."""
-    from edgekit.core.errors import UsageError
-
-    if batch is None:
-        return [None]
-    batches = int_list(batch, "--batch")
-    first = {s.dims[0] for s in specs if s.name is None}   # an unnamed shape: the first input
-    if first and set(batches) != first:
-        raise UsageError(f"--batch {batch} and the batch of --input-shape "
-                         f"({', '.join(map(str, sorted(first)))}) disagree: give it once")
-    return batches

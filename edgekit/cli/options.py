@@ -109,3 +109,48 @@ WeightsOpt = Annotated[Optional[str], typer.Option(
 ReportOpt = Annotated[Optional[Path], typer.Option(
     "--report", metavar="FILE.html", help="Also write this result as a self-contained HTML "
     "page (see 'edgekit report').", show_default=False)]
+
+
+# ---- option values shared by bench and profile ---------------------------------------
+
+def warmup_count(value: str) -> int | str:
+    """--warmup: a count of untimed calls (ASCII digits), or 'auto'."""
+    from edgekit.core.errors import UsageError
+    from edgekit.core.numbers import NumberError, read_number
+
+    if value.strip().lower() == "auto":
+        return "auto"
+    try:
+        return read_number(value, "--warmup", 0, integer=True)
+    except NumberError:
+        raise UsageError(f"--warmup {value}: expected a count or 'auto'") from None
+
+
+def quant_choice(quant: str, int8: bool) -> str:
+    """--int8 is short for --quant int8; given with another --quant, one line."""
+    from edgekit.core.errors import UsageError
+
+    if int8 and quant not in ("none", "int8"):
+        raise UsageError(f"--int8 and --quant {quant} disagree: give one")
+    return "int8" if int8 else quant
+
+
+def provider_list(value: str) -> list[str]:
+    """--provider cpu,cuda: the names, in order."""
+    return [p.strip() for p in value.split(",") if p.strip()]
+
+
+def batch_list(batch: str | None, specs) -> list[int | None]:
+    """--batch; without it [None]: each model at the sizes it declares or is given
+    (--input-shape, --inputs), its batch axis (if any) 1 unless a given shape sets it."""
+    from edgekit.cli.common import int_list
+    from edgekit.core.errors import UsageError
+
+    if batch is None:
+        return [None]
+    batches = int_list(batch, "--batch")
+    first = {s.dims[0] for s in specs if s.name is None}   # an unnamed shape: the first input
+    if first and set(batches) != first:
+        raise UsageError(f"--batch {batch} and the batch of --input-shape "
+                         f"({', '.join(map(str, sorted(first)))}) disagree: give it once")
+    return batches

@@ -20,9 +20,6 @@ from edgekit.cli.bench import (
     TopOpt,
     WarmupOpt,
     XnnpackOpt,
-    _batches,
-    _providers,
-    _quant,
 )
 from edgekit.cli.common import int_list, out, print_json, progress, wrote
 from edgekit.cli.knobs import with_knobs
@@ -34,6 +31,9 @@ from edgekit.cli.options import (
     PlotOpt,
     ProfileTargetArg,
     WeightsOpt,
+    batch_list,
+    provider_list,
+    quant_choice,
 )
 from edgekit.core import choices as C
 
@@ -133,11 +133,11 @@ def profile_cmd(
     _check_mode(ctx, lut)
     specs = parse_shapes(input_shape)
     opts = BenchOptions(runtimes=["litert" if lut else "onnxruntime"],
-                        providers=_providers(provider),
+                        providers=provider_list(provider),
                         threads=int_list(threads, "--threads") if threads else [1],
-                        batches=_batches(batch, specs), runs=runs, warmup=warmup,
+                        batches=batch_list(batch, specs), runs=runs, warmup=warmup,
                         cores=int_list(cores, "--cores") if cores else None,
-                        quant=_quant(quant, int8), input_shapes=specs, xnnpack=xnnpack,
+                        quant=quant_choice(quant, int8), input_shapes=specs, xnnpack=xnnpack,
                         feeds=load_feeds(inputs))
     opts.validate()
     one_thread = _one(opts.threads, "--threads") if threads else None
