@@ -8,6 +8,8 @@ from contextlib import contextmanager
 
 from rich.console import Console
 
+from edgekit.core.errors import one_line
+
 
 def _width(stream) -> int | None:
     """A terminal's own width (or COLUMNS, when it is a sane width: 20 to 100,000);
@@ -25,10 +27,25 @@ def _width(stream) -> int | None:
     return None if stream.isatty() else 10_000
 
 
+class _Console(Console):
+    """Rich's console, as edgekit prints: no emoji codes (a ``:abc:`` in a name the user
+    gave stays what it is), and a closed stdout (``| head -1``) ends the command quietly
+    with exit 141, as coreutils do (rich's own answer is a silent exit 1)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(highlight=False, emoji=False, **kwargs)
+
+    def on_broken_pipe(self) -> None:
+        from edgekit.core.errors import OutputClosed
+
+        self.quiet = True
+        raise OutputClosed()
+
+
 # Tables and results go to stdout; progress and warnings to stderr, so that
 # `--json > file` stays clean.
-out = Console(highlight=False, width=_width(sys.stdout))
-err = Console(stderr=True, highlight=False, width=_width(sys.stderr))
+out = _Console(width=_width(sys.stdout))
+err = _Console(stderr=True, width=_width(sys.stderr))
 
 
 @contextmanager
@@ -81,8 +98,8 @@ def progress(message: str):
     elif os.environ.get("EDGEKIT_QUIET") == "1":
         yield _stepping(lambda m: None, checkpoint)
     else:
-        yield _stepping(lambda m: err.print(f"edgekit: {eta(m)}", highlight=False,
-                                            markup=False), checkpoint)
+        yield _stepping(lambda m: err.print(f"edgekit: {one_line(eta(m))}",
+                                            markup=False, soft_wrap=True), checkpoint)
 
 
 def _stepping(show, checkpoint):
@@ -98,11 +115,16 @@ def wrote(path) -> None:
     stdout ('-')."""
     if str(path) == "-":
         return
-    err.print(f"wrote {path}", soft_wrap=True, highlight=False, markup=False)
+    err.print(f"wrote {one_line(path)}", soft_wrap=True, markup=False)
 
 
 def warn(message: str) -> None:
-    err.print(f"[bold yellow]warning:[/bold yellow] {message}", highlight=False)
+    """'warning: MESSAGE' on stderr, one line: the message is never read as markup and its
+    control characters are shown escaped (it often names a path the user gave)."""
+    from rich.text import Text
+
+    err.print(Text.assemble(("warning:", "bold yellow"), " ", one_line(message)),
+              soft_wrap=True)
 
 
 def print_json(data) -> None:

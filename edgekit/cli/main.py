@@ -2,15 +2,31 @@
 module of its own (analyze/build, export, bench, profile, models/profiles); they register
 on the app when imported (``_app``). Heavy imports (TensorFlow, onnxruntime) happen inside
 commands. This module imports nothing but the standard library at its top: ``main``
-installs the SIGINT/SIGTERM handlers first, so that a signal during the imports of the
-CLI itself is already one line and exit 130/143."""
+installs the SIGINT/SIGTERM/SIGHUP handlers first, so that a signal during the imports of
+the CLI itself is already one line and exit 130/143/129.
+
+Every error is one line (``core.errors.one_line``: control characters escaped, never Rich
+markup), an ``OSError`` that no command worded is named in words with its path
+(``core.errors.os_error``), a closed stdout ends the command quietly (exit 141, as
+coreutils), and ``--debug`` is accepted anywhere before ``--``."""
 
 import os
 import signal
 import sys
 from typing import Optional
 
-from edgekit.core.errors import EdgekitError, first_line
+from edgekit.core.errors import (
+    NAME_MAX,
+    PATH_MAX,
+    EdgekitError,
+    OutputClosed,
+    UsageError,
+    closed_output,
+    first_line,
+    one_line,
+    os_error,
+    quoted,
+)
 
 _METAVARS = {bool: "", int: "N", float: "X", str: "TEXT"}
 
@@ -84,6 +100,51 @@ def _reading(process_value, number, param):
     return process
 
 
+def _paths(command) -> None:
+    """Every path option and argument of every command (``Path`` or a list of them) is
+    checked before Typer sees it: an empty name, a name of more than 255 bytes or a path of
+    4,096 bytes or more (which no file system takes) is one usage line naming the option,
+    before any work, for options added later too."""
+    for sub in getattr(command, "commands", {}).values():
+        _paths(sub)
+    for param in command.params:
+        kind = str(getattr(getattr(param, "type_descriptor", None), "annotation", ""))
+        if "Path" in kind:
+            param.process_value = _checking_paths(param.process_value, param)
+
+
+def _checking_paths(process_value, param):
+    def process(ctx, value):
+        if value is not None:
+            for one in (value if isinstance(value, (list, tuple)) else [value]):
+                check_path_name(one, _option_name(param))
+        return process_value(ctx, value)
+
+    return process
+
+
+def _option_name(param) -> str:
+    return max(param.opts, key=len) if param.opts else param.name.upper()
+
+
+def check_path_name(value, option: str) -> None:
+    """One usage line for a path that no system call could take: empty, a name longer than
+    NAME_MAX bytes, a path of PATH_MAX bytes or more, a NUL byte."""
+    text = str(value) if not isinstance(value, bytes) else os.fsdecode(value)
+    if text == "":
+        raise UsageError(f"{option}: the file name is empty")
+    if "\x00" in text:
+        raise UsageError(f"{option} {quoted(text)}: a file name cannot hold a NUL byte")
+    raw = os.fsencode(text)
+    if len(raw) >= PATH_MAX:
+        raise UsageError(f"{option} {quoted(text)}: path too long ({len(raw):,} bytes; "
+                         f"at most {PATH_MAX - 1:,})")
+    longest = max(raw.split(b"/"), key=len)
+    if len(longest) > NAME_MAX:
+        raise UsageError(f"{option} {quoted(text)}: file name too long (a name of "
+                         f"{len(longest):,} bytes; at most {NAME_MAX} in a path)")
+
+
 def _app():
     """The Typer app with every command group registered (importing a group registers it)."""
     from edgekit.cli import (  # noqa: F401  (registers the commands)
@@ -108,32 +169,67 @@ def cli_command():
     command = typer.main.get_command(_app())
     _tidy_help(command)
     _numbers(command)
+    _paths(command)
     return command
 
 
-def _error(message: str) -> None:
+def _say(line: str) -> None:
+    """One line on stderr, exactly as given: no markup, no emoji, never wrapped; nothing
+    when stderr itself is gone (a closed terminal after SIGHUP)."""
     from edgekit.cli.common import err
 
-    err.print(f"edgekit: error: {message}", highlight=False, markup=False, soft_wrap=True)
+    try:
+        err.print(line, highlight=False, markup=False, emoji=False, soft_wrap=True)
+    except (OSError, ValueError):
+        pass
+
+
+def _error(message: str) -> None:
+    _say(f"edgekit: error: {one_line(message)}")
 
 
 def _interrupted() -> None:
-    """The one way a command stops for SIGINT or SIGTERM: one line, exit 130 or 143."""
-    from edgekit.cli.common import err
+    """The one way a command stops for SIGINT, SIGTERM or SIGHUP: one line, exit 128 + the
+    signal's number (130, 143, 129)."""
     from edgekit.core import interrupts
 
     interrupts.quiet_after()   # a second Ctrl-C does not cut this short
     signum = interrupts.seen() or signal.SIGINT
     name = interrupts.NAMES.get(signum, f"signal {signum}")
-    err.print(f"edgekit: interrupted ({name}); nothing half-written was left behind",
-              highlight=False, markup=False, soft_wrap=True)
+    _say(f"edgekit: interrupted ({name}); nothing half-written was left behind")
     sys.exit(128 + signum)
 
 
+def _output_closed() -> None:
+    """stdout's reader went away: no message (there is no one to read it; coreutils say
+    nothing either), exit 141 (128 + SIGPIPE). Python's own flush of stdout at exit would
+    fail again and print 'Exception ignored': stdout becomes /dev/null first."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        fd = None           # not a real descriptor (a test's capture): nothing to flush
+    if fd is not None:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, fd)
+        os.close(devnull)
+    raise OutputClosed()
+
+
+def _with_debug(args: list) -> tuple[list, bool]:
+    """``--debug`` anywhere before ``--`` (the catch-all line says "rerun with --debug":
+    a user adds it at the end), as the root option Typer knows."""
+    end = args.index("--") if "--" in args else len(args)
+    found = "--debug" in args[:end]
+    if not found:
+        return args, False
+    return ["--debug"] + [a for a in args[:end] if a != "--debug"] + args[end:], True
+
+
 def main(argv: Optional[list] = None) -> None:
-    """Entry point: one line and an exit code for every error, unless --debug. SIGINT and
-    SIGTERM stop the command through core.interrupts: an interrupt that a library
-    swallowed still stops it (exit 130/143), at the next step boundary or at the end."""
+    """Entry point: one line and an exit code for every error, unless --debug. SIGINT,
+    SIGTERM and SIGHUP stop the command through core.interrupts: an interrupt that a library
+    swallowed still stops it (exit 130/143/129), at the next step boundary or at the end.
+    A closed stdout ends it quietly (exit 141)."""
     from edgekit.core import interrupts
 
     restore = interrupts.install()   # first: before the CLI's own imports
@@ -145,10 +241,14 @@ def main(argv: Optional[list] = None) -> None:
         interrupts.checkpoint()   # swallowed on the way and never re-raised: still honoured
     except KeyboardInterrupt:
         _interrupted()
+    except OutputClosed:
+        raise
     except BaseException as e:
         if interrupts.seen() is not None and not (isinstance(e, SystemExit)
-                                                  and e.code in (130, 143)):
+                                                  and e.code in (129, 130, 143)):
             _interrupted()   # an error caused by the interrupt (a library wrapped it)
+        if closed_output(e):
+            _output_closed()
         raise
     finally:
         if argv is not None:   # in-process (tests): put back what was there; a console
@@ -160,8 +260,8 @@ def _main(argv: Optional[list]) -> None:
 
     from edgekit.core import interrupts
 
-    args = sys.argv[1:] if argv is None else argv
-    debug = "--debug" in args or os.environ.get("EDGEKIT_DEBUG") == "1"
+    args, debug = _with_debug(list(sys.argv[1:] if argv is None else argv))
+    debug = debug or os.environ.get("EDGEKIT_DEBUG") == "1"
     command = cli_command()
     try:
         code = command.main(args=args, prog_name="edgekit", standalone_mode=False)
@@ -173,24 +273,32 @@ def _main(argv: Optional[list]) -> None:
         sys.exit(e.exit_code)
     except (typer.Abort, KeyboardInterrupt):
         _interrupted()
-    except EdgekitError as e:
+    except Exception as e:
+        if closed_output(e):     # before --debug: a closed pipe is no error to trace
+            _output_closed()
         interrupts.checkpoint()   # an error that an interrupt caused is the interrupt
+        if isinstance(e, typer.TyperException):   # click usage errors: option, value
+            if type(e).__name__ == "NoArgsIsHelpError":
+                command.main(args=["--help"], prog_name="edgekit", standalone_mode=False)
+                sys.exit(2)
+            ctx = getattr(e, "ctx", None)
+            where = ctx.command_path if ctx is not None else "edgekit"
+            _error(f"{e.format_message()} (see '{where} --help')")
+            sys.exit(getattr(e, "exit_code", 2))
         if debug:
             raise
-        _error(str(e))
-        sys.exit(e.exit_code)
-    except typer.TyperException as e:  # click usage errors: bad option, bad value
-        interrupts.checkpoint()
-        if type(e).__name__ == "NoArgsIsHelpError":
-            command.main(args=["--help"], prog_name="edgekit", standalone_mode=False)
-            sys.exit(2)
-        ctx = getattr(e, "ctx", None)
-        where = ctx.command_path if ctx is not None else "edgekit"
-        _error(f"{e.format_message()} (see '{where} --help')")
-        sys.exit(getattr(e, "exit_code", 2))
-    except Exception as e:  # a bug or an unexpected library error: still one line
-        interrupts.checkpoint()
-        if debug:
-            raise
-        _error(f"{type(e).__name__}: {first_line(e)} (rerun with --debug for the traceback)")
-        sys.exit(1)
+        message, code = _worded(e)
+        _error(message)
+        sys.exit(code)
+
+
+def _worded(e: Exception) -> tuple[str, int]:
+    """An error's one line and exit code: edgekit's own as raised; an ``OSError`` no
+    command worded (a path or the machine), in words with its path; anything else (a bug or
+    an unexpected library error) by its type and first line."""
+    if isinstance(e, EdgekitError):
+        return str(e), e.exit_code
+    if isinstance(e, OSError):
+        worded = os_error(e)
+        return str(worded), worded.exit_code
+    return f"{type(e).__name__}: {first_line(e)} (rerun with --debug for the traceback)", 1

@@ -1,11 +1,14 @@
 """Interrupts, once, for every command (DESIGN.md, "Foundations").
 
-SIGINT (Ctrl-C) and SIGTERM (``kill``, a container stopping, a CI timeout) mean the same:
-stop at the next step boundary, leave nothing half-written, exit 130 (143 for SIGTERM).
+SIGINT (Ctrl-C), SIGTERM (``kill``, a container stopping, a CI timeout) and SIGHUP (the
+terminal or the ssh session closed) mean the same: stop at the next step boundary, leave
+nothing half-written, exit 128 + the signal's number (130, 143, 129).
 
-- :func:`install` (the CLI calls it first) makes both signals raise :class:`Interrupted`, a
-  ``KeyboardInterrupt``: every ``with``/``finally`` that removes a temporary file or folder
-  runs for SIGTERM as it does for Ctrl-C.
+- :func:`install` (the CLI calls it first) makes the three signals raise
+  :class:`Interrupted`, a ``KeyboardInterrupt``: every ``with``/``finally`` that removes a
+  temporary file or folder runs for SIGTERM and SIGHUP as it does for Ctrl-C. A signal that
+  is ignored when edgekit starts stays ignored (``nohup edgekit ...`` keeps running when
+  the terminal closes).
 - The signal is *remembered*. A library may swallow the exception (a broad ``except``, a
   finalizer, a wrapper that re-raises it as its own error); :func:`checkpoint`, called at
   every step boundary (each progress message, before each file is committed) and once more
@@ -23,8 +26,12 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-SIGNALS = (signal.SIGINT, signal.SIGTERM)
-NAMES = {signal.SIGINT: "Ctrl-C (SIGINT)", signal.SIGTERM: "SIGTERM"}
+SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+NAMES = {signal.SIGINT: "Ctrl-C (SIGINT)", signal.SIGTERM: "SIGTERM",
+         signal.SIGHUP: "SIGHUP, the terminal closed"}
+# what the signals do when nobody handles them: where they still do that, edgekit handles them
+DEFAULTS = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: signal.SIG_DFL,
+            signal.SIGHUP: signal.SIG_DFL}
 
 
 class Interrupted(KeyboardInterrupt):
@@ -74,17 +81,16 @@ def _unraisable(previous: Callable) -> Callable:
 
 
 def install() -> Callable[[], None]:
-    """Make SIGINT and SIGTERM stop the command by :class:`Interrupted` (where their
-    handling is Python's default: a test harness' own is kept). Returns a function that
-    restores what was there."""
+    """Make SIGINT, SIGTERM and SIGHUP stop the command by :class:`Interrupted` (where
+    their handling is Python's default: a test harness' own is kept, an ignored signal stays
+    ignored). Returns a function that restores what was there."""
     global _seen, _deferring, _active
     _seen, _deferring, _active = None, 0, True
     saved: dict = {}
-    defaults = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: signal.SIG_DFL}
     for signum in SIGNALS:
         try:
             current = signal.getsignal(signum)
-            if current is defaults[signum] or current is _handler:
+            if current is DEFAULTS[signum] or current is _handler:
                 signal.signal(signum, _handler)
                 saved[signum] = current
         except ValueError:      # not the main thread: nothing to install

@@ -132,26 +132,30 @@ def totals_lines(report: Report) -> list[tuple[str, str]]:
 
 def render_table(report: Report, console, layers: bool = True) -> None:
     from rich.table import Table
+    from rich.text import Text
 
     m = report.model
     title = (f"{m.get('target', m['name'])}  input {shape(m['input_shape'])}  "
              f"{batch_label(report)}  {report.act_dtype or 'dtypes as stored'}  "
              f"({m['source']}, {m['format']})")
     if layers:
-        table = Table(title=title, title_justify="left", pad_edge=False, box=None,
+        # piped, the title is one line (not wrapped at the table's width); names from the
+        # file are text, never markup
+        heading = Text(title, no_wrap=not console.is_terminal, overflow="ignore")
+        table = Table(title=heading, title_justify="left", pad_edge=False, box=None,
                       header_style="bold")
         for col, just in (("#", "right"), ("layer", "left"), ("op", "left"),
                           ("output", "left"), ("params", "right"), ("MACs", "right"),
                           ("act", "right")):
             table.add_column(col, justify=just, no_wrap=col != "layer", overflow="fold")
         for r in report.layers:
-            table.add_row(str(r.index), r.name, r.op + ("" if r.counted else " (?)"),
+            table.add_row(str(r.index), Text(r.name), r.op + ("" if r.counted else " (?)"),
                           shape(r.output_shape), si(r.params) if r.params else "",
                           si(r.macs * report.multiplier) if r.macs else "",
                           "view" if r.alias else nbytes(report.activation_bytes(r)))
         console.print(table)
     else:
-        console.print(f"[bold]{title}[/bold]")
+        console.print(Text(title, style="bold"), soft_wrap=True)
     for key, value in totals_lines(report):
         console.print(f"[bold]{key:>17}[/bold]  {value}")
     if layers:  # --summary: totals only

@@ -1,13 +1,15 @@
-"""The fault harness of issue 21: SIGINT and SIGTERM at seeded random moments of export,
+"""The fault harness of issue 21: SIGINT, SIGTERM and SIGHUP at seeded random moments of export,
 sweep (local executor), profile and analyze, each run as a user runs it (a process of its
 own, in a session of its own, with the default signal handling a shell gives).
 
 Each command runs once to the end first: how long it takes after edgekit has installed its
 signal handlers (read from /proc/PID/status) sizes the moments, and what it writes is the
-reference for a complete output. Then a few runs (seeded: the same moments every time) get
-SIGINT or SIGTERM after a random fraction of that time. After every run:
+reference for a complete output. Then three runs (seeded: the same moments every time) get
+SIGINT, SIGTERM and SIGHUP (a closed terminal) after a random fraction of that time. After
+every run:
 
-- an interrupted run exits 130 (SIGINT) or 143 (SIGTERM) with one line, no traceback;
+- an interrupted run exits 130 (SIGINT), 143 (SIGTERM) or 129 (SIGHUP) with one line, no
+  traceback;
 - $TMPDIR (a fresh folder) and the working folder hold nothing new, no process of its
   session is left;
 - each output is absent or complete (an export folder: exactly its manifest's files with
@@ -40,11 +42,12 @@ pytestmark = pytest.mark.slow
 
 EDGEKIT = [sys.executable, "-c", "from edgekit.cli.main import main; main()"]
 SEED = 21
-RUNS = 3                    # interrupted runs per command (the first SIGINT, the second SIGTERM)
+SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)   # one interrupted run each
 EARLIEST, LATEST = 0.0, 0.7      # of the complete run's time (its start-up included)
 WAIT = 300                  # seconds a run may take at most (a loaded 2-core machine)
 LINE = "edgekit: interrupted ({}); nothing half-written was left behind"
-NAMES = {signal.SIGINT: "Ctrl-C (SIGINT)", signal.SIGTERM: "SIGTERM"}
+NAMES = {signal.SIGINT: "Ctrl-C (SIGINT)", signal.SIGTERM: "SIGTERM",
+         signal.SIGHUP: "SIGHUP, the terminal closed"}
 
 
 # ---- running edgekit and signalling it ----------------------------------------------------
@@ -73,8 +76,8 @@ class Run:
 
 def _default_signals():
     """What a shell gives a command (pytest-xdist's workers ignore SIGINT)."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    for signum in SIGNALS:
+        signal.signal(signum, signal.SIG_DFL)
 
 
 def handles_sigterm(pid: int) -> bool:
@@ -273,10 +276,8 @@ def test_interrupts_at_random_moments(models, tmp_path, name):
     check_run(command, reference, full, hashes, None, None)
     assert full.handled, "edgekit never installed a SIGTERM handler: SIGTERM would kill it"
     rng = random.Random(f"{SEED}-{name}")
-    signals = [signal.SIGINT, signal.SIGTERM] + [rng.choice([signal.SIGINT, signal.SIGTERM])
-                                                 for _ in range(RUNS - 2)]
     interrupted = 0
-    for n, signum in enumerate(signals):
+    for n, signum in enumerate(SIGNALS):
         after = rng.uniform(EARLIEST, LATEST) * full.seconds
         for attempt in range(3):    # a machine less loaded than for the complete run may
             case = tmp_path / f"run{n}.{attempt}-{signal.Signals(signum).name}-{after:.2f}s"
@@ -286,7 +287,8 @@ def test_interrupts_at_random_moments(models, tmp_path, name):
                 break
             after /= 3
         interrupted += run.code == 128 + signum
-    assert interrupted >= RUNS - 1, f"only {interrupted} of {RUNS} runs were interrupted"
+    assert interrupted >= len(SIGNALS) - 1, \
+        f"only {interrupted} of {len(SIGNALS)} runs were interrupted"
 
 
 # ---- an interrupt that the converter swallows ----------------------------------------------

@@ -196,22 +196,44 @@ def test_a_silenced_descriptor_is_restored_whenever_the_signal_lands(handlers, t
     assert (after.st_dev, after.st_ino) == (before.st_dev, before.st_ino)
 
 
-def test_the_cli_names_the_signal_and_exits_128_plus_it(cli, monkeypatch):
+@pytest.mark.parametrize("signum, code, name", [
+    (signal.SIGINT, 130, "Ctrl-C (SIGINT)"), (signal.SIGTERM, 143, "SIGTERM"),
+    (signal.SIGHUP, 129, "SIGHUP, the terminal closed")])
+def test_the_cli_names_the_signal_and_exits_128_plus_it(cli, monkeypatch, signum, code, name):
     from edgekit.report import catalog
 
+    if signal.getsignal(signum) is not I.DEFAULTS[signum]:
+        pytest.skip("this test runner handles the signal itself")
+
     def stopped(*a, **k):
-        if signal.getsignal(signal.SIGTERM) is not I._handler:
-            pytest.skip("this test runner handles SIGTERM itself")
-        signal.raise_signal(signal.SIGTERM)
+        assert signal.getsignal(signum) is I._handler, "edgekit did not handle the signal"
+        signal.raise_signal(signum)
         for _ in range(10**6):
             pass
 
     monkeypatch.setattr(catalog, "render_models", stopped)
     r = cli("models")
-    assert r.code == 143
-    assert r.err_lines == ["edgekit: interrupted (SIGTERM); nothing half-written was left "
+    assert r.code == code
+    assert r.err_lines == [f"edgekit: interrupted ({name}); nothing half-written was left "
                            "behind"]
     assert Path(".").resolve().exists()
+
+
+def test_an_ignored_sighup_stays_ignored():
+    """`nohup edgekit ...`: a closed terminal must not stop a command whose SIGHUP the user
+    chose to ignore."""
+    previous = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        restore = I.install()
+        try:
+            assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+            signal.raise_signal(signal.SIGHUP)
+            I.checkpoint()                   # nothing raised, nothing remembered
+            assert I.seen() is None
+        finally:
+            restore()
+    finally:
+        signal.signal(signal.SIGHUP, previous)
 
 
 def test_a_finished_command_leaves_nothing_that_stops_the_next_one(handlers):
