@@ -101,7 +101,7 @@ def measure_table(grid: Grid, method, threads: int | None = None, xnnpack: bool 
     """Measure every distinct kernel of the grid's models once (and each model whole),
     on this machine or a ``device``; write the table; return it."""
     from edgekit.core.files import write_text
-    from edgekit.services.profile import isolate_files
+    from edgekit.services.isolation import isolate_files
 
     path, board, name = check_table(grid, device, name, output)
     configs = config_files(grid, notify)
