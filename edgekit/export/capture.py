@@ -121,8 +121,8 @@ def tflite_graph(path: Path | None, content: bytes | None = None):
 def _tflite_batches(it, x: np.ndarray):
     """Feed ``x`` in batches (one sample at a time where the file fixes the batch); yield
     after each invoke."""
-    from edgekit.runtimes.base import quantize
     from edgekit.runtimes.litert import TFLiteRunner
+    from edgekit.runtimes.tensors import quantize
 
     d = it.get_input_details()[0]
     spec = TFLiteRunner._spec(d)

@@ -209,8 +209,8 @@ def interpreter(path=None, content=None, threads=None, xnnpack=True, keep_all=Fa
 
 def _seeded_inputs(it, seed: int) -> list:
     """Seeded uniform inputs in [-1, 1] (quantized where the model wants integers), set."""
-    from edgekit.runtimes.base import quantize
     from edgekit.runtimes.litert import TFLiteRunner
+    from edgekit.runtimes.tensors import quantize
 
     rng = np.random.default_rng(seed)
     fed = []

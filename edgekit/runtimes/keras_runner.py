@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgekit.runtimes.base import IOSpec
+from edgekit.runtimes.tensors import IOSpec
 
 
 class KerasRunner:

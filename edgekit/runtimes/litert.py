@@ -9,7 +9,7 @@ import numpy as np
 
 from edgekit.core.errors import ModelFileError, UsageError, first_line
 from edgekit.core.quiet import quiet_stderr
-from edgekit.runtimes.base import IOSpec, dequantize, quantize
+from edgekit.runtimes.tensors import IOSpec, dequantize, quantize
 
 
 def interpreter_class():

@@ -14,8 +14,8 @@ from dataclasses import asdict, dataclass, field
 
 from edgekit.core.shapes import ShapeSpec, format_dims
 from edgekit.core.stats import median_ci, summarize
-from edgekit.runtimes.base import call_inputs
 from edgekit.runtimes.env import state
+from edgekit.runtimes.tensors import call_inputs
 from edgekit.runtimes.timing import measure, rss_bytes
 
 HOT_RISE_C = 10.0       # a setting that heated the board this much is flagged

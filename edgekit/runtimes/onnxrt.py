@@ -15,7 +15,7 @@ import numpy as np
 from edgekit.core.errors import ModelFileError, UsageError, first_line
 from edgekit.core.files import temp_folder
 from edgekit.core.shapes import format_dims
-from edgekit.runtimes.base import IOSpec, call_inputs
+from edgekit.runtimes.tensors import IOSpec, call_inputs
 
 # onnxruntime names element types as ONNX does ('tensor(float)', 'tensor(bool)'); numpy
 # knows all but these two by the same name
