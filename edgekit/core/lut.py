@@ -215,13 +215,13 @@ class Table:
                         exclude: set[int] = frozenset(), interval: bool = True) -> dict:
         """The prediction of a model given as (name, op, kernel key, MACs) rows."""
         ops, how = [], {"measured": 0, "scaled": 0, "borrowed": 0, "missing": 0}
-        notes: dict[str, None] = {}
+        notes: dict[str, list[str]] = {}       # kernel type -> its kernels' notes
         for name, op, key, macs in rows:
             k = self.kernel(key, macs, exclude)
             found = k.how if k.how in how else "scaled"
             how[found] += 1
             if k.note:
-                notes[f"{k.kernel_type}: {k.note}"] = None
+                notes.setdefault(k.kernel_type, []).append(k.note)
             ops.append({"name": name, "op": op, "ms": k.ms, "found": found,
                         "note": k.note})
         total = sum(o["ms"] for o in ops)
@@ -231,7 +231,8 @@ class Table:
             a, b = self.correction(dtype, exclude | set(range(len(self.data["models"]))))
             ms = total
         out = {"ms": ms, "sum_ms": total, "correction": {"scale": a, "offset_ms": b}, **how,
-               "notes": list(notes), "ops": ops, "table": self.name,
+               "notes": [f"{t} ({len(n)} op{'s' if len(n) > 1 else ''}): {n[0]}"
+                         for t, n in notes.items()], "ops": ops, "table": self.name,
                "path": str(self.path) if self.path else None,
                "threads": self.data.get("threads"), "provider": self.data.get("provider"),
                "table_noise": self.noise(dtype)}
@@ -251,14 +252,15 @@ class Table:
 
     def loo_errors(self, dtype: str, exclude: set[int] = frozenset()) -> list[float]:
         """log(whole / predicted) of every model of ``dtype`` (outside ``exclude``) timed
-        whole, each predicted as if the table had never seen it."""
+        whole (not estimated: core.lut_adapt), each predicted as if the table had never
+        seen it."""
         key = (dtype, frozenset(exclude))
         if key not in self._errors:
             errs = []
             for n, m in enumerate(self.data["models"]):
                 kernels = self.model_kernels(n)
                 if (n in exclude or m.get("dtype") != dtype or not m.get("whole_ms")
-                        or kernels is None):
+                        or m.get("whole_estimated") or kernels is None):
                     continue
                 rows = [("", "", k, macs) for k, macs, c in kernels for _ in range(c)]
                 p = self.predict_kernels(rows, dtype, set(exclude) | {n}, interval=False)

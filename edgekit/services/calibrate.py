@@ -10,11 +10,11 @@ of the profile, not written as "unknown" or 0."""
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from pathlib import Path
 
 from edgekit.core.errors import UsageError
+from edgekit.core.numbers import dumps
 from edgekit.export import cache
 from edgekit.export.pipeline import ExportJob, ExportOptions, export
 from edgekit.runtimes.peaks import COPY_MIB
@@ -135,7 +135,7 @@ def _measured(name, runtime, threads, fc, runs, copy_mib, result, fp, path, how)
 
 
 def _s(v) -> str:
-    return json.dumps(str(v), ensure_ascii=False)
+    return dumps(str(v), ensure_ascii=False)
 
 
 def _g(v: float) -> str:
@@ -194,3 +194,85 @@ storage_bytes = {m["storage_bytes"]}   # free space in the home folder
 [device]
 {lines}
 '''
+
+
+def sample_jobs(data: dict, kernels: list[int], models: list[int], notify=lambda m: None
+                ) -> list[tuple[Path, list[int], bool, list[int], int | None]]:
+    """What to time for a sample of a reference table: per model file, the op positions
+    of the sampled kernels it holds (each kernel from the first model that has it) and
+    whether the model is timed whole. Files come from the table where they exist here,
+    else from the export cache (exported again from the model's knobs).
+    [(file, positions, whole, kernel indices, model index or None)]."""
+    from edgekit.core import lut as L
+    from edgekit.readers.tflite_reader import read_tflite
+
+    want: dict[int, list[int]] = {}
+    for i in kernels:
+        want.setdefault(data["kernels"][i]["sources"][0], []).append(i)
+    for n in models:
+        want.setdefault(n, [])
+    jobs = []
+    for n, idx in sorted(want.items()):
+        path = _model_file(data["models"][n], notify)
+        keys = [L.key_of(r) for r in read_tflite(path)[0] if r.op != "INPUT"]
+        found = [(keys.index(data["kernels"][i]["key"]), i) for i in idx
+                 if data["kernels"][i]["key"] in keys]
+        jobs.append((path, [p for p, _ in found], n in models, [i for _, i in found],
+                     n if n in models else None))
+    return jobs
+
+
+def _model_file(m: dict, notify) -> Path:
+    from edgekit.services.export import cached_export
+    from edgekit.services.targets import resolve_target
+
+    if m.get("file") and Path(m["file"]).is_file():
+        return Path(m["file"])
+    knobs = m.get("knobs") or {k: m[k] for k in ("alpha", "resolution") if m.get(k)}
+    return cached_export(resolve_target(m["model"], knobs, None), m["quant"], notify,
+                         runtimes=("litert",))["litert"]
+
+
+def calibrate_table(reference: Path, per_type: int, method, output: Path | None = None,
+                    device: str | None = None, threads: int | None = None,
+                    xnnpack: bool = True, notify=lambda m: None) -> dict:
+    """A latency table for this machine (or ``device``) adapted from ``reference`` (a
+    table measured elsewhere) after timing ``per_type`` of its kernels per kernel type and
+    two models per dtype whole (core.lut_adapt); written as NAME.lut.json beside the
+    profiles (NAME: the device's, or 'host'). Returns the table, with 'seconds'."""
+    import time
+
+    from edgekit.core import lut as L
+    from edgekit.core import lut_adapt as A
+    from edgekit.core.files import note_input, write_text
+    from edgekit.services.isolation import isolate_files
+    from edgekit.services.lut import Grid, check_table
+
+    note_input(reference)
+    ref = L.Table.load(reference)
+    path, board, name = check_table(Grid(models=[]), device, None, output)
+    t0 = time.monotonic()
+    jobs = sample_jobs(ref.data, A.choose_kernels(ref.data, per_type),
+                       A.choose_models(ref.data), notify)
+    notify(f"Timing {sum(len(j[1]) for j in jobs)} kernels and "
+           f"{sum(j[2] for j in jobs)} models of {reference.name}")
+    done, where, error = isolate_files([(p, pos, whole) for p, pos, whole, _, _ in jobs],
+                                       threads, xnnpack, method, board, notify)
+    if error is not None:
+        raise error
+    kernel_ms, whole_ms = {}, {}
+    for j, prof in done:
+        _, positions, _, idx, n = jobs[j]
+        by_position = {o["position"]: o.get("ms") for o in prof["ops"]}
+        kernel_ms.update({i: by_position[p] for p, i in zip(positions, idx, strict=True)
+                          if by_position.get(p)})
+        if n is not None and prof.get("whole"):
+            whole_ms[n] = prof["whole"]["ms"]
+    table = {**A.adapt(ref.data, kernel_ms, whole_ms), "name": name,
+             "threads": threads, "provider": "xnnpack" if xnnpack else "builtin",
+             "runs": method.runs, "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+             "seconds": round(time.monotonic() - t0, 1), "reference": str(reference),
+             **where}
+    write_text(path, dumps(table))
+    table["path"] = str(path)
+    return table

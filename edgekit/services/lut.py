@@ -4,13 +4,13 @@ a grid of knobs, each timed alone in LiteRT) and predict models from it
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from edgekit.core import lut as L
 from edgekit.core.errors import UsageError
+from edgekit.core.numbers import dumps
 
 # the grids of the issue: MobileNet v1 and v2 over their published width multipliers and
 # the resolutions 96..224
@@ -25,16 +25,23 @@ class Grid:
     alphas: list[float] | None = None          # None: each model's own list
     resolutions: list[int] = field(default_factory=lambda: list(DEFAULT_RESOLUTIONS))
     quants: list[str] = field(default_factory=lambda: ["none", "int8"])
+    # a model's own knob settings instead of alphas x resolutions (the families whose
+    # knobs are variants: mobilenet_v3, efficientnet_lite, mobilenet_v4)
+    knobs: dict[str, list[dict]] = field(default_factory=dict)
 
-    def configs(self) -> list[tuple[str, float, int, str]]:
+    def configs(self) -> list[tuple[str, dict, str]]:
+        """(model, knobs, quant) of every config."""
         out = []
         for model in self.models:
+            if model in self.knobs:
+                out += [(model, k, q) for k in self.knobs[model] for q in self.quants]
+                continue
             alphas = self.alphas or DEFAULT_GRID.get(model)
             if alphas is None:
                 raise UsageError(f"--lut {model}: give --lut-alpha (the default grid knows "
                                  f"{', '.join(DEFAULT_GRID)})")
-            out += [(model, a, r, q) for a in alphas for r in self.resolutions
-                    for q in self.quants]
+            out += [(model, {"alpha": a, "resolution": r}, q) for a in alphas
+                    for r in self.resolutions for q in self.quants]
         return out
 
 
@@ -62,8 +69,8 @@ def config_files(grid: Grid, notify) -> list[dict]:
     from edgekit.services.export import cached_export
     from edgekit.services.targets import resolve_target
 
-    configs = [(resolve_target(model, {"alpha": alpha, "resolution": res}, None), quant)
-               for model, alpha, res, quant in grid.configs()]    # all checked first
+    configs = [(resolve_target(model, knobs, None), quant)
+               for model, knobs, quant in grid.configs()]    # all checked first
     out = []
     for n, (target, quant) in enumerate(configs):
         notify(f"[{n + 1}/{len(configs)}] {target.describe()} ({quant})")
@@ -71,6 +78,7 @@ def config_files(grid: Grid, notify) -> list[dict]:
         records = [r for r in read_tflite(path)[0] if r.op != "INPUT"]
         out.append({"model": target.name, "alpha": target.knobs.get("alpha"),
                     "resolution": target.knobs.get("resolution"), "quant": quant,
+                    "knobs": {k: v for k, v in target.knobs.items() if k != "classes"},
                     "dtype": DTYPE_OF_QUANT[quant], "path": path, "records": records,
                     "describe": target.describe()})
     return out
@@ -86,8 +94,8 @@ def check_table(grid: Grid, device: str | None, name: str | None,
     from edgekit.core.files import check_writable, plain_name
     from edgekit.services.targets import resolve_target
 
-    for model, alpha, res, _ in grid.configs():
-        resolve_target(model, {"alpha": alpha, "resolution": res}, None)
+    for model, knobs, _ in grid.configs():
+        resolve_target(model, knobs, None)
     board = get_device(device) if device else None
     name = plain_name(name, "--lut-name") if name is not None else \
         board.name if board else "host"
@@ -135,7 +143,7 @@ def measure_table(grid: Grid, method, threads: int | None = None, xnnpack: bool 
              "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
              "seconds": round(time.monotonic() - t0, 1), **where,
              "models": models, "kernels": kernels}
-    write_text(path, json.dumps(table, indent=1))
+    write_text(path, dumps(table, indent=1))
     table["path"] = str(path)
     return table
 
@@ -151,7 +159,8 @@ def model_row(c: dict, prof: dict, kernels: list[dict]) -> dict:
     sums = [kernels[index[k]]["ms"] if k in index else None for k in keys]
     whole = prof.get("whole")
     return {"model": c["model"], "alpha": c["alpha"], "resolution": c["resolution"],
-            "quant": c["quant"], "dtype": c["dtype"], "file": str(c["path"]),
+            "knobs": c["knobs"], "quant": c["quant"], "dtype": c["dtype"],
+            "file": str(c["path"]),
             "whole_ms": whole["ms"] if whole else None,
             "whole_ci95_ms": whole.get("ci95_ms") if whole else None,
             "sum_ms": sum(sums) if None not in sums else None,

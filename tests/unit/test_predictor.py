@@ -200,3 +200,46 @@ def test_kernels_without_a_measured_neighbour_are_flagged():
     assert k.how == "borrowed" and "kernel of float32" in k.note
     assert L.Table("e", {**t8.data, "kernels": []}).kernel(
         L.key_of(hs), 0).how == "missing"
+
+
+def test_a_new_machine_from_a_small_sample():
+    """LitePred-style: the reference table's kernel types scale by what a few sampled
+    kernels say; the new machine here runs convolutions 2x faster, depthwise kernels 1.5x
+    slower with a steeper law in the work, and has another whole-vs-sum line."""
+    from edgekit.core import lut_adapt as A
+
+    ref = make_table(GRID)
+    new_line = {"float32": (0.8, 0.1), "int8": (1.2, 0.05)}
+    new = make_table(GRID, line=new_line)
+    for e in new.data["kernels"]:
+        if e["kind"].startswith("CONV_2D"):
+            e["ms"] *= 0.5
+        elif e["kind"].startswith("DEPTHWISE"):
+            e["ms"] *= 1.5 * (e["work"] / 1e6) ** 0.05
+    pick = A.choose_kernels(ref.data, 4)
+    kinds = {M.parse_key(ref.data["kernels"][i]["key"]).type for i in pick}
+    assert len(kinds) == 6 and len(pick) == 4 * 6      # 4 of each type, fp32 and int8
+    works = [e["work"] for e in ref.data["kernels"] if e["kind"].startswith("CONV_2D|int8")]
+    chosen = [ref.data["kernels"][i]["work"] for i in pick
+              if ref.data["kernels"][i]["kind"].startswith("CONV_2D|int8")]
+    assert min(chosen) == min(works) and max(chosen) == max(works)
+    models = A.choose_models(ref.data, 2)
+    assert len(models) == 4
+    # the sampled kernels and models measured on the new machine (the same keys)
+    by_key = {e["key"]: e["ms"] for e in new.data["kernels"]}
+    sums = {n: sum(new.data["kernels"][i]["ms"] * c for i, c in m["kernels"])
+            for n, m in enumerate(new.data["models"])}
+    wholes = {n: new_line[ref.data["models"][n]["dtype"]][0] * sums[n]
+              + new_line[ref.data["models"][n]["dtype"]][1] for n in models}
+    adapted = L.Table("a", A.adapt(ref.data, {i: by_key[ref.data["kernels"][i]["key"]]
+                                              for i in pick}, wholes))
+    for e in adapted.data["kernels"]:          # every kernel on the new machine's law
+        assert e["ms"] == pytest.approx(by_key[e["key"]], rel=0.01)
+    assert sum(not m["whole_estimated"] for m in adapted.data["models"]) == 4
+    rs = mobile_net(0.6, 176, "int8")
+    truth = 1.2 * sum(law_ms(r) * (0.5 if r.op == "CONV_2D" else 1.5 * (r.macs / 1e6) ** 0.05
+                                   if r.macs else 1.0) for r in rs) + 0.05
+    p = adapted.predict(rs, "int8")
+    assert p["ms"] == pytest.approx(truth, rel=0.03)
+    # two models of a dtype timed whole here: too few for an interval, and said so
+    assert p["interval_ms"] is None and p["interval_from"] == 2
