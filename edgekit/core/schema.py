@@ -23,7 +23,7 @@ from typing import Any
 
 from edgekit.core import reading
 from edgekit.core.errors import UsageError
-from edgekit.core.numbers import NumberError, describe, read_number
+from edgekit.core.numbers import NumberError, describe, dumps, read_number
 
 
 class SchemaError(UsageError):
@@ -45,7 +45,7 @@ def got(value) -> str:
     if isinstance(value, int | float):
         return f"{value:g}" if isinstance(value, float) else str(value)
     if isinstance(value, str):
-        text = json.dumps(value, ensure_ascii=True)
+        text = dumps(value, ensure_ascii=True)
         return text if len(text) <= 42 else text[:40] + "…\""
     if isinstance(value, dict):
         return f"a table of {len(value)} key(s)" if value else "an empty table"
@@ -56,7 +56,7 @@ def got(value) -> str:
 
 def key_path(parent: str, key) -> str:
     k = str(key)
-    k = k if _PLAIN_KEY.match(k) else json.dumps(k, ensure_ascii=True)
+    k = k if _PLAIN_KEY.match(k) else dumps(k, ensure_ascii=True)
     return f"{parent}.{k}" if parent else k
 
 

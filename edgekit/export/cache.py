@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 
 from edgekit.core.choices import RUNTIME_OF_FORMAT
+from edgekit.core.numbers import dumps
 from edgekit.core.versions import TOOL_PACKAGES, package_versions
 
 
@@ -23,7 +24,7 @@ def cache_dir() -> Path:
 
 def versions_digest() -> str:
     """12 hex digits that change whenever edgekit or a converter/runtime version does."""
-    text = json.dumps(package_versions(TOOL_PACKAGES), sort_keys=True)
+    text = dumps(package_versions(TOOL_PACKAGES), sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 

@@ -11,13 +11,14 @@ from pathlib import Path
 
 from edgekit.core.errors import UsageError
 from edgekit.core.files import sha256_file
+from edgekit.core.numbers import dumps
 
 MANIFEST = "manifest.json"
 MANIFEST_KIND = "edgekit export manifest"   # the marker of a manifest edgekit wrote
 
 
 def _identity(meta: dict) -> tuple:
-    return tuple(json.dumps(meta.get(k), sort_keys=True)
+    return tuple(dumps(meta.get(k), sort_keys=True)
                  for k in ("name", "source", "path", "knobs", "weights_file"))
 
 

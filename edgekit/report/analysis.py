@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import csv
-import json
 from pathlib import Path
 
 from edgekit.core.counting import CONVENTIONS
 from edgekit.core.files import write_output
+from edgekit.core.numbers import dumps
 from edgekit.core.records import Report
 from edgekit.core.units import nbytes, shape, si
 from edgekit.report.figures import save_figure
@@ -17,7 +17,7 @@ CSV_FIELDS = ("index", "name", "op", "inputs", "output_shape", "params", "traina
 
 
 def to_json(report: Report, estimate: dict | None = None, schedule=None) -> str:
-    return json.dumps(to_document(report, estimate, schedule), indent=2)
+    return dumps(to_document(report, estimate, schedule), indent=2)
 
 
 def to_document(report: Report, estimate: dict | None = None, schedule=None) -> dict:

@@ -9,10 +9,10 @@ axis has its unit.
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+from edgekit.core.numbers import dumps
 from edgekit.core.units import nbytes, si
 from edgekit.report.html_parts import Plot, bar, esc, kv, num, table, ticks
 
@@ -348,7 +348,7 @@ def bench_section(doc: dict, source: str, n: int) -> str:
         rows.append(row)
     env = doc.get("environment") or {}
     where = (doc.get("device") or {}).get("name") or "this machine"
-    fp = kv([(k, v if not isinstance(v, dict | list) else json.dumps(v))
+    fp = kv([(k, v if not isinstance(v, dict | list) else dumps(v))
               for k, v in env.items()][:24])
     return _section(f"bench-{n}", f"Benchmark on {where}", table(
         cols, rows, numeric={"threads", "batch", "p50 ms", "p90 ms", "p99 ms", "GMAC/s",

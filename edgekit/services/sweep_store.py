@@ -11,9 +11,10 @@ it) is here: resuming never depends on a cache that may have been cleared.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from pathlib import Path
+
+from edgekit.core.numbers import dumps
 
 STORE = "sweep.jsonl"
 
@@ -22,7 +23,7 @@ def stage_key(config: dict, settings: dict) -> str:
     """The store key of a stage: the config, what the stage depends on, the tool versions."""
     from edgekit.export.cache import versions_digest
 
-    text = json.dumps({"config": config["id"], **settings, "tools": versions_digest()},
+    text = dumps({"config": config["id"], **settings, "tools": versions_digest()},
                       sort_keys=True)
     return f"{config['id']}-{hashlib.sha256(text.encode()).hexdigest()[:12]}"
 
@@ -108,8 +109,6 @@ class Store:
         self._cut_at = None
 
     def add(self, stage: str, key: str, result: dict) -> None:
-        from edgekit.core.numbers import dumps
-
         self.path.parent.mkdir(parents=True, exist_ok=True)
         line = dumps({"stage": stage, "key": key, "result": result})
         self._repair()
