@@ -9,19 +9,25 @@ from pathlib import Path
 from edgekit.core import shapes
 from edgekit.core.errors import ModelFileError, UsageError, first_line
 from edgekit.core.shapes import ShapeSpec
+from edgekit.readers.onnx_stored import check_functions, load_stored_data
 
 
 def load_onnx(path: Path):
+    """The model, its external data read (each file registered as an input of the command,
+    and read no further than the sizes its tensors declare), every stored tensor holding
+    the data its dims declare, the graph in order, its local functions not recursive."""
     import onnx
 
     try:
-        model = onnx.load(str(path))
+        model = onnx.load(str(path), load_external_data=False)
     except Exception as e:  # protobuf DecodeError and friends
         raise ModelFileError(f"cannot read ONNX model {path}: {first_line(e)}") from e
     if not model.graph.node:
         raise ModelFileError(f"cannot read ONNX model {path}: the graph has no nodes")
+    load_stored_data(model, path)
     _check_order(model, path)
     _check_sizes(model, path)
+    check_functions(model, path)
     return model
 
 

@@ -17,6 +17,7 @@ from edgekit.core import counting as C
 from edgekit.core.errors import ModelFileError, UsageError
 from edgekit.core.ops import TFLITE_WEIGHT_DECODERS, Geometry, Kind, count
 from edgekit.core.records import LayerRecord
+from edgekit.core.shapes import MAX_DIM
 from edgekit.core.tflite_ops import (
     CALLS,
     KINDS,
@@ -45,10 +46,31 @@ def load_flatbuffer(path: Path):
         raise ModelFileError(f"cannot read TFLite model {path}: not a TFLite flatbuffer "
                              "(no TFL3 identifier)")
     try:
-        return S.ModelT.InitFromPackedBuf(data, 0)
+        model = S.ModelT.InitFromPackedBuf(data, 0)
     except Exception as e:  # flatbuffers raises struct/index errors on truncated files
         raise ModelFileError(f"cannot read TFLite model {path}: corrupt or truncated "
                              f"flatbuffer ({type(e).__name__})") from e
+    _check_dims(model, path)
+    return model
+
+
+def _check_dims(model, path: Path) -> None:
+    """A tensor's shape is sizes from 0 to 2^31 - 1; its signature may also hold -1 (a
+    dynamic dimension). Anything else is a broken file, refused before it is counted (a
+    dimension of -7 would be -896 B of activations)."""
+    for k, sg in enumerate(model.subgraphs or []):
+        for t in sg.tensors or []:
+            for what, dims, low in (("shape", t.shape, 0), ("shape signature",
+                                                             t.shapeSignature, -1)):
+                bad = [int(d) for d in (dims if dims is not None else ())
+                       if not low <= int(d) <= MAX_DIM]
+                if bad:
+                    name = t.name.decode("utf-8", "replace") if isinstance(
+                        t.name, bytes) else str(t.name)
+                    raise ModelFileError(
+                        f"cannot read TFLite model {path}: tensor {name!r} (subgraph {k}) "
+                        f"has a dimension of {bad[0]:,} in its {what} (sizes are 0 to "
+                        f"{MAX_DIM:,}{', or -1 where dynamic' if low < 0 else ''})")
 
 
 def _names(cls) -> dict[int, str]:

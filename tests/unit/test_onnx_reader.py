@@ -448,3 +448,84 @@ def test_a_loop_body_that_inference_cannot_size_is_sized_by_running_it(tmp_path)
     assert step.counted and step.output_shape == (2, 3, 8)
     assert step.macs == 3 * (2 * 3 * 8 * 8)
     assert "first iteration" in by["loop"].attrs["control_flow"]
+
+
+def _matmul_with(tmp_path, weight, name="m.onnx", **save_args):
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    graph = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["y"], name="mm")],
+                              "g", [x], [y], [weight])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    path = tmp_path / name
+    onnx.save(model, path, **save_args)
+    return path
+
+
+@pytest.mark.parametrize(("dims", "data"), [
+    ([2**31 + 1], {"raw_data": b"\0" * 4}),         # 2^31+1 elements over 4 bytes
+    ([4, 2**29 + 1], {"raw_data": b"\0" * 16}),     # no dimension past 32 bits, 8 GiB
+    ([4, 3], {"float_data": [0.0] * 11}),           # typed values, one short
+    ([4, 3], {}),                                    # no data at all
+])
+def test_a_stored_tensor_must_hold_what_its_dims_declare(tmp_path, dims, data):
+    w = TensorProto(name="w", data_type=TensorProto.FLOAT, dims=dims, **data)
+    with pytest.raises(ModelFileError, match=r"tensor 'w' declares [\d,]+ float32 elements"):
+        read_onnx(_matmul_with(tmp_path, w))
+
+
+def test_external_data_is_checked_counted_and_an_input(tmp_path):
+    """Weights in a side file: counted from it; the file is an input of the command (no
+    output may be written onto it); a tensor declaring more than the file holds, or a
+    'length' that is not its size, is refused before anything is read."""
+    def set_external_data(t, location, length=None):
+        t.data_location = TensorProto.EXTERNAL
+        del t.external_data[:]
+        t.external_data.add(key="location", value=location)
+        if length is not None:
+            t.external_data.add(key="length", value=length)
+
+    from edgekit.core.inputs import forget_inputs, input_named
+
+    path = _matmul_with(tmp_path, numpy_helper.from_array(np.ones((4, 3), np.float32), "w"),
+                        save_as_external_data=True, location="m.onnx.data",
+                        size_threshold=0)
+    forget_inputs()
+    records, _, _ = read_onnx(path)
+    assert records[-1].params == 12 and records[-1].macs == 12
+    assert input_named(tmp_path / "m.onnx.data") is not None
+    forget_inputs()
+    (tmp_path / "big.data").write_bytes(b"\0" * 48)
+    for length, match in ((None, "holds 48 bytes from offset 0"),
+                          ("4", "its external data is 4 bytes long")):
+        w = TensorProto(name="w", data_type=TensorProto.FLOAT, dims=[2**31 + 1])
+        set_external_data(w, "big.data", length=length)
+        model = onnx.load(path, load_external_data=False)
+        model.graph.initializer[0].CopyFrom(w)
+        onnx.save(model, tmp_path / "lie.onnx")
+        with pytest.raises(ModelFileError, match=match):
+            read_onnx(tmp_path / "lie.onnx")
+    set_external_data(w, "../outside.data")
+    model.graph.initializer[0].CopyFrom(w)
+    onnx.save(model, tmp_path / "out.onnx")
+    with pytest.raises(ModelFileError, match="outside the model's folder"):
+        read_onnx(tmp_path / "out.onnx")
+
+
+def test_a_local_function_that_calls_itself_is_one_line(tmp_path, cli):
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    local = [helper.make_opsetid("", 17), helper.make_opsetid("local", 1)]
+    f = helper.make_function("local", "F", ["a"], ["b"], [
+        helper.make_node("G", ["a"], ["c"], domain="local"),
+        helper.make_node("Relu", ["c"], ["b"])], local)
+    g = helper.make_function("local", "G", ["a"], ["b"], [
+        helper.make_node("F", ["a"], ["b"], domain="local")], local)
+    graph = helper.make_graph([helper.make_node("F", ["x"], ["y"], domain="local")], "g",
+                              [x], [y])
+    path = tmp_path / "loop.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=local, functions=[f, g]), path)
+    with pytest.raises(ModelFileError, match=r"call themselves \(local::F -> local::G -> "
+                                             r"local::F\)"):
+        read_onnx(path)
+    run = cli("analyze", path)
+    assert run.code == 1 and len(run.err_lines) == 1 and "Traceback" not in run.err

@@ -86,3 +86,34 @@ def test_corrupt_and_truncated_files(tmp_path):
     cut.write_bytes(PERSON.read_bytes()[:5000])
     with pytest.raises(ModelFileError, match="cannot read TFLite model"):
         read_tflite(cut)
+
+
+@pytest.mark.parametrize(("field", "value"), [("shape", -7), ("shapeSignature", -7),
+                                              ("shape", -1)])
+def test_a_dimension_out_of_range_is_one_line(tmp_path, field, value):
+    """A negative dimension (the schema's int32 holds no larger one) is a broken file,
+    refused by name instead of counted (-7 was shown as -896 B of activations); -1 in
+    the signature is a dynamic dimension and stays readable."""
+    import flatbuffers
+    from ai_edge_litert import schema_py_generated as S
+
+    def written(dims_of, name):
+        model = S.ModelT.InitFromPackedBuf(PERSON.read_bytes(), 0)
+        t = model.subgraphs[0].tensors[model.subgraphs[0].outputs[0]]
+        dims_of(t)
+        fb = flatbuffers.Builder(1024)
+        fb.Finish(model.Pack(fb), file_identifier=b"TFL3")
+        path = tmp_path / name
+        path.write_bytes(bytes(fb.Output()))
+        return path
+
+    def broken(t):
+        dims = list(getattr(t, field) if getattr(t, field) is not None else t.shape)
+        dims[-1] = value
+        setattr(t, field, dims)
+
+    with pytest.raises(ModelFileError, match=f"dimension of {value:,} in its"):
+        read_tflite(written(broken, "bad.tflite"))
+    records, _, _ = read_tflite(written(lambda t: setattr(t, "shapeSignature", [-1, 2]),
+                                        "dynamic.tflite"))
+    assert records[-1].output_shape == (2,)

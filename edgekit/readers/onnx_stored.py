@@ -1,0 +1,199 @@
+"""The stored tensors of an ONNX file, checked before anything counts them: each holds the
+data its dims declare (a tensor declaring 2^31+1 elements over 4 bytes is a broken file,
+not 8 GiB of weights), external data is read from files inside the model's folder that
+are registered as inputs of the command (no output may land on them), and no further than
+the sizes the tensors declare; and local functions that call themselves are refused."""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+from edgekit.core.errors import ModelFileError, first_line
+from edgekit.core.inputs import note_input
+from edgekit.readers.onnx_values import subgraphs
+
+SUB_BYTE_BITS = {"int4": 4, "uint4": 4, "float4_e2m1fn": 4, "int2": 2, "uint2": 2}
+
+
+def _graph_tensors(graph):
+    from onnx import AttributeProto
+
+    yield from graph.initializer
+    for sparse in graph.sparse_initializer:
+        yield sparse.values
+        yield sparse.indices
+    for n in graph.node:
+        yield from _node_tensors(n, AttributeProto)
+        for _, g in subgraphs(n):
+            yield from _graph_tensors(g)
+
+
+def _node_tensors(node, AttributeProto):
+    for a in node.attribute:
+        if a.type == AttributeProto.TENSOR:
+            yield a.t
+        elif a.type == AttributeProto.TENSORS:
+            yield from a.tensors
+        elif a.type == AttributeProto.SPARSE_TENSOR:
+            yield a.sparse_tensor.values
+            yield a.sparse_tensor.indices
+
+
+def stored_tensors(model):
+    """Every TensorProto the model stores: initializers (sparse ones as their values and
+    indices), Constant and other attribute tensors, in subgraphs and local functions."""
+    from onnx import AttributeProto
+
+    yield from _graph_tensors(model.graph)
+    for f in model.functions:
+        for n in f.node:
+            yield from _node_tensors(n, AttributeProto)
+            for _, g in subgraphs(n):
+                yield from _graph_tensors(g)
+
+
+def _element(t) -> tuple[str, int | None]:
+    """(element type name, bits per element; None for strings and unknown types)."""
+    from edgekit.readers.onnx_values import elem_name
+
+    name = elem_name(t.data_type)
+    if name in SUB_BYTE_BITS:
+        return name, SUB_BYTE_BITS[name]
+    if name in ("string", "undefined"):
+        return name, None
+    import numpy as np
+
+    return name, np.dtype(name).itemsize * 8
+
+
+def _declared(t) -> tuple[int, str, int | None]:
+    """(elements its dims declare, element type, bytes of raw data they take or None)."""
+    name, bits = _element(t)
+    n = math.prod(t.dims)
+    return n, name, None if bits is None else -(-n * bits // 8)
+
+
+def _what(t, n: int, name: str, size: int | None) -> str:
+    from edgekit.core.units import nbytes
+
+    shown = f" ({nbytes(size)})" if size is not None else ""
+    return f"tensor {t.name!r} declares {n:,} {name} elements{shown}"
+
+
+def _field_count(t, name: str, n: int) -> tuple[int, int]:
+    """(values its typed field holds, values it should hold)."""
+    from onnx import helper
+
+    try:
+        field = helper.tensor_dtype_to_field(t.data_type)
+    except Exception:  # an element type the installed onnx has no field for
+        return 0, 0
+    held = len(getattr(t, field))
+    if name in SUB_BYTE_BITS:
+        return held, -(-n * SUB_BYTE_BITS[name] // 8)
+    if name.startswith("complex"):
+        return held, 2 * n
+    return held, n
+
+
+def check_data(t, path: Path) -> None:
+    """A stored tensor holds the data its dims declare."""
+    from onnx import TensorProto
+
+    if any(d < 0 for d in t.dims):
+        raise ModelFileError(f"cannot read ONNX model {path}: tensor {t.name!r} has a "
+                             f"negative dimension ({list(t.dims)})")
+    n, name, size = _declared(t)
+    if t.data_location == TensorProto.EXTERNAL or size is None:
+        return
+    if t.HasField("raw_data"):
+        if len(t.raw_data) != size:
+            raise ModelFileError(f"cannot read ONNX model {path}: {_what(t, n, name, size)} "
+                                 f"but holds {len(t.raw_data):,} bytes")
+        return
+    held, want = _field_count(t, name, n)
+    if held != want:
+        raise ModelFileError(f"cannot read ONNX model {path}: {_what(t, n, name, size)} "
+                             f"but holds {held:,} values")
+
+
+def _external(t, path: Path) -> None:
+    """Read a tensor's external data: its file inside the model's folder, registered as an
+    input, holding at least the bytes the tensor declares at its offset; no more read."""
+    from onnx.external_data_helper import load_external_data_for_tensor
+
+    entries = {e.key: e.value for e in t.external_data}
+    n, name, size = _declared(t)
+    where = entries.get("location", "")
+    folder = Path(path).resolve().parent
+    file = (folder / where).resolve()
+    if not where or os.path.isabs(where) or folder not in file.parents:
+        raise ModelFileError(f"cannot read ONNX model {path}: tensor {t.name!r} keeps its "
+                             f"data at {where!r}, outside the model's folder")
+    if not file.is_file():
+        raise ModelFileError(f"cannot read ONNX model {path}: the external data file of "
+                             f"tensor {t.name!r}, {where!r}, is missing or not a file")
+    note_input(file)   # no output of this command may be written onto it
+    try:
+        offset = int(entries.get("offset", 0) or 0)
+        length = int(entries["length"]) if entries.get("length") else None
+    except ValueError as e:
+        raise ModelFileError(f"cannot read ONNX model {path}: tensor {t.name!r}: "
+                             f"{first_line(e)}") from e
+    if size is not None:
+        if length is not None and length != size:
+            raise ModelFileError(f"cannot read ONNX model {path}: {_what(t, n, name, size)} "
+                                 f"but its external data is {length:,} bytes long")
+        have = file.stat().st_size - offset
+        if have < size:
+            raise ModelFileError(f"cannot read ONNX model {path}: {_what(t, n, name, size)} "
+                                 f"but {where!r} holds {max(have, 0):,} bytes from offset "
+                                 f"{offset:,}")
+        for e in t.external_data:       # read what the tensor declares, nothing beyond
+            if e.key == "length":
+                e.value = str(size)
+        if length is None:
+            t.external_data.add(key="length", value=str(size))
+    try:
+        load_external_data_for_tensor(t, str(folder))
+    except Exception as e:  # onnx's own checks: bounds, links, folder
+        raise ModelFileError(f"cannot read ONNX model {path}: external data of tensor "
+                             f"{t.name!r}: {first_line(e)}") from e
+
+
+def load_stored_data(model, path: Path) -> None:
+    """Check every stored tensor of a model loaded without its external data, and read
+    that data (see the module's docstring)."""
+    from onnx import TensorProto
+
+    for t in stored_tensors(model):
+        if t.data_location == TensorProto.EXTERNAL:
+            check_data(t, path)
+            _external(t, path)
+        check_data(t, path)
+
+
+def check_functions(model, path: Path) -> None:
+    """A local function that calls itself, directly or through others, cannot be
+    expanded (onnx's inliner refuses it): a broken file."""
+    defined = {(f.domain, f.name): f for f in model.functions}
+    calls = {key: {(n.domain, n.op_type) for n in f.node if (n.domain, n.op_type) in defined}
+             for key, f in defined.items()}
+
+    done: set = set()
+
+    def visit(key, trail):
+        if key in trail:
+            loop = " -> ".join(f"{d}::{op}" for d, op in trail[trail.index(key):] + [key])
+            raise ModelFileError(f"cannot read ONNX model {path}: its local functions "
+                                 f"call themselves ({loop})")
+        if key in done:
+            return
+        for callee in sorted(calls.get(key, ())):
+            visit(callee, trail + [key])
+        done.add(key)
+
+    for key in sorted(defined):
+        visit(key, [])
