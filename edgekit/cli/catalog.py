@@ -77,29 +77,57 @@ def profiles_calibrate(
         "--threads", "-t", min=1, max=1024, help="Threads (default: all the machine's "
         "cores).", show_default=False)] = None,
     json_out: JsonOpt = False,
+    lut_from: Annotated[Optional[Path], typer.Option(
+        "--lut-from", metavar="TABLE", help="Also adapt this latency table (a .lut.json "
+        "measured on another machine) to this one or --device: time --lut-sample kernels "
+        "of each kernel type and two models per dtype whole, scale the rest by kernel type "
+        "(LitePred-style) and write NAME.lut.json beside the profiles, which 'analyze "
+        "--profile NAME' uses.", show_default=False)] = None,
+    lut_sample: Annotated[int, typer.Option(
+        "--lut-sample", min=1, max=100, help="Kernels timed per kernel type for "
+        "--lut-from.")] = 3,
 ):
     """Measure this machine, or a device (--device), with the runtime that runs the models
     (an fp32 and an int8 fully-connected layer in LiteRT; a large copy for the memory
-    bandwidth) and write its profile."""
-    return _calibrate_device(device, output, threads, json_out)
+    bandwidth) and write its profile; with --lut-from, adapt a latency table too."""
+    return _calibrate_device(device, output, threads, json_out, lut_from, lut_sample)
 
 
 def _calibrate_device(device: str | None, output: Path | None, threads: int | None,
-                      json_out: bool) -> None:
+                      json_out: bool, lut_from: Path | None = None,
+                      lut_sample: int = 3) -> None:
     from edgekit.cli.common import progress
     from edgekit.core.records import SCHEMA_VERSION
-    from edgekit.services.calibrate import calibrate_device, calibrate_host
+    from edgekit.services.calibrate import calibrate_device, calibrate_host, calibrate_table
 
     if output is not None:
         from edgekit.core.files import check_writable
 
         check_writable(output)
+    if lut_from is not None:     # a bad table fails before any measurement
+        from edgekit.core.inputs import note_input
+        from edgekit.core.lut import Table
+
+        note_input(lut_from)
+        Table.load(lut_from)
     with progress(f"Calibrating {device or 'this machine'}") as notify:
         m = (calibrate_host(output, notify, threads) if device is None
              else calibrate_device(device, output, notify, threads))
+        if lut_from is not None:
+            from edgekit.runtimes.measure import Method
+
+            t = calibrate_table(lut_from, lut_sample, Method(runs=30, warmup=10),
+                                device=device, threads=threads, notify=notify)
+            m["latency_table"] = {k: t[k] for k in ("path", "seconds", "adapted")}
     if json_out:
         print_json({"schema": SCHEMA_VERSION, **m})
         return
     out.print(f"{m['name']}: {m['peak_gflops_fp32']:.4g} GFLOP/s fp32, "
               f"{m['peak_gops_int8']:.4g} GOP/s int8 ({m['runtime']}, {m['threads']} "
               f"threads), {m['bandwidth_gbs']:.4g} GB/s; wrote {m['path']}", soft_wrap=True)
+    if lut_from is not None:
+        t = m["latency_table"]
+        out.print(f"latency table adapted from {lut_from.name}: "
+                  f"{t['adapted']['kernels_measured']} kernels and "
+                  f"{t['adapted']['models_measured']} models timed in {t['seconds']:.0f} s; "
+                  f"wrote {t['path']}", soft_wrap=True)

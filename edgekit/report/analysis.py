@@ -52,6 +52,13 @@ def render_estimate(estimate: dict, console) -> None:
             f"(table {t['table']}, {t['provider']}, threads {t['threads'] or 'default'}, of "
             f"{Path(t['file']).name}: {t['measured']} ops looked up, {t['scaled']} scaled "
             f"from similar kernels, {t['missing']} without any)")
+        if t.get("interval_ms"):      # per call of the file: scaled as time_s is
+            k = estimate["time_s"] * 1e3 / t["ms"] if t["ms"] else 1.0
+            console.print(f"  {t['coverage']:.0%} interval {t['interval_ms'][0] * k:.3f}.."
+                          f"{t['interval_ms'][1] * k:.3f} ms (from {t['interval_from']} "
+                          "models of the table, each predicted with itself left out)")
+        for note in t.get("notes") or []:
+            console.print(f"  no measured neighbour: {note}", style="yellow", markup=False)
     elif estimate.get("table_unused"):
         console.print(f"  [dim]{estimate['table_unused']}[/dim]")
     roof = estimate.get("roofline_s", estimate["time_s"])

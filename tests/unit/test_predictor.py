@@ -243,3 +243,12 @@ def test_a_new_machine_from_a_small_sample():
     assert p["ms"] == pytest.approx(truth, rel=0.03)
     # two models of a dtype timed whole here: too few for an interval, and said so
     assert p["interval_ms"] is None and p["interval_from"] == 2
+
+
+def test_calibrate_refuses_a_bad_table_before_measuring(cli, tmp_path):
+    bad = tmp_path / "other.lut.json"
+    bad.write_text('{"format": "edgekit-latency-table", "version": 1, "models": [], '
+                   '"kernels": [{"key": "x"}]}')
+    r = cli("profiles", "calibrate", "--lut-from", bad, "-o", tmp_path / "p.toml")
+    assert r.code != 0 and "latency table" in r.err and str(bad) in r.err
+    assert not (tmp_path / "p.toml").exists()
