@@ -73,7 +73,7 @@ class _Eta:
         m = STEP.match(message)
         if not m:
             return message
-        i, n = int(m.group(1)), int(m.group(2))
+        i, n = int(m.group(1)), int(m.group(2))   # not user text: edgekit's messages
         now = time.monotonic()
         if self.first is None or i <= 1:
             self.first = now

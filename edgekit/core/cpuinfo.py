@@ -49,7 +49,7 @@ THROTTLE_BITS = {0: "under-voltage", 1: "frequency capped", 2: "throttled",
 
 def _int(text: str) -> int | None:
     try:
-        return int(text.strip(), 0)
+        return int(text.strip(), 0)   # not user text: /proc and /sys
     except ValueError:
         return None
 

@@ -392,6 +392,42 @@ def move_output(src: Path, path) -> None:
     _discard(src)
 
 
+def append_line(path, line: str, *, cut_at: int | None = None) -> None:
+    """Append one line of text to a log edgekit keeps (the sweep store), durably (fsync
+    before return): never onto an input of the command, through links, the folder made
+    if missing. ``cut_at``: first cut the file to that many bytes (a last line that a
+    crash left half-written), so that the new line starts on a line of its own."""
+    path = Path(path)
+    if "\n" in line:
+        raise ValueError("append_line takes one line")
+    check_writable(path)
+    target = _resolve(path)
+    if _kind(target) == "file":
+        writable_target(target, create_parent=target == path)
+    try:
+        with open(target, "ab") as f:
+            if cut_at is not None and f.seek(0, os.SEEK_END) > cut_at:
+                f.truncate(cut_at)
+            f.write(line.encode("utf-8") + b"\n")
+            f.flush()
+            if _kind(target) == "file":
+                os.fsync(f.fileno())
+    except OSError as e:
+        raise _failed(path, e, target.parent) from None
+
+
+def scratch_file(folder: Path, name: str):
+    """A new file opened for reading and writing (``w+``) inside a folder made by
+    :func:`temp_folder` (a child process's log): gone with the folder."""
+    folder = Path(folder)
+    if folder not in _TEMP_FOLDERS:
+        raise ValueError(f"scratch_file: {folder} is not a folder of temp_folder")
+    return open(folder / plain_name(name, "scratch file"), "w+")
+
+
+_TEMP_FOLDERS: set[Path] = set()   # the folders temp_folder made, until they are gone
+
+
 @contextmanager
 def temp_folder(prefix: str = "edgekit-", dir=None) -> Iterator[Path]:
     """A temporary folder (in $TMPDIR, or ``dir``) that is gone when the block ends,
@@ -403,11 +439,13 @@ def temp_folder(prefix: str = "edgekit-", dir=None) -> Iterator[Path]:
     try:
         with interrupts.deferred():
             folder = Path(tempfile.mkdtemp(prefix=prefix, dir=dir))
+            _TEMP_FOLDERS.add(folder)
         yield folder
     finally:
         with interrupts.deferred():
             if folder is not None:
                 shutil.rmtree(folder, ignore_errors=True)
+                _TEMP_FOLDERS.discard(folder)
 
 
 def sha256_file(path: Path) -> str:

@@ -54,7 +54,8 @@ class Kernel:
 
 
 def _dims(text: str) -> tuple[int, ...]:
-    return tuple(int(d) if d.isdigit() else 1 for d in text.split("x")) if text else ()
+    return tuple(int(d) if d.isdigit() else 1   # not user text: the table's own keys
+                 for d in text.split("x")) if text else ()
 
 
 def parse_key(key: str) -> Kernel:

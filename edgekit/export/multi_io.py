@@ -95,7 +95,7 @@ def file_order(runner, io: ModelIO) -> tuple[list[int], list[int]]:
     else:
         file_in = [s.name for s in runner.inputs]
         if set(file_in) == {f"input_{k}" for k in range(n_in)}:
-            ins = [int(n.split("_")[1]) for n in file_in]
+            ins = [int(n.split("_")[1]) for n in file_in]   # not user text: input_<k>
         file_out = [s.name for s in runner.outputs]
         if set(file_out) == set(io.outputs):
             outs = [file_out.index(n) for n in io.outputs]

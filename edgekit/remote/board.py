@@ -291,7 +291,7 @@ class Board:
 _AGENT = ('PYTHONPATH="$1" "$2" -X faulthandler -m edgekit.runtimes.agent; s=$?; '
           'if [ "$s" -gt 128 ] && [ "$s" -lt 160 ]; then '
           'echo "edgekit-agent: killed by signal $((s - 128))" >&2; fi; exit "$s"')
-_KILLED = re.compile(r"edgekit-agent: killed by signal (\d+)")
+_KILLED = re.compile(r"edgekit-agent: killed by signal ([0-9]+)")
 _FRAME = re.compile(r'^\s*File "([^"]+)", line \d+ in (\S+)')
 
 
@@ -327,7 +327,8 @@ def crash_report(returncode: int, stderr: str, sys_path: list[str]) -> str | Non
     fatal = re.search(r"Fatal Python error: (.+)", stderr)
     if killed is None and fatal is None:
         return None
-    what = signal_name(int(killed.group(1))) if killed else fatal.group(1).strip()
+    signum = int(killed.group(1)) if killed else None   # not user text: the agent's shell
+    what = signal_name(signum) if killed else fatal.group(1).strip()
     lines = stderr.splitlines()
     # with all threads dumped, the one that crashed is "Current thread"
     start = next((i for i, ln in enumerate(lines) if ln.startswith("Current thread")),
@@ -339,7 +340,7 @@ def crash_report(returncode: int, stderr: str, sys_path: list[str]) -> str | Non
         if m := _FRAME.match(ln):
             frames.append(m.groups())
     frames = [(f, fn) for f, fn in frames if not f.startswith("<")]
-    if killed is not None and fatal is None and int(killed.group(1)) in (
+    if killed is not None and fatal is None and signum in (
             signal.SIGKILL, signal.SIGTERM, signal.SIGHUP):
         return (f"{what}: stopped from outside (the out-of-memory killer sends SIGKILL; "
                 "see 'dmesg' on the board)")

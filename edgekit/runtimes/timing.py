@@ -88,7 +88,7 @@ def rss_bytes() -> int | None:
     """Resident set size of this process now (Linux /proc), or None."""
     try:
         with open("/proc/self/statm") as f:
-            pages = int(f.read().split()[1])
+            pages = int(f.read().split()[1])   # not user text: /proc
         import os
 
         return pages * os.sysconf("SC_PAGE_SIZE")

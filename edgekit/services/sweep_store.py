@@ -11,7 +11,6 @@ it) is here: resuming never depends on a cache that may have been cleared.
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 
 from edgekit.core.numbers import dumps
@@ -73,7 +72,11 @@ class Store:
         self._cut_at: int | None = None
         if not self.path.is_file():
             return
-        raw = self.path.read_bytes()
+        from edgekit.core.inputs import forget_input
+        from edgekit.core.reading import DOCUMENT_LIMIT, read_input
+
+        raw = read_input(self.path, "sweep store", DOCUMENT_LIMIT)
+        forget_input(self.path)   # edgekit's own file, appended to by this command
         if raw and not raw.endswith(b"\n"):
             self._cut_at = raw.rfind(b"\n") + 1      # the start of the cut last line
         for n, line in enumerate(raw.decode("utf-8", errors="replace").splitlines(), 1):
@@ -96,26 +99,14 @@ class Store:
         """Forget a stage (its result is stale: it runs again, and its new line wins)."""
         self.records.pop((stage, key), None)
 
-    def _repair(self) -> None:
-        if self._cut_at is None:
-            return
-        with open(self.path, "r+b") as f:
-            size = f.seek(0, os.SEEK_END)
-            if size > self._cut_at:
-                f.truncate(self._cut_at)
-                self.repaired = size - self._cut_at
-                f.flush()
-                os.fsync(f.fileno())
-        self._cut_at = None
-
     def add(self, stage: str, key: str, result: dict) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        from edgekit.core.files import append_line
+
         line = dumps({"stage": stage, "key": key, "result": result})
-        self._repair()
-        with open(self.path, "a") as f:
-            f.write(line + "\n")
-            f.flush()
-            os.fsync(f.fileno())
+        if self._cut_at is not None and self.path.is_file():
+            self.repaired = max(0, self.path.stat().st_size - self._cut_at)
+        append_line(self.path, line, cut_at=self._cut_at)   # a cut last line cut off first
+        self._cut_at = None
         self.records[(stage, key)] = result
 
 
