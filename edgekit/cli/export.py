@@ -9,17 +9,20 @@ from edgekit.cli.app import app
 from edgekit.cli.common import out, print_json, progress, warn, wrote
 from edgekit.cli.knobs import with_knobs
 from edgekit.cli.options import (
+    InputShapeOpt,
     Int8Opt,
     JsonOpt,
-    KerasTargetArg,
     ReportOpt,
     WeightsOpt,
     choices_metavar,
+    target_arg,
 )
 from edgekit.core.choices import CalibrationMethod, Format, IOType, Preprocess, Quant
 
-FormatsOpt = Annotated[str, typer.Option(
+ExportTargetArg = target_arg(".keras, .h5, or a float .onnx")
+FormatsOpt = Annotated[Optional[str], typer.Option(
     "--format", "-f", metavar=choices_metavar(Format, several=True),
+    show_default="what the source makes: tflite,onnx from Keras, onnx from .onnx",
     help="Formats, comma-separated.")]
 QuantOpt = Annotated[str, typer.Option(
     "--quant", "-q", metavar=choices_metavar(Quant, several=True),
@@ -63,9 +66,9 @@ KeepFloatOpt = Annotated[Optional[str], typer.Option(
 PlotOpt = Annotated[Optional[Path], typer.Option(
     "--plot", metavar="FILE.png|.pdf|.svg", help="Also write the per-layer chart (SQNR "
     "along depth, accumulated and isolated); implies --per-layer.", show_default=False)]
-MaxDropOpt = Annotated[float, typer.Option(
-    "--max-drop", min=0, max=100, help="--keep-float auto: accuracy points the int8 file "
-    "may lose against Keras on --validation.")]
+MaxDropOpt = Annotated[Optional[float], typer.Option(
+    "--max-drop", min=0, max=100, show_default="1", help="--keep-float auto: accuracy "
+    "points the int8 file may lose against Keras on --validation.")]
 MinSqnrOpt = Annotated[Optional[float], typer.Option(
     "--min-sqnr", min=0, max=300, help="--keep-float auto: stop once the output SQNR "
     "(dB, on the logits when the model ends in softmax) reaches this.")]
@@ -75,8 +78,8 @@ MinSqnrOpt = Annotated[Optional[float], typer.Option(
 @app.command("export")
 @with_knobs
 def export_cmd(
-    target: KerasTargetArg = None,
-    formats: FormatsOpt = "tflite,onnx",
+    target: ExportTargetArg = None,
+    formats: FormatsOpt = None,
     quant: QuantOpt = "none",
     int8: Int8Opt = False,
     output: OutputOpt = None,
@@ -90,7 +93,8 @@ def export_cmd(
     strict: StrictOpt = False,
     per_layer: PerLayerOpt = False,
     keep_float: KeepFloatOpt = None,
-    max_drop: MaxDropOpt = 1.0,
+    max_drop: MaxDropOpt = None,
+    input_shape: InputShapeOpt = None,
     min_sqnr: MinSqnrOpt = None,
     plot: PlotOpt = None,
     json_out: JsonOpt = False,
@@ -108,6 +112,7 @@ def export_cmd(
     from edgekit.cli.common import write_report
     from edgekit.core.choices import many
     from edgekit.core.files import check_output_folder, check_writable
+    from edgekit.core.shapes import parse_shapes
     from edgekit.export.pipeline import ExportOptions
     from edgekit.services.export import export_target
     from edgekit.services.targets import resolve_target
@@ -119,8 +124,9 @@ def export_cmd(
                          samples=samples, method=method, io=io, preprocess=preprocess,
                          validation=validation, min_agreement=min_agreement, strict=strict,
                          out_dir=output, per_layer=per_layer or plot is not None,
-                         keep_float=keep_float, max_drop=max_drop, min_sqnr=min_sqnr)
-    opts.validate()
+                         keep_float=keep_float, max_drop=max_drop, min_sqnr=min_sqnr,
+                         input_shapes=parse_shapes(input_shape))
+    opts.validate()     # the plan is parsed; now what is on disk
     t = resolve_target(target, knobs, weights)
     check_output_folder(output or "edgekit-out")   # before the model is built
     if report:

@@ -210,21 +210,37 @@ class _Reader:
         self.i = 0
 
 
-def pre_process(src, dst) -> None:
+def _loads(path) -> bool:
+    """Does onnxruntime accept the model file?"""
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.log_severity_level = 3
+    try:
+        with quiet_stderr():
+            ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+    except Exception:   # onnxruntime's own exception classes
+        return False
+    return True
+
+
+def pre_process(src, dst, optimize: bool = True) -> None:
     """onnxruntime's quant_pre_process (shape inference, graph optimisation), with its
     symbolic shape inference where it completes: it stops ("Incomplete symbolic shape
-    inference") on some graphs (a Concat of a flattened tensor with a second input), where
-    onnx's own shape inference is enough for the quantizer."""
+    inference", an AssertionError on a Concat of shapes) on graphs (a Concat of a flattened
+    tensor with a second input; paddle2onnx's shape arithmetic) where onnx's own shape
+    inference is enough for the quantizer."""
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     try:
         with quiet_stderr(), quiet_stdout():
-            quant_pre_process(src, dst, skip_symbolic_shape=False)
-    except Exception as e:
-        if "symbolic shape inference" not in str(e):
-            raise
+            quant_pre_process(src, dst, skip_symbolic_shape=False,
+                              skip_optimization=not optimize)
+    except Exception:   # its symbolic inference stops on graphs onnx's inference reads
+        interrupts.checkpoint()
         with quiet_stderr(), quiet_stdout():
-            quant_pre_process(src, dst, skip_symbolic_shape=True)
+            quant_pre_process(src, dst, skip_symbolic_shape=True,
+                              skip_optimization=not optimize)
 
 
 def quantize_onnx(float_model: bytes, quant: str, calib: np.ndarray | None = None,
@@ -263,19 +279,25 @@ def quantize_onnx(float_model: bytes, quant: str, calib: np.ndarray | None = Non
                 quantize_static,
             )
             assert calib is not None
-            pre_process(src, pre)
             stored = {t.name for t in model.graph.initializer}
             input_names = [i.name for i in model.graph.input if i.name not in stored]
             cm = {"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy,
                   "percentile": CalibrationMethod.Percentile}[method]
-            exclude = keep_float(onnx.load(pre)) if keep_float is not None else []
-            with quiet_stderr(), quiet_stdout():
-                quantize_static(pre, dst, _Reader(input_names, calib), nodes_to_exclude=exclude,
-                                quant_format=QuantFormat.QDQ, per_channel=True,
-                                activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
-                                calibrate_method=cm,
-                                extra_options={"ActivationSymmetric": False,
-                                               "WeightSymmetric": True})
+            # onnxruntime's graph optimisation in the pre-processing can fuse a Conv and an
+            # Add into a reshaped bias that the quantizer then makes into a model
+            # onnxruntime refuses (paddle2onnx's Constant-node weights): then without it
+            for optimize in (True, False):
+                pre_process(src, pre, optimize)
+                exclude = keep_float(onnx.load(pre)) if keep_float is not None else []
+                with quiet_stderr(), quiet_stdout():
+                    quantize_static(pre, dst, _Reader(input_names, calib),
+                                    nodes_to_exclude=exclude, quant_format=QuantFormat.QDQ,
+                                    per_channel=True, activation_type=QuantType.QInt8,
+                                    weight_type=QuantType.QInt8, calibrate_method=cm,
+                                    extra_options={"ActivationSymmetric": False,
+                                                   "WeightSymmetric": True})
+                if not optimize or _loads(dst):
+                    break
             details.update(format="QDQ", weights="int8 per-channel (symmetric)",
                            activations="int8 per-tensor", calibration_method=method,
                            calibration_samples=rows(calib), io="float32")

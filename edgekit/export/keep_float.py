@@ -156,7 +156,7 @@ def _reached(fid: dict, ctx) -> bool:
         return True
     keras_acc = ctx.keras_accuracy()
     return keras_acc is not None and fid.get("accuracy") is not None and \
-        fid["accuracy"] >= keras_acc - opts.max_drop / 100
+        fid["accuracy"] >= keras_acc - opts.drop_allowed / 100
 
 
 def next_layers(rows: list[dict], kept: list[str], kg: KerasGraph) -> list[str]:
@@ -219,7 +219,7 @@ def auto(ctx, fmt: str, evaluate, staging: Path, notify) -> tuple[bytes, dict]:
 
 def convert(ctx, fmt: str, evaluate, staging: Path, notify) -> tuple[bytes, dict]:
     """The int8 artefact of ``fmt`` with --keep-float applied."""
-    keep = ctx.opts.keep_float
+    keep = ctx.keep_float
     if keep == AUTO:
         return auto(ctx, fmt, evaluate, staging, notify)
     build = Builder(ctx, fmt)

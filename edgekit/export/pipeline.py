@@ -65,6 +65,19 @@ class ExportJob:
     meta: dict
     untrained: bool = False
     needs_calibration_data: bool = False   # a user's file: int8 needs real data
+    source: str = "keras"                  # or onnx: the model is a SourceModel
+
+
+@dataclass
+class SourceModel:
+    """A source that is not a Keras model: its float original (the file's bytes, fixed
+    shapes) and its inputs and outputs. Every artefact is compared with it, run in its
+    own runtime."""
+
+    path: Path
+    content: bytes
+    io: ModelIO
+    params: int
 
 
 def keras_outputs(model, x: np.ndarray, batch: int = 32) -> np.ndarray:
@@ -114,6 +127,7 @@ def export(model, job: ExportJob, opts: ExportOptions,
     staging folders left by a killed export are removed. The manifest lists exactly the
     artefacts in the folder: those of an earlier export of the same model are kept and
     listed, those of another model's export are replaced."""
+    opts = opts.for_source(job.source)
     opts.validate()
     out_dir = Path(opts.out_dir) if opts.out_dir else Path("edgekit-out") / job.name
     created = [d for d in [out_dir, *out_dir.parents] if not d.exists()]  # deepest first
@@ -184,6 +198,7 @@ class _Context:
     onnx_cache: list = field(default_factory=list)
     io: ModelIO | None = None             # the model's inputs and outputs
     refs: list | None = None              # several outputs: Keras' output of each
+    keep_float: str | list | None = None  # 'auto', or the groups kept float
     logits: tuple | None = None           # (what, Keras logits) when the model ends in softmax
     layers: object = None                 # per_layer.KerasGraph, for --per-layer/--keep-float
     refs_cache: dict = field(default_factory=dict)
@@ -214,6 +229,8 @@ class _Context:
 
 
 def _prepare(model, job: ExportJob, opts: ExportOptions, notify, warn) -> _Context:
+    if isinstance(model, SourceModel):
+        return _prepare_several(model, job, opts, notify, warn, model.io)
     io = ModelIO.of(model)
     if io.several:
         return _prepare_several(model, job, opts, notify, warn, io)
@@ -255,17 +272,19 @@ def _prepare(model, job: ExportJob, opts: ExportOptions, notify, warn) -> _Conte
     check_labels(val, int(np.prod(ref.shape[1:])))
     ctx = _Context(model, job, opts, calib, val, ref, weights, int(model.count_params()))
     ctx.layers, ctx.logits, ctx.io = layers, logits, io
+    ctx.keep_float = opts.keep_float
     if isinstance(opts.keep_float, list):
         from edgekit.export.keep_float import resolve
 
-        opts.keep_float = resolve(opts.keep_float, ctx.layers)  # before any conversion
+        ctx.keep_float = resolve(opts.keep_float, ctx.layers)  # before any conversion
     return ctx
 
 
 def _prepare_several(model, job: ExportJob, opts: ExportOptions, notify, warn,
                      io: ModelIO) -> _Context:
-    """A model with several inputs or outputs: its data by input name, Keras' outputs."""
-    from edgekit.export.multi_io import keras_run, load_several
+    """A model with several inputs or outputs, or a source that is not Keras: its data by
+    input name, the float original's outputs."""
+    from edgekit.export.multi_io import keras_run, load_several, run_file
 
     if opts.per_layer or opts.keep_float is not None:
         raise UsageError(f"--per-layer and --keep-float compare models with one input and "
@@ -276,15 +295,24 @@ def _prepare_several(model, job: ExportJob, opts: ExportOptions, notify, warn,
     calib, val = load_several(opts, io)
     if calib is not None and calib.synthetic:
         warn("calibrating on random data: the quantized models are only good for timing")
-    notify(f"Running the Keras model on {len(val.x[0])} validation samples")
-    refs = keras_run(model, val.x)
+    if isinstance(model, SourceModel):
+        notify(f"Running {model.path.name} on {len(val.x[0])} validation samples")
+        with temp_folder(prefix="edgekit-source-") as tmp:
+            (tmp / f"source{model.path.suffix}").write_bytes(model.content)
+            refs, _ = run_file(tmp / f"source{model.path.suffix}", val.x, io)
+        params = model.params
+    else:
+        notify(f"Running the Keras model on {len(val.x[0])} validation samples")
+        refs = keras_run(model, val.x)
+        params = int(model.count_params())
     for name, ref in zip(io.outputs, refs, strict=True):
         if name in val.labels:
             check_labels(Samples(ref, val.labels[name], source=f"{val.source} (labels of "
                                  f"{name})"), int(np.prod(ref.shape[1:])))
-    ctx = _Context(model, job, opts, calib, val, refs[0], "from file",
-                   int(model.count_params()))
+    ctx = _Context(model, job, opts, calib, val, refs[0], "from file", params)
     ctx.io, ctx.refs = io, refs
+    if isinstance(model, SourceModel) and model.path.suffix == ".onnx":
+        ctx.onnx_cache.append(model.content)    # the artefacts are made from it
     return ctx
 
 

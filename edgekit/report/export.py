@@ -93,7 +93,8 @@ def _render_several(manifest: dict, console) -> None:
     for a in arts:
         for k, f in enumerate(a["fidelity_outputs"]):
             first = k == 0
-            name = f["output"] + (" (worst)" if f["output"] == a["worst_output"] else "")
+            name = f["output"] + (" (worst)" if f["output"] == a["worst_output"]
+                                  and len(a["fidelity_outputs"]) > 1 else "")
             row = [a["format"] if first else "", a["quant"] if first else "",
                    nbytes(a["bytes"]) if first else "", name,
                    _pct(f["top1_agreement"]), f"{f['cosine']:.4f}",
@@ -104,10 +105,11 @@ def _render_several(manifest: dict, console) -> None:
             table.add_row(*row)
     console.print(table)
     v = manifest["validation"]
-    console.print(f"[dim]checked on {v['source']}, every output against Keras' own. top-1: "
-                  "agreement of arg-max with Keras, on classification outputs (softmax or "
-                  "labelled); SQNR: 10·log10(signal/noise); (worst): the output with the "
-                  "lowest SQNR.[/dim]")
+    console.print(f"[dim]checked on {v['source']}, every output against the float "
+                  f"original's ({manifest['model'].get('format', 'keras')}). top-1: "
+                  "agreement of arg-max with the float original, on classification outputs "
+                  "(softmax or labelled); SQNR: 10·log10(signal/noise); (worst): the output "
+                  "with the lowest SQNR.[/dim]")
     for a in arts:
         if not a["fidelity_ok"]:
             console.print(f"[bold red]{a['file']}: below --min-agreement "

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from edgekit.core.choices import RUNTIME_OF_FORMAT
+from edgekit.core.errors import UsageError
 from edgekit.core.files import sha256_file
 from edgekit.export import cache
 from edgekit.export.pipeline import ExportJob, ExportOptions, export
@@ -28,10 +29,29 @@ def export_target(target: Target, opts: ExportOptions,
     """Build or load the target's Keras model (unless given) and export it; bad options
     fail before the build."""
     opts.validate()
+    if target.kind == "file" and target.format == "onnx":
+        return _export_onnx(target, opts, notify, warn)
+    if target.kind == "file" and target.format == "tflite":
+        raise UsageError(f"{target.path}: export of a .tflite source is not supported yet "
+                         "(a float .tflite to int8)")
     notify(f"Building {target.describe()}")
     if model is None:
         model = keras_model(target)
     return export(model, job_for(target, model), opts, notify=notify, warn=warn)
+
+
+def _export_onnx(target: Target, opts: ExportOptions, notify, warn) -> dict:
+    """A float ONNX file: quantized with onnxruntime, checked against itself."""
+    from edgekit.export.onnx_source import load_float_onnx, parameter_count
+    from edgekit.export.pipeline import SourceModel
+
+    opts = opts.for_source("onnx")
+    notify(f"Reading {target.path}")
+    content, io = load_float_onnx(Path(target.path), opts.input_shapes)
+    source = SourceModel(Path(target.path), content, io, parameter_count(content))
+    job = ExportJob(name=target.name, meta=model_meta(target, io.shapes[0]),
+                    needs_calibration_data=True, source="onnx")
+    return export(source, job, opts, notify=notify, warn=warn)
 
 
 def cache_key(target: Target) -> str:
