@@ -1,113 +1,257 @@
-"""How well a latency table predicts whole models on this host (issue 13).
+"""How well a latency table predicts whole models on this host (issues 13, 32; 30 item 3).
 
-For every config of the MobileNet v1 α × resolution grid (16 configs) and both dtypes:
-the table is measured once on all configs (each distinct kernel timed alone in LiteRT,
-each model whole); each config is then predicted from the table *as if it had never seen
-that config* (its own kernels left out unless another config has them too, and the
-whole-vs-sum line fitted without it), and compared with its whole-model latency measured
-again in the same run, after the table. Prints the share of predictions within ±10 %.
+Measures (or reads back, ``--from``) a latency table of a grid of zoo configs: MobileNet
+v1 α 0.25–1.0 and v2 α 0.35–1.0 at 128–224 px, fp32 and int8, and the newer families
+(mobilenet_v3, efficientnet_lite, mobilenet_v4) where the zoo has them. Each distinct
+kernel is timed alone in LiteRT, each model whole; then every model is timed whole again
+in ``--rounds`` interleaved rounds (the figure predictions are compared with, and its
+spread is the run-to-run noise). Then, from the per-kernel-type regressions
+(core/lut_model.py):
 
-Also prints, with --ratios, the sum of the isolated ops over the whole model for
-MobileNet α = 0.25 and 1.0 at 224 px, fp32 and int8, with and without XNNPACK.
+- leave-one-config-out: each config predicted from the table with its own kernels and
+  its own whole-vs-sum point left out;
+- leave-one-family-out: each family predicted from the other families' kernels only
+  (v1 predicts v2 and the reverse; v1 + v2 predict the newer families);
+- per miss (outside ±10 %): the part from the kernels (predicted vs measured isolated
+  sum), from the whole-vs-sum line (the line on the measured sum vs the whole time in the
+  table), and from noise (the table's whole time vs this run's, and the spread of the
+  rounds);
+- with ``--sample N``: the table adapted from N kernels per type (LitePred-style) from a
+  reference table (``--reference``, measured elsewhere or with other settings), against
+  the full table, with the time each took to measure.
 
-    python tools/predict_latency.py [--runs 100] [--threads 1] [--ratios]
+    python tools/predict_latency.py [--runs 30] [--threads 1] [--save m.json]
+    python tools/predict_latency.py --from m.json
 
-Exports come from the edgekit cache (the first run exports 32 models: minutes).
+Exports come from the edgekit cache (the first run exports the grid: minutes). Timings on
+a shared machine are noisy: say so next to any figure quoted from it.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import time
 from pathlib import Path
 
-ALPHAS = [0.25, 0.5, 0.75, 1.0]
+FAMILIES = {"mobilenet": [0.25, 0.5, 0.75, 1.0], "mobilenet_v2": [0.35, 0.5, 0.75, 1.0]}
 RESOLUTIONS = [128, 160, 192, 224]
+# the newer families, where the zoo has them: a few configs each (their knobs are variants)
+NEWER = {
+    "mobilenet_v3": [{"variant": v, "alpha": 1.0, "resolution": r}
+                     for v in ("small", "large") for r in (160, 224)],
+    "efficientnet_lite": [{"variant": "0"}, {"variant": "1"}],
+    "mobilenet_v4": [{"variant": "conv_small", "resolution": r} for r in (192, 224)],
+}
 
 
-def whole_ms(path: Path, threads: int, runs: int, rounds: int = 3) -> float:
-    """Median over ``rounds`` of the p50 of ``runs`` timed invokes (inputs set once)."""
+def whole_rounds(files: list[Path], threads: int, runs: int, rounds: int,
+                 xnnpack: bool = True, statistic: str = "min") -> list[list]:
+    """The ``statistic`` (p50 or min) of ``runs`` timed invokes of every file, in
+    ``rounds`` rounds interleaved over the files (odd rounds in reverse order), inputs set
+    once per file."""
     from edgekit.runtimes.isolate import interpreter, reference_tensors, time_invoke
     from edgekit.runtimes.measure import Method
+    from edgekit.services.lut import STATISTIC
 
-    _, fed = reference_tensors(path)
-    it = interpreter(path, threads=threads, xnnpack=True)
-    for d, x in zip(it.get_input_details(), fed, strict=False):
-        it.set_tensor(d["index"], x)
-    return statistics.median(time_invoke(it.invoke, Method(runs=runs, warmup=10))["ms"]
-                             for _ in range(rounds))
+    its = []
+    for path in files:
+        _, fed = reference_tensors(path)
+        it = interpreter(path, threads=threads, xnnpack=xnnpack)
+        for d, x in zip(it.get_input_details(), fed, strict=False):
+            it.set_tensor(d["index"], x)
+        its.append(it)
+    out: list[list] = [[] for _ in files]
+    for r in range(rounds):
+        order = range(len(files)) if r % 2 == 0 else reversed(range(len(files)))
+        for n in order:
+            timed = time_invoke(its[n].invoke, Method(runs=runs, warmup=5))
+            out[n].append(timed[STATISTIC[statistic]])
+    return out
 
 
-def predictions(args) -> None:
-    from edgekit.core.lut import Table
+def measure(args) -> dict:
     from edgekit.runtimes.measure import Method
-    from edgekit.services.lut import Grid, measure_table, predict_file
+    from edgekit.services.lut import Grid, measure_table
+    from edgekit.zoo.registry import names
 
-    grid = Grid(models=["mobilenet"], alphas=ALPHAS, resolutions=RESOLUTIONS,
-                quants=["none", "int8"])
-    out = Path(args.output)
+    newer = {m: k for m, k in NEWER.items() if m in names()}
+    grid = Grid(models=[*FAMILIES, *newer], alphas=None,  # each family's own α list
+                resolutions=RESOLUTIONS, quants=["none", "int8"], knobs=newer)
+    out = Path(args.save)
     t0 = time.monotonic()
     data = measure_table(grid, Method(runs=args.runs, warmup=10), threads=args.threads,
-                         output=out, notify=lambda m: print(m, file=sys.stderr))
-    print(f"table: {len(data['kernels'])} kernels of {len(data['models'])} models, "
-          f"{time.monotonic() - t0:.0f} s with the exports")
-    table = Table.load(out)
-    errors = []
-    print(f"{'dtype':7} {'alpha':>5} {'res':>4} {'measured':>9} {'predicted':>9} "
-          f"{'error':>7}  looked-up/scaled/missing")
+                         xnnpack=not args.builtin, output=out,
+                         notify=lambda m: print(m, file=sys.stderr),
+                         statistic=args.statistic)
+    data["table_s"] = time.monotonic() - t0
+    t1 = time.monotonic()
+    data["remeasured_ms"] = whole_rounds([Path(m["file"]) for m in data["models"]],
+                                         args.threads, args.runs, args.rounds,
+                                         not args.builtin, args.statistic)
+    data["remeasure_s"] = time.monotonic() - t1
+    data["load"] = _load()
+    out.write_text(json.dumps(data))
+    return data
+
+
+def _load() -> list[float] | None:
+    try:
+        return [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
+    except OSError:
+        return None
+
+
+def rows_of(table, n: int) -> list[tuple]:
+    return [("", "", key, macs) for key, macs, c in table.model_kernels(n) for _ in range(c)]
+
+
+def label(m: dict) -> str:
+    k = m.get("knobs") or m
+    said = " ".join(str(k[n]) for n in ("variant",) if k.get(n)) + " " + " ".join(
+        f"{n[0]}{k[n]:g}" for n in ("alpha", "resolution") if k.get(n))
+    return f"{m['model']} {said.strip()} {m['dtype']}"
+
+
+def evaluate(table, data: dict, exclude_of) -> list[dict]:
+    """Every model predicted with ``exclude_of(n)`` left out of the table, against its
+    whole time measured again (median of the rounds); the error split into kernels,
+    whole-vs-sum line and noise (multiplicative: (1+k)(1+l)(1+n) = 1 + error)."""
+    out = []
     for n, m in enumerate(data["models"]):
-        real = whole_ms(Path(m["file"]), args.threads, args.runs)
-        pred = predict_file(m["file"], table, m["dtype"], exclude={n})
-        err = pred["ms"] / real - 1
-        errors.append((m, err))
-        print(f"{m['dtype']:7} {m['alpha']:5g} {m['resolution']:4d} {real:9.3f} "
-              f"{pred['ms']:9.3f} {err:+7.1%}  {pred['measured']}/{pred['scaled']}/"
-              f"{pred['missing']}")
-    within = [e for _, e in errors if abs(e) <= 0.10]
-    print(f"\nwithin ±10 %: {len(within)} of {len(errors)} ({len(within) / len(errors):.0%}); "
-          f"median |error| {statistics.median(abs(e) for _, e in errors):.1%}")
-    for dtype in ("float32", "int8"):
-        mine = [e for m, e in errors if m["dtype"] == dtype]
-        print(f"  {dtype}: {sum(abs(e) <= 0.10 for e in mine)} of {len(mine)}")
-    print("outside: " + ", ".join(f"{m['dtype']} α={m['alpha']:g} r={m['resolution']} "
-                                  f"{e:+.0%}" for m, e in errors if abs(e) > 0.10))
+        ex = exclude_of(n)
+        if ex is None:
+            continue
+        # this run's time: the statistic over all rounds (the fastest run of them all
+        # for 'min', the median of the rounds' medians for 'p50')
+        now = (min if data.get("statistic") == "min" else statistics.median)(
+            data["remeasured_ms"][n])
+        p = table.predict_kernels(rows_of(table, n), m["dtype"], ex)
+        a, b = p["correction"]["scale"], p["correction"]["offset_ms"]
+        on_measured = a * m["sum_ms"] + b
+        rounds = data["remeasured_ms"][n]
+        out.append({"n": n, "m": m, "now": now, "p": p, "error": p["ms"] / now - 1,
+                    "kernels": (a * p["sum_ms"] + b) / on_measured - 1,
+                    "line": on_measured / m["whole_ms"] - 1,
+                    "noise": m["whole_ms"] / now - 1,
+                    "spread": (max(rounds) - min(rounds)) / 2 / now,
+                    "inside": p["interval_ms"] is not None
+                    and p["interval_ms"][0] <= now <= p["interval_ms"][1]})
+    return out
 
 
-def ratios(args) -> None:
-    from edgekit.runtimes.isolate import profile
+def report(title: str, rows: list[dict], verbose: bool = True) -> None:
+    print(f"\n== {title} ==")
+    if verbose:
+        print(f"{'config':34} {'now ms':>8} {'pred ms':>8} {'error':>7} {'90 % interval':>17}"
+              f"  kernels   line  noise (spread)")
+    for r in rows:
+        iv = r["p"]["interval_ms"]
+        miss = abs(r["error"]) > 0.10
+        if verbose or miss:
+            print(f"{label(r['m']):34} {r['now']:8.3f} {r['p']['ms']:8.3f} {r['error']:+7.1%} "
+                  + (f"{iv[0]:8.3f}..{iv[1]:<8.3f}" if iv else f"{'none':>17}")
+                  + (f"  {r['kernels']:+6.1%} {r['line']:+6.1%} {r['noise']:+6.1%} "
+                     f"(±{r['spread']:.1%})" if miss else "")
+                  + ("  MISS" if miss else ""))
+        for note in r["p"]["notes"] if miss or verbose else []:
+            print(f"    {note}")
+    families = sorted({r["m"]["model"] for r in rows})
+    for fam in [*families, None]:
+        mine = [r for r in rows if fam is None or r["m"]["model"] == fam]
+        within = sum(abs(r["error"]) <= 0.10 for r in mine)
+        covered = sum(r["inside"] for r in mine)
+        print(f"  {fam or 'all':14} within ±10 %: {within:3d} of {len(mine):3d} "
+              f"({within / len(mine):4.0%}); median |error| "
+              f"{statistics.median(abs(r['error']) for r in mine):5.1%}; interval holds "
+              f"{covered} of {len(mine)} ({covered / len(mine):.0%})")
+
+
+def analyse(data: dict, verbose: bool) -> None:
+    from edgekit.core.lut import Table
+
+    table = Table("measured", data)
+    noise = [(max(r) - min(r)) / 2 / statistics.median(r) for r in data["remeasured_ms"]]
+    print(f"table: {len(data['kernels'])} kernels of {len(data['models'])} models, threads "
+          f"{data.get('threads')}, {data.get('statistic', 'p50')} of {data.get('runs')} runs "
+          f"a timing, {data.get('provider')}, measured in "
+          f"{data.get('table_s', 0):.0f} s (exports included); load average "
+          f"{data.get('load')}; run-to-run spread of the whole models (half-range of "
+          f"{len(data['remeasured_ms'][0])} rounds): median {statistics.median(noise):.1%}, "
+          f"max {max(noise):.1%}")
+    t0 = time.monotonic()
+    report("leave one config out", evaluate(table, data, lambda n: {n}), verbose)
+    print(f"  ({time.monotonic() - t0:.1f} s)")
+    families = sorted({m["model"] for m in data["models"]})
+    old = {"mobilenet", "mobilenet_v2"}
+    groups = [{f} for f in families]
+    if set(families) - old:
+        groups += [set(families) - old, old & set(families)]
+    for held in groups:
+        ex = {n for n, m in enumerate(data["models"]) if m["model"] in held}
+        rest = ", ".join(sorted(set(families) - held))
+        if not rest:
+            continue
+        report(f"leave family out: {', '.join(sorted(held))} predicted from {rest}",
+               evaluate(table, data, lambda n, ex=ex: ex if n in ex else None), verbose)
+
+
+def adapted(data: dict, args) -> None:
+    """The table adapted from --reference with --sample kernels per type timed here,
+    against this run's whole times; and the time each table took to measure."""
+    from edgekit.core.lut import Table
     from edgekit.runtimes.measure import Method
-    from edgekit.services.export import cached_export
-    from edgekit.services.targets import resolve_target
+    from edgekit.services.calibrate import calibrate_table
 
-    print(f"\nsum of isolated ops / whole model (threads {args.threads}, p50 of "
-          f"{args.runs} runs each)")
-    for alpha in (0.25, 1.0):
-        t = resolve_target("mobilenet", {"alpha": alpha, "resolution": 224})
-        for quant in ("none", "int8"):
-            path = cached_export(t, quant, runtimes=("litert",))["litert"]
-            for xnnpack in (True, False):
-                p = profile(path, threads=args.threads, xnnpack=xnnpack,
-                            method=Method(runs=args.runs, warmup=10))
-                total = sum(o["ms"] for o in p["ops"])
-                print(f"  α={alpha:<4g} 224 {quant:4} {'xnnpack' if xnnpack else 'builtin':7}"
-                      f"  whole {p['whole']['ms']:8.3f} ms  sum {total:8.3f} ms  "
-                      f"ratio {total / p['whole']['ms']:.3f}")
+    ref = json.loads(Path(args.reference).read_text())
+    same = [(m["model"], m.get("knobs"), m["quant"]) for m in ref["models"]]
+    if same != [(m["model"], m.get("knobs"), m["quant"]) for m in data["models"]]:
+        sys.exit("--reference: not the same grid of models as this run")
+    t0 = time.monotonic()
+    table = calibrate_table(Path(args.reference), args.sample,
+                            Method(runs=args.runs, warmup=10), Path(args.save + ".adapted"),
+                            threads=args.threads,
+                            notify=lambda m: print(m, file=sys.stderr))
+    took = time.monotonic() - t0
+    a = table["adapted"]
+    report(f"adapted from {Path(args.reference).name} ({ref.get('provider')}) with "
+           f"{args.sample} kernels per type ({a['kernels_measured']} kernels, "
+           f"{a['models_measured']} models timed whole here)",
+           evaluate(Table("adapted", table), data, lambda n: set()), args.verbose)
+    print(f"  time: the sample {table['seconds']:.0f} s of timing ({took:.0f} s in all); "
+          f"the full table {data['seconds']:.0f} s of timing ({data['table_s']:.0f} s with "
+          f"the exports)")
+    print("  factors new/reference per kernel type: " + ", ".join(
+        f"{t} {f:.2f}" for t, f in sorted(a["factors"].items())))
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--runs", type=int, default=100)
+    ap.add_argument("--runs", type=int, default=30)
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--output", default="/tmp/edgekit-predict.lut.json")
-    ap.add_argument("--ratios", action="store_true", help="also the sum/whole ratios")
-    ap.add_argument("--no-predictions", action="store_true")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--save", default="/tmp/edgekit-predict.lut.json")
+    ap.add_argument("--from", dest="source", help="a file --save wrote: no measurement")
+    ap.add_argument("--quiet", action="store_true", help="only the misses and the shares")
+    ap.add_argument("--builtin", action="store_true",
+                    help="measure with LiteRT's builtin kernels, not XNNPACK (a stand-in "
+                    "for another machine, to adapt from)")
+    ap.add_argument("--reference", help="a table measured elsewhere (or --builtin) to adapt "
+                    "to this machine from --sample kernels per type")
+    ap.add_argument("--sample", type=int, default=3)
+    ap.add_argument("--statistic", choices=["min", "p50"], default="min",
+                    help="what a time is: the fastest of the runs (default: on a shared "
+                    "machine, the run least disturbed) or their median")
+    ap.add_argument("--no-analysis", action="store_true")
     args = ap.parse_args()
-    if not args.no_predictions:
-        predictions(args)
-    if args.ratios:
-        ratios(args)
+    args.verbose = not args.quiet
+    data = json.loads(Path(args.source).read_text()) if args.source else measure(args)
+    if not args.no_analysis:
+        analyse(data, args.verbose)
+    if args.reference:
+        adapted(data, args)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from edgekit.core.numbers import dumps
 # the resolutions 96..224
 DEFAULT_GRID = {"mobilenet": [0.25, 0.5, 0.75, 1.0], "mobilenet_v2": [0.35, 0.5, 0.75, 1.0]}
 DEFAULT_RESOLUTIONS = [96, 128, 160, 192, 224]
+STATISTIC = {"p50": "ms", "min": "min_ms"}     # a table's times: which of a timing's
 DTYPE_OF_QUANT = {"none": "float32", "fp16": "float32", "dynamic": "float32", "int8": "int8"}
 
 
@@ -105,9 +106,12 @@ def check_table(grid: Grid, device: str | None, name: str | None,
 
 def measure_table(grid: Grid, method, threads: int | None = None, xnnpack: bool = True,
                   device: str | None = None, name: str | None = None,
-                  output: Path | None = None, notify=lambda m: None) -> dict:
+                  output: Path | None = None, notify=lambda m: None,
+                  statistic: str = "p50") -> dict:
     """Measure every distinct kernel of the grid's models once (and each model whole),
-    on this machine or a ``device``; write the table; return it."""
+    on this machine or a ``device``; write the table; return it. ``statistic``: what a
+    time is, 'p50' of the runs or their 'min' (on a machine shared with other work, the
+    run least disturbed; kernels and whole models alike)."""
     from edgekit.core.files import write_text
     from edgekit.services.isolation import isolate_files
 
@@ -135,11 +139,11 @@ def measure_table(grid: Grid, method, threads: int | None = None, xnnpack: bool 
         for o in prof["ops"]:
             if o.get("ms") is not None:
                 r = records[o["position"]]
-                kernels.append(L.entry(r, o["ms"], sources[L.key_of(r)]))
-    models = [model_row(configs[n], prof, kernels) for n, prof in done]
+                kernels.append(L.entry(r, o[STATISTIC[statistic]], sources[L.key_of(r)]))
+    models = [model_row(configs[n], prof, kernels, statistic) for n, prof in done]
     table = {"format": L.FORMAT, "version": L.VERSION, "name": name,
              "runtime": "litert", "provider": "xnnpack" if xnnpack else "builtin",
-             "threads": threads, "runs": method.runs,
+             "threads": threads, "runs": method.runs, "statistic": statistic,
              "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
              "seconds": round(time.monotonic() - t0, 1), **where,
              "models": models, "kernels": kernels}
@@ -148,7 +152,7 @@ def measure_table(grid: Grid, method, threads: int | None = None, xnnpack: bool 
     return table
 
 
-def model_row(c: dict, prof: dict, kernels: list[dict]) -> dict:
+def model_row(c: dict, prof: dict, kernels: list[dict], statistic: str = "p50") -> dict:
     """A table's row for config ``c`` profiled as ``prof``: its whole time (and the 95 %
     interval of that time's median), the sum of its kernels, and which kernels it has how
     many times (so that the table can predict it with itself left out)."""
@@ -161,7 +165,7 @@ def model_row(c: dict, prof: dict, kernels: list[dict]) -> dict:
     return {"model": c["model"], "alpha": c["alpha"], "resolution": c["resolution"],
             "knobs": c["knobs"], "quant": c["quant"], "dtype": c["dtype"],
             "file": str(c["path"]),
-            "whole_ms": whole["ms"] if whole else None,
+            "whole_ms": whole[STATISTIC[statistic]] if whole else None,
             "whole_ci95_ms": whole.get("ci95_ms") if whole else None,
             "sum_ms": sum(sums) if None not in sums else None,
             "kernels": sorted([index[k], n] for k, n in Counter(keys).items() if k in index),
