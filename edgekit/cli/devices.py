@@ -48,10 +48,11 @@ def devices_add(
     = False,
 ):
     """Add a device (nothing is installed on it; 'devices check' tries the connection)."""
-    from edgekit.core.devices import add_device, make_device
+    from edgekit.core.devices import make_device
+    from edgekit.services.remote import add
 
     device = make_device(name, url, python, ssh_option or [])
-    path = add_device(device, force=force)
+    path = add(device, force=force)
     out.print(f"added {name} ({device.url}) to {path}; try it: edgekit devices check {name}",
               soft_wrap=True)
 

@@ -10,14 +10,15 @@ import os
 import shlex
 import shutil
 import subprocess
-import tempfile
 import threading
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
 
+from edgekit.core import children, interrupts
 from edgekit.core.devices import Device
-from edgekit.core.errors import EdgekitError
+from edgekit.core.errors import EdgekitError, UsageError
 
 
 class DeviceError(EdgekitError):
@@ -57,6 +58,20 @@ def ssh_failure(device: Device, stderr: str) -> DeviceError:
     return DeviceError(f"ssh to {where} failed: {said}")
 
 
+def ssh_argv(device: Device, *extra: str, connect_timeout: int = 10) -> list[str]:
+    """The ssh command line for ``device``: the user's options first (ssh takes the first
+    value of an option), edgekit's, the URL's port and user, ``extra``, then ``--`` and the
+    host (never read as an option, whatever it is)."""
+    user, host, port = device.address
+    argv = ["ssh"]
+    for option in device.ssh_options:
+        argv += ["-o", option]
+    argv += ["-o", "BatchMode=yes", "-o", f"ConnectTimeout={connect_timeout}",
+             "-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=3"]
+    argv += (["-p", str(port)] if port else []) + (["-l", user] if user else [])
+    return argv + list(extra) + ["--", host]
+
+
 def remote_word(arg: str) -> str:
     """One word of a command line for the board's shell: quoted, except that a leading
     '~/' stays bare, so that the board expands it to its own home (as in
@@ -78,35 +93,37 @@ class SSHTransport:
             raise DeviceError("no 'ssh' client on this machine: install OpenSSH's client")
         self.device = device
         self.connect_timeout = connect_timeout
-        # a short folder: a control socket's path must fit in 108 bytes
-        self._dir = tempfile.mkdtemp(prefix="ek-", dir="/tmp" if os.path.isdir("/tmp")
-                                     else None)
-        self.control = os.path.join(self._dir, "c")
+        self._folder = ExitStack()
+        self._dir: str | None = None
+        self.control = ""
         self.master: subprocess.Popen | None = None
 
     def _argv(self, *extra: str) -> list[str]:
-        user, host, port = self.device.address
-        argv = ["ssh", "-o", f"ControlPath={self.control}"]
-        for option in self.device.ssh_options:   # the user's first: the first value wins
-            argv += ["-o", option]
-        argv += ["-o", "BatchMode=yes", "-o", f"ConnectTimeout={self.connect_timeout}",
-                 "-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=3"]
-        argv += (["-p", str(port)] if port else []) + (["-l", user] if user else [])
-        return argv + list(extra) + [host]
+        return ssh_argv(self.device, "-o", f"ControlPath={self.control}", *extra,
+                        connect_timeout=self.connect_timeout)
 
     def open(self) -> float:
-        """Connect and authenticate once; returns the seconds it took. A board that
-        does not answer (a silent host, an sshd that never sends its banner) is given
-        up after connect_timeout + 5 s with one line; an interrupt meanwhile (Ctrl-C)
-        leaves no ssh process and no control folder behind."""
+        """Connect and authenticate once; returns the seconds it took. The options are
+        read by ssh first (check_ssh_config: a usage error, exit 2). A board that does not
+        answer (a silent host, an sshd that never sends its banner) is given up after
+        connect_timeout + 5 s with one line; an interrupt meanwhile (Ctrl-C) leaves no ssh
+        process and no control folder behind."""
+        check_ssh_config(self.device)
         t0 = time.monotonic()
         try:
-            with open(os.path.join(self._dir, "master.log"), "w+") as log:
-                self.master = subprocess.Popen(
-                    self._argv("-M", "-N", "-o", "ControlMaster=yes", "-o",
-                               "ControlPersist=no"),
-                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log,
-                    start_new_session=True)
+            from edgekit.core.files import scratch_file, temp_folder
+
+            # a short folder: a control socket's path must fit in 108 bytes
+            folder = self._folder.enter_context(temp_folder(
+                prefix="ek-", dir="/tmp" if os.path.isdir("/tmp") else None))
+            self._dir = str(folder)
+            self.control = os.path.join(self._dir, "c")
+            with scratch_file(folder, "master.log") as log:
+                with interrupts.deferred():     # held from its start: never unseen
+                    self.master = children.start(
+                        self._argv("-M", "-N", "-o", "ControlMaster=yes", "-o",
+                                   "ControlPersist=no"),
+                        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log)
                 deadline = t0 + self.connect_timeout + 5
                 while not self._ready():
                     if self.master.poll() is not None:
@@ -125,7 +142,7 @@ class SSHTransport:
 
     def _ready(self) -> bool:
         """The master has authenticated (it makes its socket after the login)."""
-        return os.path.exists(self.control)
+        return bool(self.control) and os.path.exists(self.control)
 
     def alive(self) -> bool:
         """Whether the connection (the control master) still stands: after a command
@@ -133,8 +150,7 @@ class SSHTransport:
         if self.master is None or self.master.poll() is not None:
             return False
         try:
-            return subprocess.run(self._argv("-O", "check"), capture_output=True,
-                                  timeout=10).returncode == 0
+            return children.run(self._argv("-O", "check"), timeout=10).returncode == 0
         except (subprocess.SubprocessError, OSError):
             return False
 
@@ -147,51 +163,43 @@ class SSHTransport:
         close when this side goes away)."""
         argv = self._argv("-o", "ControlMaster=no", "-T") + [
             " ".join(remote_word(c) for c in command)]
-        proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE)
-        errors: list[bytes] = []
-        readers = [threading.Thread(target=lambda: errors.append(proc.stderr.read()),
-                                    daemon=True),
-                   threading.Thread(target=_feed, args=(proc.stdin, stdin, not hold_stdin),
-                                    daemon=True)]
-        for t in readers:
-            t.start()
-        out = bytearray()
-        for line in proc.stdout:
-            if on_line is not None:
-                on_line(line.decode(errors="replace"))
-            else:
-                out += line
-        proc.wait()
-        for t in readers:
-            t.join()
-        if hold_stdin:
-            proc.stdin.close()
+        with children.running(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE) as proc:
+            errors: list[bytes] = []
+            readers = [threading.Thread(target=lambda: errors.append(proc.stderr.read()),
+                                        daemon=True),
+                       threading.Thread(target=_feed, args=(proc.stdin, stdin,
+                                                            not hold_stdin), daemon=True)]
+            for t in readers:
+                t.start()
+            out = bytearray()
+            for line in proc.stdout:
+                if on_line is not None:
+                    on_line(line.decode(errors="replace"))
+                else:
+                    out += line
+            proc.wait()
+            for t in readers:
+                t.join()
+            if hold_stdin:
+                proc.stdin.close()
         return Completed(proc.returncode, bytes(out),
                          b"".join(errors).decode(errors="replace"))
 
     def close(self) -> None:
         """Stop the master (politely, then by force) and remove the control folder;
-        safe to call twice, and during an interrupt."""
-        master = self.master
-        try:
-            if master is not None and master.poll() is None:
-                if os.path.exists(self.control):
+        safe to call twice, and during an interrupt (a second signal does not cut it)."""
+        with interrupts.deferred():
+            master = self.master
+            try:
+                if master is not None and master.poll() is None and self._ready():
                     try:
-                        subprocess.run(self._argv("-O", "exit"), capture_output=True,
-                                       timeout=10)
+                        children.run(self._argv("-O", "exit"), timeout=10)
                     except (subprocess.SubprocessError, OSError):
                         pass
-                try:
-                    master.wait(timeout=5 if os.path.exists(self.control) else 0.05)
-                except subprocess.TimeoutExpired:
-                    master.kill()
-                    master.wait()
-        finally:
-            if master is not None and master.poll() is None:
-                master.kill()
-                master.wait()
-            shutil.rmtree(self._dir, ignore_errors=True)
+                children.stop(master, grace=5 if self._ready() else 0.05)
+            finally:
+                self._folder.close()
 
 
 def _feed(pipe, data: bytes, close: bool = True) -> None:
@@ -202,6 +210,38 @@ def _feed(pipe, data: bytes, close: bool = True) -> None:
             pipe.close()
     except (BrokenPipeError, OSError):
         pass
+
+
+def check_ssh_config(device: Device) -> None:
+    """The device's ssh options as ssh itself reads them (``ssh -G``: it parses the
+    options and the user's ~/.ssh/config, and connects nowhere), before any connection:
+    a value ssh rejects (ConnectTimeout=abc, an unknown option) is a usage error (exit 2)
+    that names the option, never a device problem. Skipped where ssh is not installed
+    (the connection then says so)."""
+    if not shutil.which("ssh"):
+        return
+
+    def refused(options) -> str | None:
+        probe = Device(device.name, device.url, ssh_options=tuple(options))
+        try:
+            done = children.run(ssh_argv(probe, "-G", "-T"), timeout=10)
+        except (subprocess.SubprocessError, OSError) as e:
+            return f"ssh -G did not answer ({type(e).__name__})"
+        if done.returncode == 0:
+            return None
+        lines = [ln.strip() for ln in done.stderr.decode(errors="replace").splitlines()
+                 if ln.strip() and not ln.startswith("Pseudo-terminal")]
+        return lines[-1] if lines else f"exit status {done.returncode}"
+
+    said = refused(device.ssh_options)
+    if said is None:
+        return
+    culprit = next((o for o in device.ssh_options if refused([o]) is not None), None)
+    where = f"device {device.name} ({device.url})"
+    if culprit is not None:
+        raise UsageError(f"{where}: ssh refuses --ssh-option {culprit!r}: {said!r}")
+    raise UsageError(f"{where}: ssh cannot read its settings for this host (see "
+                     f"~/.ssh/config): {said!r}")
 
 
 def transport_for(device: Device):

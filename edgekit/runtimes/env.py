@@ -74,12 +74,13 @@ def throttled() -> str | None:
     temperature limit; bits 16-19 the same 'has occurred'), None elsewhere."""
     if not shutil.which("vcgencmd"):
         return None
+    from edgekit.core import children
+
     try:
-        done = subprocess.run(["vcgencmd", "get_throttled"], capture_output=True,
-                              text=True, timeout=5)
+        done = children.run(["vcgencmd", "get_throttled"], timeout=5)
     except (OSError, subprocess.SubprocessError):
         return None
-    text = done.stdout.strip()
+    text = done.stdout.decode(errors="replace").strip()
     return text.split("=", 1)[1] if done.returncode == 0 and "=" in text else None
 
 

@@ -23,6 +23,16 @@ def session(device: str | Device, notify: Callable[[str], None] = lambda m: None
         yield board
 
 
+def add(device: Device, force: bool = False) -> Path:
+    """Store a device once ssh has read its options as it will at use (ssh -G: a value
+    ssh rejects is refused now, exit 2, not at the first connection)."""
+    from edgekit.core.devices import add_device
+    from edgekit.remote.transport import check_ssh_config
+
+    check_ssh_config(device)
+    return add_device(device, force=force)
+
+
 def device_block(board: Board) -> dict:
     """The ``"device"`` block of a result: which device, how it was reached, what it is."""
     return {**board.device.to_dict(), "fingerprint": board.hello["fingerprint"],

@@ -297,8 +297,11 @@ def _own_token() -> None:
 
 
 def _host_port(address: str) -> tuple[str, int] | None:
-    m = re.fullmatch(r"(?:ray://)?\[?([^\]]+?)\]?:(\d{1,5})", address.strip())
-    return (m.group(1), int(m.group(2))) if m else None
+    from edgekit.core.numbers import read_number
+
+    m = re.fullmatch(r"(?:ray://)?\[?([^\]]+?)\]?:([0-9]{1,5})", address.strip())
+    return (m.group(1), read_number(m.group(2), "the Ray port", 0, 65535, integer=True)
+            ) if m else None
 
 
 def probe(address: str, bound: float = CONNECT_BOUND_S) -> dict:
@@ -342,44 +345,38 @@ def _probe_driver(address: str, bound: float) -> tuple[list[str], int | None]:
     echoed with --debug), killed at ``bound`` s or at the first authentication refusal.
     (its output lines, its exit status or None when it was stopped)."""
     import selectors
-    import signal
     import subprocess
 
+    from edgekit.core import children
+
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
-    proc = subprocess.Popen([sys.executable, "-c", _PROBE, address], env=env,
-                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, start_new_session=True)
     lines, code, buf = [], None, b""
     deadline = time.monotonic() + max(bound, 1.0)
-    try:
-        with selectors.DefaultSelector() as sel:
-            sel.register(proc.stdout, selectors.EVENT_READ)
-            while time.monotonic() < deadline:
-                if not sel.select(timeout=max(0.0, deadline - time.monotonic())):
-                    break
-                chunk = os.read(proc.stdout.fileno(), 65536)
-                if not chunk:
-                    code = proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-                    break
-                buf += chunk
-                *done, buf = buf.split(b"\n")
-                for raw in done:
-                    line = raw.decode("utf-8", "replace").rstrip()
-                    if _debug():
-                        print(line, file=sys.stderr)
-                    lines.append(line.strip())
-                    if _AUTH.search(line):
-                        return lines, None
-    except subprocess.TimeoutExpired:
-        code = None
-    finally:
-        if proc.poll() is None:
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        proc.wait()
-        proc.stdout.close()
+    # stopped (with what it started) however this ends: an answer, the bound, an interrupt
+    with children.running([sys.executable, "-c", _PROBE, address], grace=0.5, env=env,
+                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT) as proc:
+        try:
+            with selectors.DefaultSelector() as sel:
+                sel.register(proc.stdout, selectors.EVENT_READ)
+                while time.monotonic() < deadline:
+                    if not sel.select(timeout=max(0.0, deadline - time.monotonic())):
+                        break
+                    chunk = os.read(proc.stdout.fileno(), 65536)
+                    if not chunk:
+                        code = proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+                        break
+                    buf += chunk
+                    *done, buf = buf.split(b"\n")
+                    for raw in done:
+                        line = raw.decode("utf-8", "replace").rstrip()
+                        if _debug():
+                            print(line, file=sys.stderr)
+                        lines.append(line.strip())
+                        if _AUTH.search(line):
+                            return lines, None
+        except subprocess.TimeoutExpired:
+            code = None
     if buf:
         lines.append(buf.decode("utf-8", "replace").strip())
     return lines, code

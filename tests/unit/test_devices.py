@@ -17,9 +17,13 @@ def test_urls_and_names():
     assert D.make_device("lab", "ssh://lab-board/").url == "ssh://lab-board"
     assert D.make_device("v6", "ssh://[::1]:22").address == (None, "::1", 22)
     for bad, said in [("adb://serial", "adb"), ("pi@host", "no scheme"),
-                      ("ssh://", "expected ssh://"), ("ssh://h/path", "no path"),
-                      ("ssh://u:pw@h", "password"), ("ssh://h:99999", "Port out of range"),
-                      ("ssh://h:0", "port 0 is not")]:
+                      ("ssh://", "no host"), ("ssh://h/path", "no path"),
+                      ("ssh://u:pw@h", "password"), ("ssh://h:99999", "port '99999' is not"),
+                      ("ssh://h:0", "port '0' is not"), ("ssh://-oProxyCommand=x", "host"),
+                      ("ssh://h#frag", "fragment"), ("ssh://h?x=1", "query"),
+                      ("ssh://my host", "space"), ("ssh://h\n", "control"),
+                      ("ssh://-l@h", "user"), ("ssh://::1", "brackets"),
+                      ("ssh://h:٣", "port")]:
         with pytest.raises(UsageError, match=said):
             D.make_device("x", bad)
     for name in ("", "-x", "a b", "ssh://h", "x" * 65):
@@ -31,9 +35,15 @@ def test_ssh_options():
     d = D.make_device("j", "ssh://h", ssh_options=["IdentityFile=~/.ssh/jetson",
                                                    " Port=2222 "])
     assert d.ssh_options == ("IdentityFile=~/.ssh/jetson", "Port=2222")
-    for bad in ("IdentityFile", "=x", "Key=", "ControlPath=/tmp/x", "batchmode=no"):
+    for bad in ("IdentityFile", "=x", "Key=", "ControlPath=/tmp/x", "batchmode=no",
+                "ConnectTimeout=abc", "Port=70000", "ServerAliveCountMax=-1", "Port=2\n"):
         with pytest.raises(UsageError, match="--ssh-option"):
             D.make_device("j", "ssh://h", ssh_options=[bad])
+    # a URL's port or user and an option's that disagree: ssh would take one silently
+    for url, option in (("ssh://h:2222", "Port=22"), ("ssh://u@h", "User=v")):
+        with pytest.raises(UsageError, match="disagree"):
+            D.make_device("j", url, ssh_options=[option])
+    assert D.make_device("j", "ssh://h:22", ssh_options=["Port=022"]).address[2] == 22
 
 
 def test_registry_round_trip_and_errors(tmp_path):
