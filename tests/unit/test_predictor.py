@@ -5,6 +5,7 @@ out, and a kernel without a measured neighbour is flagged, not extrapolated sile
 No time is measured here: every table is made up from the law."""
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -252,3 +253,36 @@ def test_calibrate_refuses_a_bad_table_before_measuring(cli, tmp_path):
     r = cli("profiles", "calibrate", "--lut-from", bad, "-o", tmp_path / "p.toml")
     assert r.code != 0 and "latency table" in r.err and str(bad) in r.err
     assert not (tmp_path / "p.toml").exists()
+
+
+RECORDED = Path(__file__).resolve().parents[1] / "data" / "latency" / "mobilenet_v1_xeon.lut.json"
+
+
+def test_a_recorded_table_holds_together():
+    """A table recorded on the project's Xeon (see its 'note'): every model's kernels, as
+    many times as it has them, add up to its sum; leaving a config out leaves out exactly
+    the kernels no other config has."""
+    t = L.Table.load(RECORDED)
+    assert len(t.data["models"]) == 12
+    for n, m in enumerate(t.data["models"]):
+        kernels = t.model_kernels(n)
+        assert sum(t.by_key[k]["ms"] * c for k, _, c in kernels) == pytest.approx(
+            m["sum_ms"], rel=1e-5)
+        assert sum(c for _, _, c in kernels) == m["ops"]
+        rows = [("", "", k, macs) for k, macs, c in kernels for _ in range(c)]
+        p = t.predict_kernels(rows, m["dtype"], {n}, interval=False)
+        shared = sum(c for k, _, c in kernels if t.by_key[k]["sources"] != [n])
+        assert p["measured"] == shared < m["ops"]
+        assert p["measured"] + p["scaled"] + p["borrowed"] == m["ops"]
+
+
+def test_channel_hinges_follow_a_kernel_switch_in_recorded_times():
+    """XNNPACK runs int8 GEMMs of wide layers on AMX on that Xeon (820 GMAC/s against 31
+    for narrow ones): a power law in the channels cannot follow it, the hinges can."""
+    t = L.Table.load(RECORDED)
+    rows = [(t.described(e["key"], e["macs"]), e["ms"]) for e in t.data["kernels"]
+            if e["kind"].startswith("CONV_2D|int8")]
+    with_hinges = M.fit_type([(d.x, d.work, ms) for d, ms in rows], M.MAC_FEATURES)
+    plain = M.fit_type([(d.x[:10], d.work, ms) for d, ms in rows], M.MAC_FEATURES[:10])
+    assert with_hinges.kind == plain.kind == "ridge"
+    assert with_hinges.loo_rms < 0.15 < 0.3 < plain.loo_rms
