@@ -27,13 +27,24 @@ def _width(stream) -> int | None:
     return None if stream.isatty() else 10_000
 
 
-class _Console(Console):
+class EdgekitConsole(Console):
     """Rich's console, as edgekit prints: no emoji codes (a ``:abc:`` in a name the user
-    gave stays what it is), and a closed stdout (``| head -1``) ends the command quietly
-    with exit 141, as coreutils do (rich's own answer is a silent exit 1)."""
+    gave stays what it is), text whose brackets are not well-formed markup (a path with
+    ``[/]`` in a title or a cell) printed as it is instead of failing the command, and a
+    closed stdout (``| head -1``) that ends the command quietly with exit 141, as coreutils
+    do (rich's own answer is a silent exit 1). A renderer that puts a name the user gave
+    into its own markup escapes it (``rich.markup.escape``) or passes it as ``Text``."""
 
     def __init__(self, **kwargs):
         super().__init__(highlight=False, emoji=False, **kwargs)
+
+    def render_str(self, text: str, **kwargs):
+        from rich.errors import MarkupError
+
+        try:
+            return super().render_str(text, **kwargs)
+        except MarkupError:
+            return super().render_str(text, **{**kwargs, "markup": False})
 
     def on_broken_pipe(self) -> None:
         from edgekit.core.errors import OutputClosed
@@ -44,8 +55,8 @@ class _Console(Console):
 
 # Tables and results go to stdout; progress and warnings to stderr, so that
 # `--json > file` stays clean.
-out = _Console(width=_width(sys.stdout))
-err = _Console(stderr=True, width=_width(sys.stderr))
+out = EdgekitConsole(width=_width(sys.stdout))
+err = EdgekitConsole(stderr=True, width=_width(sys.stderr))
 
 
 @contextmanager

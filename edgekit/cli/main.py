@@ -239,6 +239,7 @@ def main(argv: Optional[list] = None) -> None:
         forget_inputs()   # a new command: its inputs are noted as they are resolved
         _main(argv)
         interrupts.checkpoint()   # swallowed on the way and never re-raised: still honoured
+        sys.stdout.flush()        # a closed stdout shows here, not in Python's exit
     except KeyboardInterrupt:
         _interrupted()
     except OutputClosed:

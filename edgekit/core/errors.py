@@ -96,14 +96,15 @@ def one_line(text: str) -> str:
 
 
 def quoted(text, keep: int = 120) -> str:
-    """A name the user gave, quoted (as Python writes a string: control characters escaped);
-    a long one as its start and end around '…', then its length: a 5,000-byte path in an
-    error line is recognisable, not a screenful."""
+    """A name the user gave, in quotes, as :func:`one_line` shows it; a long one as its
+    start and end around '…', then its length: a 5,000-byte path in an error line is
+    recognisable, not a screenful."""
     text = os.fsdecode(text) if isinstance(text, bytes) else str(text)
     if len(text) <= keep:
-        return repr(text)
+        return f"'{one_line(text)}'"
     half = keep // 2
-    return f"{text[:half] + '…' + text[-half:]!r} ({len(os.fsencode(text)):,} bytes)"
+    short = one_line(text[:half]) + "…" + one_line(text[-half:])
+    return f"'{short}' ({len(os.fsencode(text)):,} bytes)"
 
 
 # ---- operating system errors, in words ------------------------------------------------------

@@ -7,10 +7,13 @@ import os
 import subprocess
 import sys
 import tomllib
+from pathlib import Path
 
 import pytest
 
-from tests.conftest import SHARED_MODELS
+from tests.conftest import THIRD_PARTY_MODELS
+
+MNV2 = THIRD_PARTY_MODELS / "mobilenet_v2_quantized_1x3x224x224.tflite"
 
 EDGEKIT = [sys.executable, "-c", "from edgekit.cli.main import main; main()"]
 
@@ -23,10 +26,11 @@ def run(*args, env=None):
 
 
 def test_piped_output_is_not_wrapped():
-    r = run("analyze", SHARED_MODELS / "mobilenet_v2_quantized_1x3x224x224.tflite")
+    r = run("analyze", MNV2)
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
     assert max(map(len, lines)) > 100                     # not cut at 80 columns
+    assert lines[0].startswith(str(MNV2)) and lines[0].endswith("(file, tflite)")  # title
     conventions = [line for line in lines if line.startswith("* ")]
     assert len(conventions) == 5                          # each one whole line
     shown = run("profiles", "show", "stm32h7")
@@ -124,3 +128,21 @@ def test_plots_are_written_in_the_format_their_name_asks_for(cli, tmp_path):
     assert r.code == 0, r.err
     assert pdf.read_bytes()[:5] == b"%PDF-" and b"<svg" in svg.read_bytes()[:500]
     assert f"wrote {pdf}" in r.err
+
+
+@pytest.mark.parametrize("args", [["analyze", MNV2], ["analyze", MNV2, "--json"],
+                                  ["analyze", MNV2, "--csv", "-"],
+                                  ["analyze", MNV2, "--debug"], ["models", "--json"]],
+                         ids=lambda a: " ".join(Path(str(x)).name for x in a))
+def test_a_closed_stdout_ends_the_command_quietly(tmp_path, args):
+    """`edgekit analyze m.tflite | head -1`: the reader is gone before edgekit writes. As
+    coreutils (`seq 100000 | head -1`): nothing said, exit 141 (128 + SIGPIPE), --debug
+    or not; nothing left in $TMPDIR."""
+    environ = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "EDGEKIT_DEBUG")}
+    proc = subprocess.Popen([*EDGEKIT, *map(str, args)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env={**environ, "TMPDIR": str(tmp_path)})
+    proc.stdout.close()                   # the reader went away
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=600) == 141, err
+    assert err == ""
+    assert not list(tmp_path.iterdir())
