@@ -70,8 +70,11 @@ def analyze_cmd(
 
     t = resolve_target(target, knobs, weights)
     shapes, feeds = parse_shapes(input_shape), load_feeds(inputs)  # inputs known first:
-    _check_outputs(csv_path, plot, memory_timeline, report,        # no output onto one
-                   json_out or compare_formats)
+    if profile:                                                    # no output onto one
+        from edgekit.core.device_profiles import get_profile
+
+        get_profile(profile)
+    _check_outputs(csv_path, plot, memory_timeline, report, json_out or compare_formats)
     if compare_formats:
         return _compare(t, json_out)
     with status(f"Analyzing {t.describe()}…"):

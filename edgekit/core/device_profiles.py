@@ -77,9 +77,8 @@ PROFILE_SCHEMA = S.Table({
 
 
 def load_profile(path: Path) -> Profile:
-    from edgekit.core.files import note_input
-
-    note_input(path)   # read by this command: no output of it may be written onto it
+    # read by core.reading: registered as an input (no output of the command lands on it),
+    # a regular file of at most 1 MiB
     data = S.load_toml(path, PROFILE_SCHEMA, "profile")
     c, m = data["compute"], data["memory"]
     return Profile(

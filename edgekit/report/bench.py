@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from edgekit.core.files import note_input
 from edgekit.core.stats import regression
 from edgekit.report.figures import save_figure
 
@@ -39,8 +38,7 @@ def load_previous(path: Path) -> tuple[dict[tuple, dict], dict]:
     file and the key."""
     from edgekit.core import schema as S
 
-    note_input(path)   # no output of this command may be written onto it
-    try:
+    try:   # read by core.reading: registered, no output of this command lands on it
         data = S.load_json(path, _previous_schema(), "--compare")
     except S.SchemaError as e:
         if not os.path.isfile(path):
