@@ -63,10 +63,17 @@ err = EdgekitConsole(stderr=True, width=_width(sys.stderr))
 def status(message: str):
     """A spinner on stderr while ``message`` runs (only on a terminal)."""
     if err.is_terminal:
-        with err.status(message):
+        with err.status(_plain(message)):
             yield
     else:
         yield
+
+
+def _plain(message: str):
+    """A spinner's text as it is: one line, never markup (it often names a path)."""
+    from rich.text import Text
+
+    return Text(one_line(message))
 
 
 STEP = re.compile(r"^\[(\d+)/(\d+)\] ")
@@ -104,8 +111,8 @@ def progress(message: str):
 
     eta = _Eta()
     if err.is_terminal:
-        with err.status(message + "…") as spinner:
-            yield _stepping(lambda m: spinner.update(eta(m) + "…"), checkpoint)
+        with err.status(_plain(message + "…")) as spinner:
+            yield _stepping(lambda m: spinner.update(_plain(eta(m) + "…")), checkpoint)
     elif os.environ.get("EDGEKIT_QUIET") == "1":
         yield _stepping(lambda m: None, checkpoint)
     else:

@@ -233,6 +233,7 @@ def main(argv: Optional[list] = None) -> None:
     from edgekit.core import interrupts
 
     restore = interrupts.install()   # first: before the CLI's own imports
+    debug = os.environ.get("EDGEKIT_DEBUG")     # --debug sets it for this command
     try:
         from edgekit.core.files import forget_inputs
 
@@ -254,6 +255,10 @@ def main(argv: Optional[list] = None) -> None:
     finally:
         if argv is not None:   # in-process (tests): put back what was there; a console
             restore()          # run keeps its handlers until the interpreter is gone
+            if debug is None:
+                os.environ.pop("EDGEKIT_DEBUG", None)
+            else:
+                os.environ["EDGEKIT_DEBUG"] = debug
 
 
 def _main(argv: Optional[list]) -> None:
@@ -299,7 +304,7 @@ def _worded(e: Exception) -> tuple[str, int]:
     an unexpected library error) by its type and first line."""
     if isinstance(e, EdgekitError):
         return str(e), e.exit_code
-    if isinstance(e, OSError):
+    if isinstance(e, OSError) and e.errno is not None:   # a library's own: catch-all
         worded = os_error(e)
         return str(worded), worded.exit_code
     return f"{type(e).__name__}: {first_line(e)} (rerun with --debug for the traceback)", 1
