@@ -63,7 +63,7 @@ def call_inputs(runner, specs=(), batch: int | None = None, feeds: dict | None =
         if np.dtype(value.dtype) != np.dtype(by_name[name].dtype):
             raise UsageError(f"--inputs: input {name!r} of {runner.label} is "
                              f"{by_name[name].dtype}, the file gives {value.dtype}")
-    given = [shapes.ShapeSpec(n, tuple(v.shape)) for n, v in feeds.items()]
+    given = shapes.given_values(feeds)   # named as --inputs arrays in errors
     declared = {s.name: tuple(s.shape) for s in runner.inputs}
     symbols = {s.name: tuple(s.symbols) for s in runner.inputs if s.symbols}
     bound, known = shapes.bind_call(

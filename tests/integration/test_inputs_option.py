@@ -2,6 +2,7 @@
 line for values that do not fit the model."""
 
 import json
+import os
 
 import numpy as np
 import onnx
@@ -76,7 +77,7 @@ def test_inputs_are_for_onnx_files_here(cli, model, tmp_path):
     assert r.code == 2 and "is not one" in r.err
     (tmp_path / "x.npz").write_bytes(b"not a zip")
     r = cli("analyze", model[0], "--inputs", tmp_path / "x.npz")
-    assert r.code == 2 and "not a readable .npz" in r.err
+    assert r.code == 2 and "not an .npz (not a zip archive" in r.err
 
 
 def _numeric_types() -> list[int]:
@@ -131,3 +132,39 @@ def test_a_boolean_input_is_fed_as_given(cli, tmp_path):
         r = cli(command, path, "--inputs", tmp_path / "in.npz", "--runs", "2", "--json") \
             if command != "analyze" else cli(command, path, "--inputs", tmp_path / "in.npz")
         assert r.code == 0, (command, r.err)
+
+
+@pytest.mark.parametrize("command", ["analyze", "bench", "profile"])
+def test_a_wrong_size_names_the_array_given_not_an_input_shape(cli, model, tmp_path,
+                                                                command):
+    """The shape of an --inputs array that contradicts the model is named as that array
+    (the user gave no --input-shape)."""
+    path, _ = model
+    np.savez(tmp_path / "bad.npz", x=np.ones((1, 17), np.float32))
+    r = cli(command, path, "--inputs", tmp_path / "bad.npz")
+    errors = [x for x in r.err_lines if x.startswith("edgekit: error:")]
+    assert r.code == 2 and len(errors) == 1, r.err
+    assert "--inputs array 'x' (1x17): input 'x' has a fixed size 16 at position 1, 17 " \
+           "given" in errors[0] and "--input-shape" not in errors[0]
+
+
+@pytest.mark.parametrize("command", ["bench", "profile"])
+def test_timing_zero_items_is_one_line_not_a_throughput(cli, model, tmp_path, command):
+    path, _ = model
+    np.savez(tmp_path / "empty.npz", x=np.ones((0, 16), np.float32),
+             steps=np.array(3, np.int64))
+    r = cli(command, path, "--inputs", tmp_path / "empty.npz", "--runs", "2", "--json")
+    assert r.code == 2 and r.out == "", r.out
+    assert [x for x in r.err_lines if x.strip()] == [
+        "edgekit: error: --inputs: array 'x' is 0x16 and holds no items; timing needs at "
+        "least one"], r.err
+
+
+@pytest.mark.parametrize("command", ["analyze", "bench", "profile"])
+def test_an_inputs_folder_or_fifo_says_so(cli, model, tmp_path, command):
+    path, _ = model
+    (tmp_path / "folder.npz").mkdir()
+    os.mkfifo(tmp_path / "fifo.npz")
+    for name, said in (("folder.npz", "a folder"), ("fifo.npz", "a FIFO (named pipe)")):
+        r = cli(command, path, "--inputs", tmp_path / name)
+        assert r.code == 2 and f"{name}: is {said}, not a regular file" in r.err, r.err
