@@ -25,17 +25,22 @@ from edgekit.core import counting as C
 from edgekit.core import shapes
 from edgekit.core.onnx_ops import (
     AFFINE_OPS,
-    GATES,
+    DATA_MOVEMENT,
     KINDS,
-    WEIGHTS,
+    NCHWC_DOMAIN,
+    NCHWC_UNCOUNTED,
     kind_of,
+    weights_of,
 )
 from edgekit.core.ops import MAC_KINDS, Geometry, Kind, count
 from edgekit.core.records import LayerRecord
 from edgekit.core.shapes import ShapeSpec
 from edgekit.readers.onnx_control import expand_function_ops
 from edgekit.readers.onnx_file import bind_inputs, check_values, graph_inputs, load_onnx
-from edgekit.readers.onnx_graph import QUANT_OPS, Evaluated, evaluate, subgraphs
+from edgekit.readers.onnx_geometry import geometry
+from edgekit.readers.onnx_graph import INDEX_TYPES, QUANT_OPS, Evaluated, evaluate
+from edgekit.readers.onnx_values import node_attrs as _attrs
+from edgekit.readers.onnx_values import subgraphs
 
 
 class _Reader:
@@ -52,6 +57,18 @@ class _Reader:
                        if n.op_type in QUANT_OPS and n.input and n.output[0] not in ev.constant}
         self.quantized = {n.input[0]: ev.tensors.get(n.output[0]) for n in g.node
                           if n.op_type == "QuantizeLinear" and n.input}
+        # the scales and zero points a dynamic quantization computes, and what is computed
+        # from them alone (a weight's scale times the input's): a constant multiplied
+        # with one is a scale too, not a weight
+        self.quant_params: set[str] = set()
+        for n in g.node:
+            if n.op_type == "DynamicQuantizeLinear":
+                self.quant_params.update(o for o in n.output[1:] if o)
+            elif n.op_type in ("Mul", "Div", "Cast", "Identity", "Reshape") and (live := [
+                    i for i in n.input if i and i not in ev.constant]) and all(
+                    i in self.quant_params for i in live):
+                self.quant_params.update(o for o in n.output if o)
+        self.names: set[str] = set()
 
     def origin(self, name: str) -> str:
         seen = 0
@@ -101,19 +118,22 @@ class _Reader:
             # an op the table does not know may hold multiply-adds (a new standard one
             # that ONNX defines as a function has been expanded into what defines it)
             attrs["mac_bearing"] = True
+            if n.domain == NCHWC_DOMAIN:
+                attrs["not_counted"] = NCHWC_UNCOUNTED
         elif kind not in MAC_KINDS:
             attrs["mac_bearing"] = False
-        op, geometry = n.op_type, Geometry()
+        op, geometry_ = n.op_type, Geometry()
         if not unknown and kind is not Kind.UNKNOWN:
-            kind, geometry, op = self.geometry(n, kind, ins, in_shapes, tuple(out_shape),
-                                               attrs)
+            shape = [tuple(self.shape(i) or ()) if i else () for i in ins]
+            kind, geometry_, op = geometry(n, kind, ins, shape, in_shapes, tuple(out_shape),
+                                           attrs)
         macs, other = (0, 0) if unknown or kind is Kind.UNKNOWN else count(
-            kind, geometry, C.numel(out_shape))
+            kind, geometry_, C.numel(out_shape))
         if unknown:
             attrs["unknown_size"] = True
         if repeats != 1 or note:
             attrs["repeats"] = note or repeats
-        name = prefix + (n.name or out or n.op_type)
+        name = self.unique(prefix + (n.name or out or n.op_type))
         for o in outs:
             self.producer[o] = name
         trainable, non_trainable, wdtype = self.params(n)
@@ -131,14 +151,29 @@ class _Reader:
             counted=kind is not Kind.UNKNOWN and not unknown, unknown_size=unknown,
             extra_outputs=extra)
 
+    def unique(self, name: str) -> str:
+        """A record name no other record has (ONNX does not enforce unique node names;
+        an expanded function's values may also take a node's name)."""
+        if name not in self.names:
+            self.names.add(name)
+            return name
+        k = 2
+        while f"{name}#{k}" in self.names:
+            k += 1
+        self.names.add(f"{name}#{k}")
+        return f"{name}#{k}"
+
     def params(self, n) -> tuple[int, int, str]:
         """(trainable, non-trainable, stored dtype) of the stored tensors behind the node's
         weight inputs that no earlier op counted."""
         ev = self.ev
-        wpos, ntpos = WEIGHTS.get(n.op_type, ((), ()))
+        wpos, ntpos = weights_of(n.op_type, n.domain)
         if n.op_type in AFFINE_OPS:  # a per-channel Mul/Add (folded batch norm)
-            wpos = tuple(p for p, i in enumerate(n.input)
-                         if i in ev.constant and (C.numel(self.shape(i) or ()) > 1))
+            live = [i for i in n.input if i and i not in ev.constant]
+            scales = live and all(i in self.quant_params for i in live)
+            wpos = () if scales else tuple(
+                p for p in AFFINE_OPS[n.op_type] if p < len(n.input)
+                and n.input[p] in ev.constant and C.numel(self.shape(n.input[p]) or ()) > 1)
         totals, dtype, largest = [0, 0], "float32", 0
         for which, positions in enumerate((wpos, ntpos)):
             for p in positions:
@@ -148,75 +183,15 @@ class _Reader:
                     stored = ev.stored.get(s)
                     if s in self.counted_sources or stored is None or stored.shape is None:
                         continue
+                    if n.op_type in DATA_MOVEMENT and (stored.dtype in INDEX_TYPES
+                                                       or stored.dtype == "bool"):
+                        continue   # shapes, indices, pads: not learned numbers
                     self.counted_sources.add(s)
                     size = C.numel(stored.shape)
                     totals[which] += size
                     if size > largest:
                         largest, dtype = size, stored.dtype
         return totals[0], totals[1], dtype
-
-    def geometry(self, n, kind: Kind, ins, in_shapes, out_shape, attrs):
-        """The kind (a Conv with one group per channel is depthwise), the geometry and the
-        op label, from the shapes of the node's inputs, whatever produces them."""
-        op = n.op_type
-        shape = [tuple(self.shape(i) or ()) if i else () for i in ins]
-        if kind is Kind.CONV:
-            w = shape[3 if op == "QLinearConv" else 1]
-            if len(w) < 3 or len(out_shape) < 3:
-                return Kind.UNKNOWN, Geometry(), op
-            groups = int(attrs.get("group", 1))
-            cin = w[1] * groups
-            bias = len(ins) > (8 if op == "QLinearConv" else 2) and bool(ins[-1])
-            if groups > 1 and groups == cin:
-                label = "DepthwiseConv" if op == "Conv" else f"{op}(depthwise)"
-                return Kind.DEPTHWISE, Geometry(
-                    kernel=w[2:], cin=cin, multiplier=w[0] // cin, out_spatial=out_shape[2:],
-                    bias=bias, items=out_shape[0]), label
-            return kind, Geometry(kernel=w[2:], cin=cin, cout=w[0], groups=groups,
-                                  out_spatial=out_shape[2:], bias=bias,
-                                  items=out_shape[0]), op
-        if kind is Kind.TRANSPOSED_CONV:
-            x, w = shape[0], shape[1]
-            if len(w) < 3 or len(x) < 3:
-                return Kind.UNKNOWN, Geometry(), op
-            groups = int(attrs.get("group", 1))
-            return kind, Geometry(kernel=w[2:], cin=w[0], cout=w[1] * groups, groups=groups,
-                                  in_spatial=x[2:], items=x[0]), op
-        if kind is Kind.RECURRENT:
-            return self.recurrent(n, shape, attrs)
-        if op == "Einsum":
-            return _einsum(n, shape, out_shape)
-        if op == "Attention":
-            return _attention(shape, attrs)
-        if kind is Kind.DENSE:
-            a = shape[0]
-            if op == "Gemm":
-                k_dim = (a[0] if int(attrs.get("transA", 0)) else a[-1]) if a else 0
-            else:
-                k_dim = a[-1] if a else 0
-            b = shape[3 if op == "QLinearMatMul" else 1] if len(shape) > 1 else ()
-            cout = out_shape[-1] if len(b) >= 2 and out_shape else 1
-            positions = C.numel(out_shape) // cout if cout else 0
-            return kind, Geometry(cin=k_dim, cout=cout, positions=positions,
-                                  bias=op == "Gemm" and len(ins) > 2 and bool(ins[2])), op
-        g = Geometry()
-        if kind is Kind.POOL:
-            g.window = tuple(attrs.get("kernel_shape", [1]))
-        elif kind is Kind.GLOBAL_POOL:
-            g.in_elements = C.numel(in_shapes[0]) if in_shapes else 0
-        elif kind is Kind.ELEMENTWISE:
-            g.n_inputs = max(len([i for i in ins if i]), 2)
-        return kind, g, op
-
-    def recurrent(self, n, shape, attrs):
-        """LSTM/GRU/RNN: X is [steps, batch, inputs] (layout 0) or [batch, steps, inputs];
-        R is [directions, gates*hidden, hidden]."""
-        x, r = shape[0], shape[2] if len(shape) > 2 else ()
-        if len(x) != 3 or len(r) != 3:
-            return Kind.UNKNOWN, Geometry(), n.op_type
-        steps, batch = (x[1], x[0]) if int(attrs.get("layout", 0)) else (x[0], x[1])
-        return Kind.RECURRENT, Geometry(gates=GATES[n.op_type], hidden=r[2], cin=x[2],
-                                        steps=steps * batch, directions=r[0]), n.op_type
 
     # -- control flow ------------------------------------------------------------------------
     def control_flow(self, n, prefix: str, repeats: int) -> None:
@@ -285,61 +260,6 @@ def _plain(n):
     return copy
 
 
-def _attention(shape, attrs):
-    """Attention (opset 23): Q x K^T and the weights x V for every query head, i.e.
-    batch x q_heads x q_seq x kv_seq x (head_size + v_head_size); kv_seq includes a given
-    past. Inputs are 4-D [batch, heads, seq, size] or 3-D [batch, seq, heads*size]."""
-    q, k, v = (shape + [(), (), ()])[:3]
-    past = shape[4] if len(shape) > 4 else ()
-    if len(q) == len(k) == len(v) == 4:
-        batch, heads, q_seq, size = q
-        kv_seq, v_size = k[2], v[3]
-    elif len(q) == len(k) == len(v) == 3 and attrs.get("q_num_heads") \
-            and attrs.get("kv_num_heads"):
-        heads, kv_heads = int(attrs["q_num_heads"]), int(attrs["kv_num_heads"])
-        batch, q_seq, size = q[0], q[1], q[2] // heads
-        kv_seq, v_size = k[1], v[2] // kv_heads
-    else:
-        return Kind.UNKNOWN, Geometry(), "Attention"
-    kv_seq += past[2] if len(past) == 4 else 0
-    return Kind.DENSE, Geometry(cin=size + v_size, cout=kv_seq,
-                                positions=batch * heads * q_seq), "Attention"
-
-
-def _einsum(n, shape, out_shape):
-    """Einsum: the naive product of every index size (one multiply-add per combination)."""
-    eq = str(_attrs(n, strings=True).get("equation", "")).replace(" ", "")
-    lhs = eq.split("->")[0].split(",")
-    if len(lhs) == 1:       # one operand: a transpose, diagonal or sum, no multiply-adds
-        return Kind.SHAPE, Geometry(), "Einsum"
-    if "." in eq or len(lhs) != len(shape):
-        return Kind.UNKNOWN, Geometry(), "Einsum"
-    sizes: dict[str, int] = {}
-    for letters, dims in zip(lhs, shape, strict=False):
-        for letter, d in zip(letters, dims, strict=False):
-            sizes[letter] = max(sizes.get(letter, 1), d)
-    out_letters = eq.split("->")[1] if "->" in eq else ""
-    contracted = C.numel(v for k, v in sizes.items() if k not in out_letters)
-    return Kind.DENSE, Geometry(cin=contracted, cout=1, positions=C.numel(out_shape)), "Einsum"
-
-
-def _attrs(node, strings: bool = False) -> dict:
-    """Numeric attributes (float, int, ints) of a node, decoded by onnx itself."""
-    from onnx import AttributeProto, helper
-
-    kept = {AttributeProto.FLOAT, AttributeProto.INT, AttributeProto.INTS}
-    if strings:
-        kept.add(AttributeProto.STRING)
-    out = {}
-    for a in node.attribute:
-        if a.type in kept:
-            value = helper.get_attribute_value(a)
-            if isinstance(value, bytes):
-                value = value.decode("utf-8", "replace")
-            out[a.name] = list(value) if a.type == AttributeProto.INTS else value
-    return out
-
-
 def _dtype(t) -> str:
     if t is None:
         return "float32"
@@ -372,6 +292,7 @@ def read_onnx_model(model, input_shapes: list[ShapeSpec] | None = None,
     reader = _Reader(ev)
     for inp in graph_inputs(ev.model):
         reader.producer[inp.name] = inp.name
+        reader.names.add(inp.name)
         dims = bound.get(inp.name, ())
         reader.records.append(LayerRecord(
             len(reader.records), inp.name, "Input",

@@ -76,3 +76,21 @@ def all_graphs(graph):
     for n in graph.node:
         for _, g in subgraphs(n):
             yield from all_graphs(g)
+
+
+def node_attrs(node, strings: bool = False) -> dict:
+    """Numeric attributes (float, int, ints) of a node, decoded by onnx itself (and the
+    string ones, as text, when asked)."""
+    from onnx import AttributeProto, helper
+
+    kept = {AttributeProto.FLOAT, AttributeProto.INT, AttributeProto.INTS}
+    if strings:
+        kept.add(AttributeProto.STRING)
+    out = {}
+    for a in node.attribute:
+        if a.type in kept:
+            value = helper.get_attribute_value(a)
+            if isinstance(value, bytes):
+                value = value.decode("utf-8", "replace")
+            out[a.name] = list(value) if a.type == AttributeProto.INTS else value
+    return out
