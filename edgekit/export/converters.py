@@ -6,6 +6,8 @@ manifest; writing files is the pipeline's job (atomically).
 
 from __future__ import annotations
 
+import contextlib
+import os
 import warnings
 from collections.abc import Callable
 from contextlib import contextmanager, nullcontext
@@ -232,15 +234,20 @@ def pre_process(src, dst, optimize: bool = True) -> None:
     inference is enough for the quantizer."""
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    try:
-        with quiet_stderr(), quiet_stdout():
-            quant_pre_process(src, dst, skip_symbolic_shape=False,
-                              skip_optimization=not optimize)
-    except Exception:   # its symbolic inference stops on graphs onnx's inference reads
-        interrupts.checkpoint()
-        with quiet_stderr(), quiet_stdout():
-            quant_pre_process(src, dst, skip_symbolic_shape=True,
-                              skip_optimization=not optimize)
+    # Where its symbolic inference stops, onnxruntime saves the half-inferred model as
+    # sym_shape_infer_temp.onnx plus a <uuid>.data file into the working folder: it runs
+    # in a temporary folder of its own, gone afterwards (the paths are made absolute first).
+    src, dst = os.path.abspath(src), os.path.abspath(dst)
+    with temp_folder("edgekit-preprocess-") as scratch, contextlib.chdir(scratch):
+        try:
+            with quiet_stderr(), quiet_stdout():
+                quant_pre_process(src, dst, skip_symbolic_shape=False,
+                                  skip_optimization=not optimize)
+        except Exception:   # its symbolic inference stops on graphs onnx's inference reads
+            interrupts.checkpoint()
+            with quiet_stderr(), quiet_stdout():
+                quant_pre_process(src, dst, skip_symbolic_shape=True,
+                                  skip_optimization=not optimize)
 
 
 def quantize_onnx(float_model: bytes, quant: str, calib: np.ndarray | None = None,
