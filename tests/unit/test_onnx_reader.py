@@ -529,3 +529,67 @@ def test_a_local_function_that_calls_itself_is_one_line(tmp_path, cli):
         read_onnx(path)
     run = cli("analyze", path)
     assert run.code == 1 and len(run.err_lines) == 1 and "Traceback" not in run.err
+
+
+def test_learned_tokens_and_embeddings_are_params(tmp_path):
+    """Learned tensors that enter through data movement (issue 30, item 5): a class token
+    expanded to the batch (Expand) and concatenated, a distillation token and 4 register
+    tokens stored int8 behind a DequantizeLinear, position embeddings sliced to the
+    sequence (Slice), a word-embedding table (Gather). Each counts once; the int64 shapes,
+    starts and ends that arrange them, and the quantization scale, do not."""
+    d, vocab, seq = 8, 50, 6
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 8, 8])
+    ids = helper.make_tensor_value_info("ids", TensorProto.INT64, ["N", seq])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    e = helper.make_tensor_value_info("e", TensorProto.FLOAT, None)
+    n = helper.make_node
+    nodes = [
+        n("Conv", ["x", "wpe"], ["pe"], name="patch", kernel_shape=[4, 4], strides=[4, 4]),
+        n("Reshape", ["pe", "flat"], ["pf"], name="flat_all"),          # [N, d, 4]
+        n("Transpose", ["pf"], ["tok"], name="tokens", perm=[0, 2, 1]),  # [N, 4, d]
+        n("Shape", ["x"], ["xs"], name="xshape"),
+        n("Slice", ["xs", "s0", "s1"], ["nb"], name="batch"),
+        n("Concat", ["nb", "one_d"], ["to"], name="to", axis=0),                 # [N, 1, d]
+        n("Expand", ["cls", "to"], ["cls_b"], name="cls_expand"),
+        n("DequantizeLinear", ["extra_q", "extra_scale"], ["extra"], name="dq"),
+        n("Concat", ["nb", "five_d"], ["to5"], name="to5_shape", axis=0),
+        n("Expand", ["extra", "to5"], ["extra_b"], name="extra_expand"),
+        n("Concat", ["cls_b", "extra_b", "tok"], ["h"], name="cls_concat", axis=1),
+        n("Shape", ["h"], ["hs"], name="hshape"),
+        n("Slice", ["hs", "s1", "s2"], ["len"], name="length"),
+        n("Slice", ["pos", "zero", "len", "s1"], ["pos_used"], name="pos_slice"),
+        n("Add", ["h", "pos_used"], ["y"], name="pos_add"),
+        n("Gather", ["table", "ids"], ["e"], name="embed"),
+    ]
+    i64 = lambda name, v: numpy_helper.from_array(np.array(v, np.int64), name)  # noqa: E731
+    inits = [init("wpe", d, 3, 4, 4), init("cls", 1, 1, d), init("pos", 1, 20, d),
+             init("table", vocab, d), init("extra_q", 1, 5, d, dtype=np.int8),
+             numpy_helper.from_array(np.array(0.1, np.float32), "extra_scale"),
+             i64("s0", [0]), i64("s1", [1]), i64("s2", [2]), i64("zero", [0]),
+             i64("one_d", [1, d]), i64("five_d", [5, d]), i64("flat", [0, d, 4])]
+    graph = helper.make_graph(nodes, "g", [x, ids], [y, e], inits)
+    path = tmp_path / "tokens.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+    records, outputs, _ = read_onnx(path)
+    by = {r.name: r for r in records}
+    assert by["cls_expand"].params == d and by["extra_expand"].params == 5 * d
+    assert by["extra_expand"].weight_dtype == "int8"
+    assert by["pos_slice"].params == 20 * d          # the stored table, as stored
+    assert by["embed"].params == vocab * d
+    assert by["cls_concat"].params == 0 and by["to"].params == 0
+    assert by["pos_add"].output_shape == (1, 1 + 5 + 4, d)
+    total = Report({"name": "m"}, records, outputs=outputs).totals()["params"]
+    assert total == d * 3 * 16 + d + 5 * d + 20 * d + vocab * d
+
+
+def test_a_class_token_concatenated_directly_counts_once(tmp_path):
+    """ViT's usual export: Concat(class token, patches) with the token stored [1, 1, D],
+    and the same token read again by a second Concat: D params, once."""
+    d = 16
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, d])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    nodes = [helper.make_node("Concat", ["cls", "x"], ["h"], name="cat1", axis=1),
+             helper.make_node("Concat", ["cls", "h"], ["y"], name="cat2", axis=1)]
+    path = save(tmp_path, nodes, [x], [y], [init("cls", 1, 1, d)])
+    records, _, _ = read_onnx(path)
+    assert [r.params for r in records[1:]] == [d, 0]
