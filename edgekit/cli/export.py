@@ -62,13 +62,18 @@ PerLayerOpt = Annotated[bool, typer.Option(
 KeepFloatOpt = Annotated[Optional[str], typer.Option(
     "--keep-float", metavar="NAMES|auto", help="Full-int8 files with these Keras layers "
     "left in float (comma-separated), or 'auto': add layers, worst first, until accuracy "
-    "is within --max-drop of Keras (or the output SQNR reaches --min-sqnr).")]
+    "is within --max-drop of Keras or the output SQNR reaches --min-sqnr (the targets "
+    "given; --max-drop's default without --min-sqnr); it stops when more layers stop "
+    "helping or at --max-size-ratio, and says by how much it missed.")]
 PlotOpt = Annotated[Optional[Path], typer.Option(
     "--plot", metavar="FILE.png|.pdf|.svg", help="Also write the per-layer chart (SQNR "
     "along depth, accumulated and isolated); implies --per-layer.", show_default=False)]
 MaxDropOpt = Annotated[Optional[float], typer.Option(
     "--max-drop", min=0, max=100, show_default="1", help="--keep-float auto: accuracy "
     "points the int8 file may lose against Keras on --validation.")]
+MaxSizeRatioOpt = Annotated[Optional[float], typer.Option(
+    "--max-size-ratio", min=1, max=100, help="--keep-float auto: stop before the file "
+    "grows past this multiple of the plain int8 file.")]
 MinSqnrOpt = Annotated[Optional[float], typer.Option(
     "--min-sqnr", min=0, max=300, help="--keep-float auto: stop once the output SQNR "
     "(dB, on the logits when the model ends in softmax) reaches this.")]
@@ -96,6 +101,7 @@ def export_cmd(
     max_drop: MaxDropOpt = None,
     input_shape: InputShapeOpt = None,
     min_sqnr: MinSqnrOpt = None,
+    max_size_ratio: MaxSizeRatioOpt = None,
     plot: PlotOpt = None,
     json_out: JsonOpt = False,
     report: ReportOpt = None,
@@ -125,7 +131,7 @@ def export_cmd(
                          validation=validation, min_agreement=min_agreement, strict=strict,
                          out_dir=output, per_layer=per_layer or plot is not None,
                          keep_float=keep_float, max_drop=max_drop, min_sqnr=min_sqnr,
-                         input_shapes=parse_shapes(input_shape))
+                         max_size_ratio=max_size_ratio, input_shapes=parse_shapes(input_shape))
     opts.validate()     # the plan is parsed; now what is on disk
     t = resolve_target(target, knobs, weights)
     check_output_folder(output or "edgekit-out")   # before the model is built

@@ -150,10 +150,14 @@ class Builder:
 
 
 def _reached(fid: dict, ctx) -> bool:
+    """The target given: --min-sqnr (and --max-drop too when both are given: either
+    suffices), else the accuracy within --max-drop (default 1 point) of Keras'."""
     opts = ctx.opts
     sqnr = qe.as_float(fid["sqnr_db"])     # 0.0 dB is a figure, not a missing one
     if opts.min_sqnr is not None and sqnr is not None and sqnr >= opts.min_sqnr:
         return True
+    if opts.min_sqnr is not None and opts.max_drop is None:
+        return False
     keras_acc = ctx.keras_accuracy()
     return keras_acc is not None and fid.get("accuracy") is not None and \
         fid["accuracy"] >= keras_acc - opts.drop_allowed / 100
@@ -185,36 +189,110 @@ def next_layers(rows: list[dict], kept: list[str], kg: KerasGraph) -> list[str]:
     return []
 
 
+# auto stops when this many steps in a row brought less than MIN_GAIN (dB of SQNR, or
+# accuracy points) over the best file so far: keeping more layers stopped helping
+PATIENCE = 2
+MIN_GAIN = 0.5
+
+
+def _score(fid: dict, ctx) -> float | None:
+    """What auto's target is on: the output SQNR (dB) with --min-sqnr, else the accuracy
+    (points)."""
+    if ctx.opts.min_sqnr is not None or fid.get("accuracy") is None:
+        return qe.as_float(fid["sqnr_db"])
+    return 100 * fid["accuracy"]
+
+
+def _target(ctx) -> float | None:
+    if ctx.opts.min_sqnr is not None:
+        return ctx.opts.min_sqnr
+    acc = ctx.keras_accuracy()
+    return None if acc is None else 100 * acc - ctx.opts.drop_allowed
+
+
+def _missed(ctx, score: float | None) -> dict:
+    """How far the file auto ends with is from the target."""
+    unit = "dB" if ctx.opts.min_sqnr is not None else "accuracy points"
+    target = _target(ctx)
+    short = None if target is None or score is None else round(target - score, 2)
+    return {"target": target, "unit": unit, "got": score, "short_by": short}
+
+
 def auto(ctx, fmt: str, evaluate, staging: Path, notify) -> tuple[bytes, dict]:
     """--keep-float auto for one format. ``evaluate(path) -> fidelity`` runs a candidate
-    file on the validation samples."""
+    file on the validation samples. Stops at the target, when no layer is left, when
+    PATIENCE steps in a row gained less than MIN_GAIN, or when the next file would exceed
+    --max-size-ratio times the plain int8 file; then the best file so far is the result
+    and ``keep_float_missed`` says by how much it misses."""
     build = Builder(ctx, fmt)
     kept: list[str] = []
-    steps = []
+    steps: list[dict] = []
+    best: tuple | None = None        # (score, content, details, kept)
+    flat, stop = 0, None
     probe = staging / f".keep-float-probe.{fmt}"
+    budget = ctx.opts.max_size_ratio
     try:
         while True:
             content, details = build(kept)
+            plain = steps[0]["bytes"] if steps else len(content)
+            if budget is not None and len(content) > budget * plain:
+                stop = (f"size budget: keeping {', '.join(kept[-3:])} would make the file "
+                        f"{len(content) / plain:.2f}x the plain int8 file (--max-size-ratio "
+                        f"{budget:g})")
+                break
             probe.write_bytes(content)
             fid = evaluate(probe)
+            score = _score(fid, ctx)
             steps.append({"kept_float": list(kept), "bytes": len(content),
                           "accuracy": fid.get("accuracy"), "sqnr_db": fid["sqnr_db"],
                           "top1_agreement": fid["top1_agreement"]})
             if _reached(fid, ctx):
-                details["keep_float_reached"] = True
+                best, stop = (score, content, details, list(kept)), None
+                break
+            # a new best only for a gain worth its size: MIN_GAIN or more
+            if best is None or (score is not None and best[0] is not None
+                                and score >= best[0] + MIN_GAIN):
+                best, flat = (score, content, details, list(kept)), 0
+            else:
+                flat += 1
+            if flat >= PATIENCE:
+                stop = (f"no gain: the last {PATIENCE} layers kept float gained less than "
+                        f"{MIN_GAIN:g} {'dB' if ctx.opts.min_sqnr is not None else 'points'}")
                 break
             rows = compare_layers(ctx.model, probe, ctx.val.x, ctx.layers, ctx.layer_refs())
             more = next_layers(rows, kept, ctx.layers)
             if not more:
-                details["keep_float_reached"] = False
+                stop = "no layer left to keep float"
                 break
             notify(f"    keeping {', '.join(more)} float (worst isolated SQNR)")
             kept += more
     finally:
         probe.unlink(missing_ok=True)
+    score, content, details, kept = best
+    details["keep_float_reached"] = stop is None
+    if stop is not None:
+        details["keep_float_stopped"] = stop
+        missed = _missed(ctx, score)
+        details["keep_float_missed"] = {**missed, "says": _says(missed, len(kept), stop)}
     details["keep_float_steps"] = steps
     details["kept_float"] = list(kept)
     return content, details
+
+
+def missed_line(art: dict) -> str | None:
+    """The line for an artefact whose --keep-float auto missed its target."""
+    q = art.get("quantization") or {}
+    if q.get("keep_float_reached", True):
+        return None
+    return f"{art['file']}: {q['keep_float_missed']['says']}"
+
+
+def _says(missed: dict, kept: int, stop: str) -> str:
+    how = (f"{missed['got']:.1f} against {missed['target']:.1f} {missed['unit']}, short by "
+           f"{missed['short_by']:.1f}" if missed.get("short_by") is not None else
+           "no figure")
+    return (f"--keep-float auto missed its target ({how}, with {kept} layers float); "
+            f"stopped on {stop}")
 
 
 def convert(ctx, fmt: str, evaluate, staging: Path, notify) -> tuple[bytes, dict]:

@@ -44,6 +44,7 @@ class ExportOptions:
     keep_float: str | list | None = None  # --keep-float NAMES|auto (int8 artefacts)
     max_drop: float | None = None         # --max-drop, accuracy points (auto)
     min_sqnr: float | None = None         # --min-sqnr, dB of the output (auto)
+    max_size_ratio: float | None = None   # --max-size-ratio: auto's budget, x plain int8
     input_shapes: list = field(default_factory=list)   # --input-shape (an ONNX source)
 
     def __post_init__(self) -> None:
@@ -110,8 +111,11 @@ class ExportOptions:
     def _check_keep_float(self) -> None:
         from edgekit.export.keep_float import AUTO
 
-        targets = [o for o, v in (("--max-drop", self.max_drop), ("--min-sqnr", self.min_sqnr))
-                   if v is not None]
+        targets = [o for o, v in (("--max-drop", self.max_drop), ("--min-sqnr", self.min_sqnr),
+                                  ("--max-size-ratio", self.max_size_ratio)) if v is not None]
+        if self.max_size_ratio is not None and self.max_size_ratio < 1:
+            raise UsageError(f"--max-size-ratio {self.max_size_ratio:g}: must be at least 1 "
+                             "(the plain int8 file)")
         if targets and self.keep_float != AUTO:
             raise UsageError(f"{' and '.join(targets)} set the target of --keep-float auto: "
                              "add --keep-float auto (or leave them out)")

@@ -417,6 +417,14 @@ def _export(model, job: ExportJob, opts: ExportOptions, staging: Path, notify, w
     below = [a for a in artifacts if not a["fidelity_ok"]]
     if below:
         _below_threshold(ctx, below, warn)
+    if opts.keep_float is not None:
+        from edgekit.export.keep_float import missed_line
+
+        missed = [m for m in (missed_line(a) for a in artifacts) if m]
+        if missed and opts.strict:
+            raise EdgekitError("; ".join(missed) + "; nothing was written (--strict)")
+        for m in missed:
+            warn(m)
     return _manifest(ctx, artifacts)
 
 

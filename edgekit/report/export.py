@@ -66,8 +66,10 @@ def render_export(manifest: dict, console) -> None:
             delta = a["bytes"] - plain if plain else 0
             cost = (f", {'+' if delta >= 0 else '-'}{nbytes(abs(delta))} against plain int8"
                     if plain else "")
-            console.print(f"{a['file']}: kept float: {', '.join(a['kept_float'])}{cost}"
-                          + ("" if q.get("keep_float_reached", True) else _not_reached(q)))
+            console.print(f"{a['file']}: kept float: {', '.join(a['kept_float'])}{cost}")
+        missed = _missed(a)
+        if missed:
+            console.print(f"[bold red]{missed}[/]")
 
 
 def _ratio(a: dict) -> str:
@@ -116,8 +118,20 @@ def _render_several(manifest: dict, console) -> None:
                           f"{manifest['min_agreement']:.0%} on a classification output[/]")
 
 
+def _missed(a: dict) -> str | None:
+    """--keep-float auto's missed target: the sentence the export wrote into the manifest
+    (what was measured, by how much it misses, why it stopped)."""
+    q = a.get("quantization") or {}
+    if q.get("keep_float_reached", True):
+        return None
+    says = (q.get("keep_float_missed") or {}).get("says")
+    return f"{a['file']}: {says}" if isinstance(says, str) else \
+        f"{a['file']}:{_not_reached(q)}"
+
+
 def _not_reached(q: dict) -> str:
-    """What --keep-float auto measured when even every layer in float missed the target."""
+    """What --keep-float auto measured when it missed the target (a manifest written
+    before the export said so itself)."""
     last = (q.get("keep_float_steps") or [{}])[-1]
     sqnr = last.get("sqnr_db")
     acc = last.get("accuracy")
