@@ -88,7 +88,7 @@ DOMAIN_KINDS = {
     MS_DOMAIN: {
         **each(Kind.CONV, "QLinearConv FusedConv NhwcConv ConvInteger"),
         **each(Kind.DENSE, "QGemm FusedGemm FusedMatMul DynamicQuantizeMatMul "
-               "MatMulIntegerToFloat QAttention Attention"),
+               "MatMulIntegerToFloat QAttention Attention MatMulNBits"),
         **each(Kind.ACTIVATION, "QLinearSigmoid QLinearLeakyRelu QLinearSoftmax Gelu "
                "FastGelu BiasGelu QuickGelu QuantizeLinear DequantizeLinear BiasSoftmax"),
         **each(Kind.ELEMENTWISE, "QLinearAdd QLinearMul QLinearWhere BiasAdd"),
@@ -116,6 +116,7 @@ DOMAIN_WEIGHTS = {
                 "QGemm": ((3, 6), ()), "FusedGemm": ((1, 2), ()),
                 "FusedMatMul": ((0, 1), ()), "DynamicQuantizeMatMul": ((1, 4), ()),
                 "MatMulIntegerToFloat": ((0, 1, 6), ()), "QAttention": ((1, 2), ()),
+                "MatMulNBits": ((1, 5), ()),
                 "Attention": ((1, 2), ()), "FastGelu": ((1,), ()), "BiasGelu": ((1,), ()),
                 "BiasAdd": ((1,), ()), "SkipLayerNormalization": ((2, 3, 4), ()),
                 "SkipSimplifiedLayerNormalization": ((2, 3), ()),

@@ -41,6 +41,11 @@ def geometry(n, kind: Kind, ins: list[str], shape: list[tuple], in_shapes, out_s
         return _packed_attention(n, shape, attrs)
     if op == "Attention":
         return _attention(shape, attrs)
+    if op == "MatMulNBits" and ms:     # B packed: K and N are attributes
+        cout = int(attrs.get("N", 0))
+        return Kind.DENSE, Geometry(cin=int(attrs.get("K", 0)), cout=cout,
+                                    positions=C.numel(out_shape) // cout if cout else 0,
+                                    bias=len(ins) > 5 and bool(ins[5])), op
     if kind is Kind.DENSE:
         return _dense(n, ins, shape, out_shape, attrs)
     g = Geometry()
@@ -51,6 +56,11 @@ def geometry(n, kind: Kind, ins: list[str], shape: list[tuple], in_shapes, out_s
     elif kind is Kind.ELEMENTWISE:
         g.n_inputs = 2 if op.startswith("QLinear") else max(len([i for i in ins if i]), 2)
     return kind, g, op
+
+
+def packed_weights(attrs: dict) -> tuple[int, str]:
+    """(weights, their element type) of onnxruntime's MatMulNBits: K x N of ``bits``."""
+    return int(attrs.get("K", 0)) * int(attrs.get("N", 0)), f"uint{int(attrs.get('bits', 4))}"
 
 
 def _conv(n, ins, shape, out_shape, attrs):

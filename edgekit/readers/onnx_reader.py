@@ -27,6 +27,7 @@ from edgekit.core.onnx_ops import (
     AFFINE_OPS,
     DATA_MOVEMENT,
     KINDS,
+    MS_DOMAIN,
     NCHWC_DOMAIN,
     NCHWC_UNCOUNTED,
     kind_of,
@@ -37,7 +38,7 @@ from edgekit.core.records import LayerRecord
 from edgekit.core.shapes import ShapeSpec
 from edgekit.readers.onnx_control import expand_function_ops
 from edgekit.readers.onnx_file import bind_inputs, check_values, graph_inputs, load_onnx
-from edgekit.readers.onnx_geometry import geometry
+from edgekit.readers.onnx_geometry import geometry, packed_weights
 from edgekit.readers.onnx_graph import INDEX_TYPES, QUANT_OPS, Evaluated, evaluate
 from edgekit.readers.onnx_values import node_attrs as _attrs
 from edgekit.readers.onnx_values import subgraphs
@@ -187,10 +188,13 @@ class _Reader:
                                                        or stored.dtype == "bool"):
                         continue   # shapes, indices, pads: not learned numbers
                     self.counted_sources.add(s)
-                    size = C.numel(stored.shape)
+                    size, stored_as = C.numel(stored.shape), stored.dtype
+                    if (n.domain, n.op_type, p) == (MS_DOMAIN, "MatMulNBits", 1):
+                        # B packed: N x blocks x bytes, K x N weights of `bits` bits
+                        size, stored_as = packed_weights(_attrs(n))
                     totals[which] += size
                     if size > largest:
-                        largest, dtype = size, stored.dtype
+                        largest, dtype = size, stored_as
         return totals[0], totals[1], dtype
 
     # -- control flow ------------------------------------------------------------------------

@@ -343,3 +343,32 @@ def test_packed_attention_by_hand(produced):
         _, totals = _figures(path)
         assert totals["macs"] == want, name
         assert totals["params"] == 32 * 96 + 96 + 32 * 32, name
+
+
+def test_four_bit_weights_count_as_their_matrix(tmp_path):
+    """MatMulNBits (onnxruntime's weight-only 4-bit quantization): B is stored packed,
+    N x blocks x bytes; the layer is the K x N matrix product of the float MatMul it
+    replaces, and its params are the K x N weights (at 4 bits), not the packed bytes."""
+    k, n_out, block = 32, 16, 16
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, k])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    rng = np.random.default_rng(4)
+    float_path = tmp_path / "float.onnx"
+    onnx.save(helper.make_model(helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["y"], name="mm")], "g", [x], [y],
+        [_weights(rng, "w", k, n_out)]), opset_imports=[helper.make_opsetid("", 17)]),
+        float_path)
+    packed = nh.from_array(rng.integers(0, 255, (n_out, k // block, block // 2),
+                                        dtype=np.uint8), "b")
+    scales = nh.from_array(np.full(n_out * k // block, 0.01, np.float32), "scales")
+    node = helper.make_node("MatMulNBits", ["x", "b", "scales"], ["y"], name="mm",
+                            domain="com.microsoft", K=k, N=n_out, bits=4, block_size=block)
+    nbits_path = tmp_path / "nbits.onnx"
+    onnx.save(helper.make_model(
+        helper.make_graph([node], "g", [x], [y], [packed, scales]),
+        opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)]),
+        nbits_path)
+    (ref,), (got,) = (_figures(p)[0][1:] for p in (float_path, nbits_path))
+    assert got.counted and got.output_shape == ref.output_shape == (1, 4, n_out)
+    assert got.macs == ref.macs == 4 * k * n_out
+    assert got.params == ref.params == k * n_out and got.weight_dtype == "uint4"
