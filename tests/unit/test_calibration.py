@@ -71,3 +71,33 @@ def test_random_is_flagged_synthetic():
     assert r.synthetic and "timing only" in r.source
     with pytest.raises(UsageError, match="must be >= 1"):
         load_samples("random", (8, 8, 3), 0)
+
+
+def test_calibration_draws_a_seeded_sample_of_the_rows(tmp_path):
+    """A file sorted by class: the first 30 rows are one class, a seeded random sample of
+    30 sees every class; the same sample every time; all rows when there are fewer."""
+    from edgekit.export.samples import pick_rows
+
+    labels = np.repeat(np.arange(10), 50)                 # 500 rows sorted by class
+    x = labels[:, None, None, None].astype(np.float32) * np.ones((1, 2, 2, 1), np.float32)
+    np.savez(tmp_path / "sorted.npz", x=x, y=labels)
+    s = load_samples(str(tmp_path / "sorted.npz"), (2, 2, 1), 30)
+    assert len(s.x) == 30 and len(np.unique(s.x[:, 0, 0, 0])) == 10
+    assert np.array_equal(s.y, s.x[:, 0, 0, 0].astype(np.int64))   # rows and labels together
+    assert "30 samples drawn at random (seed 0) from 500" in s.source
+    again = load_samples(str(tmp_path / "sorted.npz"), (2, 2, 1), 30)
+    assert np.array_equal(again.x, s.x)
+    idx, how = pick_rows(500, 30)
+    assert len(set(idx.tolist())) == 30 and list(idx) == sorted(idx)
+    idx, how = pick_rows(12, 30)
+    assert list(idx) == list(range(12)) and how == "all 12 samples"
+    assert "all 500 samples" in load_samples(str(tmp_path / "sorted.npz"), (2, 2, 1),
+                                             1000).source
+
+
+def test_an_image_folder_is_sampled_too(tmp_path):
+    for k in range(6):
+        Image.new("L", (4, 4), 40 * k).save(tmp_path / f"{k}.png")
+    s = load_samples(str(tmp_path), (4, 4, 1), 3, "raw")
+    assert len(s.x) == 3 and "3 images drawn at random (seed 0) from 6" in s.source
+    assert len(np.unique(s.x[:, 0, 0, 0])) == 3
