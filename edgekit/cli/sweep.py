@@ -100,7 +100,7 @@ def sweep_cmd(
     --runtime litert --max-latency 5', 'edgekit sweep ... --executor ray'.
     """
     from edgekit.core import interrupts
-    from edgekit.core.files import check_output_folder, check_writable, note_input, write_text
+    from edgekit.core.files import check_output_folder, check_writable, note_input
     from edgekit.report.sweep import plot_pareto, render_sweep, write_csv
     from edgekit.services.sweep import SweepSpec, sweep
 
@@ -122,11 +122,11 @@ def sweep_cmd(
         check_writable(path, figure=kind == "plot")
     with progress("Sweeping") as notify:
         doc = sweep(spec, notify)
-    from edgekit.core.numbers import dumps
+    from edgekit.core.documents import SWEEP
 
     interrupts.checkpoint()
     with interrupts.deferred():   # the three results together, never a part of them
-        write_text(paths["json"], dumps(doc, indent=1))
+        SWEEP.write(paths["json"], doc, indent=1)   # the document's home: core/documents
         write_csv(doc, paths["csv"])
         plot_pareto(doc, paths["plot"])
     if json_out:

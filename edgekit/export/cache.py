@@ -9,7 +9,6 @@ edgekit never reuses an artefact an older one made.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from pathlib import Path
 
@@ -43,9 +42,12 @@ def lookup(folder: Path, runtimes) -> dict[str, Path] | None:
     manifest_path = folder / "manifest.json"
     if not manifest_path.exists():
         return None
-    try:
-        files = files_of(json.loads(manifest_path.read_text()), folder)
-    except (ValueError, KeyError):
+    from edgekit.core.documents import MANIFEST
+    from edgekit.core.schema import SchemaError
+
+    try:   # read and checked by the manifest's home (core/documents.py)
+        files = files_of(MANIFEST.read(manifest_path, own=True), folder)
+    except SchemaError:   # a broken cache entry is a miss: exported again
         return None
     files = {r: p for r, p in files.items() if r in runtimes and p.exists()}
     return files if set(files) == set(runtimes) else None

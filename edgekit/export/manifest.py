@@ -4,7 +4,6 @@ same model. The pipeline calls these under the folder lock."""
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -39,9 +38,12 @@ def previous_manifest(out_dir: Path) -> dict | None:
     path = Path(out_dir) / MANIFEST
     if not os.path.lexists(path):
         return None
-    try:
-        doc = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, ValueError):
+    from edgekit.core.documents import MANIFEST as DOCUMENT
+    from edgekit.core.schema import SchemaError
+
+    try:   # read and checked by the manifest's home (core/documents.py); rewritten here
+        doc = DOCUMENT.read(path, own=True)
+    except SchemaError:
         doc = None
     if not is_edgekit_manifest(doc):
         raise UsageError(f"{path} is not an edgekit export manifest; edgekit does not "

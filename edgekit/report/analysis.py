@@ -7,7 +7,6 @@ from pathlib import Path
 
 from edgekit.core.counting import CONVENTIONS
 from edgekit.core.files import write_output
-from edgekit.core.numbers import dumps
 from edgekit.core.records import Report
 from edgekit.core.units import nbytes, shape, si
 from edgekit.report.figures import save_figure
@@ -17,7 +16,9 @@ CSV_FIELDS = ("index", "name", "op", "inputs", "output_shape", "params", "traina
 
 
 def to_json(report: Report, estimate: dict | None = None, schedule=None) -> str:
-    return dumps(to_document(report, estimate, schedule), indent=2)
+    from edgekit.core.documents import ANALYSIS
+
+    return ANALYSIS.dumps(to_document(report, estimate, schedule))
 
 
 def to_document(report: Report, estimate: dict | None = None, schedule=None) -> dict:

@@ -16,30 +16,15 @@ def row_key(r: dict) -> tuple:
     return tuple(r.get(k) for k in KEY)
 
 
-def _previous_schema():
-    """What ``bench --compare`` reads of a previous 'bench --json' file: the keys of each
-    row and the latency figures the comparison divides by."""
-    from edgekit.core import schema as S
-
-    return S.Table({
-        "results": S.ListOf(S.Table({
-            "model": S.Str(), "runtime": S.Str(),
-            "provider": S.Optional(S.Nullable(S.Str(empty=True))),
-            "threads": S.Optional(S.Nullable(S.Num(1, None, integer=True))),
-            "batch": S.Optional(S.Nullable(S.Num(1, None, integer=True))),
-            "latency_ms": S.Table({"p50": S.Num(0, None, "ms", lo_open=True),
-                                   "stdev": S.Num(0, None, "ms")})})),
-        "environment": S.Optional(S.Nullable(S.Table()))})
-
-
 def load_previous(path: Path) -> tuple[dict[tuple, dict], dict]:
     """(rows by key, the environment they were measured in) of a 'bench --json' file,
     checked on load (core.schema): a hand-edited or foreign file is one line naming the
     file and the key."""
     from edgekit.core import schema as S
+    from edgekit.core.documents import BENCH_COMPARED
 
     try:   # read by core.reading: registered, no output of this command lands on it
-        data = S.load_json(path, _previous_schema(), "--compare")
+        data = S.load_json(path, BENCH_COMPARED.schema, "--compare")
     except S.SchemaError as e:
         if not os.path.isfile(path):
             raise

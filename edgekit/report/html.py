@@ -18,7 +18,6 @@ from edgekit.report.html_parts import Plot, bar, esc, kv, num, table, ticks
 
 PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442",
            "#000000"]
-KINDS = ("analysis", "export", "bench", "profile", "sweep")
 
 
 class ReportInputError(ValueError):
@@ -26,107 +25,6 @@ class ReportInputError(ValueError):
 
 
 # ---- reading the inputs ---------------------------------------------------------------------
-
-def kind_of(doc: dict) -> str:
-    """Which edgekit document this is, from its keys."""
-    if not isinstance(doc, dict):
-        raise ReportInputError("not a JSON object")
-    if "macs_agree" in doc:
-        raise ReportInputError("an 'analyze --compare-formats' document: the report does "
-                               "not draw it yet; give 'analyze --json' of each format")
-    if doc.get("kind") == "sweep":
-        return "sweep"
-    if "layers" in doc and "totals" in doc:
-        return "analysis"
-    if "artifacts" in doc:
-        return "export"
-    if "results" in doc:
-        return "bench"
-    if "ops" in doc or "nodes" in doc:
-        return "profile"
-    raise ReportInputError("not an edgekit document (analyze, export manifest, bench, "
-                           "profile or sweep JSON)")
-
-
-# long: five declarative schemas, one per kind of input, side by side
-def _schemas() -> dict:
-    """What each kind of input must hold for its section to be drawn (the keys the
-    renderers read), checked on load: a hand-edited or foreign file is one line naming the
-    file and the key, never a KeyError halfway through the page."""
-    from edgekit.core import schema as S
-
-    count = S.Num(0, None, integer=True)
-    n = S.Nullable(S.Num())
-    ms = S.Nullable(S.Num(0, None, "ms"))
-    text = S.Str(empty=True)
-    layer = S.Table({"index": count, "name": text, "op": text,
-                     "output_shape": S.ListOf(S.Nullable(S.OneOf((count, S.Str(empty=True))))),
-                     "params": count, "macs": count, "activation_bytes": count})
-    analysis = S.Table({
-        "model": S.Table({   # what the model block prints as a list and a table
-            "input_shape": S.Optional(S.ListOf(S.Nullable(S.OneOf((count, text))))),
-            "knobs": S.Optional(S.Nullable(S.Table()))}),
-        "totals": S.Table({k: count for k in ("params", "trainable_params", "macs", "flops",
-                                               "peak_activation_bytes")}
-                          | {"peak_at_layer": S.Nullable(text),
-                             "weight_bytes": S.Table({k: count
-                                                      for k in ("fp32", "fp16", "int8")})}),
-        "layers": S.ListOf(layer),
-        "conventions": S.Optional(S.ListOf(text)),
-        "profile": S.Optional(S.Nullable(S.Table({"time_s": S.Num(0, None, "s"),
-                                                  "fit": S.Optional(S.Table())}))),
-        "memory_timeline": S.Optional(S.Nullable(S.Table({
-            "live_bytes": S.ListOf(count),
-            "order": S.ListOf(text)}))),
-    })
-    fid = S.Nullable(S.OneOf((S.Num(), S.Str())))
-    export = S.Table({"artifacts": S.ListOf(S.Table({
-        "file": text, "format": text, "quant": text, "bytes": count, "sha256": S.Str(),
-        "fidelity": S.Nullable(S.Table({"top1_agreement": S.Num(0, 1), "cosine": fid,
-                                        "sqnr_db": fid})),
-        "per_layer": S.Optional(S.Nullable(S.ListOf(S.Table({  # report/per_layer.py
-            "layer": text, "op": text, "sqnr_db": fid, "isolated_sqnr_db": fid,
-            "cosine": fid, "step": fid, "clipped_share": fid, "collapsed_share": fid,
-            "max_abs_error": fid})))),
-        "per_layer_summary": S.Optional(S.Nullable(S.Str())),
-        "kept_float": S.Optional(S.Nullable(S.ListOf(text)))})),
-        "model": S.Optional(S.Table()), "validation": S.Optional(S.Nullable(S.Table())),
-        "calibration": S.Optional(S.Nullable(S.Table()))})
-    bench = S.Table({"results": S.ListOf(S.Table({
-        "model": text, "runtime": text, "threads": S.Nullable(count),
-        "latency_ms": S.Table({"p50": S.Num(0, None, "ms"), "p90": S.Optional(ms),
-                               "p99": S.Optional(ms)}),
-        "samples_ms": S.Optional(S.Nullable(S.ListOf(S.Num(0, None, "ms")))),
-        "gmacs_per_s": S.Optional(n), "estimate_ms": S.Optional(ms)})),
-        "environment": S.Optional(S.Nullable(S.Table())),
-        "device": S.Optional(S.Nullable(S.Table()))})
-    profile = S.Table({"ops": S.Optional(S.Nullable(S.ListOf(S.Table({
-        "op_index": count, "op": text, "ms": S.Optional(ms),
-        "share": S.Optional(S.Nullable(S.Num(0, 1)))})))),
-        "by_op": S.Optional(S.Nullable(S.ListOf(S.Table({"op": text, "ms": S.Optional(ms)}))))})
-    sweep = S.Table({
-        "model": text,
-        "objectives": S.Table({k: S.Table({"key": S.Str(), "source": text})
-                               for k in ("accuracy", "latency", "memory")}),
-        "limits": S.Table({"max_latency_ms": S.Optional(S.Nullable(S.Num(0, None, "ms",
-                                                                         lo_open=True)))}),
-        "best": S.Nullable(text),
-        "rows": S.ListOf(S.Table({
-            "id": text, "quant": text, "macs": count, "peak_activation_bytes": count,
-            "file_bytes": count, "pareto": S.Bool(), "feasible": S.Bool(), "best": S.Bool(),
-            "violates": S.ListOf(text), "latency_ms": S.Optional(ms),
-            "estimate_ms": S.Optional(ms),
-            "published_top1": S.Optional(S.Nullable(S.Num(0, 100, "%"))),
-            "validation_top1": S.Optional(S.Nullable(S.Num(0, 100, "%")))})),
-        "failed": S.Optional(S.ListOf(S.Table({
-            "id": text, "runtime": S.Optional(S.Nullable(text)), "stage": text,
-            "where": text, "reason": text})))})
-    return {"analysis": analysis, "export": export, "bench": bench, "profile": profile,
-            "sweep": sweep}
-
-
-SCHEMAS = _schemas()
-
 
 def load_input(path: Path) -> list[tuple[str, str, dict]]:
     """(kind, label, document) of a JSON file, or of the documents an output folder holds
@@ -137,8 +35,9 @@ def load_input(path: Path) -> list[tuple[str, str, dict]]:
         if not found:
             raise ReportInputError(f"{path} holds no manifest.json or sweep.json")
         return [x for p in found for x in load_input(p)]
+    from edgekit.core import documents as D
     from edgekit.core.reading import InputFileError, read_input_text
-    from edgekit.core.schema import SchemaError, check, parse_json
+    from edgekit.core.schema import SchemaError, parse_json
 
     try:   # registered as an input: no output of this command may be written onto it
         text = read_input_text(path, kind="JSON")
@@ -149,11 +48,11 @@ def load_input(path: Path) -> list[tuple[str, str, dict]]:
     except SchemaError as e:
         raise ReportInputError(f"cannot read {path} as JSON: {str(e).split(': ', 1)[1]}"
                                ) from None
-    try:
-        kind = kind_of(doc)
-    except ReportInputError as e:
+    try:   # each document's schema is its home's (core/documents.py)
+        kind = D.kind_of(doc)
+    except D.DocumentError as e:
         raise ReportInputError(f"{path}: {e}") from None
-    return [(kind, str(path), check(doc, SCHEMAS[kind], path))]
+    return [(kind, str(path), D.BY_KIND[kind].check(doc, path))]
 
 
 def memory_chart(timeline: dict) -> str:
@@ -308,14 +207,15 @@ def analysis_sections(doc: dict, source: str, n: int) -> list[str]:
 
 def export_section(doc: dict, source: str, n: int) -> str:
     arts = doc["artifacts"]
-    acc = any((a["fidelity"] or {}).get("accuracy") is not None for a in arts)
+    acc = any((a.get("fidelity") or {}).get("accuracy") is not None for a in arts)
     cols = ["file", "format", "quant", "size", "top-1 agreement", "cosine", "SQNR dB"] + (
         ["accuracy"] if acc else []) + ["sha256"]
     rows = []
     for a in arts:
-        f = a["fidelity"] or {}
+        f = a.get("fidelity") or {}
         row = [a["file"], a["format"], a["quant"], (nbytes(a["bytes"]), a["bytes"]),
-               (f"{f['top1_agreement']:.1%}", f["top1_agreement"]), f.get("cosine"),
+               (f"{f['top1_agreement']:.1%}", f["top1_agreement"])
+               if f.get("top1_agreement") is not None else None, f.get("cosine"),
                f.get("sqnr_db")]
         if acc:
             row.append(f.get("accuracy"))
@@ -543,7 +443,9 @@ def render_page(inputs: list[tuple[str, str, dict]], compare=None, title: str | 
     sections: list[str] = []
     if compare is not None:
         sections.append(compare_section(*compare))
-    counts = dict.fromkeys(KINDS, 0)
+    from edgekit.core.documents import BY_KIND
+
+    counts = dict.fromkeys(BY_KIND, 0)
     for kind, label, doc in inputs:
         n = counts[kind]
         counts[kind] += 1

@@ -5,7 +5,6 @@ uses that node's own export cache (EDGEKIT_CACHE there, default ~/.cache/edgekit
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -64,10 +63,11 @@ def _artifacts(files: dict, quant: str) -> tuple[dict, int]:
     names (size and sha256): a cache entry changed behind edgekit's back is named, never
     used under another file's hash."""
     from edgekit.core.choices import RUNTIME_OF_FORMAT
+    from edgekit.core.documents import MANIFEST
     from edgekit.services.sweep_store import is_the_file
 
     folder = next(iter(files.values())).parent
-    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest = MANIFEST.read(folder / "manifest.json", own=True)   # checked by its home
     arts = {RUNTIME_OF_FORMAT[x["format"]]: x for x in manifest["artifacts"]
             if x["quant"] == quant}
     for rt, p in files.items():
