@@ -29,7 +29,8 @@ def _root(
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
                                           help="Show the version and exit.")] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show Python tracebacks on errors "
-                                                        "(or set EDGEKIT_DEBUG=1).")] = False,
+                                                        "(here or after the command; or set "
+                                                        "EDGEKIT_DEBUG=1).")] = False,
 ):
     if debug:
         os.environ["EDGEKIT_DEBUG"] = "1"
