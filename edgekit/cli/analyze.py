@@ -61,20 +61,16 @@ def analyze_cmd(
     'edgekit analyze resnet50 --csv layers.csv', 'edgekit analyze vad.onnx --inputs x.npz'.
     """
     from edgekit.core.choices import one
+    from edgekit.core.feeds import load_feeds
     from edgekit.core.shapes import parse_shapes
     from edgekit.services.analyze import analysis
     from edgekit.services.targets import resolve_target
 
     best = one(MemorySchedule, memory_schedule, "--memory-schedule") == "best"
-    from edgekit.core.feeds import load_feeds
-
     t = resolve_target(target, knobs, weights)
-    shapes, feeds = parse_shapes(input_shape), load_feeds(inputs)  # inputs known first:
-    if profile:                                                    # no output onto one
-        from edgekit.core.device_profiles import get_profile
-
-        get_profile(profile)
-    _check_outputs(csv_path, plot, memory_timeline, report, json_out or compare_formats)
+    shapes, feeds = parse_shapes(input_shape), load_feeds(inputs)
+    _check_outputs(csv_path, plot, memory_timeline, report, json_out or compare_formats,
+                   profile)
     if compare_formats:
         return _compare(t, json_out)
     with status(f"Analyzing {t.describe()}…"):
@@ -89,11 +85,17 @@ def analyze_cmd(
                                                      result.schedule), f"analyze {t.describe()}")
 
 
-def _check_outputs(csv_path, plot, memory_timeline, report, other_stdout: bool) -> None:
-    """Every output can be written (after the inputs are known: never onto one of them);
-    only the CSV may go to stdout ('-'), and then nothing else does."""
+def _check_outputs(csv_path, plot, memory_timeline, report, other_stdout: bool,
+                   profile: str | None = None) -> None:
+    """Every output can be written (after the inputs are known, the device profile read
+    too: never onto one of them); only the CSV may go to stdout ('-'), and then nothing
+    else does."""
+    from edgekit.core.device_profiles import get_profile
     from edgekit.core.errors import UsageError
     from edgekit.core.files import check_writable, is_stdout
+
+    if profile:
+        get_profile(profile)
 
     for path, figure in ((csv_path, False), (plot, True), (memory_timeline, True),
                          (report, False)):
