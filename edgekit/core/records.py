@@ -137,6 +137,10 @@ class Report:
             "uncounted_mac_layers": [r.name for r in self.layers
                                      if not r.counted and r.attrs.get("mac_bearing", True)],
             "unknown_size_layers": [r.name for r in self.layers if r.unknown_size],
+            # ops edgekit does not know that read stored tensors: the params total
+            # leaves those out (weights or not, edgekit cannot tell)
+            "uncounted_param_layers": [r.name for r in self.layers
+                                       if r.attrs.get("uncounted_params")],
         }
 
     def to_dict(self) -> dict[str, Any]:

@@ -138,6 +138,8 @@ class _Reader:
         for o in outs:
             self.producer[o] = name
         trainable, non_trainable, wdtype = self.params(n)
+        if attrs.get("mac_bearing") is True and (left := self.stored_elements(n)):
+            attrs["uncounted_params"] = left   # named in the totals, not counted
         quantized = self.quantized.get(out)
         extra = [{"name": o, "shape": list(self.shape(o)) if self.shape(o) is not None
                   else None, "dtype": _dtype(ev.tensors.get(o))} for o in outs[1:]]
@@ -163,6 +165,18 @@ class _Reader:
             k += 1
         self.names.add(f"{name}#{k}")
         return f"{name}#{k}"
+
+    def stored_elements(self, n) -> int:
+        """Elements of the stored tensors (numbers, not int64 shapes or indices) behind an
+        op the table does not know, that no earlier op counted: weights or not, edgekit
+        cannot tell; the params total names the op as leaving them out."""
+        seen: set = set()
+        for i in n.input:
+            if i and i in self.ev.constant:
+                seen |= {s for s in self.ev.sources.get(i, ()) if s not in self.counted_sources
+                         and (t := self.ev.stored.get(s)) is not None and t.shape is not None
+                         and t.dtype not in INDEX_TYPES and t.dtype != "bool"}
+        return sum(C.numel(self.ev.stored[s].shape) for s in seen)
 
     def params(self, n) -> tuple[int, int, str]:
         """(trainable, non-trainable, stored dtype) of the stored tensors behind the node's

@@ -135,6 +135,11 @@ def totals_lines(report: Report) -> list[tuple[str, str]]:
     if macs_left:
         rows.append(("MACs incomplete", f"{len(macs_left)} op(s) that hold (or may hold) "
                      "multiply-adds are not in the MAC total: " + ", ".join(macs_left)))
+    params_left = t.get("uncounted_param_layers") or []
+    if params_left:
+        rows.append(("params incomplete", f"{len(params_left)} op(s) that edgekit does not "
+                     "know read stored tensors the params total leaves out: "
+                     + ", ".join(params_left)))
     return rows
 
 

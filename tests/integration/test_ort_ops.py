@@ -299,6 +299,7 @@ def test_every_file_counts_its_float_source(produced):
         nchwc = [r for r in records if r.attrs.get("not_counted")]
         assert all(r.name in totals["uncounted_mac_layers"] for r in nchwc), path.name
         assert set(totals["uncounted_mac_layers"]) == {r.name for r in nchwc}, path.name
+        assert set(totals["uncounted_param_layers"]) == {r.name for r in nchwc}, path.name
         assert not totals["unknown_size_layers"], path.name
         if not nchwc:
             assert (totals["macs"], totals["params"]) == (

@@ -406,6 +406,12 @@ def test_an_op_name_means_the_standard_op_only_in_its_domain(tmp_path, domain):
     assert not by["conv"].counted and by["conv"].macs == 0
     report = Report({"name": "m"}, records, batch_in_shapes=True)
     assert report.totals()["uncounted_mac_layers"] == ["conv"]
+    # its stored tensor is not a param edgekit can vouch for: named, not silently dropped
+    assert by["conv"].params == 0 and by["conv"].attrs["uncounted_params"] == 6 * 27
+    assert report.totals()["uncounted_param_layers"] == ["conv"]
+    from edgekit.report.analysis import totals_lines
+
+    assert "conv" in dict(totals_lines(report))["params incomplete"]
 
 
 def test_every_standard_op_of_the_installed_onnx_has_a_place():
