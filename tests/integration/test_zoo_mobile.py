@@ -4,11 +4,23 @@ architecture tables, layer by layer, never from the builders. The counting conve
 timm's, counted in torch (convolutions and the classifier; no batch norm, activation or
 element-wise work): the figures the formulas must reproduce first are timm's own."""
 
+import json
 import math
+from functools import cache
 
 import pytest
 
-from tests.integration.conftest import zoo_report
+from tests.integration import conftest
+
+
+@cache
+def totals(name, **knobs):
+    """One analysis per config for the whole module (several tests read the same one)."""
+    return conftest.zoo_report(name, **knobs).totals()
+
+
+def zoo_report(name, **knobs):
+    return conftest.zoo_report(name, **knobs)
 
 # ---- an independent count: a list of (kind, c_in, c_out, kernel, output side) -------------
 
@@ -74,7 +86,7 @@ def test_v3_formula_reproduces_timm():
                                                           ("small", V3_SMALL, 576, 1024)])
 def test_v3_counts_by_the_formula(variant, blocks, last, head):
     params, macs = v3_count(blocks, last, head)
-    t = zoo_report("mobilenet_v3", variant=variant).totals()
+    t = totals("mobilenet_v3", variant=variant, alpha=1.0, minimalistic=False)
     assert abs(t["macs"] - macs) / macs < 0.005
     assert t["trainable_params"] == params
 
@@ -119,8 +131,8 @@ V3_PAPER_MMACS = {("large", 1.0, False): 219, ("large", 0.75, False): 155,
 @pytest.mark.parametrize("key", V3_PAPER_MMACS)
 def test_v3_macs_match_the_paper(key):
     variant, alpha, minimalistic = key
-    macs = zoo_report("mobilenet_v3", variant=variant, alpha=alpha,
-                      minimalistic=minimalistic).totals()["macs"] / 1e6
+    macs = totals("mobilenet_v3", variant=variant, alpha=alpha,
+                  minimalistic=minimalistic)["macs"] / 1e6
     assert abs(macs - V3_PAPER_MMACS[key]) / V3_PAPER_MMACS[key] < 0.02
 
 
@@ -257,8 +269,6 @@ def test_bad_knobs_are_one_line(cli, args, message):
 
 
 def test_models_json_lists_the_published_figures(cli):
-    import json
-
     r = cli("models", "--json")
     models = {m["name"]: m for m in json.loads(r.out)["models"]}
     v3 = {(p["knobs"]["variant"], p["alpha"], p["quant"], p["knobs"].get("minimalistic", False)):
@@ -272,3 +282,32 @@ def test_models_json_lists_the_published_figures(cli):
     assert lite[("4", "none")]["resolution"] == 300
     assert lite[("0", "none")]["source"]["id"] == "tf-tpu-efficientnet-lite"
     assert [p["top1"] for p in models["mobilenet_v4"]["published"]] == [73.8, 79.9]
+
+
+# ---- the pipeline: hard-swish and squeeze-excite through both int8 converters --------------
+
+
+def test_v3_exports_to_int8_in_both_formats_and_counts_alike(tmp_path, cli):
+    out = tmp_path / "v3"
+    knobs = {"variant": "small", "alpha": 0.5, "resolution": 64}
+    r = cli("export", "mobilenet_v3", "--variant", "small", "--alpha", "0.5", "--resolution",
+            "64", "--quant", "int8", "-n", "8", "-o", out, "--json")
+    assert r.code == 0, r.err
+    manifest = json.loads(r.out)
+    keras_macs = totals("mobilenet_v3", **knobs)["macs"]
+    files = {a["format"]: a for a in manifest["artifacts"]}
+    assert set(files) == {"tflite", "onnx"}
+    for fmt, a in files.items():
+        f = a["fidelity"]
+        assert a["quantization"]["scheme"] == "int8" and f["samples"] == 8
+        # int8 moves an untrained v3's logits (hard-swish, squeeze-excite) but keeps them
+        # close: the figures are measured, finite and reported per format
+        assert 0.5 < f["cosine"] < 1.0 and math.isfinite(f["sqnr_db"])
+        # the exported file, read back by its own reader, has the Keras model's MACs
+        back = cli("analyze", out / a["file"], "--json")
+        assert back.code == 0, back.err
+        t = json.loads(back.out)["totals"]
+        assert t["macs"] == keras_macs and t["uncounted_layers"] == []
+        ops = {layer["op"] for layer in json.loads(back.out)["layers"]}
+        if fmt == "tflite":
+            assert "HARD_SWISH" in ops       # the converter kept hard-swish as one int8 op
