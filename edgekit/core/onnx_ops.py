@@ -31,7 +31,7 @@ DATA_MOVEMENT = frozenset({"Concat", "Expand", "Tile", "Slice", "Reshape", "Tran
 # folded batch norm's per-channel scale and shift): the positions of their operands
 AFFINE_OPS = {"Add": (0, 1), "Sub": (0, 1), "Mul": (0, 1), "Div": (0, 1),
               "QLinearAdd": (0, 3), "QLinearMul": (0, 3)}
-GATES = {"LSTM": 4, "GRU": 3, "RNN": 1}
+GATES = {"LSTM": 4, "GRU": 3, "RNN": 1, "DynamicQuantizeLSTM": 4}
 # standard ops that hold multiply-adds the table does not count: listed, not counted, and
 # flagged in "MACs incomplete" as every op the table does not know is; a standard op that
 # ONNX defines as a function is expanded by the reader into what defines it
@@ -97,6 +97,7 @@ DOMAIN_KINDS = {
         **each(Kind.POOL, "QLinearAveragePool NhwcMaxPool"),
         **each(Kind.GLOBAL_POOL, "QLinearGlobalAveragePool QLinearReduceMean"),
         **each(Kind.SHAPE, "QLinearConcat"),
+        "DynamicQuantizeLSTM": Kind.RECURRENT,
     },
     # the NCHWc layout (layout level, x86): channels padded to this CPU's vector block;
     # ReorderInput/Output convert. Its Conv is listed, not counted (NCHWC_UNCOUNTED)
@@ -116,7 +117,7 @@ DOMAIN_WEIGHTS = {
                 "QGemm": ((3, 6), ()), "FusedGemm": ((1, 2), ()),
                 "FusedMatMul": ((0, 1), ()), "DynamicQuantizeMatMul": ((1, 4), ()),
                 "MatMulIntegerToFloat": ((0, 1, 6), ()), "QAttention": ((1, 2), ()),
-                "MatMulNBits": ((1, 5), ()),
+                "MatMulNBits": ((1, 5), ()), "DynamicQuantizeLSTM": ((1, 2, 3, 7), ()),
                 "Attention": ((1, 2), ()), "FastGelu": ((1,), ()), "BiasGelu": ((1,), ()),
                 "BiasAdd": ((1,), ()), "SkipLayerNormalization": ((2, 3, 4), ()),
                 "SkipSimplifiedLayerNormalization": ((2, 3), ()),

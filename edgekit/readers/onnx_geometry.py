@@ -128,14 +128,16 @@ def _packed_attention(n, shape, attrs):
 
 def _recurrent(n, shape, attrs):
     """LSTM/GRU/RNN: X is [steps, batch, inputs] (layout 0) or [batch, steps, inputs];
-    R is [directions, gates*hidden, hidden]."""
+    R is [directions, gates*hidden, hidden] (onnxruntime's DynamicQuantizeLSTM stores it
+    transposed: [directions, hidden, gates*hidden])."""
     from edgekit.core.onnx_ops import GATES
 
     x, r = shape[0], shape[2] if len(shape) > 2 else ()
     if len(x) != 3 or len(r) != 3:
         return Kind.UNKNOWN, Geometry(), n.op_type
     steps, batch = (x[1], x[0]) if int(attrs.get("layout", 0)) else (x[0], x[1])
-    return Kind.RECURRENT, Geometry(gates=GATES[n.op_type], hidden=r[2], cin=x[2],
+    hidden = r[1] if n.op_type == "DynamicQuantizeLSTM" else r[2]
+    return Kind.RECURRENT, Geometry(gates=GATES[n.op_type], hidden=hidden, cin=x[2],
                                     steps=steps * batch, directions=r[0]), n.op_type
 
 

@@ -1,5 +1,6 @@
-"""onnxruntime's own operators (com.microsoft) as a class (issue 30, item 4): a small CNN and
-a small ViT, built here with onnx.helper, go through onnxruntime's quantizer in every mode
+"""onnxruntime's own operators (com.microsoft) as a class (issue 30, item 4): a small CNN, a
+small ViT, onnxruntime's packed Attention and a bidirectional LSTM, built here with
+onnx.helper, go through onnxruntime's quantizer in every mode
 (static QOperator and QDQ, per tensor and per channel; dynamic, per tensor and per channel),
 its graph optimizer at every level (basic, extended, layout, all: the files it saves with
 ``optimized_model_filepath``), and its transformer fusions; every file it writes must count
@@ -33,7 +34,7 @@ EXPECTED_MS_OPS = {
     "QLinearLeakyRelu", "QLinearSoftmax", "QLinearAveragePool", "QLinearGlobalAveragePool",
     "DynamicQuantizeMatMul", "MatMulIntegerToFloat", "FusedConv", "FusedGemm", "FusedMatMul",
     "Gelu", "QuickGelu", "BiasGelu", "FastGelu", "SkipLayerNormalization", "Attention",
-    "QAttention"}
+    "QAttention", "DynamicQuantizeLSTM"}
 
 
 def _weights(rng, name, *shape):
@@ -175,6 +176,24 @@ def packed_attention(d=32, heads=4, seq=12):
     return model, [1, seq, d]
 
 
+def recurrent(hidden=16, inputs=8, steps=5):
+    """A bidirectional LSTM over a sequence, then a projection of its last output."""
+    rng = np.random.default_rng(5)
+    n = helper.make_node
+    nodes = [n("LSTM", ["x", "W", "R", "B"], ["h"], name="lstm", hidden_size=hidden,
+               direction="bidirectional"),
+             n("Reshape", ["h", "flat"], ["hf"], name="flat"),
+             n("MatMul", ["hf", "wo"], ["y"], name="out")]
+    inits = [_weights(rng, "W", 2, 4 * hidden, inputs), _weights(rng, "R", 2, 4 * hidden, hidden),
+             _weights(rng, "B", 2, 8 * hidden), _const("flat", [steps, 2 * hidden], np.int64),
+             _weights(rng, "wo", 2 * hidden, 4)]
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [steps, 1, inputs])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [steps, 4])
+    graph = helper.make_graph(nodes, "lstm", [x], [y], inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), [steps, 1,
+                                                                                 inputs]
+
+
 def _quantized(src, folder, name, shape):
     """Every file onnxruntime's quantizer writes from ``src``."""
     from onnxruntime.quantization import (
@@ -245,7 +264,7 @@ def _fused(src, folder):
 @pytest.fixture(scope="module")
 def produced(tmp_path_factory):
     """{file: the float file it came from}: every file the quantizer, the optimizer and
-    the transformer fusions write from the three sources."""
+    the transformer fusions write from the four sources."""
     folder = tmp_path_factory.mktemp("ort_ops")
     logging.disable(logging.WARNING)
     out = {}
@@ -253,7 +272,8 @@ def produced(tmp_path_factory):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             for name, (model, shape) in (("cnn", cnn()), ("vit", vit()),
-                                         ("attn", packed_attention())):
+                                         ("attn", packed_attention()),
+                                         ("lstm", recurrent())):
                 src = folder / f"{name}.onnx"
                 onnx.save(model, src)
                 bases = [src] + _quantized(src, folder, name, shape)
