@@ -103,6 +103,61 @@ def live() -> list[int]:
     return sorted(_live)
 
 
+def direct_children() -> set[int]:
+    """The pids of this process's children (Linux: /proc; elsewhere empty), those that a
+    library started included (Ray's node processes)."""
+    found = set()
+    me = str(os.getpid())
+    try:
+        pids = [p for p in os.listdir("/proc") if p.isdigit()]
+    except OSError:
+        return found
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if fields[1].decode() == me:        # not user text: /proc
+            found.add(int(pid))             # not user text: /proc
+    return found
+
+
+@contextmanager
+def library_processes(grace: float = 10.0) -> Iterator[None]:
+    """A block in which a library starts processes of its own (Ray's node: gcs_server,
+    raylet, workers) and is asked to stop them at its end: the children it started and
+    left are waited for ``grace`` seconds after the block, then killed with their groups,
+    so that nothing of it outlives the command or writes into a folder being removed."""
+    before = direct_children()
+    try:
+        yield
+    finally:
+        with interrupts.deferred():
+            left = direct_children() - before - set(_live)
+            deadline = time.monotonic() + grace
+            while left and time.monotonic() < deadline:
+                time.sleep(0.05)
+                left = {p for p in left if _alive_child(p)}
+            for pid in left:
+                for kill in (os.killpg, os.kill):
+                    try:
+                        kill(pid, signal.SIGKILL)
+                    except (ProcessLookupError, PermissionError):
+                        pass
+            for pid in left:
+                _alive_child(pid, block=True)
+
+
+def _alive_child(pid: int, block: bool = False) -> bool:
+    """Reap ``pid`` if it ended (a child of this process); whether it still runs."""
+    try:
+        done, _ = os.waitpid(pid, 0 if block else os.WNOHANG)
+    except ChildProcessError:
+        return os.path.exists(f"/proc/{pid}")     # not ours to reap: still there?
+    return done == 0
+
+
 @contextmanager
 def running(argv: list[str], grace: float = 2.0, **kw) -> Iterator[subprocess.Popen]:
     """A process for the length of the block: stopped when it ends, however it ends."""

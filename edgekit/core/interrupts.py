@@ -49,6 +49,7 @@ class Interrupted(KeyboardInterrupt):
 _seen: int | None = None     # the first signal received by this command
 _deferring = 0               # depth of deferred() blocks
 _active = False              # a command is running: between install() and its restore()
+_installed: set[int] = set()   # the signals install() handles, for reclaim()
 
 
 def seen() -> int | None:
@@ -95,17 +96,31 @@ def install() -> Callable[[], None]:
                 saved[signum] = current
         except ValueError:      # not the main thread: nothing to install
             pass
+    _installed.clear()
+    _installed.update(saved)
     hook = sys.unraisablehook
     sys.unraisablehook = _unraisable(hook)
 
     def restore() -> None:
         global _seen, _deferring, _active
+        _installed.clear()
         for signum, handler in saved.items():
             signal.signal(signum, handler)
         sys.unraisablehook = hook
         _seen, _deferring, _active = None, 0, False   # the command is over: nothing
                                                       # of it may stop what runs next
     return restore
+
+
+def reclaim() -> None:
+    """Put edgekit's handlers back where a library replaced them (ray.init installs a
+    Python SIGTERM handler that exits 1, and its core worker a C++ one that prints a
+    stack): each signal that :func:`install` handles gets edgekit's handler again."""
+    for signum in _installed:
+        try:
+            signal.signal(signum, _handler)
+        except ValueError:      # not the main thread
+            pass
 
 
 def checkpoint() -> None:

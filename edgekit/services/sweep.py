@@ -97,6 +97,10 @@ class SweepSpec:
             raise UsageError("--workers sets the CPUs of a local Ray; a cluster's nodes have "
                              "their own (ray start --num-cpus N), drop --workers or "
                              "--ray-address")
+        if self.ray_address is not None:
+            from edgekit.services.sweep_ray import check_address
+
+            self.ray_address = check_address(self.ray_address)
         if self.executor == "ray":
             import importlib.util
 

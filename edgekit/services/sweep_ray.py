@@ -226,11 +226,50 @@ def _arrivals(ray, pending: dict, fail, streaming: bool = True):
 
 # ---- connecting -------------------------------------------------------------------------------
 
-def _short_tmp() -> str | None:
-    """A folder for a local Ray's session whose socket paths stay under the 107-byte limit
-    of Unix sockets ($TMPDIR when short enough, else /tmp)."""
+SOCKET_ROOM = 70     # bytes a Ray session takes below its folder: session_<date>_<pid>/
+                     # sockets/plasma_store (Unix socket paths end at 107 bytes)
+
+
+def short_private_folder_parent() -> str:
+    """Where a local Ray's private session folder goes: $TMPDIR when it leaves Ray's socket
+    paths room under the 107-byte limit of Unix sockets, else /tmp (the folder itself is
+    made by temp_folder: mode 0700, a short random name, gone afterwards). One line where
+    neither can hold it."""
     tmp = tempfile.gettempdir()
-    return tmp if len(tmp) <= 40 else "/tmp"
+    for parent in (tmp, "/tmp"):
+        if len(os.path.abspath(parent)) + 20 + SOCKET_ROOM <= 107 and os.path.isdir(
+                parent) and os.access(parent, os.W_OK | os.X_OK):
+            return parent
+    raise UsageError(f"--executor ray: a local Ray needs a short writable folder for its "
+                     f"sockets; $TMPDIR ({tmp!r}) is too long and /tmp is not writable: set "
+                     "TMPDIR to a short folder (e.g. TMPDIR=/var/tmp)")
+
+
+ADDRESS_FORMS = "'auto', HOST:PORT (a Ray head's GCS, 6379) or ray://HOST[:PORT] (Ray Client)"
+_ADDRESS = re.compile(r"(ray://)?(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_][A-Za-z0-9._-]*)"
+                      r"(?::([0-9]{1,5}))?")
+
+
+def check_address(address: str) -> str:
+    """A --ray-address as Ray would read it, or one line (exit 2) before any work: 'auto',
+    HOST:PORT, ray://HOST[:PORT]. A malformed one never reaches Ray (whose answer to
+    'ray://' without a host is a 30 s wait)."""
+    from edgekit.core.numbers import NumberError, read_number
+
+    text = address.strip() if isinstance(address, str) else ""
+    if text == "auto":
+        return text
+    m = _ADDRESS.fullmatch(text)
+    bad = UsageError(f"--ray-address {address!r}: expected {ADDRESS_FORMS}")
+    if m is None or (m.group(1) is None and m.group(3) is None):
+        raise bad
+    if m.group(3) is not None:
+        try:
+            read_number(m.group(3), "--ray-address's port", 1, 65535, integer=True)
+        except NumberError:
+            raise UsageError(f"--ray-address {address!r}: the port must be 1 to 65535"
+                             ) from None
+    return text
 
 
 @contextmanager
@@ -244,6 +283,7 @@ def connected(spec, notify=lambda m: None):
         import ray
     except ImportError:
         raise UsageError("--executor ray needs Ray: pip install 'edgekit[ray]'") from None
+    from edgekit.core import children, interrupts
     from edgekit.core.files import temp_folder
     from edgekit.core.quiet import quiet_stderr
 
@@ -254,25 +294,53 @@ def connected(spec, notify=lambda m: None):
         kw, folder = {"address": spec.ray_address}, nullcontext(None)
     else:
         kw = {"num_cpus": spec.workers or os.cpu_count()}
-        folder = temp_folder(prefix="ekray-", dir=_short_tmp())
+        folder = temp_folder(prefix=f"ekray{os.getpid()}-", dir=short_private_folder_parent())
     # Ray's driver prints the cluster's error messages ('(raylet) A worker died ...') to
     # sys.stdout from a thread of its own: kept off stdout (a --json document goes there),
     # on stderr with --debug; each failure is reported as a failed config instead
-    with folder as tmp, _sink() as sink, redirect_stdout(sink):
+    # Ray's node processes (gcs_server, raylet, workers) are waited for after shutdown,
+    # and killed if they linger: none outlives the sweep or writes into its folder after
+    # the folder is removed (an interrupt during ray.init included)
+    with folder as tmp, children.library_processes(), _sink() as sink, \
+            redirect_stdout(sink):
         if tmp is not None:
             kw["_temp_dir"] = str(tmp)
+            # the workers' temporary files (TensorFlow's autograph) go with the session:
+            # Ray ends its workers without their exit handlers
+            (tmp / "tmp").mkdir(mode=0o700)
+            env["TMPDIR"] = str(tmp / "tmp")
         try:
-            with quiet_stderr():
-                ray.init(include_dashboard=False, log_to_driver=False, logging_level="ERROR",
-                         runtime_env={"env_vars": env}, **kw)
-        except Exception as e:  # ConnectionError, ValueError, RuntimeError: all one line
-            where = f" at {spec.ray_address}" if spec.ray_address else ""
-            raise EdgekitError(f"cannot start or reach Ray{where}: {first_line(e)}") from None
-        try:
+            try:
+                with quiet_stderr(), _signals_kept(ray):
+                    ray.init(include_dashboard=False, log_to_driver=False,
+                             logging_level="ERROR", runtime_env={"env_vars": env}, **kw)
+            except Exception as e:  # ConnectionError, ValueError, RuntimeError: one line
+                where = f" at {spec.ray_address}" if spec.ray_address else ""
+                raise EdgekitError(f"cannot start or reach Ray{where}: {first_line(e)}"
+                                   ) from None
             yield ray
         finally:
-            with quiet_stderr():
+            with interrupts.deferred(), quiet_stderr():
                 ray.shutdown()
+
+
+@contextmanager
+def _signals_kept(ray):
+    """ray.init installs SIGTERM handlers of its own in this process (a Python one that
+    exits 1, the core worker's C++ one that prints a stack): edgekit's interrupts keep
+    SIGTERM (exit 143, Ray shut down and its processes waited for by connected())."""
+    from edgekit.core import interrupts
+
+    utils = getattr(getattr(ray, "_private", None), "utils", None)
+    original = getattr(utils, "set_sigterm_handler", None)
+    if original is not None:
+        utils.set_sigterm_handler = lambda handler: None
+    try:
+        yield
+    finally:
+        if original is not None:
+            utils.set_sigterm_handler = original
+        interrupts.reclaim()
 
 
 @contextmanager
@@ -325,6 +393,11 @@ def probe(address: str, bound: float = CONNECT_BOUND_S) -> dict:
         raise EdgekitError(f"cannot connect to Ray at {address}: authentication failed (the "
                            "cluster wants a token: set RAY_AUTH_MODE=token and RAY_AUTH_TOKEN "
                            "or RAY_AUTH_TOKEN_PATH as on the cluster)")
+    if address.strip() == "auto" and re.search(r"could not find any running ray instance",
+                                               text, re.I):
+        raise UsageError("--ray-address auto: no Ray is running on this machine (start one "
+                         "with 'ray start --head', or leave out --ray-address for a local Ray "
+                         "started for the sweep)")
     if code is None:
         raise EdgekitError(f"cannot connect to Ray at {address}: no answer within {bound:g} s "
                            "(is it a Ray head, of the same Ray version?)")
