@@ -88,12 +88,13 @@ DOMAIN_KINDS = {
     MS_DOMAIN: {
         **each(Kind.CONV, "QLinearConv FusedConv NhwcConv ConvInteger"),
         **each(Kind.DENSE, "QGemm FusedGemm FusedMatMul DynamicQuantizeMatMul "
-               "MatMulIntegerToFloat QAttention Attention MatMulNBits"),
+               "MatMulIntegerToFloat QAttention Attention MatMulNBits MultiHeadAttention"),
         **each(Kind.ACTIVATION, "QLinearSigmoid QLinearLeakyRelu QLinearSoftmax Gelu "
                "FastGelu BiasGelu QuickGelu QuantizeLinear DequantizeLinear BiasSoftmax"),
         **each(Kind.ELEMENTWISE, "QLinearAdd QLinearMul QLinearWhere BiasAdd"),
         **each(Kind.NORM, "SkipLayerNormalization SkipSimplifiedLayerNormalization "
-               "SimplifiedLayerNormalization LayerNormalization"),
+               "SimplifiedLayerNormalization LayerNormalization EmbedLayerNormalization "
+               "QEmbedLayerNormalization GroupNorm SkipGroupNorm"),
         **each(Kind.POOL, "QLinearAveragePool NhwcMaxPool"),
         **each(Kind.GLOBAL_POOL, "QLinearGlobalAveragePool QLinearReduceMean"),
         **each(Kind.SHAPE, "QLinearConcat"),
@@ -118,6 +119,11 @@ DOMAIN_WEIGHTS = {
                 "FusedMatMul": ((0, 1), ()), "DynamicQuantizeMatMul": ((1, 4), ()),
                 "MatMulIntegerToFloat": ((0, 1, 6), ()), "QAttention": ((1, 2), ()),
                 "MatMulNBits": ((1, 5), ()), "DynamicQuantizeLSTM": ((1, 2, 3, 7), ()),
+                "MultiHeadAttention": ((3,), ()),
+                # word, position and segment embeddings, then the layer norm's gamma, beta
+                "EmbedLayerNormalization": ((2, 3, 4, 5, 6), ()),
+                "QEmbedLayerNormalization": ((2, 3, 4, 5, 6), ()),
+                "GroupNorm": ((1, 2), ()), "SkipGroupNorm": ((1, 2, 4), ()),
                 "Attention": ((1, 2), ()), "FastGelu": ((1,), ()), "BiasGelu": ((1,), ()),
                 "BiasAdd": ((1,), ()), "SkipLayerNormalization": ((2, 3, 4), ()),
                 "SkipSimplifiedLayerNormalization": ((2, 3), ()),

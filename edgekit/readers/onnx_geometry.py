@@ -39,6 +39,8 @@ def geometry(n, kind: Kind, ins: list[str], shape: list[tuple], in_shapes, out_s
         return _einsum(n, shape, out_shape)
     if op in ("Attention", "QAttention") and ms:
         return _packed_attention(n, shape, attrs)
+    if op == "MultiHeadAttention" and ms:
+        return _multi_head_attention(shape)
     if op == "Attention":
         return _attention(shape, attrs)
     if op == "MatMulNBits" and ms:     # B packed: K and N are attributes
@@ -124,6 +126,17 @@ def _packed_attention(n, shape, attrs):
     kv_seq = seq + (past[3] if len(past) == 5 else 0)
     total = batch * seq * hidden * w[1] + batch * seq * kv_seq * (q_hidden + v_hidden)
     return Kind.DENSE, Geometry(cin=total, cout=1, positions=1), n.op_type
+
+
+def _multi_head_attention(shape):
+    """onnxruntime's MultiHeadAttention with separate 3-D query, key and value (the
+    projections are MatMuls of their own): Q x K^T and the weights x V over every head,
+    batch x q_seq x kv_seq x (q hidden + v hidden). Packed or cached forms: not counted."""
+    q, k, v = (shape + [(), (), ()])[:3]
+    if not (len(q) == len(k) == len(v) == 3):
+        return Kind.UNKNOWN, Geometry(), "MultiHeadAttention"
+    return Kind.DENSE, Geometry(cin=q[2] + v[2], cout=k[1], positions=q[0] * q[1]), \
+        "MultiHeadAttention"
 
 
 def _recurrent(n, shape, attrs):

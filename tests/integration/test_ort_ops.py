@@ -393,3 +393,43 @@ def test_four_bit_weights_count_as_their_matrix(tmp_path):
     assert got.counted and got.output_shape == ref.output_shape == (1, 4, n_out)
     assert got.macs == ref.macs == 4 * k * n_out
     assert got.params == ref.params == k * n_out and got.weight_dtype == "uint4"
+
+
+def _ms_model(tmp_path, name, nodes, inputs, inits):
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    graph = helper.make_graph(nodes, "g", inputs, [y], inits)
+    path = tmp_path / f"{name}.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[
+        helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)]), path)
+    return path
+
+
+def test_multi_head_attention_and_embeddings_by_hand(tmp_path):
+    """onnxruntime's MultiHeadAttention (query 7 x 32, key and value 9 x 32, 4 heads):
+    7 x 9 x (32 + 32) multiply-adds, its bias a param; EmbedLayerNormalization (BERT's
+    embeddings fused): the word (50 x 32), position (16 x 32) and segment (2 x 32) tables
+    and the norm's gamma and beta are params, no MACs."""
+    rng = np.random.default_rng(6)
+    f = TensorProto.FLOAT
+    q, kv, d = 7, 9, 32
+    mha = _ms_model(tmp_path, "mha", [helper.make_node(
+        "MultiHeadAttention", ["q", "k", "v", "bias"], ["y"], name="mha",
+        domain="com.microsoft", num_heads=4)],
+        [helper.make_tensor_value_info("q", f, [1, q, d]),
+         helper.make_tensor_value_info("k", f, [1, kv, d]),
+         helper.make_tensor_value_info("v", f, [1, kv, d])], [_weights(rng, "bias", 3 * d)])
+    (rec,) = _figures(mha)[0][3:]
+    assert rec.counted and rec.output_shape == (1, q, d)
+    assert rec.macs == q * kv * (d + d) and rec.params == 3 * d
+    ids = [helper.make_tensor_value_info(n, TensorProto.INT32, [1, 16])
+           for n in ("ids", "segments")]
+    embed = _ms_model(tmp_path, "embed", [helper.make_node(
+        "EmbedLayerNormalization", ["ids", "segments", "word", "position", "segment",
+                                    "gamma", "beta"], ["y", "mask_index"], name="embed",
+        domain="com.microsoft", epsilon=1e-5)], ids,
+        [_weights(rng, "word", 50, d), _weights(rng, "position", 16, d),
+         _weights(rng, "segment", 2, d), _weights(rng, "gamma", d), _weights(rng, "beta", d)])
+    records, totals = _figures(embed)
+    assert records[-1].counted and records[-1].output_shape == (1, 16, d)
+    assert records[-1].extra_outputs[0]["shape"] == [1]        # the mask index
+    assert totals["macs"] == 0 and totals["params"] == (50 + 16 + 2 + 2) * d
