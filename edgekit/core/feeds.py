@@ -3,7 +3,7 @@ is read without pickle, so loading it never runs code from it).
 
 The file is read bounded, by construction: opened by the one reader of user files
 (core/reading.py: registered as an input of the command, a regular file of at most
-2 GiB), then every member's declared sizes are checked *before anything is inflated*: the
+4 GiB), then every member's declared sizes are checked *before anything is inflated*: the
 zip header's size of the member, the .npy header's element type and shape, and their
 agreement; the arrays together may hold at most :data:`FEEDS_LIMIT` bytes. A 7 MB file
 that would inflate to 2 GB is refused by what it declares, in one line.
@@ -21,6 +21,7 @@ from edgekit.core.errors import UsageError, first_line
 from edgekit.core.reading import ARRAYS_LIMIT, GiB, open_input, size_text
 
 FEEDS_LIMIT = 1 * GiB        # the arrays of one --inputs file, inflated (declared sizes)
+DATA_LIMIT = 4 * GiB         # a data set's arrays (--calibration, --validation), inflated
 MAX_ARRAYS = 4096
 _HEADER_LIMIT = 64 * 1024    # an .npy header (numpy writes a few hundred bytes)
 
@@ -45,24 +46,38 @@ def load_feeds(path: Path | str | None, what: str = "--inputs",
     or boolean arrays, or whose arrays declare more than ``limit`` bytes."""
     if path is None:
         return {}
+    feeds = load_arrays(path, what, limit)
+    for name, value in feeds.items():
+        if value.dtype.kind not in "biuf":
+            raise UsageError(f"{what} {path}: array {name!r} is {value.dtype}; input "
+                             "values must be numbers or booleans")
+        if value.dtype.kind == "f" and not np.isfinite(value).all():
+            raise UsageError(f"{what} {path}: array {name!r} holds NaN or infinity")
+    return feeds
+
+
+def load_arrays(path: Path | str, what: str, limit: int = DATA_LIMIT,
+                npy: bool = False) -> dict[str, np.ndarray]:
+    """{name: array} of an .npz file (a lone .npy too, as {'': array}, when ``npy``), read
+    bounded: registered as an input, a regular file, every array's declared size checked
+    before it is inflated, at most ``limit`` bytes of arrays. One line naming ``what``
+    (the option) and the file otherwise. Data sets (--calibration, --validation) and
+    --inputs alike."""
     path = Path(path)
     label = f"{what} {path}"
     with open_input(path, what, ARRAYS_LIMIT) as f:
         try:
-            feeds = _read_npz(f, limit)
+            arrays = _read_npz(f, limit, npy)
         except _Refused as e:
             raise UsageError(f"{label}: {e}") from None
         except UsageError:
             raise
         except Exception as e:  # zip and format errors (a CRC, a truncated member)
-            raise UsageError(f"{label}: not a readable .npz of arrays keyed by input name "
+            raise UsageError(f"{label}: not a readable .npz of named arrays "
                              f"({first_line(e)})") from None
-    if not feeds:
+    if not arrays:
         raise UsageError(f"{label}: the file holds no arrays")
-    for name, value in feeds.items():
-        if value.dtype.kind == "f" and not np.isfinite(value).all():
-            raise UsageError(f"{label}: array {name!r} holds NaN or infinity")
-    return feeds
+    return arrays
 
 
 def _not_a_zip(head: bytes) -> str:
@@ -75,10 +90,15 @@ def _not_a_zip(head: bytes) -> str:
     return "not an .npz (not a zip archive of .npy arrays keyed by input name)"
 
 
-def _read_npz(f, limit: int) -> dict[str, np.ndarray]:
+def _read_npz(f, limit: int, npy: bool = False) -> dict[str, np.ndarray]:
     head = f.read(8)
     f.seek(0)
+    if npy and head.startswith(np.lib.format.MAGIC_PREFIX):
+        return {"": _read_npy(f, limit)}
     if not zipfile.is_zipfile(f):
+        if npy and not head.startswith(np.lib.format.MAGIC_PREFIX[:1]) and \
+                not head.startswith(b"\x80"):
+            raise _Refused("not an .npy array or an .npz of arrays")
         raise _Refused(_not_a_zip(head))
     f.seek(0)
     with zipfile.ZipFile(f) as z:
@@ -119,10 +139,32 @@ def _declared(z: zipfile.ZipFile, members, limit: int) -> dict:
     return out
 
 
+def _read_npy(f, limit: int) -> np.ndarray:
+    """A lone .npy file's array: its header checked against the file's size and the
+    limit before the data is read."""
+    import os
+
+    shape, fortran, dtype = _header(f, "")
+    nbytes = math.prod(shape) * dtype.itemsize
+    size = os.fstat(f.fileno()).st_size
+    if nbytes > limit:
+        raise _Refused(f"its array declares {size_text(nbytes)}, more than the "
+                       f"{size_text(limit)} edgekit reads for it")
+    if f.tell() + nbytes != size:
+        raise _Refused(f"its header declares {'x'.join(map(str, shape))} {dtype} "
+                       f"({size_text(nbytes)}), the file holds "
+                       f"{size_text(max(0, size - f.tell()))}")
+    buf = bytearray(nbytes)
+    if f.readinto(buf) != nbytes:
+        raise _Refused("it is shorter than its header declares")
+    return np.frombuffer(buf, dtype=dtype).reshape(shape, order="F" if fortran else "C")
+
+
 def _header(m, name: str):
     """(shape, Fortran order, dtype) from an .npy member's header; refuses what is not an
     array of numbers or booleans (pickled objects first of all)."""
     fmt = np.lib.format
+    label = f"array {name!r}" if name else "its array"
     try:
         version = fmt.read_magic(m)
         if version == (1, 0):
@@ -132,14 +174,14 @@ def _header(m, name: str):
         else:
             raise ValueError(f"an .npy format version {version} that holds no plain numbers")
     except ValueError as e:
-        raise _Refused(f"array {name!r}: not an .npy array ({first_line(e)})") from None
+        raise _Refused(f"{label}: not an .npy array ({first_line(e)})") from None
     if dtype.hasobject:
-        raise _Refused(f"array {name!r} holds pickled Python objects (dtype object); "
+        raise _Refused(f"{label} holds pickled Python objects (dtype object); "
                        "edgekit never loads pickles: input values must be numbers or "
                        "booleans")
-    if dtype.kind not in "biuf" or dtype.fields is not None or dtype.subdtype is not None:
-        raise _Refused(f"array {name!r} is {dtype}; input values must be numbers or "
-                       "booleans")
+    if dtype.kind not in "biufcSU" or dtype.fields is not None or \
+            dtype.subdtype is not None:
+        raise _Refused(f"{label} is {dtype}; arrays of numbers, booleans or text only")
     return tuple(shape), fortran, dtype
 
 

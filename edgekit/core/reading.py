@@ -34,7 +34,7 @@ GiB = 1 << 30
 # before it is read.
 SETTINGS_LIMIT = 1 * MiB          # devices.toml, a device profile
 DOCUMENT_LIMIT = 256 * MiB        # a JSON document edgekit wrote (report inputs, manifests, ...)
-ARRAYS_LIMIT = 2 * GiB            # an .npz/.npy file (compressed), --inputs, data sets
+ARRAYS_LIMIT = 4 * GiB            # an .npz/.npy file (compressed), --inputs, data sets
 MODEL_LIMIT = 64 * GiB            # a model file or its external data
 
 

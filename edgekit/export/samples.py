@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgekit.core.errors import UsageError, first_line
+from edgekit.core.errors import UsageError
 from edgekit.core.files import note_input
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".ppm", ".tif", ".tiff")
@@ -137,13 +137,12 @@ def sample_images(shape: tuple, count: int, mode: str, seed: int = 0) -> Samples
 
 def from_array(path: Path, shape: tuple, limit: int) -> Samples:
     """An .npy array, or an .npz with 'x' (and optionally 'y'), already preprocessed."""
-    note_input(path)   # no output of this command may be written onto it
-    try:
-        data = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as e:
-        raise UsageError(f"cannot read array file {path}: {first_line(e)}") from None
+    from edgekit.core.feeds import load_arrays
+
+    # registered as an input, bounded: every array's declared size checked before it is read
+    data = load_arrays(path, "cannot read array file", npy=True)
     y = None
-    if isinstance(data, np.lib.npyio.NpzFile):
+    if "" not in data:   # an .npz (a lone .npy is data[''])
         keys = list(data.keys())
         key = "x" if "x" in keys else (keys[0] if len(keys) == 1 else None)
         if key is None:
@@ -152,7 +151,7 @@ def from_array(path: Path, shape: tuple, limit: int) -> Samples:
         x = data[key]
         y = data["y"] if "y" in keys else None
     else:
-        x = data
+        x = data[""]
     x = np.asarray(x)
     if x.size and x.ndim == len(shape):
         x = x[None]

@@ -103,18 +103,15 @@ def validation_data(path: Path, classes: int | None = None):
     """Labelled images (any size) from an .npz, checked by export's one data check
     (samples.check_data): finite 0..255 pixels, one integer class index per image within
     the model's classes. (x, y) arrays, or one line naming the file."""
-    import numpy as np
-
-    from edgekit.core.files import note_input
+    from edgekit.core.feeds import load_arrays
     from edgekit.export.samples import check_data
 
-    note_input(path)   # no output of the sweep may be written onto it
-    try:
-        data = np.load(path, allow_pickle=False)
-        x, y = data["x"], data["y"]
-    except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError) as e:
+    data = load_arrays(path, "--validation")   # registered, bounded, declared sizes first
+    if "x" not in data or "y" not in data:
         raise UsageError(f"--validation {path}: needs an .npz with 'x' (images, N×H×W×C, "
-                         f"0..255, any size) and 'y' (class indices): {first_line(e)}") from None
+                         "0..255, any size) and 'y' (class indices); it holds "
+                         f"{', '.join(map(repr, data))}")
+    x, y = data["x"], data["y"]
     if x.ndim != 4 or x.shape[-1] not in (1, 3) or not len(x):
         raise UsageError(f"--validation {path}: 'x' must be N×H×W×C images, C 1 or 3 (got "
                          f"{x.shape})")
