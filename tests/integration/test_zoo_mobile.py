@@ -120,6 +120,27 @@ def _same_as_keras(keras, variant, minimalistic, alpha):
     assert weighted(ours) == weighted(ref)
 
 
+def test_v3_computes_what_keras_applications_computes(keras):
+    """keras.applications' weights copied in order: the same outputs (activations, squeeze-
+    excite and its hard sigmoid in the same places), Keras' Rescaling layer standing for
+    the zoo's preprocessed input (x in -1..1 is 127.5 * (x + 1) in pixels)."""
+    import numpy as np
+
+    from edgekit.zoo.registry import build
+
+    ref = keras.applications.MobileNetV3Large(weights=None, input_shape=(64, 64, 3))
+    ours, _ = build("mobilenet_v3", {"resolution": 64})
+    rng = np.random.default_rng(0)
+    weights = [w + rng.normal(0, 0.05, w.shape).astype(w.dtype) for w in ref.get_weights()]
+    ref.set_weights(weights)      # BN statistics and biases away from 0/1, so all count
+    ours.set_weights(weights)
+    x = rng.uniform(-1, 1, (2, 64, 64, 3)).astype("float32")
+    want = keras.Model(ref.input, ref.get_layer("logits").output)(127.5 * (x + 1))
+    got = keras.Model(ours.input, ours.get_layer("logits").output)(x)
+    want, got = np.asarray(want), np.asarray(got)
+    assert np.abs(got - want).max() < 1e-4 * np.abs(want).max() and want.std() > 0
+
+
 # Howard et al. 2019, Table 3 (MAdds, millions), and the minimalistic Large of the model
 # garden's checkpoint table: the zoo's count within 2 % (the paper rounds, and counts the
 # head a little differently)
