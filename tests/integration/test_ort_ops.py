@@ -433,3 +433,33 @@ def test_multi_head_attention_and_embeddings_by_hand(tmp_path):
     assert records[-1].counted and records[-1].output_shape == (1, 16, d)
     assert records[-1].extra_outputs[0]["shape"] == [1]        # the mask index
     assert totals["macs"] == 0 and totals["params"] == (50 + 16 + 2 + 2) * d
+
+
+def test_channels_last_conv_counts_as_its_nchw_form(tmp_path):
+    """NhwcConv (onnxruntime's channels-last Conv: input [N, H, W, C], filter [M, kH, kW,
+    C/group], written by its NHWC fusions for GPUs; this CPU build has no kernel for it,
+    so its output size is the one the file declares) counts as the NCHW Conv it is."""
+    rng = np.random.default_rng(7)
+    f = TensorProto.FLOAT
+    w = rng.standard_normal((16, 3, 3, 3)).astype(np.float32)
+    nchw = tmp_path / "nchw.onnx"
+    onnx.save(helper.make_model(helper.make_graph(
+        [helper.make_node("Conv", ["x", "w", "b"], ["y"], name="conv", kernel_shape=[3, 3],
+                          strides=[2, 2], pads=[1, 1, 1, 1])], "g",
+        [helper.make_tensor_value_info("x", f, [1, 3, 32, 32])],
+        [helper.make_tensor_value_info("y", f, None)],
+        [nh.from_array(w, "w"), _weights(rng, "b", 16)]),
+        opset_imports=[helper.make_opsetid("", 17)]), nchw)
+    nhwc = tmp_path / "nhwc.onnx"
+    onnx.save(helper.make_model(helper.make_graph(
+        [helper.make_node("NhwcConv", ["x", "w", "b"], ["y"], name="conv",
+                          domain="com.microsoft", kernel_shape=[3, 3], strides=[2, 2],
+                          pads=[1, 1, 1, 1])], "g",
+        [helper.make_tensor_value_info("x", f, [1, 32, 32, 3])],
+        [helper.make_tensor_value_info("y", f, [1, 16, 16, 16])],
+        [nh.from_array(w.transpose(0, 2, 3, 1).copy(), "w"), _weights(rng, "b", 16)]),
+        opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)]),
+        nhwc)
+    (ref,), (got,) = (_figures(p)[0][1:] for p in (nchw, nhwc))
+    assert got.counted and ref.macs == 3 * 3 * 3 * 16 * 16 * 16
+    assert (got.macs, got.params, got.other_ops) == (ref.macs, ref.params, ref.other_ops)
