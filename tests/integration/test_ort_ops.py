@@ -1,7 +1,8 @@
 """onnxruntime's own operators (com.microsoft) as a class (issue 30, item 4): a small CNN, a
 small ViT, onnxruntime's packed Attention and a bidirectional LSTM, built here with
 onnx.helper, go through onnxruntime's quantizer in every mode
-(static QOperator and QDQ, per tensor and per channel; dynamic, per tensor and per channel),
+(static QOperator and QDQ, per tensor and per channel, 16-bit QDQ; dynamic, per tensor and
+per channel),
 its graph optimizer at every level (basic, extended, layout, all: the files it saves with
 ``optimized_model_filepath``), and its transformer fusions; every file it writes must count
 the MACs and params of the float file it came from (params as stored weights: scales and
@@ -34,7 +35,7 @@ EXPECTED_MS_OPS = {
     "QLinearLeakyRelu", "QLinearSoftmax", "QLinearAveragePool", "QLinearGlobalAveragePool",
     "DynamicQuantizeMatMul", "MatMulIntegerToFloat", "FusedConv", "FusedGemm", "FusedMatMul",
     "Gelu", "QuickGelu", "BiasGelu", "FastGelu", "SkipLayerNormalization", "Attention",
-    "QAttention", "DynamicQuantizeLSTM"}
+    "QAttention", "DynamicQuantizeLSTM", "QuantizeLinear", "DequantizeLinear"}
 
 
 def _weights(rng, name, *shape):
@@ -225,6 +226,11 @@ def _quantized(src, folder, name, shape):
                             activation_type=QuantType.QUInt8 if fmt == "QOperator"
                             else QuantType.QInt8, weight_type=QuantType.QInt8)
             out.append(dst)
+    dst = folder / f"{name}_static_QDQ16.onnx"     # 16-bit: com.microsoft's Q/DQ ops
+    quantize_static(str(pre), str(dst), Samples(), quant_format=QuantFormat.QDQ,
+                    activation_type=QuantType.QUInt16, weight_type=QuantType.QInt16,
+                    extra_options={"UseQDQContribOps": True})
+    out.append(dst)
     for per_channel in (False, True):
         dst = folder / f"{name}_dynamic{'_pc' if per_channel else ''}.onnx"
         quantize_dynamic(str(pre), str(dst), weight_type=QuantType.QInt8,
