@@ -24,11 +24,19 @@ from edgekit.core.errors import ModelFileError, UsageError, first_line
 APPLICATIONS = {"mobilenet": "MobileNet", "mobilenet_v2": "MobileNetV2",
                 "xception": "Xception", "vgg16": "VGG16", "vgg19": "VGG19",
                 "inception_v3": "InceptionV3", "densenet121": "DenseNet121",
-                "densenet169": "DenseNet169", "densenet201": "DenseNet201"}
+                "densenet169": "DenseNet169", "densenet201": "DenseNet201",
+                "mobilenet_v3": "MobileNetV3Large"}   # Small by --variant: application()
 
 WHY_NOT = ("ResNets here have bias-free convolutions as in the paper, unlike "
            "keras.applications.ResNet50; the other zoo models have no keras.applications "
            "counterpart")
+
+
+def application(name: str, knobs: dict[str, Any]) -> str:
+    """The keras.applications constructor of this configuration."""
+    if name == "mobilenet_v3" and knobs.get("variant") == "small":
+        return "MobileNetV3Small"
+    return APPLICATIONS[name]
 
 
 def check_supported(name: str, knobs: dict[str, Any]) -> None:
@@ -52,6 +60,8 @@ def _app_kwargs(name: str, knobs: dict[str, Any]) -> dict[str, Any]:
                   dropout=knobs["dropout"])
     elif name == "mobilenet_v2":
         kw.update(alpha=knobs["alpha"])
+    elif name == "mobilenet_v3":   # Keras' Rescaling layer has no weights: the zoo has none
+        kw.update(alpha=knobs["alpha"], minimalistic=knobs["minimalistic"])
     if not kw["include_top"]:
         kw.pop("classes")
     return kw
@@ -66,6 +76,10 @@ def imagenet_file(name: str, knobs: dict[str, Any]) -> str:
     if name == "mobilenet_v2":
         return (f"mobilenet_v2_weights_tf_dim_ordering_tf_kernels_{float(knobs['alpha'])}_"
                 f"{knobs['resolution']}{'' if top else '_no_top'}.h5")
+    if name == "mobilenet_v3":
+        model = knobs["variant"] + ("_minimalistic" if knobs["minimalistic"] else "")
+        return (f"weights_mobilenet_v3_{model}_224_{float(knobs['alpha'])}_float"
+                f"{'' if top else '_no_top_v2'}.h5")
     return f"{name}_weights_tf_dim_ordering_tf_kernels{'' if top else '_notop'}.h5"
 
 
@@ -84,7 +98,8 @@ def resolve_file(spec: str, name: str, knobs: dict[str, Any]) -> Path:
             raise UsageError(
                 f"--weights imagenet: {path} is not there, and edgekit never downloads; "
                 f"put keras.applications' {path.name} there (it is what "
-                f"keras.applications.{APPLICATIONS[name]}(weights='imagenet') downloads)")
+                f"keras.applications.{application(name, knobs)}(weights='imagenet') "
+                "downloads)")
         return path
     path = Path(spec)
     if not path.is_file():
@@ -100,10 +115,11 @@ def load(model, name: str, knobs: dict[str, Any], path: Path) -> str:
     manifest."""
     from edgekit._tf import keras
 
-    app = getattr(keras.applications, APPLICATIONS[name])(**_app_kwargs(name, knobs))
+    constructor = application(name, knobs)
+    app = getattr(keras.applications, constructor)(**_app_kwargs(name, knobs))
     try:
         app.load_weights(str(path))
-        source = f"keras.applications.{APPLICATIONS[name]} layout"
+        source = f"keras.applications.{constructor} layout"
     except Exception as app_error:  # Keras raises many types for mismatched files
         try:
             model.load_weights(str(path))
@@ -114,7 +130,7 @@ def load(model, name: str, knobs: dict[str, Any], path: Path) -> str:
     theirs, ours = app.get_weights(), model.get_weights()
     shapes = [w.shape for w in theirs]
     if shapes != [w.shape for w in ours]:
-        raise ModelFileError(f"--weights {path}: keras.applications.{APPLICATIONS[name]} "
+        raise ModelFileError(f"--weights {path}: keras.applications.{constructor} "
                              f"and the zoo's {name} differ in their weights")
     model.set_weights(theirs)
     return f"{path} ({source})"

@@ -332,3 +332,31 @@ def test_v3_exports_to_int8_in_both_formats_and_counts_alike(tmp_path, cli):
         ops = {layer["op"] for layer in json.loads(back.out)["layers"]}
         if fmt == "tflite":
             assert "HARD_SWISH" in ops       # the converter kept hard-swish as one int8 op
+
+
+def test_v3_takes_keras_applications_weights(keras, tmp_path):
+    """--weights: a file saved from keras.applications.MobileNetV3Small loads into the zoo's
+    (through pretrained.load, shapes checked in order), and --weights imagenet looks for
+    the file name keras.applications itself downloads, for each of its checkpoints."""
+    import numpy as np
+    from keras.src.applications.mobilenet_v3 import WEIGHTS_HASHES
+
+    from edgekit.zoo.pretrained import imagenet_file, load
+    from edgekit.zoo.registry import build, get
+
+    knobs = get("mobilenet_v3").validate({"variant": "small", "alpha": 0.75,
+                                          "resolution": 64})
+    app = keras.applications.MobileNetV3Small(weights=None, alpha=0.75, input_shape=(64, 64, 3))
+    path = tmp_path / "small.weights.h5"
+    app.save_weights(str(path))
+    ours, _ = build("mobilenet_v3", knobs)
+    assert "MobileNetV3Small layout" in load(ours, "mobilenet_v3", knobs, path)
+    assert all(np.array_equal(a, b) for a, b in zip(ours.get_weights(), app.get_weights(),
+                                                    strict=True))
+    for key in WEIGHTS_HASHES:      # e.g. large_minimalistic_224_1.0_float
+        variant, *rest = key.split("_")
+        k = {"variant": variant, "minimalistic": "minimalistic" in rest,
+             "alpha": float(key.split("_224_")[1].split("_")[0])}
+        assert imagenet_file("mobilenet_v3", k) == f"weights_mobilenet_v3_{key}.h5"
+        assert imagenet_file("mobilenet_v3", {**k, "no_top": True}) == \
+            f"weights_mobilenet_v3_{key}_no_top_v2.h5"
