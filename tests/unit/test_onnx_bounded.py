@@ -185,3 +185,28 @@ def test_the_cli_counts_a_huge_input(tmp_path, cli):
     doc = json.loads(run.out)
     assert doc["totals"]["macs"] == 216 * HUGE * HUGE
     assert doc["totals"]["params"] == 216
+
+
+def test_a_branch_decided_by_a_huge_size_is_taken(tmp_path):
+    """An If whose condition is computed from the input's size (H > 1000, as traced
+    PyTorch code exports it): at 10^6 x 10^6 the condition is known without a run, the
+    taken branch's Conv is counted and the other branch's weights are not params."""
+    x = image(HUGE, HUGE)
+
+    def branch(name, channels):
+        w = init(f"w_{name}", channels, 3, 1, 1)
+        return helper.make_graph(
+            [helper.make_node("Conv", ["x", w.name], [f"c_{name}"], name=f"conv_{name}",
+                              kernel_shape=[1, 1])], name, [],
+            [helper.make_tensor_value_info(f"c_{name}", TensorProto.FLOAT, None)], [w])
+
+    nodes = [helper.make_node("Shape", ["x"], ["s"], name="shape"),
+             helper.make_node("Gather", ["s", "two"], ["h"], name="h", axis=0),
+             helper.make_node("Greater", ["h", "limit"], ["big"], name="big"),
+             helper.make_node("If", ["big"], ["y"], name="if",
+                              then_branch=branch("then", 4), else_branch=branch("else", 64))]
+    path = save(tmp_path / "if.onnx", nodes, [x], [ints("two", 2), ints("limit", 1000)])
+    records, totals, _ = figures(path)
+    taken = [r for r in records if r.op == "Conv"]
+    assert [r.name for r in taken] == ["if/then_branch/conv_then"]
+    assert taken[0].macs == 3 * 4 * HUGE * HUGE and totals["params"] == 12
