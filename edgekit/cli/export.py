@@ -19,7 +19,8 @@ from edgekit.cli.options import (
 )
 from edgekit.core.choices import CalibrationMethod, Format, IOType, Preprocess, Quant
 
-ExportTargetArg = target_arg(".keras, .h5, or a float .onnx")
+ExportTargetArg = target_arg(".keras, .h5, a float .onnx or .tflite, or a SavedModel "
+                             "folder")
 FormatsOpt = Annotated[Optional[str], typer.Option(
     "--format", "-f", metavar=choices_metavar(Format, several=True),
     show_default="what the source makes: tflite,onnx from Keras, onnx from .onnx",
@@ -120,8 +121,7 @@ def export_cmd(
     from edgekit.core.files import check_output_folder, check_writable
     from edgekit.core.shapes import parse_shapes
     from edgekit.export.pipeline import ExportOptions
-    from edgekit.services.export import export_target
-    from edgekit.services.targets import resolve_target
+    from edgekit.services.export import export_target, export_target_of
 
     quants = ["int8"] if int8 and quant == "none" else many(Quant, quant, "--quant")
     if int8 and "int8" not in quants:
@@ -133,7 +133,7 @@ def export_cmd(
                          keep_float=keep_float, max_drop=max_drop, min_sqnr=min_sqnr,
                          max_size_ratio=max_size_ratio, input_shapes=parse_shapes(input_shape))
     opts.validate()     # the plan is parsed; now what is on disk
-    t = resolve_target(target, knobs, weights)
+    t = export_target_of(target, knobs, weights)
     check_output_folder(output or "edgekit-out")   # before the model is built
     if report:
         check_writable(report)   # after the inputs are known: never onto one of them

@@ -27,7 +27,7 @@ class ConversionError(EdgekitError):
     pass
 
 
-def _fail(fmt: str, quant: str, e: Exception):
+def conversion_failed(fmt: str, quant: str, e: Exception):
     """The error for a failed conversion; or the interrupt, when a signal arrived during it
     (TensorFlow and tf2onnx turn a KeyboardInterrupt into errors of their own)."""
     interrupts.checkpoint()
@@ -41,6 +41,17 @@ def to_tflite(model, quant: str, calib: np.ndarray | None = None,
     from edgekit._tf import tf
 
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    representative = representative_dataset(model, calib) if quant == "int8" else None
+    return tflite_convert(converter, quant, representative,
+                          rows(calib) if calib is not None else 0, io)
+
+
+def tflite_convert(converter, quant: str, representative, samples: int,
+                   io: str = "int8") -> tuple[bytes, dict]:
+    """Run a TFLite converter (of a Keras model or a SavedModel) at ``quant``; int8
+    calibrates on ``representative`` (``samples`` of them)."""
+    from edgekit._tf import tf
+
     details: dict = {"scheme": quant}
     if quant == "fp16":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -50,9 +61,7 @@ def to_tflite(model, quant: str, calib: np.ndarray | None = None,
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         details["weights"] = "int8 (dynamic-range: activations quantized at run time)"
     elif quant == "int8":
-        assert calib is not None
-        representative = representative_dataset(model, calib)
-
+        assert representative is not None
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.representative_dataset = representative
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
@@ -60,14 +69,14 @@ def to_tflite(model, quant: str, calib: np.ndarray | None = None,
             converter.inference_input_type = tf.int8
             converter.inference_output_type = tf.int8
         details.update(weights="int8 per-channel", activations="int8 per-tensor",
-                       io=io, calibration_samples=rows(calib))
+                       io=io, calibration_samples=samples)
     try:
         with quiet_stdout(), quiet_stderr(), warnings.catch_warnings():
             # "Statistics for quantized inputs were expected": harmless for int8 I/O
             warnings.simplefilter("ignore", UserWarning)
             content = converter.convert()
     except Exception as e:  # TF raises a zoo of types (an interrupt wrapped among them)
-        raise _fail("tflite", quant, e) from e
+        raise conversion_failed("tflite", quant, e) from e
     interrupts.checkpoint()        # an interrupt TensorFlow swallowed
     return content, details
 
@@ -160,7 +169,7 @@ def to_onnx_float(model) -> bytes:
     except ConversionError:
         raise
     except Exception as e:
-        raise _fail("onnx", "none", e) from e
+        raise conversion_failed("onnx", "none", e) from e
     # Ctrl-C during the conversion can land in a finalizer or a broad except of tf2onnx's
     # and be dropped: it was remembered, and stops the export here
     interrupts.checkpoint()
@@ -250,6 +259,43 @@ def pre_process(src, dst, optimize: bool = True) -> None:
                                   skip_optimization=not optimize)
 
 
+def _quantize_static(model, src, pre, dst, calib, method: str, keep_float) -> None:
+    """onnxruntime's static QDQ quantization of ``src`` into ``dst`` (``pre``: the
+    pre-processed model), per-channel symmetric int8 weights, int8 activations."""
+    from onnxruntime.quantization import (
+        CalibrationMethod,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
+
+    stored = {t.name for t in model.graph.initializer}
+    input_names = [i.name for i in model.graph.input if i.name not in stored]
+    cm = {"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy,
+          "percentile": CalibrationMethod.Percentile}[method]
+    # onnxruntime's graph optimisation in the pre-processing can fuse a Conv and an Add
+    # into a reshaped bias that the quantizer then makes into a model onnxruntime refuses
+    # (paddle2onnx's Constant-node weights): then without it
+    for optimize in (True, False):
+        pre_process(src, pre, optimize)
+        exclude = keep_float(onnx_load(pre)) if keep_float is not None else []
+        with quiet_stderr(), quiet_stdout():
+            quantize_static(pre, dst, _Reader(input_names, calib), nodes_to_exclude=exclude,
+                            quant_format=QuantFormat.QDQ, per_channel=True,
+                            activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
+                            calibrate_method=cm,
+                            extra_options={"ActivationSymmetric": False,
+                                           "WeightSymmetric": True})
+        if not optimize or _loads(dst):
+            return
+
+
+def onnx_load(path):
+    import onnx
+
+    return onnx.load(str(path))
+
+
 def quantize_onnx(float_model: bytes, quant: str, calib: np.ndarray | None = None,
                   method: str = "minmax", keep_float: Callable | None = None
                   ) -> tuple[bytes, dict]:
@@ -279,32 +325,8 @@ def quantize_onnx(float_model: bytes, quant: str, calib: np.ndarray | None = Non
                     quantize_dynamic(src, dst, weight_type=QuantType.QInt8, per_channel=False)
                 details.update(weights="int8 per-tensor (dynamic: activations at run time)")
                 return dst.read_bytes(), details
-            from onnxruntime.quantization import (
-                CalibrationMethod,
-                QuantFormat,
-                QuantType,
-                quantize_static,
-            )
             assert calib is not None
-            stored = {t.name for t in model.graph.initializer}
-            input_names = [i.name for i in model.graph.input if i.name not in stored]
-            cm = {"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy,
-                  "percentile": CalibrationMethod.Percentile}[method]
-            # onnxruntime's graph optimisation in the pre-processing can fuse a Conv and an
-            # Add into a reshaped bias that the quantizer then makes into a model
-            # onnxruntime refuses (paddle2onnx's Constant-node weights): then without it
-            for optimize in (True, False):
-                pre_process(src, pre, optimize)
-                exclude = keep_float(onnx.load(pre)) if keep_float is not None else []
-                with quiet_stderr(), quiet_stdout():
-                    quantize_static(pre, dst, _Reader(input_names, calib),
-                                    nodes_to_exclude=exclude, quant_format=QuantFormat.QDQ,
-                                    per_channel=True, activation_type=QuantType.QInt8,
-                                    weight_type=QuantType.QInt8, calibrate_method=cm,
-                                    extra_options={"ActivationSymmetric": False,
-                                                   "WeightSymmetric": True})
-                if not optimize or _loads(dst):
-                    break
+            _quantize_static(model, src, pre, dst, calib, method, keep_float)
             details.update(format="QDQ", weights="int8 per-channel (symmetric)",
                            activations="int8 per-tensor", calibration_method=method,
                            calibration_samples=rows(calib), io="float32")
@@ -312,7 +334,7 @@ def quantize_onnx(float_model: bytes, quant: str, calib: np.ndarray | None = Non
     except ConversionError:
         raise
     except Exception as e:
-        raise _fail("onnx", quant, e) from e
+        raise conversion_failed("onnx", quant, e) from e
 
 
 def convert(model, fmt: str, quant: str, calib: np.ndarray | None, io: str, method: str,

@@ -28,7 +28,7 @@ from edgekit.core import quant_error as qe
 from edgekit.core.errors import UsageError
 from edgekit.core.quiet import quiet_stderr, quiet_stdout
 from edgekit.export.capture import onnx_graph, tflite_graph
-from edgekit.export.converters import _fail, quantize_onnx
+from edgekit.export.converters import conversion_failed, quantize_onnx
 from edgekit.export.per_layer import KerasGraph, compare_layers, match
 
 AUTO = "auto"
@@ -82,7 +82,7 @@ def tflite_calibrated(model, calib: np.ndarray) -> bytes:
             warnings.simplefilter("ignore", UserWarning)
             return converter.convert()
     except Exception as e:
-        raise _fail("tflite", "int8", e) from e
+        raise conversion_failed("tflite", "int8", e) from e
 
 
 def tflite_quantized(calibrated: bytes, kg: KerasGraph, keep: list[str], io: str) -> bytes:
@@ -103,7 +103,7 @@ def tflite_quantized(calibrated: bytes, kg: KerasGraph, keep: list[str], io: str
                                          output_data_type=io_type,
                                          denylisted_nodes=deny or None)
     except Exception as e:
-        raise _fail("tflite", "int8", e) from e
+        raise conversion_failed("tflite", "int8", e) from e
 
 
 # ---- ONNX -----------------------------------------------------------------------------------

@@ -72,7 +72,7 @@ def _unchanged(path: Path, sha: str | None) -> bool:
             and sha256_file(path) == sha)
 
 
-def _check_replaceable(out_dir: Path, names: list[str]) -> dict | None:
+def check_replaceable(out_dir: Path, names: list[str]) -> dict | None:
     """Refuse (before any file moves) to replace a file that edgekit did not write: each
     existing file among ``names`` must be listed by the folder's manifest with its current
     hash. Returns the previous manifest."""
@@ -88,7 +88,7 @@ def _check_replaceable(out_dir: Path, names: list[str]) -> dict | None:
     return previous
 
 
-def _merge_previous(out_dir: Path, previous: dict | None, manifest: dict,
+def merge_previous(out_dir: Path, previous: dict | None, manifest: dict,
                     warn: Callable[[str], None]) -> list[dict]:
     """This export's artefacts, plus those an earlier export of the same model left in the
     folder; an earlier export of another model has its artefacts removed. A listed file

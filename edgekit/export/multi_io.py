@@ -90,11 +90,15 @@ def file_order(runner, io: ModelIO) -> tuple[list[int], list[int]]:
             ins = [io.inputs.index(n) for n, _ in sorted(sig["inputs"].items(),
                                                          key=lambda kv: kv[1])]
         wanted = [f"output_{k}" for k in range(n_out)]
-        if sig is not None and set(sig["outputs"]) == set(wanted):
+        if sig is not None and set(sig["outputs"]) == set(io.outputs):
+            outs = [sig["outputs"][n] for n in io.outputs]
+        elif sig is not None and set(sig["outputs"]) == set(wanted):
             outs = [sig["outputs"][w] for w in wanted]
     else:
         file_in = [s.name for s in runner.inputs]
-        if set(file_in) == {f"input_{k}" for k in range(n_in)}:
+        if set(file_in) == set(io.inputs):
+            ins = [io.inputs.index(n) for n in file_in]
+        elif set(file_in) == {f"input_{k}" for k in range(n_in)}:
             ins = [int(n.split("_")[1]) for n in file_in]   # not user text: input_<k>
         file_out = [s.name for s in runner.outputs]
         if set(file_out) == set(io.outputs):
@@ -104,15 +108,22 @@ def file_order(runner, io: ModelIO) -> tuple[list[int], list[int]]:
 
 def run_file(path: Path, x, io: ModelIO, batch: int = 16) -> tuple[list[np.ndarray], dict]:
     """(every output of the file on ``x``, in Keras' order; the file's I/O specs)."""
-    from edgekit.runtimes.base import open_runner, run_batched_all
+    from edgekit.runtimes.base import open_runner
 
     runner = open_runner(path)
     specs = {"inputs": [s.to_dict() for s in runner.inputs],
              "outputs": [s.to_dict() for s in runner.outputs]}
+    return run_runner(runner, x, io, batch), specs
+
+
+def run_runner(runner, x, io: ModelIO, batch: int = 16) -> list[np.ndarray]:
+    """Every output of an open runner on ``x``, in ``io``'s order."""
+    from edgekit.runtimes.base import run_batched_all
+
     ins, outs = file_order(runner, io)
     xs = as_list(x)
     got = run_batched_all(runner, [xs[k] for k in ins], batch)
-    return [got[j] for j in outs], specs
+    return [got[j] for j in outs]
 
 
 def output_figures(io: ModelIO, refs: list[np.ndarray], outs: list[np.ndarray],

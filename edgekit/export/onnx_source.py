@@ -129,3 +129,11 @@ def parameter_count(content: bytes) -> int:
                 for a in n.attribute if a.name == "value"]
     return int(sum(int(np.prod(t.dims)) for t in tensors
                    if t.data_type in floats and int(np.prod(t.dims)) > 1))
+
+
+def onnx_reference(content: bytes, x, io: ModelIO) -> list:
+    """The float model's outputs on ``x`` in onnxruntime, in ``io``'s order."""
+    from edgekit.export.multi_io import run_runner
+    from edgekit.runtimes.onnxrt import OnnxRunner
+
+    return run_runner(OnnxRunner(content=content), x, io)

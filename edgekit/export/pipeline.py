@@ -34,8 +34,8 @@ from edgekit.export.converters import convert
 from edgekit.export.manifest import (
     MANIFEST,
     MANIFEST_KIND,
-    _check_replaceable,
-    _merge_previous,
+    check_replaceable,
+    merge_previous,
 )
 from edgekit.export.multi_io import ModelIO, rows
 from edgekit.export.options import ExportOptions  # noqa: F401  (imported from here too)
@@ -65,19 +65,21 @@ class ExportJob:
     meta: dict
     untrained: bool = False
     needs_calibration_data: bool = False   # a user's file: int8 needs real data
-    source: str = "keras"                  # or onnx: the model is a SourceModel
+    source: str = "keras"                  # onnx, savedmodel, tflite: a SourceModel
 
 
 @dataclass
 class SourceModel:
-    """A source that is not a Keras model: its float original (the file's bytes, fixed
-    shapes) and its inputs and outputs. Every artefact is compared with it, run in its
-    own runtime."""
+    """A source that is not a Keras model: its inputs and outputs, ``reference(x)`` (the
+    float original's outputs, run in its own runtime, in ``io``'s order: what every
+    artefact is compared with) and ``make(fmt, quant, calib, opts)`` -> (bytes, details)
+    of one artefact."""
 
     path: Path
-    content: bytes
     io: ModelIO
     params: int
+    reference: Callable
+    make: Callable
 
 
 def keras_outputs(model, x: np.ndarray, batch: int = 32) -> np.ndarray:
@@ -169,12 +171,12 @@ def _export_locked(model, job, opts, out_dir: Path, notify, warn) -> dict:
         shutil.rmtree(stale, ignore_errors=True)
     with temp_folder(prefix=".edgekit-staging-", dir=out_dir) as staging:
         planned = [artifact_name(job.name, f, q) for f in opts.formats for q in opts.quants]
-        _check_replaceable(out_dir, planned)        # before any work
+        check_replaceable(out_dir, planned)        # before any work
         manifest = _export(model, job, opts, staging, notify, warn)
         interrupts.checkpoint()   # an interrupt stops the export before anything moves
         with interrupts.deferred():   # then the artefacts and their manifest move together
-            previous = _check_replaceable(out_dir, [a["file"] for a in manifest["artifacts"]])
-            manifest["artifacts"] = _merge_previous(out_dir, previous, manifest, warn)
+            previous = check_replaceable(out_dir, [a["file"] for a in manifest["artifacts"]])
+            manifest["artifacts"] = merge_previous(out_dir, previous, manifest, warn)
             for art in manifest["artifacts"]:
                 if (staging / art["file"]).exists():   # through the one writer
                     move_output(staging / art["file"], out_dir / art["file"])
@@ -284,7 +286,7 @@ def _prepare_several(model, job: ExportJob, opts: ExportOptions, notify, warn,
                      io: ModelIO) -> _Context:
     """A model with several inputs or outputs, or a source that is not Keras: its data by
     input name, the float original's outputs."""
-    from edgekit.export.multi_io import keras_run, load_several, run_file
+    from edgekit.export.multi_io import keras_run, load_several
 
     if opts.per_layer or opts.keep_float is not None:
         raise UsageError(f"--per-layer and --keep-float compare models with one input and "
@@ -297,9 +299,7 @@ def _prepare_several(model, job: ExportJob, opts: ExportOptions, notify, warn,
         warn("calibrating on random data: the quantized models are only good for timing")
     if isinstance(model, SourceModel):
         notify(f"Running {model.path.name} on {len(val.x[0])} validation samples")
-        with temp_folder(prefix="edgekit-source-") as tmp:
-            (tmp / f"source{model.path.suffix}").write_bytes(model.content)
-            refs, _ = run_file(tmp / f"source{model.path.suffix}", val.x, io)
+        refs = model.reference(val.x)
         params = model.params
     else:
         notify(f"Running the Keras model on {len(val.x[0])} validation samples")
@@ -311,8 +311,6 @@ def _prepare_several(model, job: ExportJob, opts: ExportOptions, notify, warn,
                                  f"{name})"), int(np.prod(ref.shape[1:])))
     ctx = _Context(model, job, opts, calib, val, refs[0], "from file", params)
     ctx.io, ctx.refs = io, refs
-    if isinstance(model, SourceModel) and model.path.suffix == ".onnx":
-        ctx.onnx_cache.append(model.content)    # the artefacts are made from it
     return ctx
 
 
@@ -323,7 +321,9 @@ def _artifact(ctx: _Context, fmt: str, quant: str, staging: Path, notify, step: 
     t0 = time.perf_counter()
     notify(f"{step} Converting {label}" + (f" (calibrating on {rows(calib.x)} samples)"
                                     if quant == "int8" and calib else ""))
-    if quant == "int8" and opts.keep_float is not None:
+    if isinstance(ctx.model, SourceModel):
+        content, details = ctx.model.make(fmt, quant, calib.x if calib else None, opts)
+    elif quant == "int8" and opts.keep_float is not None:
         from edgekit.export import keep_float
 
         content, details = keep_float.convert(ctx, fmt, lambda p: _figures(ctx, p)[0][0],

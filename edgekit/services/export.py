@@ -11,7 +11,25 @@ from edgekit.core.errors import UsageError
 from edgekit.core.files import sha256_file
 from edgekit.export import cache
 from edgekit.export.pipeline import ExportJob, ExportOptions, export
-from edgekit.services.targets import Target, keras_model, model_meta, slug
+from edgekit.services.targets import Target, keras_model, model_meta, resolve_target, slug
+
+
+def export_target_of(target: str | None, knobs: dict, weights=None) -> Target:
+    """What `edgekit export` was given: a zoo model, a model file, or a SavedModel folder
+    (its files noted as inputs)."""
+    from edgekit.core.files import note_input
+    from edgekit.export.saved_model_source import is_saved_model
+
+    if target is None or not is_saved_model(Path(target)):
+        return resolve_target(target, knobs, weights)
+    given = [k for k, v in knobs.items() if v is not None and v is not False]
+    if given or weights is not None:
+        raise UsageError(f"{target}: model knobs and --weights apply to zoo models, not to "
+                         "a SavedModel")
+    path = Path(target)
+    for f in path.rglob("*"):
+        note_input(f)    # no output may land on one of the SavedModel's files
+    return Target("file", path.resolve().name, {}, path)
 
 
 def job_for(target: Target, model) -> ExportJob:
@@ -31,9 +49,10 @@ def export_target(target: Target, opts: ExportOptions,
     opts.validate()
     if target.kind == "file" and target.format == "onnx":
         return _export_onnx(target, opts, notify, warn)
+    if target.kind == "file" and Path(target.path).is_dir():
+        return _export_saved_model(target, opts, notify, warn)
     if target.kind == "file" and target.format == "tflite":
-        raise UsageError(f"{target.path}: export of a .tflite source is not supported yet "
-                         "(a float .tflite to int8)")
+        return _export_tflite(target, opts, notify, warn)
     notify(f"Building {target.describe()}")
     if model is None:
         model = keras_model(target)
@@ -42,15 +61,74 @@ def export_target(target: Target, opts: ExportOptions,
 
 def _export_onnx(target: Target, opts: ExportOptions, notify, warn) -> dict:
     """A float ONNX file: quantized with onnxruntime, checked against itself."""
-    from edgekit.export.onnx_source import load_float_onnx, parameter_count
+    from edgekit.export.converters import quantize_onnx
+    from edgekit.export.onnx_source import load_float_onnx, onnx_reference, parameter_count
     from edgekit.export.pipeline import SourceModel
 
     opts = opts.for_source("onnx")
     notify(f"Reading {target.path}")
     content, io = load_float_onnx(Path(target.path), opts.input_shapes)
-    source = SourceModel(Path(target.path), content, io, parameter_count(content))
+    source = SourceModel(Path(target.path), io, parameter_count(content),
+                         reference=lambda x: onnx_reference(content, x, io),
+                         make=lambda fmt, quant, calib, o: quantize_onnx(content, quant, calib,
+                                                                         o.method))
     job = ExportJob(name=target.name, meta=model_meta(target, io.shapes[0]),
                     needs_calibration_data=True, source="onnx")
+    return export(source, job, opts, notify=notify, warn=warn)
+
+
+def _export_saved_model(target: Target, opts: ExportOptions, notify, warn) -> dict:
+    """A SavedModel folder: the TFLite converter and tf2onnx from its serving signature,
+    checked against the signature run in TensorFlow."""
+    from edgekit.export.converters import quantize_onnx
+    from edgekit.export.pipeline import SourceModel
+    from edgekit.export.saved_model_source import (
+        load_saved_model,
+        saved_model_reference,
+        to_onnx,
+        to_tflite,
+    )
+
+    opts = opts.for_source("savedmodel")
+    path = Path(target.path)
+    notify(f"Loading SavedModel {path}")
+    fn, io, params = load_saved_model(path)
+    onnx_float: list[bytes] = []
+
+    def make(fmt, quant, calib, o):
+        if fmt == "tflite":
+            return to_tflite(path, quant, calib, io, o.io)
+        if not onnx_float:
+            onnx_float.append(to_onnx(fn, io))
+        return quantize_onnx(onnx_float[0], quant, calib, o.method)
+
+    source = SourceModel(path, io, params, make=make,
+                         reference=lambda x: saved_model_reference(fn, x, io))
+    meta = {**model_meta(target, io.shapes[0]), "format": "savedmodel"}
+    job = ExportJob(name=target.name, meta=meta, needs_calibration_data=True,
+                    source="savedmodel")
+    return export(source, job, opts, notify=notify, warn=warn)
+
+
+def _export_tflite(target: Target, opts: ExportOptions, notify, warn) -> dict:
+    """A float .tflite: quantized by ai-edge-quantizer, checked against itself in LiteRT."""
+    from edgekit.export.pipeline import SourceModel
+    from edgekit.export.tflite_source import (
+        load_float_tflite,
+        quantize_tflite,
+        tflite_reference,
+    )
+
+    opts = opts.for_source("tflite")
+    path = Path(target.path)
+    notify(f"Reading {path}")
+    io, params = load_float_tflite(path)
+    source = SourceModel(path, io, params,
+                         reference=lambda x: tflite_reference(path, x, io),
+                         make=lambda fmt, quant, calib, o: quantize_tflite(path, quant, calib,
+                                                                           io))
+    job = ExportJob(name=target.name, meta=model_meta(target, io.shapes[0]),
+                    needs_calibration_data=True, source="tflite")
     return export(source, job, opts, notify=notify, warn=warn)
 
 

@@ -136,9 +136,6 @@ PENDING = {
     # export: staging files written with Path.write_bytes, manifest/converter privates
     "edgekit.export.keep_float: write_bytes",
     "edgekit.export.pipeline: write_bytes",
-    "edgekit.export.keep_float: from edgekit.export.converters import _fail",
-    "edgekit.export.pipeline: from edgekit.export.manifest import _check_replaceable",
-    "edgekit.export.pipeline: from edgekit.export.manifest import _merge_previous",
     # export: the manifest written by json.dumps
     "edgekit.export.pipeline: json.dumps",
 }
