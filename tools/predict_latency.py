@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import statistics
 import sys
 import time
@@ -48,7 +49,8 @@ NEWER = {
 
 
 def whole_rounds(files: list[Path], threads: int, runs: int, rounds: int,
-                 xnnpack: bool = True, statistic: str = "min") -> list[list]:
+                 xnnpack: bool = True, statistic: str = "min", clock: str = "wall"
+                 ) -> list[list]:
     """The ``statistic`` (p50 or min) of ``runs`` timed invokes of every file, in
     ``rounds`` rounds interleaved over the files (odd rounds in reverse order), inputs set
     once per file."""
@@ -67,7 +69,7 @@ def whole_rounds(files: list[Path], threads: int, runs: int, rounds: int,
     for r in range(rounds):
         order = range(len(files)) if r % 2 == 0 else reversed(range(len(files)))
         for n in order:
-            timed = time_invoke(its[n].invoke, Method(runs=runs, warmup=5))
+            timed = time_invoke(its[n].invoke, Method(runs=runs, warmup=5, clock=clock))
             out[n].append(timed[STATISTIC[statistic]])
     return out
 
@@ -78,11 +80,13 @@ def measure(args) -> dict:
     from edgekit.zoo.registry import names
 
     newer = {m: k for m, k in NEWER.items() if m in names()}
-    grid = Grid(models=[*FAMILIES, *newer], alphas=None,  # each family's own α list
+    models = [m for m in [*FAMILIES, *newer] if not args.families or m in args.families]
+    grid = Grid(models=models, alphas=None,  # each family's own α list
                 resolutions=RESOLUTIONS, quants=["none", "int8"], knobs=newer)
     out = Path(args.save)
     t0 = time.monotonic()
-    data = measure_table(grid, Method(runs=args.runs, warmup=10), threads=args.threads,
+    data = measure_table(grid, Method(runs=args.runs, warmup=10, clock=args.clock),
+                         threads=args.threads,
                          xnnpack=not args.builtin, output=out,
                          notify=lambda m: print(m, file=sys.stderr),
                          statistic=args.statistic)
@@ -90,7 +94,7 @@ def measure(args) -> dict:
     t1 = time.monotonic()
     data["remeasured_ms"] = whole_rounds([Path(m["file"]) for m in data["models"]],
                                          args.threads, args.runs, args.rounds,
-                                         not args.builtin, args.statistic)
+                                         not args.builtin, args.statistic, args.clock)
     data["remeasure_s"] = time.monotonic() - t1
     data["load"] = _load()
     out.write_text(json.dumps(data))
@@ -176,11 +180,16 @@ def analyse(data: dict, verbose: bool) -> None:
     noise = [(max(r) - min(r)) / 2 / statistics.median(r) for r in data["remeasured_ms"]]
     print(f"table: {len(data['kernels'])} kernels of {len(data['models'])} models, threads "
           f"{data.get('threads')}, {data.get('statistic', 'p50')} of {data.get('runs')} runs "
+          f"({data.get('clock', 'wall')} clock) "
           f"a timing, {data.get('provider')}, measured in "
           f"{data.get('table_s', 0):.0f} s (exports included); load average "
           f"{data.get('load')}; run-to-run spread of the whole models (half-range of "
           f"{len(data['remeasured_ms'][0])} rounds): median {statistics.median(noise):.1%}, "
           f"max {max(noise):.1%}")
+    fits = table.predictor().fits
+    print("kernel types (fit, kernels, leave-one-kernel-out error): " + "; ".join(
+        f"{t} {f.kind} {f.n} {math.expm1(f.loo_rms):.0%}" for t, f in sorted(fits.items())
+        if f.n >= 3))
     t0 = time.monotonic()
     report("leave one config out", evaluate(table, data, lambda n: {n}), verbose)
     print(f"  ({time.monotonic() - t0:.1f} s)")
@@ -206,12 +215,19 @@ def adapted(data: dict, args) -> None:
     from edgekit.services.calibrate import calibrate_table
 
     ref = json.loads(Path(args.reference).read_text())
-    same = [(m["model"], m.get("knobs"), m["quant"]) for m in ref["models"]]
-    if same != [(m["model"], m.get("knobs"), m["quant"]) for m in data["models"]]:
-        sys.exit("--reference: not the same grid of models as this run")
+    here = {_config(m): n for n, m in enumerate(data["models"])}
+    both = {r: here[_config(m)] for r, m in enumerate(ref["models"]) if _config(m) in here}
+    if not both:
+        sys.exit("--reference: none of its models is in this run")
+    # this run's models and times in the reference's order (its indices are the table's)
+    view = {**data, "models": [data["models"][both[r]] if r in both else m
+                               for r, m in enumerate(ref["models"])],
+            "remeasured_ms": [data["remeasured_ms"][both[r]] if r in both else [1.0]
+                              for r in range(len(ref["models"]))]}
     t0 = time.monotonic()
     table = calibrate_table(Path(args.reference), args.sample,
-                            Method(runs=args.runs, warmup=10), Path(args.save + ".adapted"),
+                            Method(runs=args.runs, warmup=10, clock=args.clock),
+                            Path(args.save + ".adapted"),
                             threads=args.threads,
                             notify=lambda m: print(m, file=sys.stderr))
     took = time.monotonic() - t0
@@ -219,12 +235,17 @@ def adapted(data: dict, args) -> None:
     report(f"adapted from {Path(args.reference).name} ({ref.get('provider')}) with "
            f"{args.sample} kernels per type ({a['kernels_measured']} kernels, "
            f"{a['models_measured']} models timed whole here)",
-           evaluate(Table("adapted", table), data, lambda n: set()), args.verbose)
+           evaluate(Table("adapted", table), view,
+                    lambda n: set() if n in both else None), args.verbose)
     print(f"  time: the sample {table['seconds']:.0f} s of timing ({took:.0f} s in all); "
           f"the full table {data['seconds']:.0f} s of timing ({data['table_s']:.0f} s with "
           f"the exports)")
     print("  factors new/reference per kernel type: " + ", ".join(
         f"{t} {f:.2f}" for t, f in sorted(a["factors"].items())))
+
+
+def _config(m: dict) -> tuple:
+    return m["model"], json.dumps(m.get("knobs"), sort_keys=True), m["quant"]
 
 
 def main() -> None:
@@ -245,7 +266,15 @@ def main() -> None:
                     help="what a time is: the fastest of the runs (default: on a shared "
                     "machine, the run least disturbed) or their median")
     ap.add_argument("--no-analysis", action="store_true")
+    ap.add_argument("--families", type=lambda t: t.split(","), default=None,
+                    help="measure only these zoo families (comma-separated)")
+    ap.add_argument("--clock", choices=["wall", "thread"], default="thread",
+                    help="time as the calling thread's CPU time (default; 1 thread only: "
+                    "on a shared machine, what the run costs without the time the OS gave "
+                    "others) or wall time")
     args = ap.parse_args()
+    if args.clock == "thread" and args.threads != 1:
+        sys.exit("--clock thread counts the calling thread only: use --threads 1")
     args.verbose = not args.quiet
     data = json.loads(Path(args.source).read_text()) if args.source else measure(args)
     if not args.no_analysis:

@@ -179,19 +179,25 @@ class Fit:
 
 def _ridge(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float, float]:
     """Ridge on standardised columns with an unpenalised intercept, its penalty chosen by
-    exact leave-one-out; (coefficients, intercept, leave-one-out rms)."""
+    exact leave-one-out; (coefficients, intercept, leave-one-out rms). Through the
+    eigenvectors of the small Gram matrix (p x p), not an SVD of X: LAPACK's SVD spreads
+    over threads and, on a busy machine, took 25 ms for 400 x 24."""
+    n = len(y)
     ym = y.mean()
-    U, s, Vt = np.linalg.svd(X, full_matrices=False)
-    uy = U.T @ (y - ym)
+    s2, V = np.linalg.eigh(X.T @ X)
+    s2 = np.maximum(s2, 0.0)
+    XV = X @ V
+    vy = XV.T @ (y - ym)
+    XV2 = XV * XV
     best = None
     for lam in LAMBDAS:
-        d = s / (s * s + lam * len(y))
-        fitted = U @ (s * d * uy)
-        hat = (U * U) @ (s * d) + 1 / len(y)
+        d = 1.0 / (s2 + lam * n)
+        fitted = XV @ (d * vy)
+        hat = XV2 @ d + 1 / n
         loo = (y - ym - fitted) / np.maximum(1 - hat, 1e-6)
         rms = float(np.sqrt(np.mean(loo ** 2)))
         if best is None or rms < best[0]:
-            best = (rms, Vt.T @ (d * uy))
+            best = (rms, V @ (d * vy))
     return best[1], float(ym), best[0]
 
 

@@ -37,6 +37,7 @@ class Method:
     input_shapes: list = field(default_factory=list)   # ShapeSpec
     feeds: dict | None = None           # --inputs: {input: array}
     feeds_file: str | None = None       # on a board: the .npz of ``feeds`` it was sent
+    clock: str = "wall"                 # or "thread": CPU time, single-threaded runs only
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -122,7 +123,7 @@ def time_runner(runner, batch: int | None, method: Method) -> dict:
     prepared = runner.prepare(arrays)
     before = state(method.cores)
     timing = measure(runner.invoke, prepared, method.warmup, method.runs, method.budget_s,
-                     min_duration_s=method.min_duration_s)
+                     min_duration_s=method.min_duration_s, clock=method.clock)
     after = state(method.cores)
     stats = summarize(timing.samples_ms)
     spec = runner.inputs[0].to_dict()

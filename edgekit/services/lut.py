@@ -101,6 +101,13 @@ def check_table(grid: Grid, device: str | None, name: str | None,
     name = plain_name(name, "--lut-name") if name is not None else \
         board.name if board else "host"
     path = check_writable(output or L.table_path(lut_dir(), name))
+    from edgekit.export.cache import check_cache
+
+    check_cache()           # the models are exported into it: usable, before the first
+    if board is not None:   # reached now, before the exports (services.remote.reachable)
+        from edgekit.services.remote import reachable
+
+        reachable(board)
     return Path(path), board, name
 
 
@@ -144,6 +151,7 @@ def measure_table(grid: Grid, method, threads: int | None = None, xnnpack: bool 
     table = {"format": L.FORMAT, "version": L.VERSION, "name": name,
              "runtime": "litert", "provider": "xnnpack" if xnnpack else "builtin",
              "threads": threads, "runs": method.runs, "statistic": statistic,
+             "clock": getattr(method, "clock", "wall"),
              "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
              "seconds": round(time.monotonic() - t0, 1), **where,
              "models": models, "kernels": kernels}

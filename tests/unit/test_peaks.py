@@ -107,3 +107,25 @@ def test_a_zoo_model_takes_its_integer_share_from_the_file_it_runs(tmp_path, mon
                         lambda t, *a: (1000, int(1000 * shares[t.path.name])))
     assert B._integer_share(tmp_path / "a.tflite") == 0.0
     assert B._integer_share(tmp_path / "b.onnx") == 0.75
+
+
+def test_measure_reads_the_clock_it_is_given(monkeypatch):
+    """runtimes.timing.measure with clock='thread' takes its samples from the thread CPU
+    clock (tables measured on a shared machine), wall time otherwise; checked with a fake
+    clock that advances 1 ms a reading, so no real time is asserted."""
+    import itertools
+
+    from edgekit.runtimes import timing
+
+    ticks = itertools.count(0, 1_000_000)
+    monkeypatch.setitem(timing.CLOCKS, "thread", lambda: next(ticks))
+    calls = []
+    t = timing.measure(calls.append, "x", warmup=2, runs=3, clock="thread")
+    assert t.samples_ms == [1.0, 1.0, 1.0] and t.first_ms == 1.0
+    assert calls == ["x"] * 6               # first run, 2 warm-up, 3 timed
+    budget = timing.measure(calls.append, "x", warmup=0, runs=4, budget_s=60,
+                            clock="thread")
+    assert budget.samples_ms == [1.0] * 4
+    assert timing.CLOCKS["wall"] is timing.time.perf_counter_ns
+    with pytest.raises(KeyError):
+        timing.measure(calls.append, "x", warmup=0, runs=1, clock="cpu")
