@@ -46,6 +46,14 @@ class EdgekitConsole(Console):
         except MarkupError:
             return super().render_str(text, **{**kwargs, "markup": False})
 
+    def _check_buffer(self) -> None:
+        try:
+            super()._check_buffer()
+        except OSError as e:       # a full disk behind '> file': say which stream it was
+            if e.filename is None and e.errno is not None:
+                e.filename = "<stderr>" if self.stderr else "<stdout>"
+            raise
+
     def on_broken_pipe(self) -> None:
         from edgekit.core.errors import OutputClosed
 
@@ -150,7 +158,20 @@ def print_json(data) -> None:
     infinity are refused (not JSON), loudly."""
     from edgekit.core.numbers import dumps
 
-    print(dumps(data, indent=2))
+    with naming_stdout():
+        print(dumps(data, indent=2))
+
+
+@contextmanager
+def naming_stdout():
+    """An OSError from writing stdout (a full disk behind '> file') names '<stdout>', so
+    that its one line says where it happened."""
+    try:
+        yield
+    except OSError as e:
+        if e.filename is None and e.errno is not None:
+            e.filename = "<stdout>"
+        raise
 
 
 def csv_list(value: str, option: str) -> list:

@@ -240,7 +240,6 @@ def main(argv: Optional[list] = None) -> None:
         forget_inputs()   # a new command: its inputs are noted as they are resolved
         _main(argv)
         interrupts.checkpoint()   # swallowed on the way and never re-raised: still honoured
-        sys.stdout.flush()        # a closed stdout shows here, not in Python's exit
     except KeyboardInterrupt:
         _interrupted()
     except OutputClosed:
@@ -264,6 +263,7 @@ def main(argv: Optional[list] = None) -> None:
 def _main(argv: Optional[list]) -> None:
     import typer
 
+    from edgekit.cli.common import naming_stdout
     from edgekit.core import interrupts
 
     args, debug = _with_debug(list(sys.argv[1:] if argv is None else argv))
@@ -271,6 +271,8 @@ def _main(argv: Optional[list]) -> None:
     command = cli_command()
     try:
         code = command.main(args=args, prog_name="edgekit", standalone_mode=False)
+        with naming_stdout():
+            sys.stdout.flush()    # a closed or full stdout shows here, not at Python's exit
         if code == 130:  # Typer turns Ctrl-C into Exit(130) and, unstandalone, returns it
             raise KeyboardInterrupt
         if isinstance(code, int) and not isinstance(code, bool) and code:

@@ -146,3 +146,18 @@ def test_a_closed_stdout_ends_the_command_quietly(tmp_path, args):
     assert proc.wait(timeout=600) == 141, err
     assert err == ""
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("args", [["analyze", MNV2], ["models", "--json"]],
+                         ids=lambda a: " ".join(Path(str(x)).name for x in a))
+def test_a_full_disk_behind_stdout_is_one_line_in_words(args):
+    """`edgekit ... > file` on a full disk (/dev/full answers every write with ENOSPC): one
+    line naming the stream, exit 1, not a traceback nor a silent exit."""
+    if not os.path.exists("/dev/full"):
+        pytest.skip("no /dev/full here")
+    environ = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "EDGEKIT_DEBUG")}
+    with open("/dev/full", "w") as full:
+        r = subprocess.run([*EDGEKIT, *map(str, args)], stdout=full, stderr=subprocess.PIPE,
+                           text=True, timeout=600, env=environ)
+    assert r.returncode == 1, r.stderr
+    assert r.stderr.splitlines() == ["edgekit: error: no space left on the device: '<stdout>'"]
