@@ -202,16 +202,10 @@ def _interrupted() -> None:
 
 def _output_closed() -> None:
     """stdout's reader went away: no message (there is no one to read it; coreutils say
-    nothing either), exit 141 (128 + SIGPIPE). Python's own flush of stdout at exit would
-    fail again and print 'Exception ignored': stdout becomes /dev/null first."""
-    try:
-        fd = sys.stdout.fileno()
-    except (AttributeError, OSError, ValueError):
-        fd = None           # not a real descriptor (a test's capture): nothing to flush
-    if fd is not None:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, fd)
-        os.close(devnull)
+    nothing either), exit 141 (128 + SIGPIPE)."""
+    from edgekit.core.quiet import discard_stdout
+
+    discard_stdout()
     raise OutputClosed()
 
 
@@ -243,7 +237,7 @@ def main(argv: Optional[list] = None) -> None:
     except KeyboardInterrupt:
         _interrupted()
     except OutputClosed:
-        raise
+        _output_closed()          # (raised by the console): stdout to /dev/null too
     except BaseException as e:
         if interrupts.seen() is not None and not (isinstance(e, SystemExit)
                                                   and e.code in (129, 130, 143)):

@@ -47,3 +47,17 @@ def quiet_stderr():
 def quiet_stdout():
     """Send stdout to /dev/null for the block: converters that print progress."""
     return _quiet_fd(1, "stdout")
+
+
+def discard_stdout() -> None:
+    """stdout's reader went away (a closed pipe): what is still buffered, and anything
+    written after, goes to /dev/null, so that Python's own flush at exit does not fail again
+    ('Exception ignored ... BrokenPipeError', exit 120). Nothing where ``sys.stdout`` is not
+    a real descriptor (a test's capture)."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
