@@ -227,7 +227,7 @@ CASES = [
     (["export", "--calibration", "{d}/missing"], "calibration data not found"),
     (["export", "--validation", "{d}/missing.npz"], "validation data not found"),
     (["export", "{d}/cyclic.onnx"], "needs --calibration FILE.npz"),
-    (["export", str(PERSON)], "export of a .tflite source is not supported yet"),
+    (["export", str(PERSON)], "LiteRT cannot load"),
     (["export", "{d}/empty.keras"], "the file is empty"),
     (["export", "-o", "{d}/a_file"], "not a writable folder"),
     (["export", "-o", "{d}/a_file/sub"], "a_file is not a folder"),
