@@ -165,22 +165,106 @@ def sample_count(model, kg: KerasGraph, available: int) -> int:
     return int(min(available, MAX_SAMPLES, max(MIN_SAMPLES, fits)))
 
 
+# a file tensor is the Keras layer's output when, on the float file, it equals it this well
+VERIFY_SQNR_DB = 40.0
+
+
+def layouts(v: np.ndarray, ref: np.ndarray):
+    """(name, the file's tensor in Keras' shape) for every reading that fits the shape:
+    as it is, each axis permutation that keeps the batch first, a reshape."""
+    from itertools import permutations
+
+    seen = set()
+    if v.shape == ref.shape:
+        seen.add(tuple(range(v.ndim)))
+        yield "as is", v
+    if v.ndim == ref.ndim and v.ndim <= 5:
+        for rest in permutations(range(1, v.ndim)):
+            perm = (0, *rest)
+            if perm not in seen and tuple(v.shape[p] for p in perm) == ref.shape:
+                seen.add(perm)
+                yield f"transpose{perm}", np.transpose(v, perm)
+    if v.size == ref.size and v.shape != ref.shape:
+        yield "reshape", v.reshape(ref.shape)
+
+
+def _apply(layout: str, v: np.ndarray, ref: np.ndarray) -> np.ndarray | None:
+    return next((w for name, w in layouts(v, ref) if name == layout), None)
+
+
+def _op_keys(cap: Capture, tensor_group: dict) -> dict:
+    """tensor key -> (group, the computing op's type, its rank among the group's ops of
+    that type): the same op in the float file and in the quantized one, walking back over
+    (de)quantize ops and casts (which only the quantized file has)."""
+    made_by = cap.producer()
+    rank: dict = {}
+    op_rank: dict[int, int] = {}
+    for op in cap.ops:
+        g = next((tensor_group.get(t) for t in op.outputs if tensor_group.get(t)), None)
+        if g is not None and op.type not in QUANT_OPS:
+            op_rank[id(op)] = rank.get((g, op.type), 0)
+            rank[(g, op.type)] = op_rank[id(op)] + 1
+    keys = {}
+    for t, g in tensor_group.items():
+        op, hops = made_by.get(t), 0
+        while op is not None and op.type in QUANT_OPS and hops < 4:
+            acts = cap.activations(op)
+            op, hops = (made_by.get(acts[0]) if acts else None), hops + 1
+        if op is not None and id(op) in op_rank:
+            keys[t] = (g, op.type, op_rank[id(op)])
+    return keys
+
+
+QUANT_OPS = {"QUANTIZE", "DEQUANTIZE", "QuantizeLinear", "DequantizeLinear", "Cast"}
+
+
+def verified_pairings(float_path, kg: KerasGraph, refs: dict, x) -> dict:
+    """{group: (op key, layout)} of the pairings the float file confirms: the file tensor,
+    read in that layout, equals the Keras layer's output within VERIFY_SQNR_DB. A group
+    whose candidates all contradict Keras gets none (it gets no row)."""
+    cands, tensor_group = match(graph(float_path), kg)
+    cap = capture(float_path, x, want=[k for keys in cands.values() for k in keys])
+    keys = _op_keys(cap, tensor_group)
+    out = {}
+    for g in kg.groups:
+        ref = refs[g.name]
+        for key in reversed(cands.get(g.name, [])):
+            if key not in cap.values or key not in keys:
+                continue
+            hit = next((name for name, w in layouts(cap.values[key], ref)
+                        if qe.sqnr_db(ref, w) >= VERIFY_SQNR_DB), None)
+            if hit is not None:
+                out[g.name] = (keys[key], hit)
+                break
+    return out
+
+
 def compare_layers(model, path, x: np.ndarray, kg: KerasGraph | None = None,
-                   refs: dict | None = None) -> list[dict]:
+                   refs: dict | None = None, verified: dict | None = None) -> list[dict]:
     """One row per Keras group that the file has a tensor for, in execution order, on the
     first samples of ``x`` (as many as ``refs`` holds, or :func:`sample_count`). Only the
-    tensors that can be a group's are kept from the file."""
+    tensors that can be a group's are kept from the file. With ``verified``
+    (:func:`verified_pairings` of the float file), a group's tensor is the one the float
+    file confirmed, in the layout it confirmed; a group without one has no row."""
     kg = kg or keras_groups(model)
     n = len(next(iter(refs.values()))) if refs else sample_count(model, kg, len(x))
     x = x[:n]
     refs = refs if refs else keras_references(model, kg, x)
-    cands, _ = match(graph(path), kg)
+    cands, tensor_group = match(graph(path), kg)
     cap = capture(path, x, want=[k for keys in cands.values() for k in keys])
     got: dict[str, np.ndarray] = {}
     key_of: dict[str, object] = {}
+    keys = _op_keys(cap, tensor_group) if verified is not None else {}
     for g in kg.groups:
         for key in reversed(cands.get(g.name, [])):
-            v = to_keras_layout(cap.values[key], refs[g.name]) if key in cap.values else None
+            if key not in cap.values:
+                continue
+            if verified is not None:
+                want = verified.get(g.name)
+                v = _apply(want[1], cap.values[key], refs[g.name]) \
+                    if want is not None and keys.get(key) == want[0] else None
+            else:
+                v = to_keras_layout(cap.values[key], refs[g.name])
             if v is not None:
                 got[g.name], key_of[g.name] = v, key
                 break

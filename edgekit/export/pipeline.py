@@ -14,7 +14,6 @@ import shutil
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,7 +21,7 @@ import numpy as np
 
 from edgekit.core import interrupts
 from edgekit.core.choices import QUANT_LABEL
-from edgekit.core.errors import EdgekitError, UsageError, first_line
+from edgekit.core.errors import EdgekitError, UsageError
 from edgekit.core.files import (
     move_output,
     sha256_file,
@@ -30,6 +29,13 @@ from edgekit.core.files import (
     write_text,
 )
 from edgekit.core.versions import TOOL_PACKAGES, package_versions
+from edgekit.export.context import (  # noqa: F401  (ExportJob, SourceModel: imported from here)
+    Context,
+    ExportJob,
+    SourceModel,
+    prepare,
+    several_accuracy,
+)
 from edgekit.export.converters import convert
 from edgekit.export.manifest import (
     MANIFEST,
@@ -37,14 +43,10 @@ from edgekit.export.manifest import (
     check_replaceable,
     merge_previous,
 )
-from edgekit.export.multi_io import ModelIO, rows
+from edgekit.export.multi_io import rows
 from edgekit.export.options import ExportOptions  # noqa: F401  (imported from here too)
 from edgekit.export.samples import (
     PREPROCESS,
-    Samples,
-    check_labels,
-    from_array,
-    load_samples,
 )
 from edgekit.runtimes.base import open_runner, run_batched
 
@@ -55,68 +57,11 @@ def artifact_name(stem: str, fmt: str, quant: str) -> str:
     return f"{stem}_{QUANT_LABEL[quant]}{EXT[fmt]}"
 
 
-@dataclass
-class ExportJob:
-    """What the pipeline needs to know of the model besides the Keras object: the stem of
-    the file names, the model block of the manifest, and whether it is an untrained zoo
-    model (which gets trained-like activation statistics before export)."""
-
-    name: str
-    meta: dict
-    untrained: bool = False
-    needs_calibration_data: bool = False   # a user's file: int8 needs real data
-    source: str = "keras"                  # onnx, savedmodel, tflite: a SourceModel
-
-
-@dataclass
-class SourceModel:
-    """A source that is not a Keras model: its inputs and outputs, ``reference(x)`` (the
-    float original's outputs, run in its own runtime, in ``io``'s order: what every
-    artefact is compared with) and ``make(fmt, quant, calib, opts)`` -> (bytes, details)
-    of one artefact."""
-
-    path: Path
-    io: ModelIO
-    params: int
-    reference: Callable
-    make: Callable
-
-
-def keras_outputs(model, x: np.ndarray, batch: int = 32) -> np.ndarray:
-    outs = [np.asarray(model(x[i:i + batch], training=False)) for i in range(0, len(x), batch)]
-    return np.concatenate(outs).astype(np.float32)
-
-
 def run_artifact(path: Path, x: np.ndarray) -> tuple[np.ndarray, dict]:
     runner = open_runner(path)
     io = {"inputs": [s.to_dict() for s in runner.inputs],
           "outputs": [s.to_dict() for s in runner.outputs]}
     return run_batched(runner, x), io
-
-
-def _data(job: ExportJob, opts: ExportOptions, shape: tuple
-          ) -> tuple[Samples | None, Samples]:
-    """(calibration, validation) samples."""
-    needs_calibration = "int8" in opts.quants
-    image_like = len(shape) == 3 and shape[-1] in (1, 3)
-    if opts.calibration is None and not image_like:
-        if needs_calibration or opts.validation is None:
-            raise UsageError(f"the model input {shape} is not an image: give --calibration "
-                             "(an .npy/.npz array) or --calibration random")
-    if opts.calibration is None and needs_calibration and job.needs_calibration_data:
-        raise UsageError("--quant int8 on a model file needs calibration data: "
-                         "--calibration FOLDER|FILE.npz (or 'random', for timing only)")
-    calib = load_samples(opts.calibration, shape, opts.samples, opts.preprocess) \
-        if (opts.calibration is not None or image_like) else None
-    if opts.validation is not None:
-        val = from_array(Path(opts.validation), shape, limit=10**9)
-        if val.y is None:
-            raise UsageError(f"--validation {opts.validation}: needs labels: an .npz with "
-                             "'x' (inputs) and 'y' (class indices); for inputs alone use "
-                             "--calibration")
-    else:
-        val = calib  # type: ignore[assignment]
-    return calib, val  # type: ignore[return-value]
 
 
 def export(model, job: ExportJob, opts: ExportOptions,
@@ -185,136 +130,7 @@ def _export_locked(model, job, opts, out_dir: Path, notify, warn) -> dict:
         return manifest
 
 
-@dataclass
-class _Context:
-    """What every artefact of one export is checked against."""
-
-    model: object
-    job: ExportJob
-    opts: ExportOptions
-    calib: Samples | None
-    val: Samples
-    ref: np.ndarray
-    weights: str
-    params: int
-    onnx_cache: list = field(default_factory=list)
-    io: ModelIO | None = None             # the model's inputs and outputs
-    refs: list | None = None              # several outputs: Keras' output of each
-    keep_float: str | list | None = None  # 'auto', or the groups kept float
-    logits: tuple | None = None           # (what, Keras logits) when the model ends in softmax
-    layers: object = None                 # per_layer.KerasGraph, for --per-layer/--keep-float
-    refs_cache: dict = field(default_factory=dict)
-    figures_cache: dict = field(default_factory=dict)   # file sha256 -> its figures
-
-    def layer_refs(self) -> dict:
-        """Keras' output of every layer group on the per-layer samples (computed once)."""
-        if not self.refs_cache:
-            from edgekit.export.per_layer import keras_references, sample_count
-
-            n = sample_count(self.model, self.layers, len(self.val.x))
-            self.refs_cache.update(keras_references(self.model, self.layers,
-                                                    self.val.x[:n]))
-        return self.refs_cache
-
-    def keras_accuracy(self) -> float | None:
-        if self.val.y is None or self.refs is not None:
-            return None
-        ref = self.logits[1] if self.logits is not None else self.ref
-        return float(np.mean(np.argmax(ref.reshape(len(ref), -1), axis=1) == self.val.y))
-
-    def onnx_float(self) -> bytes:
-        if not self.onnx_cache:
-            from edgekit.export.converters import to_onnx_float
-
-            self.onnx_cache.append(to_onnx_float(self.model))
-        return self.onnx_cache[0]
-
-
-def _prepare(model, job: ExportJob, opts: ExportOptions, notify, warn) -> _Context:
-    if isinstance(model, SourceModel):
-        return _prepare_several(model, job, opts, notify, warn, model.io)
-    io = ModelIO.of(model)
-    if io.several:
-        return _prepare_several(model, job, opts, notify, warn, io)
-    shape = tuple(int(d) for d in model.inputs[0].shape[1:])
-    notify("Loading calibration / validation data")
-    calib, val = _data(job, opts, shape)
-    if calib is not None and calib.synthetic:
-        warn("calibrating on random data: the quantized models are only good for timing")
-    elif opts.calibration is None and calib is not None:
-        warn(f"no --calibration given: using {calib.source}")
-    weights = (f"from {job.meta['weights_file']}" if "weights_file" in job.meta
-               else "untrained" if job.untrained else "from file")
-    if job.untrained and calib is not None:
-        from edgekit.export.datainit import data_dependent_init
-
-        notify("Giving the untrained zoo model trained-like activation statistics")
-        weights = "untrained; " + data_dependent_init(model, calib.x[:32])
-    from edgekit.export.per_layer import keras_groups, logits_reference
-
-    try:
-        layers = keras_groups(model)
-    except Exception as e:   # a graph the layer groups cannot read: say so, keep going
-        if opts.per_layer or opts.keep_float is not None:
-            raise UsageError(f"--per-layer/--keep-float cannot read this model's layer "
-                             f"graph: {first_line(e)}") from e
-        warn(f"the fidelity figures are on the model's output (its layer graph could not "
-             f"be read for the logits: {first_line(e)})")
-        layers = None
-    notify(f"Running the Keras model on {len(val.x)} validation samples")
-    ref, logits = None, None
-    if layers is not None:
-        try:
-            ref, logits = logits_reference(model, layers, val.x)  # output and logits, once
-        except Exception as e:   # the layer graph is read, its logits are not computable
-            warn(f"the fidelity figures are on the model's output (its logits could not be "
-                 f"computed: {first_line(e)})")
-    if ref is None:
-        ref = keras_outputs(model, val.x)
-    check_labels(val, int(np.prod(ref.shape[1:])))
-    ctx = _Context(model, job, opts, calib, val, ref, weights, int(model.count_params()))
-    ctx.layers, ctx.logits, ctx.io = layers, logits, io
-    ctx.keep_float = opts.keep_float
-    if isinstance(opts.keep_float, list):
-        from edgekit.export.keep_float import resolve
-
-        ctx.keep_float = resolve(opts.keep_float, ctx.layers)  # before any conversion
-    return ctx
-
-
-def _prepare_several(model, job: ExportJob, opts: ExportOptions, notify, warn,
-                     io: ModelIO) -> _Context:
-    """A model with several inputs or outputs, or a source that is not Keras: its data by
-    input name, the float original's outputs."""
-    from edgekit.export.multi_io import keras_run, load_several
-
-    if opts.per_layer or opts.keep_float is not None:
-        raise UsageError(f"--per-layer and --keep-float compare models with one input and "
-                         f"one output; this one has {len(io.inputs)} inputs "
-                         f"({', '.join(io.inputs)}) and {len(io.outputs)} outputs "
-                         f"({', '.join(io.outputs)})")
-    notify("Loading calibration / validation data")
-    calib, val = load_several(opts, io)
-    if calib is not None and calib.synthetic:
-        warn("calibrating on random data: the quantized models are only good for timing")
-    if isinstance(model, SourceModel):
-        notify(f"Running {model.path.name} on {len(val.x[0])} validation samples")
-        refs = model.reference(val.x)
-        params = model.params
-    else:
-        notify(f"Running the Keras model on {len(val.x[0])} validation samples")
-        refs = keras_run(model, val.x)
-        params = int(model.count_params())
-    for name, ref in zip(io.outputs, refs, strict=True):
-        if name in val.labels:
-            check_labels(Samples(ref, val.labels[name], source=f"{val.source} (labels of "
-                                 f"{name})"), int(np.prod(ref.shape[1:])))
-    ctx = _Context(model, job, opts, calib, val, refs[0], "from file", params)
-    ctx.io, ctx.refs = io, refs
-    return ctx
-
-
-def _artifact(ctx: _Context, fmt: str, quant: str, staging: Path, notify, step: str) -> dict:
+def _artifact(ctx: Context, fmt: str, quant: str, staging: Path, notify, step: str) -> dict:
     """Convert, write into staging, run in the runtime and compare with Keras."""
     opts, calib = ctx.opts, ctx.calib
     label = f"{fmt} {QUANT_LABEL[quant]}"
@@ -361,8 +177,11 @@ def _artifact(ctx: _Context, fmt: str, quant: str, staging: Path, notify, step: 
 
         notify(f"{step} Comparing {label} with Keras layer by layer")
         t1 = time.perf_counter()
+        verified = ctx.verified(fmt)
         art["per_layer"] = compare_layers(ctx.model, path, ctx.val.x, ctx.layers,
-                                          ctx.layer_refs())
+                                          ctx.layer_refs(), verified=verified)
+        art["per_layer_unverified"] = [g.name for g in ctx.layers.groups
+                                       if g.name not in verified]
         art["per_layer_summary"] = summary(art["per_layer"])
         art["per_layer_samples"] = len(next(iter(ctx.layer_refs().values())))
         art["per_layer_seconds"] = round(time.perf_counter() - t1, 2)
@@ -370,7 +189,7 @@ def _artifact(ctx: _Context, fmt: str, quant: str, staging: Path, notify, step: 
     return art
 
 
-def _figures(ctx: _Context, path: Path) -> tuple[tuple[dict, dict | None], dict]:
+def _figures(ctx: Context, path: Path) -> tuple[tuple[dict, dict | None], dict]:
     """((fidelity, fidelity on the output or None), io specs) of one file."""
     from edgekit.export.model_figure import figures
 
@@ -390,7 +209,7 @@ def _figures(ctx: _Context, path: Path) -> tuple[tuple[dict, dict | None], dict]
     return ({**fid}, on_output), ctx.figures_cache[key][1]
 
 
-def _below_threshold(ctx: _Context, arts: list[dict], warn) -> None:
+def _below_threshold(ctx: Context, arts: list[dict], warn) -> None:
     """One warning (or, with --strict, one error) for every artefact below
     --min-agreement, the reason for untrained weights said once."""
     from edgekit.export.model_figure import message as below_message
@@ -402,7 +221,8 @@ def _below_threshold(ctx: _Context, arts: list[dict], warn) -> None:
 
 
 def _export(model, job: ExportJob, opts: ExportOptions, staging: Path, notify, warn) -> dict:
-    ctx = _prepare(model, job, opts, notify, warn)
+    ctx = prepare(model, job, opts, notify, warn)
+    ctx.staging = staging
     artifacts = []
     float_sizes: dict[str, int] = {}
     n = len(opts.formats) * len(opts.quants)
@@ -428,7 +248,7 @@ def _export(model, job: ExportJob, opts: ExportOptions, staging: Path, notify, w
     return _manifest(ctx, artifacts)
 
 
-def _manifest(ctx: _Context, artifacts: list[dict]) -> dict:
+def _manifest(ctx: Context, artifacts: list[dict]) -> dict:
     from edgekit.core.records import SCHEMA_VERSION
 
     opts, calib, val = ctx.opts, ctx.calib, ctx.val
@@ -453,19 +273,7 @@ def _manifest(ctx: _Context, artifacts: list[dict]) -> dict:
             "method_onnx": opts.method},
         "validation": {"source": val.source, "samples": rows(val.x),
                        "labels": val.y is not None or bool(val.labels),
-                       "keras_accuracy": ref_acc, **_several_accuracy(ctx)},
+                       "keras_accuracy": ref_acc, **several_accuracy(ctx)},
         "min_agreement": opts.min_agreement,
         "artifacts": artifacts,
     }
-
-
-def _several_accuracy(ctx: _Context) -> dict:
-    """Keras' accuracy on each labelled output of a model with several outputs."""
-    if ctx.refs is None or not ctx.val.labels:
-        return {}
-    acc = {}
-    for name, ref in zip(ctx.io.outputs, ctx.refs, strict=True):
-        if name in ctx.val.labels:
-            flat = ref.reshape(len(ref), -1)
-            acc[name] = float(np.mean(np.argmax(flat, axis=1) == ctx.val.labels[name]))
-    return {"keras_accuracy_per_output": acc}
