@@ -259,6 +259,12 @@ class KernelPrediction:
     note: str | None = None  # what had no measured neighbour
 
 
+# ops that do the same arithmetic as another op: a fully-connected layer is a 1x1
+# convolution of a 1x1 image, MUL/SUB are element-wise binary ops like ADD
+RELATED = {"FULLY_CONNECTED": "CONV_2D", "MUL": "ADD", "SUB": "ADD", "ADD": "MUL",
+           "SQUARED_DIFFERENCE": "SUB"}
+
+
 @dataclass(frozen=True)
 class Described:
     """A kernel with its features, computed once: type, dtype, class (with MACs or not),
@@ -305,6 +311,16 @@ class Predictor:
             note = ("no measured neighbour in " + ", ".join(beyond)) if beyond else None
             return KernelPrediction(math.exp(predict_log(fit, d.x, d.work)), fit.kind,
                                     d.type, note)
+        op, _, dtypes = d.type.partition("|")
+        kin = RELATED.get(op, "") + "|" + dtypes
+        fit = self.fits.get(kin)
+        if fit is not None and len(fit.lo) == len(d.x):
+            beyond = fit.outside(d.x)
+            return KernelPrediction(
+                math.exp(predict_log(fit, d.x, d.work)), "borrowed", d.type,
+                f"no measured kernel of its type: predicted as {RELATED[op]} (the same "
+                "arithmetic)" + ("; no measured neighbour in " + ", ".join(beyond)
+                                 if beyond else ""))
         dtype = d.act_dtype if (d.act_dtype, d.macs) in self.pooled else next(
             (t for t, c in self.pooled if c == d.macs), None)
         what = "MAC" if d.macs else "data-movement"

@@ -286,3 +286,13 @@ def test_channel_hinges_follow_a_kernel_switch_in_recorded_times():
     plain = M.fit_type([(d.x[:10], d.work, ms) for d, ms in rows], M.MAC_FEATURES[:10])
     assert with_hinges.kind == plain.kind == "ridge"
     assert with_hinges.loo_rms < 0.15 < 0.3 < plain.loo_rms
+
+
+def test_a_fully_connected_layer_is_predicted_as_the_convolution_it_equals():
+    t = make_table(GRID)
+    fc = LayerRecord(0, "fc", "FULLY_CONNECTED", input_shapes=[(256,)], output_shape=(1000,),
+                     macs=256_000, act_dtype="float32", weight_dtype="float32")
+    k = t.kernel(L.key_of(fc), fc.macs)
+    assert k.how == "borrowed" and "predicted as CONV_2D" in k.note
+    same = conv(1, 256, 1000)          # a 1x1 convolution of a 1x1 image
+    assert k.ms == pytest.approx(law_ms(same), rel=0.05)
