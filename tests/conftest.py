@@ -17,6 +17,39 @@ settings.register_profile("explore", max_examples=1000, database=None)
 settings.load_profile("repeatable")
 
 
+# Nothing a test runs may leave files in the working folder (a library that saves into the
+# current folder, as onnxruntime's symbolic shape inference does when it stops, is the class):
+# the folder's entries at the start of the run are compared with those at its end, by the
+# process that started the run (xdist's workers share its folder), and the run fails on any new.
+_CACHES = {".pytest_cache", ".hypothesis", ".ruff_cache", "__pycache__"}
+
+
+def _working_folder_entries() -> set[str]:
+    return {p.name for p in Path.cwd().iterdir()} - _CACHES
+
+
+def pytest_sessionstart(session):
+    if not hasattr(session.config, "workerinput"):
+        session.config._edgekit_cwd_entries = _working_folder_entries()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    before = getattr(session.config, "_edgekit_cwd_entries", None)
+    if before is None:
+        return
+    new = sorted(_working_folder_entries() - before)
+    if new:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        line = (f"the tests left {len(new)} new entries in the working folder {Path.cwd()}: "
+                + ", ".join(new[:20]))
+        if reporter is not None:
+            reporter.write_line("")
+            reporter.write_sep("!", line, red=True)
+        else:
+            print(line, file=sys.stderr)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _no_autograph_litter():
     """TensorFlow's autograph writes the functions it converts to $TMPDIR as
