@@ -94,11 +94,11 @@ def load_profile(path: Path) -> Profile:
 def search_path() -> list[Path]:
     """Where profiles are looked for, later folders overriding earlier ones by name:
     the profiles shipped with edgekit, the user's (~/.config/edgekit/profiles, where
-    'edgekit profiles calibrate' writes host.toml), and $EDGEKIT_PROFILES."""
-    paths = [shipped_dir(), user_dir()]
-    if os.environ.get("EDGEKIT_PROFILES"):
-        paths.append(Path(os.environ["EDGEKIT_PROFILES"]))
-    return paths
+    'edgekit profiles calibrate' writes host.toml), and $EDGEKIT_PROFILES (files or
+    folders: core.places)."""
+    from edgekit.core.places import profile_sources
+
+    return [shipped_dir(), user_dir(), *profile_sources()]
 
 
 def shipped_dir() -> Path:
@@ -109,7 +109,7 @@ def shipped_dir() -> Path:
 
 
 def user_dir() -> Path:
-    from edgekit.core.files import config_dir
+    from edgekit.core.places import config_dir
 
     return config_dir() / "profiles"
 
@@ -117,10 +117,11 @@ def user_dir() -> Path:
 def all_profiles() -> dict[str, Profile]:
     found: dict[str, Profile] = {}
     for folder in search_path():
-        if folder.is_dir():
-            for f in sorted(folder.glob("*.toml")):
-                p = load_profile(f)
-                found[p.name] = p
+        files = sorted(folder.glob("*.toml")) if folder.is_dir() else \
+            [folder] if folder.is_file() else []     # EDGEKIT_PROFILES may name a file
+        for f in files:
+            p = load_profile(f)
+            found[p.name] = p
     return found
 
 

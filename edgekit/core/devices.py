@@ -255,7 +255,7 @@ def make_device(name: str, url: str, python: str = "python3", ssh_options=(),
 
 
 def registry_path() -> Path:
-    from edgekit.core.files import config_dir
+    from edgekit.core.places import config_dir
 
     return config_dir() / "devices.toml"
 

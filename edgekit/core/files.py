@@ -202,6 +202,9 @@ def check_output_folder(folder) -> Path:
     cannot be written: it is a file, or the folder (or the nearest existing one above it,
     where it would be made) is not writable. Every command with an output folder calls it
     before its first build, export or measurement."""
+    if is_stdout(folder):
+        raise UsageError("cannot write an output folder to stdout ('-'); give a folder name "
+                         "(./- for a folder named '-')")
     folder = Path(folder)
     if os.path.lexists(folder) and not folder.is_dir():
         raise UsageError(f"output folder {folder} is a file, not a writable folder")
@@ -405,13 +408,21 @@ def append_line(path, line: str, *, cut_at: int | None = None) -> None:
     if _kind(target) == "file":
         writable_target(target, create_parent=target == path)
     try:
-        with open(target, "ab") as f:
+        with open(target, "ab", buffering=0) as f:   # unbuffered: nothing left to flush
             if cut_at is not None and f.seek(0, os.SEEK_END) > cut_at:
                 f.truncate(cut_at)
-            f.write(line.encode("utf-8") + b"\n")
-            f.flush()
-            if _kind(target) == "file":
-                os.fsync(f.fileno())
+            start = f.seek(0, os.SEEK_END)
+            try:
+                with interrupts.deferred():     # the whole line, or none of it
+                    rest = memoryview(line.encode("utf-8") + b"\n")
+                    while rest:
+                        rest = rest[f.write(rest):]
+                    if _kind(target) == "file":
+                        os.fsync(f.fileno())
+            except OSError:
+                if _kind(target) == "file":     # a full disk: no cut line is left
+                    f.truncate(start)
+                raise
     except OSError as e:
         raise _failed(path, e, target.parent) from None
 
@@ -455,9 +466,3 @@ def sha256_file(path: Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
-
-
-def config_dir() -> Path:
-    """edgekit's folder of user settings: $XDG_CONFIG_HOME/edgekit (~/.config/edgekit)."""
-    base = os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config"
-    return Path(base) / "edgekit"

@@ -9,7 +9,6 @@ edgekit never reuses an artefact an older one made.
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 
 from edgekit.core.choices import RUNTIME_OF_FORMAT
@@ -18,7 +17,19 @@ from edgekit.core.versions import TOOL_PACKAGES, package_versions
 
 
 def cache_dir() -> Path:
-    return Path(os.environ.get("EDGEKIT_CACHE", Path.home() / ".cache" / "edgekit"))
+    """The export cache folder ($EDGEKIT_CACHE, else ~/.cache/edgekit: core.places)."""
+    from edgekit.core.places import cache_dir as folder
+
+    return folder()
+
+
+def check_cache() -> Path:
+    """The export cache, checked before any work (core.places.check_cache_folder): a
+    file, a dangling link, a read-only folder or HOME is one line now, not a failure of
+    every row after the work."""
+    from edgekit.core.places import check_cache_folder
+
+    return check_cache_folder()
 
 
 def versions_digest() -> str:

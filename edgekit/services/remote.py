@@ -33,6 +33,21 @@ def add(device: Device, force: bool = False) -> Path:
     return add_device(device, force=force)
 
 
+def reachable(device: Device, notify: Callable[[str], None] = lambda m: None) -> None:
+    """Connect to ``device`` and leave (bounded: a silent board is given up in
+    connect_timeout + 5 s): for a command that does local work before it needs the board
+    ('profile --lut --device'), so that an unreachable board or a refused login is said
+    before that work, not after it."""
+    from edgekit.remote.transport import transport_for
+
+    notify(f"Checking that {device.name} ({device.url}) answers")
+    transport = transport_for(device)
+    try:
+        transport.open()
+    finally:
+        transport.close()
+
+
 def device_block(board: Board) -> dict:
     """The ``"device"`` block of a result: which device, how it was reached, what it is."""
     return {**board.device.to_dict(), "fingerprint": board.hello["fingerprint"],

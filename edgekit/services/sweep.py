@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from edgekit.core.errors import EdgekitError, UsageError
+from edgekit.export.cache import check_cache
 from edgekit.services.sweep_build import build_config, failure_reason, validation_data
 from edgekit.services.sweep_store import Store, forget_missing_files, is_the_file, stage_key
 
@@ -87,6 +88,21 @@ class SweepSpec:
                              "estimate them on a device profile (--profile)")
         if self.validation is not None:
             validation_data(self.validation, classes=entry.defaults().get("classes"))
+        self._check_executor()
+        self._check_places()
+        configs = []
+        for a in dict.fromkeys(self.alphas):
+            for r in dict.fromkeys(self.resolutions):
+                resolve_target(self.model, {"alpha": a, "resolution": r})  # knob ranges
+                for q in self.quants:
+                    configs.append({"id": config_id(self.model, a, r, q), "model": self.model,
+                                    "alpha": a, "resolution": r, "quant": q})
+        return configs
+
+    def _check_executor(self) -> None:
+        """--executor, --ray-address (read as Ray would, before any work), --workers."""
+        from edgekit.core import choices as C
+
         if self.executor not in ("local", "ray"):
             raise UsageError(f"--executor {self.executor}: must be local or ray")
         if self.executor == "local" and (self.ray_address or self.workers):
@@ -106,17 +122,17 @@ class SweepSpec:
 
             if importlib.util.find_spec("ray") is None:
                 raise UsageError("--executor ray needs Ray: pip install 'edgekit[ray]'")
-        from edgekit.core.files import check_output_folder
 
-        check_output_folder(self.out_dir)       # before the first build, creating nothing
-        configs = []
-        for a in dict.fromkeys(self.alphas):
-            for r in dict.fromkeys(self.resolutions):
-                resolve_target(self.model, {"alpha": a, "resolution": r})  # knob ranges
-                for q in self.quants:
-                    configs.append({"id": config_id(self.model, a, r, q), "model": self.model,
-                                    "alpha": a, "resolution": r, "quant": q})
-        return configs
+    def _check_places(self) -> None:
+        """Where the sweep writes, before the first build, creating nothing: the output
+        folder, the store in it (a folder there is refused now, not after every build),
+        and the export cache (a file, a dangling link, a read-only HOME)."""
+        from edgekit.core.files import check_output_folder, check_writable
+        from edgekit.services.sweep_store import STORE
+
+        check_output_folder(self.out_dir)
+        check_writable(Path(self.out_dir) / STORE)
+        check_cache()
 
     def build_settings(self) -> dict:
         """What a build depends on besides the config (and so goes into its store key)."""
