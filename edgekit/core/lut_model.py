@@ -32,6 +32,7 @@ from edgekit.core.counting import ELEMENT_BITS
 
 LAMBDAS = (1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0)
 RANGE_SLACK = 0.15      # in log units: ~16 % outside the measured range is still inside
+LEVERAGE = 2.0          # a kernel past twice the largest measured leverage: a simpler fit
 
 
 @dataclass(frozen=True)
@@ -156,10 +157,24 @@ class Fit:
     loo_rms: float          # leave-one-kernel-out error, in log units
     names: tuple[str, ...] = ()
     work_law: tuple[float, float] = (0.0, 1.0)   # 'power'/'rate': log ms = c + k·log work
+    # 'ridge': (eigenvectors, eigenvalues + penalty, the largest leverage of a measured
+    # kernel); a kernel whose leverage is far beyond it lies off the measured kernels'
+    # shapes (v2's 16 -> 96 expansions for a table of v1's square layers), where a rich
+    # fit extrapolates wildly: it goes to ``fallback`` (fewer features) on ``fallback_cols``
+    leverage: tuple | None = None
+    fallback: Fit | None = None
+    fallback_cols: np.ndarray | None = None
 
     def predict_log(self, x: np.ndarray) -> float:
         z = (x[self.used] - self.mean) / self.scale
         return float(self.intercept + z @ self.coef)
+
+    def too_far(self, x: np.ndarray) -> bool:
+        if self.leverage is None or self.fallback is None:
+            return False
+        V, denom, most = self.leverage
+        z = (x[self.used] - self.mean) / self.scale
+        return float(((z @ V) ** 2 / denom).sum()) > LEVERAGE * most
 
     def outside(self, x: np.ndarray) -> list[str]:
         """The features of ``x`` beyond the measured range (a log feature by more than
@@ -197,8 +212,8 @@ def _ridge(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float, float]:
         loo = (y - ym - fitted) / np.maximum(1 - hat, 1e-6)
         rms = float(np.sqrt(np.mean(loo ** 2)))
         if best is None or rms < best[0]:
-            best = (rms, V @ (d * vy))
-    return best[1], float(ym), best[0]
+            best = (rms, V @ (d * vy), (V, s2 + lam * n, float((hat - 1 / n).max())))
+    return best[1], float(ym), best[0], best[2]
 
 
 def fit_type(rows: list[tuple[np.ndarray, float, float]], names: tuple[str, ...]) -> Fit:
@@ -211,8 +226,18 @@ def fit_type(rows: list[tuple[np.ndarray, float, float]], names: tuple[str, ...]
     n = len(rows)
     if n >= len(varying) + 4 and len(varying):
         mean, scale = X[:, varying].mean(axis=0), X[:, varying].std(axis=0)
-        coef, b, rms = _ridge((X[:, varying] - mean) / scale, y)
-        return Fit("ridge", n, varying, mean, scale, coef, b, lo, hi, rms, names)
+        coef, b, rms, lev = _ridge((X[:, varying] - mean) / scale, y)
+        fit = Fit("ridge", n, varying, mean, scale, coef, b, lo, hi, rms, names, leverage=lev)
+        # the fallback: without the hinges, then a power law in the work
+        core = np.array([i for i, name in enumerate(names) if not name.startswith("~")])
+        if len(core) < len(names):
+            fit.fallback_cols = core
+            fit.fallback = fit_type([(r[0][core], r[1], r[2]) for r in rows],
+                                    tuple(names[i] for i in core))
+        else:
+            fit.fallback_cols = np.array([], int)
+            fit.fallback = fit_type([(np.zeros(0), r[1], r[2]) for r in rows], ())
+        return fit
     # the work is the first feature's exponent for kernels with MACs (log MACs) and the
     # sum of the first two for the others; a power law in it, or a fixed rate
     w = logw
@@ -309,15 +334,25 @@ class Predictor:
         if fit is not None and len(fit.lo) == len(d.x):
             beyond = fit.outside(d.x)
             note = ("no measured neighbour in " + ", ".join(beyond)) if beyond else None
-            return KernelPrediction(math.exp(predict_log(fit, d.x, d.work)), fit.kind,
+            x, simpler = d.x, 0
+            while fit.too_far(x):
+                x, fit, simpler = x[fit.fallback_cols], fit.fallback, simpler + 1
+            if simpler:
+                note = (f"{note}; " if note else "") + ("its shape lies off the measured "
+                                                        f"kernels': a simpler law ({fit.kind}"
+                                                        f", {len(x)} features)")
+            return KernelPrediction(math.exp(predict_log(fit, x, d.work)), fit.kind,
                                     d.type, note)
         op, _, dtypes = d.type.partition("|")
         kin = RELATED.get(op, "") + "|" + dtypes
         fit = self.fits.get(kin)
         if fit is not None and len(fit.lo) == len(d.x):
             beyond = fit.outside(d.x)
+            x = d.x
+            while fit.too_far(x):
+                x, fit = x[fit.fallback_cols], fit.fallback
             return KernelPrediction(
-                math.exp(predict_log(fit, d.x, d.work)), "borrowed", d.type,
+                math.exp(predict_log(fit, x, d.work)), "borrowed", d.type,
                 f"no measured kernel of its type: predicted as {RELATED[op]} (the same "
                 "arithmetic)" + ("; no measured neighbour in " + ", ".join(beyond)
                                  if beyond else ""))

@@ -45,7 +45,8 @@ def law_ms(r) -> float:
 
 
 def mobile_net(alpha, res, dtype="float32"):
-    """A MobileNet-like chain: stem, depthwise + pointwise blocks, a residual add."""
+    """A MobileNet-like chain: stem, depthwise + pointwise blocks, a residual add, a
+    classifier."""
     ch = [max(8, int(c * alpha)) for c in (32, 64, 128, 128, 256)]
     rs = [conv(res, 3, ch[0], k=3, stride=2, dtype=dtype)]
     hw = -(-res // 2)
@@ -54,6 +55,7 @@ def mobile_net(alpha, res, dtype="float32"):
         hw = -(-hw // s)
         rs.append(conv(hw, cin, cout, dtype=dtype))
     rs.append(elementwise("ADD", [(hw, hw, ch[-1])] * 2, (hw, hw, ch[-1]), dtype))
+    rs.append(conv(1, ch[-1], 100, dtype=dtype))      # the classifier, as a 1x1 conv
     return rs
 
 
@@ -180,9 +182,15 @@ def test_conformal_rank_needs_enough_errors():
 
 def test_kernels_without_a_measured_neighbour_are_flagged():
     t = make_table(GRID)
-    # a 5x5 depthwise kernel: only 3x3 were timed
-    k = t.kernel(L.key_of(conv(28, 64, 64, k=5, depthwise=True)), 28 * 28 * 64 * 25)
-    assert k.how == "ridge" and "kernel size 5 (measured 3..3)" in k.note
+    # a 5x5 depthwise kernel: only 3x3 were timed; its weights-to-MACs ratio lies off
+    # every measured kernel's, so the simpler law (a power of the MACs) predicts it
+    dw5 = conv(28, 64, 64, k=5, depthwise=True)
+    k = t.kernel(L.key_of(dw5), dw5.macs)
+    assert "kernel size 5 (measured 3..3)" in k.note and "off the measured" in k.note
+    assert k.how == "power" and k.ms == pytest.approx(law_ms(dw5), rel=0.01)
+    # ... while a 3x3 one between the measured sizes keeps the full regression
+    assert t.kernel(L.key_of(conv(30, 64, 64, k=3, depthwise=True)), 30 * 30 * 64 * 9
+                    ).how == "ridge"
     # hard-swish: no kernel of its type; borrowed from the data-movement kernels
     hs = elementwise("HARD_SWISH", [(28, 28, 64)], (28, 28, 64))
     k = t.kernel(L.key_of(hs), 0)
@@ -290,9 +298,9 @@ def test_channel_hinges_follow_a_kernel_switch_in_recorded_times():
 
 def test_a_fully_connected_layer_is_predicted_as_the_convolution_it_equals():
     t = make_table(GRID)
-    fc = LayerRecord(0, "fc", "FULLY_CONNECTED", input_shapes=[(256,)], output_shape=(1000,),
-                     macs=256_000, act_dtype="float32", weight_dtype="float32")
+    fc = LayerRecord(0, "fc", "FULLY_CONNECTED", input_shapes=[(128,)], output_shape=(100,),
+                     macs=12_800, act_dtype="float32", weight_dtype="float32")
     k = t.kernel(L.key_of(fc), fc.macs)
     assert k.how == "borrowed" and "predicted as CONV_2D" in k.note
-    same = conv(1, 256, 1000)          # a 1x1 convolution of a 1x1 image
+    same = conv(1, 128, 100)          # a 1x1 convolution of a 1x1 image (α 0.5's head)
     assert k.ms == pytest.approx(law_ms(same), rel=0.05)
