@@ -110,6 +110,11 @@ def _calibrate_device(device: str | None, output: Path | None, threads: int | No
 
         note_input(lut_from)
         Table.load(lut_from)
+    from edgekit.cli.common import warn
+    from edgekit.runtimes.env import threads_beyond_cores
+
+    if device is None and (note := threads_beyond_cores(threads)):
+        warn(note)              # before the measurement: this machine's cores are known
     with progress(f"Calibrating {device or 'this machine'}") as notify:
         m = (calibrate_host(output, notify, threads) if device is None
              else calibrate_device(device, output, notify, threads))
@@ -119,6 +124,9 @@ def _calibrate_device(device: str | None, output: Path | None, threads: int | No
             t = calibrate_table(lut_from, lut_sample, Method(runs=30, warmup=10),
                                 device=device, threads=threads, notify=notify)
             m["latency_table"] = {k: t[k] for k in ("path", "seconds", "adapted")}
+    if device is not None and (note := threads_beyond_cores(
+            threads, m["fingerprint"].get("usable_cores"))):
+        warn(note)              # a board's cores: known once it answered
     if json_out:
         print_json({"schema": SCHEMA_VERSION, **m})
         return

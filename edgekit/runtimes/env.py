@@ -46,6 +46,17 @@ def _usable_cores() -> list[int]:
         return list(range(os.cpu_count() or 1))
 
 
+def threads_beyond_cores(threads: int | None, usable: int | None = None) -> str | None:
+    """A warning when ``threads`` is more than the cores this process may use (``usable``:
+    a board's, from its fingerprint; default this machine's), else None."""
+    usable = usable or len(_usable_cores())
+    if not threads or threads <= usable:
+        return None
+    return (f"--threads {threads} on {usable} usable core{'s' if usable > 1 else ''}: the "
+            "threads take turns on the cores, so what is measured is less than the "
+            f"machine's peak (use --threads {usable} or fewer)")
+
+
 def _os_name() -> str:
     for line in (_read("/etc/os-release") or "").splitlines():
         if line.startswith("PRETTY_NAME="):

@@ -117,3 +117,26 @@ def test_every_variable_edgekit_reads_is_listed():
     written_only = {"ORT_DISABLE_TELEMETRY", "TF_CPP_MIN_LOG_LEVEL", "TF_ENABLE_ONEDNN_OPTS",
                     "RAY_USAGE_STATS_ENABLED", "RAY_AUTH_MODE", "RAY_AUTH_TOKEN"}
     assert read - written_only <= set(places.VARIABLES), read - set(places.VARIABLES)
+
+
+def test_more_threads_than_cores_is_a_warning_line(cli, monkeypatch):
+    """'profiles calibrate --threads N' beyond this machine's usable cores (the scheduler's
+    affinity mask, read independently here) says so in one warning line, before measuring."""
+    from edgekit.core.errors import UsageError as Stop
+    from edgekit.runtimes.env import threads_beyond_cores
+
+    cores = len(os.sched_getaffinity(0))
+    assert threads_beyond_cores(cores) is None and threads_beyond_cores(None) is None
+    assert f"{cores} usable core" in threads_beyond_cores(cores + 2)
+    assert threads_beyond_cores(8, usable=4).startswith("--threads 8 on 4 usable cores")
+
+    def stop(*args, **kwargs):
+        raise Stop("stopped before measuring")
+
+    monkeypatch.setattr("edgekit.services.calibrate.calibrate_host", stop)
+    r = cli("profiles", "calibrate", "--threads", cores + 2)
+    lines = r.err.splitlines()
+    assert r.code == 2 and len(lines) == 2, r.err
+    assert lines[0].startswith(f"warning: --threads {cores + 2} on {cores} usable core")
+    r = cli("profiles", "calibrate", "--threads", cores)
+    assert "warning" not in r.err, r.err
