@@ -143,6 +143,13 @@ def test_devices_check_of_a_silent_board(tmp_path, silent_port):
     assert len(starts) == 2        # ssh -G (the options as ssh reads them), the master
 
 
+def test_bench_on_a_silent_board(tmp_path, silent_port):
+    starts = signal_at_every_start(["bench", "mobilenet", "--alpha", "0.25", "--resolution",
+                                    "32", "--device", f"ssh://127.0.0.1:{silent_port}"],
+                                   tmp_path, tmp_path / "config", expect_first=3, passes=1)
+    assert len(starts) == 2        # ssh -G, the master: connected before any export
+
+
 def test_a_sweep_probing_a_silent_ray_address(tmp_path, silent_port):
     pytest.importorskip("ray")
     args = ["sweep", "mobilenet", "--alpha", "0.25", "--resolution", "32", "--quant", "none",
