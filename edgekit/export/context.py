@@ -100,6 +100,7 @@ class Context:
     refs_cache: dict = field(default_factory=dict)
     figures_cache: dict = field(default_factory=dict)   # file sha256 -> its figures
     staging: Path | None = None            # where the export writes its files
+    floor_cache: dict = field(default_factory=dict)     # input grid -> its floor figures
     verified_cache: dict = field(default_factory=dict)  # format -> confirmed pairings
 
     def verified(self, fmt: str) -> dict:

@@ -78,3 +78,59 @@ def message(arts: list[dict], min_agreement: float, untrained: bool) -> str:
     else:
         text += " — run --per-layer to see which layer loses it"
     return text
+
+
+# ---- the floor that int8 input rounding alone sets ------------------------------------------
+
+def input_grid(path: Path) -> tuple[float, int, int, int] | None:
+    """(step, zero point, qmin, qmax) of the integer grid the file puts its (first) input
+    on: an int8 input tensor, or the QUANTIZE / QuantizeLinear that the input feeds
+    (through layout ops: rounding commutes with them); None when the input stays float."""
+    from edgekit.export.capture import graph
+
+    cap = graph(path)
+    key = cap.inputs[0]
+    q = cap.quant.get(key)
+    for _ in range(4):
+        step = next((op for op in cap.ops if key in op.inputs
+                     and op.type in ("Transpose", "TRANSPOSE", "Reshape", "RESHAPE",
+                                     "Identity")), None)
+        if q is not None or step is None:
+            break
+        key = step.outputs[0]
+    if q is None:
+        first = next((op for op in cap.ops if key in op.inputs
+                      and op.type in ("QUANTIZE", "QuantizeLinear")), None)
+        if first is not None and cap.fmt == "tflite":
+            q = cap.quant.get(first.outputs[0])
+        elif first is not None:   # ONNX: the quantization is read at its DequantizeLinear
+            dq = next((op for op in cap.ops if first.outputs[0] in op.inputs
+                       and op.type == "DequantizeLinear"), None)
+            q = cap.quant.get(dq.outputs[0]) if dq is not None else None
+    return None if q is None else (q.step, q.zero_point, q.qmin, q.qmax)
+
+
+def on_grid(x: np.ndarray, grid: tuple[float, int, int, int]) -> np.ndarray:
+    """``x`` rounded to the integer grid and back to float (what an int8 input keeps)."""
+    step, zp, qmin, qmax = grid
+    return ((np.clip(np.round(x / step) + zp, qmin, qmax) - zp) * step).astype(np.float32)
+
+
+def input_floor(model, layers, logits, ref: np.ndarray, x: np.ndarray,
+                grid: tuple) -> dict:
+    """The float model on its input rounded to ``grid``, against the float model on the
+    input itself (on the logits when the figures are): the SQNR and top-1 agreement that
+    rounding the input alone allows, which an int8 file of this input grid can hardly
+    beat (its other errors would have to cancel this one)."""
+    from edgekit.export.per_layer import logits_reference
+
+    rounded = on_grid(x, grid)
+    out, lg = logits_reference(model, layers, rounded) if layers is not None else (None, None)
+    if out is None:
+        from edgekit.export.multi_io import keras_run
+
+        out = keras_run(model, rounded)[0]
+    base, got = (logits[1], lg[1]) if logits is not None and lg is not None else (ref, out)
+    f = compare(base, got)
+    return {"input_floor_sqnr_db": json_safe({"v": f["sqnr_db"]})["v"],
+            "input_floor_top1": f["top1_agreement"], "input_step": float(f"{grid[0]:.6g}")}

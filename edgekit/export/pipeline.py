@@ -203,10 +203,25 @@ def _figures(ctx: Context, path: Path) -> tuple[tuple[dict, dict | None], dict]:
                                    None), io)
     if key not in ctx.figures_cache:
         out, io = run_artifact(path, ctx.val.x)
-        ctx.figures_cache[key] = (figures(ctx.logits, ctx.ref, path, ctx.val.x, out,
-                                          ctx.val.y), io)
+        fid, on_output = figures(ctx.logits, ctx.ref, path, ctx.val.x, out, ctx.val.y)
+        fid.update(_floor(ctx, path))
+        ctx.figures_cache[key] = ((fid, on_output), io)
     fid, on_output = ctx.figures_cache[key][0]
     return ({**fid}, on_output), ctx.figures_cache[key][1]
+
+
+def _floor(ctx: Context, path: Path) -> dict:
+    """The floor that rounding the input to the file's int8 input grid sets on the float
+    model (computed once per grid); {} for a file whose input stays float."""
+    from edgekit.export.model_figure import input_floor, input_grid
+
+    grid = input_grid(path)
+    if grid is None or ctx.model is None:
+        return {}
+    if grid not in ctx.floor_cache:
+        ctx.floor_cache[grid] = input_floor(ctx.model, ctx.layers, ctx.logits, ctx.ref,
+                                            ctx.val.x, grid)
+    return ctx.floor_cache[grid]
 
 
 def _below_threshold(ctx: Context, arts: list[dict], warn) -> None:

@@ -24,7 +24,10 @@ def render_export(manifest: dict, console) -> None:
     on_logits = any(a["fidelity"].get("on") == "logits" for a in arts)
     table = Table(title=f"{manifest['model']['name']} -> {manifest.get('out_dir', '')}",
                   title_justify="left", box=None, pad_edge=False, header_style="bold")
-    cols = ["format", "quant", "size", "x fp32", "top-1", "cosine", "SQNR dB", "max err"]
+    floor = any(a["fidelity"].get("input_floor_sqnr_db") is not None for a in arts)
+    cols = ["format", "quant", "size", "x fp32", "top-1", "cosine", "SQNR dB"]
+    cols += ["floor dB"] if floor else []
+    cols += ["max err"]
     cols += ["acc"] if labels else []
     cols += ["top-1 out"] if on_logits else []
     cols += ["time"]
@@ -35,7 +38,11 @@ def render_export(manifest: dict, console) -> None:
         row = [a["format"], a["quant"], nbytes(a["bytes"]),
                _ratio(a),
                ("" if a["fidelity_ok"] else "[bold red]") + _pct(f["top1_agreement"]),
-               f"{f['cosine']:.4f}", _num(f["sqnr_db"], ".1f"), f"{f['max_abs_err']:.2g}"]
+               f"{f['cosine']:.4f}", _num(f["sqnr_db"], ".1f")]
+        if floor:
+            v = f.get("input_floor_sqnr_db")
+            row.append("" if v is None else _num(v, ".1f"))
+        row.append(f"{f['max_abs_err']:.2g}")
         if labels:
             row.append(_pct(f.get("accuracy")))
         if on_logits:
@@ -50,6 +57,13 @@ def render_export(manifest: dict, console) -> None:
         line += f"; Keras accuracy {v['keras_accuracy']:.1%}"
     console.print(f"[dim]{line}. top-1: agreement of arg-max with Keras; x fp32: file size / "
                   f"(params x 4 bytes); SQNR: 10·log10(signal/noise).[/dim]")
+    if floor:
+        console.print("[dim]floor dB: the float model itself, fed its input rounded to the "
+                      "int8 file's input grid, against the float model: the SQNR that "
+                      "rounding the input alone leaves: an int8 file with that input can hardly "
+                      "do better. An int8 SQNR near the floor means this network amplifies any "
+                      "rounding (an untrained model does); far below it, the quantized "
+                      "layers lose it (run --per-layer).[/dim]")
     if on_logits:
         logits = next(a["fidelity"].get("logits") for a in arts
                       if a["fidelity"].get("on") == "logits")
