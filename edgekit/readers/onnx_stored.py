@@ -127,9 +127,10 @@ def _external(t, path: Path) -> None:
     entries = {e.key: e.value for e in t.external_data}
     n, name, size = _declared(t)
     where = entries.get("location", "")
-    folder = Path(path).resolve().parent
-    file = (folder / where).resolve()
-    if not where or os.path.isabs(where) or folder not in file.parents:
+    folder = Path(os.path.abspath(path)).parent     # as onnx and onnxruntime take it
+    file = folder / where
+    if not where or os.path.isabs(where) or Path(folder.resolve()) not in Path(
+            file.resolve()).parents:
         raise ModelFileError(f"cannot read ONNX model {path}: tensor {t.name!r} keeps its "
                              f"data at {where!r}, outside the model's folder")
     if not file.is_file():
