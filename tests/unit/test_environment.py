@@ -140,3 +140,27 @@ def test_more_threads_than_cores_is_a_warning_line(cli, monkeypatch):
     assert lines[0].startswith(f"warning: --threads {cores + 2} on {cores} usable core")
     r = cli("profiles", "calibrate", "--threads", cores)
     assert "warning" not in r.err, r.err
+
+
+@pytest.mark.parametrize("name", sorted(set(places.VARIABLES) - {"COLUMNS", "RAY_ADDRESS"}))
+@pytest.mark.parametrize("kind", ["empty", "relative", "file", "folder", "dangling"])
+def test_every_variable_through_the_cli(cli, tmp_path, monkeypatch, name, kind):
+    """Each variable edgekit reads, by each kind of value, through commands that read the
+    settings and profiles: they work (a documented fallback) or say one line, exit 2;
+    nothing is made in the working folder. (COLUMNS: the harness sets it; test_cli_polish
+    draws it.)"""
+    where = tmp_path / "where"
+    where.mkdir()
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    value = value_of(kind, where) if kind != "relative" else "rel"
+    monkeypatch.setenv(name, value)
+    for args in (["devices", "--json"], ["profiles"]):
+        r = cli(*args)
+        assert r.code in (0, 2), (args, r.code, r.err)
+        assert "Traceback" not in r.err
+        if r.code == 2:
+            assert len(r.err.strip().splitlines()) == 1, r.err
+            assert name in r.err or value in r.err, r.err      # says what is wrong
+    assert not list(work.iterdir()), list(work.iterdir())
