@@ -74,6 +74,7 @@ demo: $(STAMP)
 	@echo "== 1. analyze the default model (mobilenet --alpha 0.25 --resolution 96), int8 on an STM32H7"
 	$(BIN)/edgekit analyze --dtype int8 --profile stm32h7 --plot $(DEMO_OUT)/layers.png
 	@echo "== 2. export it: TFLite and ONNX, float and full int8, checked in LiteRT and onnxruntime"
+	@echo "   (untrained weights: read int8's SQNR against 'floor dB', what rounding the input alone costs)"
 	$(BIN)/edgekit export --quant none,int8 -o $(DEMO_OUT)/export
 	@echo "== 3. a trained model keeps its answers: a CNN trained on scikit-learn's digits, exported to int8"
 	$(BIN)/python tools/train_digits.py $(DEMO_OUT)/digits

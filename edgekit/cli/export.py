@@ -33,8 +33,9 @@ OutputOpt = Annotated[Optional[Path], typer.Option(
     "--output", "-o", help="Output folder. Default: edgekit-out/<model>/")]
 CalibrationOpt = Annotated[Optional[str], typer.Option(
     "--calibration", "-c", help="A folder of images, an .npy/.npz array (already "
-    "preprocessed), or 'random' (timing only). Default for zoo models: scikit-learn's "
-    "sample photos.")]
+    "preprocessed; several inputs: one array per input name), or 'random' (timing only); "
+    "a seeded random sample of -n rows. Default for zoo models: scikit-learn's sample "
+    "photos.")]
 SamplesOpt = Annotated[int, typer.Option(
     "--calibration-samples", "-n", help="Calibration samples to use.")]
 MethodOpt = Annotated[str, typer.Option(
@@ -48,8 +49,9 @@ PreprocessOpt = Annotated[str, typer.Option(
     help="How image pixels become inputs: tf (-1..1), unit (0..1), "
     "imagenet (mean/std), raw (0..255).")]
 ValidationOpt = Annotated[Optional[Path], typer.Option(
-    "--validation", help="An .npz with x (inputs) and y (labels): accuracy of every "
-    "artefact next to Keras'.")]
+    "--validation", help="An .npz with x (inputs; several inputs: one array per input "
+    "name) and y (labels; several outputs: y_<output>, optional): accuracy of every "
+    "artefact next to the float original's.")]
 MinAgreementOpt = Annotated[float, typer.Option(
     "--min-agreement", help="Warn when an artefact's top-1 agreement with Keras is "
     "below this fraction (0 to 1).")]
