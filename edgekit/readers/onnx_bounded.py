@@ -17,7 +17,7 @@ counts hold at any declared size, nothing of that size is ever allocated.
 
 from __future__ import annotations
 
-from edgekit.readers.onnx_values import RANDOM_OPS, Tensor, subgraphs
+from edgekit.readers.onnx_values import RANDOM_OPS, Tensor, subgraphs, unloaded
 
 RUN_BUDGET = 1 << 30      # bytes every tensor of one run may hold together
 MAX_ROUNDS = 8            # fold-and-infer rounds of the bounded evaluation
@@ -114,7 +114,7 @@ def _round(probe, tensors: dict[str, Tensor], have: dict, run) -> dict:
     import numpy as np
     from onnx import GraphProto, helper
 
-    stored = {i.name for i in probe.graph.initializer}
+    stored = {i.name for i in probe.graph.initializer if not unloaded(i)}
     stored |= {o for n in probe.graph.node if n.op_type == "Constant" for o in n.output}
     ready = set(have) | stored | {""}
     direct: dict = {}

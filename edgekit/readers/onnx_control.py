@@ -16,7 +16,7 @@ outputs, its initializers join the graph's, and each moved node is named
 
 from __future__ import annotations
 
-from edgekit.readers.onnx_values import Tensor, subgraphs
+from edgekit.readers.onnx_values import Tensor, subgraphs, unloaded
 
 
 def _all_names(graph, into: set, skip: int = -1) -> set:
@@ -357,7 +357,8 @@ def _stored_values(model) -> dict:
     """Initializers and Constant outputs as arrays (what a body may read from outside)."""
     from onnx import numpy_helper
 
-    out = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
+    out = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer
+           if not unloaded(i)}
     for n in model.graph.node:
         if n.op_type == "Constant" and n.output and n.attribute and n.attribute[0].name == \
                 "value":

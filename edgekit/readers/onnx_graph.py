@@ -40,6 +40,7 @@ from edgekit.readers.onnx_values import (
     elem_name,
     from_type,
     subgraphs,
+    unloaded,
 )
 
 QUANT_OPS = frozenset({"QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear"})
@@ -288,7 +289,8 @@ def _top_level(model, given: dict):
     tensors = _declared(model)
     how = "onnx shape inference"
     ran, feeds = None, None
-    if run_cost(model, tensors) > RUN_BUDGET:
+    if run_cost(model, tensors) > RUN_BUDGET or any(
+            unloaded(i) for i in model.graph.initializer):
         # the whole graph would not fit: no input is fed; only what sizes and constants
         # need is computed, every other tensor sized by inference (at any declared size)
         ran, folded = determined_values(model, given, _infer, _declared,
@@ -297,7 +299,8 @@ def _top_level(model, given: dict):
             _merge(tensors, name, t)
         feeds = dict(given)
         how = ("onnx shape inference, with the values of what shapes and constants need "
-               f"(a run of the whole graph would hold over {RUN_BUDGET >> 30} GiB)")
+               f"(a run of the whole graph would hold over {RUN_BUDGET >> 30} GiB, or "
+               "needs weights too large to read)")
     else:
         feeds = _feeds(model, tensors, given)
         if feeds is not None:
@@ -345,7 +348,8 @@ def _complete(ev: Evaluated, ran: dict | None, given: dict, sized: set) -> Evalu
     values = {k: v for k, v in (ran or {}).items() if k in ev.determined}
     values.update(given)
     for init in ev.model.graph.initializer:   # small stored values: trip counts, conditions
-        if init.name not in values and len(init.dims) <= 1 and sum(init.dims) <= 64:
+        if init.name not in values and len(init.dims) <= 1 and sum(init.dims) <= 64 \
+                and not unloaded(init):
             values[init.name] = numpy_helper.to_array(init)
     ev.values = values
     ev.stored = {k: ev.tensors[k] for k in ev.sources

@@ -1,8 +1,10 @@
 """The stored tensors of an ONNX file, checked before anything counts them: each holds the
 data its dims declare (a tensor declaring 2^31+1 elements over 4 bytes is a broken file,
 not 8 GiB of weights), external data is read from files inside the model's folder that
-are registered as inputs of the command (no output may land on them), and no further than
-the sizes the tensors declare; and local functions that call themselves are refused."""
+are registered as inputs of the command (no output may land on them), no further than
+the sizes the tensors declare, and not at all for a tensor past the read limit (its file
+holds what it declares; the evaluator never needs its numbers); and local functions that
+call themselves are refused."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from edgekit.core.inputs import note_input
 from edgekit.readers.onnx_values import subgraphs
 
 SUB_BYTE_BITS = {"int4": 4, "uint4": 4, "float4_e2m1fn": 4, "int2": 2, "uint2": 2}
+READ_LIMIT = 1 << 28        # bytes of one tensor's external data read into memory
 
 
 def _graph_tensors(graph):
@@ -121,7 +124,9 @@ def check_data(t, path: Path) -> None:
 
 def _external(t, path: Path) -> None:
     """Read a tensor's external data: its file inside the model's folder, registered as an
-    input, holding at least the bytes the tensor declares at its offset; no more read."""
+    input, holding at least the bytes the tensor declares at its offset; no more read,
+    and nothing of a tensor larger than :data:`READ_LIMIT` (it stays in its file: its
+    dims are all that counting it needs)."""
     from onnx.external_data_helper import load_external_data_for_tensor
 
     entries = {e.key: e.value for e in t.external_data}
@@ -152,6 +157,8 @@ def _external(t, path: Path) -> None:
             raise ModelFileError(f"cannot read ONNX model {path}: {_what(t, n, name, size)} "
                                  f"but {where!r} holds {max(have, 0):,} bytes from offset "
                                  f"{offset:,}")
+        if size > READ_LIMIT:
+            return
         for e in t.external_data:       # read what the tensor declares, nothing beyond
             if e.key == "length":
                 e.value = str(size)
@@ -173,6 +180,8 @@ def load_stored_data(model, path: Path) -> None:
         if t.data_location == TensorProto.EXTERNAL:
             check_data(t, path)
             _external(t, path)
+            if t.data_location == TensorProto.EXTERNAL:
+                continue     # left in its file: checked against it above
         check_data(t, path)
 
 

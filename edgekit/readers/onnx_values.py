@@ -94,3 +94,11 @@ def node_attrs(node, strings: bool = False) -> dict:
                 value = value.decode("utf-8", "replace")
             out[a.name] = list(value) if a.type == AttributeProto.INTS else value
     return out
+
+
+def unloaded(tensor) -> bool:
+    """A stored tensor whose data stays in its external file (too large to read: its
+    dims are checked, its numbers never needed to count it)."""
+    from onnx import TensorProto
+
+    return tensor.data_location == TensorProto.EXTERNAL

@@ -599,3 +599,26 @@ def test_a_class_token_concatenated_directly_counts_once(tmp_path):
     path = save(tmp_path, nodes, [x], [y], [init("cls", 1, 1, d)])
     records, _, _ = read_onnx(path)
     assert [r.params for r in records[1:]] == [d, 0]
+
+
+def test_external_weights_past_the_read_limit_stay_in_their_file(tmp_path, monkeypatch):
+    """A tensor whose external data is larger than edgekit reads (here the limit is
+    lowered to 1 KiB for a 16 KiB weight; in use 256 MiB) is counted from its dims and its
+    file's size, never read: the graph is evaluated without a run of it."""
+    import edgekit.readers.onnx_stored as stored
+
+    monkeypatch.setattr(stored, "READ_LIMIT", 1024)
+    path = _matmul_with(tmp_path, numpy_helper.from_array(np.ones((4, 1024), np.float32),
+                                                          "w"),
+                        save_as_external_data=True, location="m.onnx.data",
+                        size_threshold=0)
+    from edgekit.readers.onnx_file import load_onnx
+
+    (w,) = load_onnx(path).graph.initializer
+    assert w.data_location == TensorProto.EXTERNAL and not w.raw_data     # never read
+    records, _, info = read_onnx(path)
+    assert records[-1].params == 4 * 1024 and records[-1].macs == 4 * 1024
+    assert records[-1].output_shape == (1, 1024) and "too large" in info["shapes_from"]
+    (tmp_path / "m.onnx.data").write_bytes(b"\0" * 100)      # the file no longer holds it
+    with pytest.raises(ModelFileError, match="holds 100 bytes from offset 0"):
+        read_onnx(path)
