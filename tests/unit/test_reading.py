@@ -91,11 +91,13 @@ def test_devices_toml_linked_to_an_endless_source_is_one_line(tmp_path, monkeypa
     try:
         with pytest.raises(UsageError, match="is a FIFO"):
             D.load_devices()
-    finally:
+    finally:   # a reader that never waits lets a writer still opening go on, then end
         stop.set()
-        with open(registry, "rb", buffering=0) as drain:   # let the writer see an end
-            drain.read(1)
+        drain = os.open(registry, os.O_RDONLY | os.O_NONBLOCK)
+        writer.join(1)
+        os.close(drain)   # no reader: a write that waited fails (EPIPE)
         writer.join(5)
+    assert not writer.is_alive()
 
 
 def _npz(path, **arrays):
