@@ -30,7 +30,8 @@ def _size(value: Optional[str], option: str) -> Optional[int]:
 def sweep_cmd(
     model: Annotated[str, typer.Argument(
         help="A zoo model with a width multiplier and a resolution: mobilenet, "
-             "mobilenet_v2.")] = "mobilenet",
+             "mobilenet_v2, mobilenet_v3 (Large, its other knobs at their defaults).")
+    ] = "mobilenet",
     alpha: Annotated[str, typer.Option(
         "--alpha", "-a", metavar="A,...", help="Width multipliers, comma-separated.")
     ] = "0.25,0.5,0.75,1.0",

@@ -67,7 +67,7 @@ class SweepSpec:
         if missing:
             raise UsageError(f"sweep {self.model}: it has no --{' or --'.join(missing)} knob; "
                              "the sweep varies the width multiplier and the resolution "
-                             "(mobilenet, mobilenet_v2)")
+                             f"({', '.join(registry.having('alpha', 'resolution'))})")
         self.quants = C.many(C.Quant, self.quants, "--quant")
         self.runtimes = C.many(C.Runtime, self.runtimes, "--runtime") if self.runtimes else []
         if "keras" in self.runtimes:

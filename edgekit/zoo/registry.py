@@ -250,6 +250,11 @@ def get(name: str) -> ModelEntry:
     return entry
 
 
+def having(*knobs: str) -> list[str]:
+    """The models that take every one of ``knobs``."""
+    return [n for n, e in REGISTRY.items() if all(e.knob(k) for k in knobs)]
+
+
 def all_knobs() -> list[Knob]:
     """Every knob of every model, once (the CLI offers their union). A knob that several
     models spell alike with different choices (--variant) is offered with all of them;

@@ -289,6 +289,12 @@ def test_bad_knobs_are_one_line(cli, args, message):
     assert len(r.err_lines) == 1 and message in r.err_lines[0]
 
 
+def test_sweep_names_the_models_it_can_vary(cli):
+    r = cli("sweep", "efficientnet_lite")
+    assert r.code == 2 and len(r.err_lines) == 1
+    assert "no --alpha knob" in r.err and "mobilenet_v2, mobilenet_v3)" in r.err
+
+
 def test_models_json_lists_the_published_figures(cli):
     r = cli("models", "--json")
     models = {m["name"]: m for m in json.loads(r.out)["models"]}
