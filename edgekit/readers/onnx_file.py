@@ -9,6 +9,7 @@ from pathlib import Path
 from edgekit.core import shapes
 from edgekit.core.errors import ModelFileError, UsageError, first_line
 from edgekit.core.shapes import ShapeSpec
+from edgekit.readers.model_file import read_model
 from edgekit.readers.onnx_stored import check_functions, load_stored_data
 
 
@@ -18,10 +19,12 @@ def load_onnx(path: Path):
     the data its dims declare, the graph in order, its local functions not recursive."""
     import onnx
 
+    data = read_model(path, "ONNX model")
     try:
-        model = onnx.load(str(path), load_external_data=False)
+        model = onnx.load_model_from_string(data)
     except Exception as e:  # protobuf DecodeError and friends
         raise ModelFileError(f"cannot read ONNX model {path}: {first_line(e)}") from e
+    del data
     if not model.graph.node:
         raise ModelFileError(f"cannot read ONNX model {path}: the graph has no nodes")
     load_stored_data(model, path)

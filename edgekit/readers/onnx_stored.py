@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 
 from edgekit.core.errors import ModelFileError, first_line
-from edgekit.core.inputs import note_input
+from edgekit.core.reading import MODEL_LIMIT, open_input
 from edgekit.readers.onnx_values import subgraphs
 
 SUB_BYTE_BITS = {"int4": 4, "uint4": 4, "float4_e2m1fn": 4, "int2": 2, "uint2": 2}
@@ -127,7 +127,7 @@ def _external(t, path: Path) -> None:
     input, holding at least the bytes the tensor declares at its offset; no more read,
     and nothing of a tensor larger than :data:`READ_LIMIT` (it stays in its file: its
     dims are all that counting it needs)."""
-    from onnx.external_data_helper import load_external_data_for_tensor
+    from onnx import TensorProto
 
     entries = {e.key: e.value for e in t.external_data}
     n, name, size = _declared(t)
@@ -141,13 +141,15 @@ def _external(t, path: Path) -> None:
     if not file.is_file():
         raise ModelFileError(f"cannot read ONNX model {path}: the external data file of "
                              f"tensor {t.name!r}, {where!r}, is missing or not a file")
-    note_input(file)   # no output of this command may be written onto it
     try:
         offset = int(entries.get("offset", 0) or 0)
         length = int(entries["length"]) if entries.get("length") else None
     except ValueError as e:
         raise ModelFileError(f"cannot read ONNX model {path}: tensor {t.name!r}: "
                              f"{first_line(e)}") from e
+    if offset < 0:
+        raise ModelFileError(f"cannot read ONNX model {path}: tensor {t.name!r}: its "
+                             f"external data offset is negative ({offset:,})")
     if size is not None:
         if length is not None and length != size:
             raise ModelFileError(f"cannot read ONNX model {path}: {_what(t, n, name, size)} "
@@ -157,13 +159,29 @@ def _external(t, path: Path) -> None:
             raise ModelFileError(f"cannot read ONNX model {path}: {_what(t, n, name, size)} "
                                  f"but {where!r} holds {max(have, 0):,} bytes from offset "
                                  f"{offset:,}")
+    # opened through the one reader: registered as an input (no output of this command
+    # may land on it), a regular file within the model limit; read no further than the
+    # tensor declares, and not at all past the read limit
+    with open_input(file, f"external data of ONNX tensor {t.name!r}", MODEL_LIMIT) as f:
+        if size is None:       # a type of no fixed size: onnx's own reader
+            f.close()
+            _onnx_reads(t, folder, path)
+            return
         if size > READ_LIMIT:
             return
-        for e in t.external_data:       # read what the tensor declares, nothing beyond
-            if e.key == "length":
-                e.value = str(size)
-        if length is None:
-            t.external_data.add(key="length", value=str(size))
+        f.seek(offset)
+        data = f.read(size)
+    if len(data) != size:
+        raise ModelFileError(f"cannot read ONNX model {path}: {_what(t, n, name, size)} "
+                             f"but {where!r} held {len(data):,} bytes from offset {offset:,}")
+    t.raw_data = data
+    t.data_location = TensorProto.DEFAULT
+    del t.external_data[:]
+
+
+def _onnx_reads(t, folder: Path, path: Path) -> None:
+    from onnx.external_data_helper import load_external_data_for_tensor
+
     try:
         load_external_data_for_tensor(t, str(folder))
     except Exception as e:  # onnx's own checks: bounds, links, folder

@@ -26,6 +26,7 @@ from edgekit.core.tflite_ops import (
     WEIGHT_INPUTS,
     named_subgraphs,
 )
+from edgekit.readers.model_file import read_model
 
 # constant inputs of other ops count as params when they hold numbers, not indices/shapes
 PARAM_DTYPES = {"float32", "float16", "int8", "uint8", "int16"}
@@ -41,7 +42,7 @@ def _schema():
 
 def load_flatbuffer(path: Path):
     S = _schema()
-    data = Path(path).read_bytes()
+    data = read_model(path, "TFLite model")   # registered, a regular file
     if len(data) < 8 or data[4:8] != b"TFL3":
         raise ModelFileError(f"cannot read TFLite model {path}: not a TFLite flatbuffer "
                              "(no TFL3 identifier)")
