@@ -77,6 +77,10 @@ BY_KIND = {d.kind: d for d in (ANALYSIS, MANIFEST, BENCH, PROFILE, SWEEP)}
 # what 'bench --compare' reads of a bench document: the keys of each row and the latency
 # figures the comparison divides by
 BENCH_COMPARED = Document("bench compared", "bench document")
+# what an export reads of the manifest already in its output folder: the files it lists
+# (each entry is checked where it is used: an old or partial listing still protects the
+# user's files it does not name)
+MANIFEST_LISTING = Document("export listing", "export manifest")
 
 
 def kind_of(doc: dict) -> str:
@@ -186,4 +190,5 @@ def _schemas() -> dict:
                                    "stdev": S.Num(0, None, "ms")})})),
         "environment": S.Optional(S.Nullable(S.Table()))})
     return {"analysis": analysis, "export": export, "bench": bench, "profile": profile,
-            "sweep": sweep, "bench compared": compared}
+            "sweep": sweep, "bench compared": compared,
+            "export listing": S.Table({"artifacts": S.ListOf(S.Anything())})}

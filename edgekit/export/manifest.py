@@ -38,7 +38,7 @@ def previous_manifest(out_dir: Path) -> dict | None:
     path = Path(out_dir) / MANIFEST
     if not os.path.lexists(path):
         return None
-    from edgekit.core.documents import MANIFEST as DOCUMENT
+    from edgekit.core.documents import MANIFEST_LISTING as DOCUMENT
     from edgekit.core.schema import SchemaError
 
     try:   # read and checked by the manifest's home (core/documents.py); rewritten here
