@@ -14,13 +14,13 @@ from tests.integration import conftest
 
 
 @cache
-def totals(name, **knobs):
-    """One analysis per config for the whole module (several tests read the same one)."""
-    return conftest.zoo_report(name, **knobs).totals()
-
-
 def zoo_report(name, **knobs):
+    """One analysis per config for the whole module (several tests read the same one)."""
     return conftest.zoo_report(name, **knobs)
+
+
+def totals(name, **knobs):
+    return zoo_report(name, **knobs).totals()
 
 # ---- an independent count: a list of (kind, c_in, c_out, kernel, output side) -------------
 
@@ -209,15 +209,25 @@ def test_lite_counts_by_the_formula(variant, stages, resolution):
         assert (round(params / 1e6, 3), round(macs / 1e9, 3)) == (13.007, 2.553)
 
 
-def test_lite_structure():
-    report = zoo_report("efficientnet_lite", variant="2", resolution=64)
-    assert tuple(report.model["input_shape"]) == (64, 64, 3)
-    by_name = {r.name: r for r in report.layers}
-    assert by_name["stem_conv"].output_shape[-1] == 32          # stem not scaled
-    assert by_name["top_conv"].output_shape[-1] == 1280         # head not scaled
-    assert not any("se_" in n or "excite" in n for n in by_name)
-    acts = {r.attrs["activation"] for r in report.layers if r.op == "ReLU"}
-    assert acts == {"relu6"}
+# a peer port's table (d-li14/efficientnet-lite.pytorch, counted in torch): params (M) and
+# GFLOPs (its multiply-accumulates, G) of Lite1-3 at their own resolutions
+LITE_PEER = {"1": (5.417, 0.600), "2": (6.092, 0.860), "3": (8.197, 1.383)}
+
+
+@pytest.mark.parametrize("variant", LITE_PEER)
+def test_lite_against_a_peer_port(variant):
+    report = zoo_report("efficientnet_lite", variant=variant)
+    t = report.totals()
+    assert (round(t["trainable_params"] / 1e6, 3), round(t["macs"] / 1e9, 3)) == \
+        LITE_PEER[variant]
+    if variant == "2":   # Lite2 is 1.1x wide and 260 px; stem and head stay as in Lite0
+        assert tuple(report.model["input_shape"]) == (260, 260, 3)
+        by_name = {r.name: r for r in report.layers}
+        assert by_name["stem_conv"].output_shape[-1] == 32
+        assert by_name["top_conv"].output_shape[-1] == 1280
+        assert not any("se_" in n or "excite" in n for n in by_name)
+        acts = {r.attrs["activation"] for r in report.layers if r.op == "ReLU"}
+        assert acts == {"relu6"}
 
 
 # ---- MobileNet v4 Conv-S, the paper's Table (timm mobilenetv4_conv_small), layer by layer -
