@@ -168,3 +168,24 @@ def test_an_inputs_folder_or_fifo_says_so(cli, model, tmp_path, command):
     for name, said in (("folder.npz", "a folder"), ("fifo.npz", "a FIFO (named pipe)")):
         r = cli(command, path, "--inputs", tmp_path / name)
         assert r.code == 2 and f"{name}: is {said}, not a regular file" in r.err, r.err
+
+
+def test_an_inputs_file_that_declares_2_gib_is_refused_unread(cli, model, tmp_path):
+    """A zip member that says it inflates to 2 GiB (a 7 MB bomb's kind) is refused by
+    its declared size with the default limit, before a byte of it is inflated."""
+    import struct
+    import zipfile
+
+    path, _ = model
+    bomb = tmp_path / "bomb.npz"
+    with zipfile.ZipFile(bomb, "w") as z:
+        z.writestr("x.npy", b"\0" * 64)
+    data = bytearray(bomb.read_bytes())
+    central = data.rindex(b"PK\x01\x02")
+    data[central + 24:central + 28] = struct.pack("<I", 2**31)   # uncompressed size
+    bomb.write_bytes(bytes(data))
+    for command in ("analyze", "bench"):
+        r = cli(command, path, "--inputs", bomb)
+        assert r.code == 2 and [x for x in r.err_lines if x.strip()] == [
+            f"edgekit: error: --inputs {bomb}: its arrays declare 2 GiB or more once "
+            "uncompressed, more than the 1 GiB edgekit reads for --inputs"], r.err
