@@ -110,9 +110,8 @@ def _fold(probe, values: dict) -> None:
 def _round(probe, tensors: dict[str, Tensor], have: dict, run) -> dict:
     """One round: the nodes computable from what is known (values in ``have``, stored
     tensors, sizes of sized tensors) whose outputs inference sized within the budget,
-    run together as one graph; their values."""
-    import numpy as np
-    from onnx import GraphProto, helper
+    run together as one graph (node by node when the evaluators refuse one); their
+    values."""
 
     stored = {i.name for i in probe.graph.initializer if not unloaded(i)}
     stored |= {o for n in probe.graph.node if n.op_type == "Constant" for o in n.output}
@@ -141,27 +140,44 @@ def _round(probe, tensors: dict[str, Tensor], have: dict, run) -> dict:
     got = dict(direct)
     if not chosen:
         return got
-    feeds = {i: (have[i] if i in have else direct[i]) for n in chosen for i in n.input
-             if i not in stored and (i in have or i in direct)}
-    need = {i for n in chosen for i in n.input}
+    known = {**have, **direct}
+    ran = _run_nodes(probe, chosen, known, stored, run)
+    if ran is None:     # one node the evaluators refuse: the others one by one
+        ran = {}
+        for n in chosen:
+            ran.update(_run_nodes(probe, [n], {**known, **ran}, stored, run) or {})
+    made = {o for n in chosen for o in n.output if o}
+    got.update({k: v for k, v in ran.items() if k in made})
+    return got
+
+
+def _run_nodes(probe, nodes: list, known: dict, stored: set, run) -> dict | None:
+    """The values of ``nodes`` (in order) from one run of them as a graph of their own,
+    fed the ``known`` values they read (stored tensors and Constants come along); None
+    when a value they read is missing or the evaluators refuse them."""
+    import numpy as np
+    from onnx import GraphProto, helper
+
+    made = {o for n in nodes for o in n.output if o}
+    need = {i for n in nodes for i in n.input if i}
+    if any(i not in stored and i not in known and i not in made for i in need):
+        return None
     graph = GraphProto()
     graph.name = "determined"
     graph.initializer.extend(i for i in probe.graph.initializer if i.name in need)
     graph.node.extend([n for n in probe.graph.node if n.op_type == "Constant"
-                       and any(o in need for o in n.output)] + chosen)
-    for name, v in feeds.items():
-        v = np.asarray(v)
+                       and any(o in need for o in n.output)] + list(nodes))
+    feeds = {}
+    for name in sorted(need - stored - made):
+        v = np.asarray(known[name])
         feeds[name] = v
         graph.input.append(helper.make_tensor_value_info(
             name, helper.np_dtype_to_tensor_dtype(v.dtype), list(v.shape)))
-    graph.output.extend(helper.make_empty_tensor_value_info(o) for n in chosen
+    graph.output.extend(helper.make_empty_tensor_value_info(o) for n in nodes
                         for o in n.output if o)
     model = helper.make_model(graph, opset_imports=list(probe.opset_import),
                               ir_version=probe.ir_version)
-    ran = run(model, feeds) or {}
-    made = {o for n in chosen for o in n.output if o}
-    got.update({k: v for k, v in ran.items() if k in made})
-    return got
+    return run(model, feeds)
 
 
 def determined_values(model, given: dict, infer, declared, run) -> tuple[dict, dict]:

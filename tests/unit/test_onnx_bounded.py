@@ -210,3 +210,30 @@ def test_a_branch_decided_by_a_huge_size_is_taken(tmp_path):
     taken = [r for r in records if r.op == "Conv"]
     assert [r.name for r in taken] == ["if/then_branch/conv_then"]
     assert taken[0].macs == 3 * 4 * HUGE * HUGE and totals["params"] == 12
+
+
+def test_an_op_no_evaluator_runs_does_not_stop_the_others(tmp_path):
+    """A vendor's op on a stored tensor (sized by the file, run by nothing here) sits in
+    the same round as the PyTorch flatten's shape computation: the round falls back to
+    one node at a time, and the Reshape is still sized at 10^6 x 10^6."""
+    path = pytorch_flatten(tmp_path / "flat.onnx", HUGE, HUGE)
+    model = onnx.load(path)
+    # the batch through Div (which ONNX's data propagation does not follow): only a
+    # computed value tells the Reshape its shape
+    for k, node in enumerate(model.graph.node):
+        if node.name == "n1":
+            node.output[0] = "n1_raw"
+            model.graph.node.insert(k + 1, helper.make_node("Div", ["n1_raw", "one"], ["n1"],
+                                                            name="n1_div"))
+            break
+    model.graph.initializer.append(ints("one", [1]))
+    model.graph.node.insert(0, helper.make_node("Mystery", ["wf"], ["m"], name="mystery",
+                                                domain="com.example"))
+    model.graph.value_info.append(helper.make_tensor_value_info("m", TensorProto.FLOAT,
+                                                                [10, 16]))
+    model.opset_import.append(helper.make_opsetid("com.example", 1))
+    onnx.save(model, path)
+    records, totals, _ = figures(path)
+    by = {r.name: r for r in records}
+    assert by["flatten"].output_shape == (1, 16) and not by["fc"].unknown_size
+    assert by["fc"].macs == 160 and totals["params"] == 16 * 27 + 16 + 160 + 10
