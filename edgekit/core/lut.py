@@ -131,6 +131,15 @@ class Table:
         for e in self.data["kernels"]:
             self.by_key[e["key"]] = e
 
+    @staticmethod
+    def write(path: Path, data: dict, indent: int | None = 1) -> None:
+        """Write a latency table (the one writer of the document this class reads: NaN
+        refused, by core.files' rules)."""
+        from edgekit.core.files import write_text
+        from edgekit.core.numbers import dumps
+
+        write_text(path, dumps(data, indent=indent))
+
     @classmethod
     def load(cls, path: Path) -> Table:
         data = S.load_json(path, HEAD_SCHEMA, "latency table")

@@ -244,7 +244,7 @@ def calibrate_table(reference: Path, per_type: int, method, output: Path | None 
 
     from edgekit.core import lut as L
     from edgekit.core import lut_adapt as A
-    from edgekit.core.files import note_input, write_text
+    from edgekit.core.files import note_input
     from edgekit.services.isolation import isolate_files
     from edgekit.services.lut import Grid, check_table
 
@@ -273,6 +273,6 @@ def calibrate_table(reference: Path, per_type: int, method, output: Path | None 
              "runs": method.runs, "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
              "seconds": round(time.monotonic() - t0, 1), "reference": str(reference),
              **where}
-    write_text(path, dumps(table))
+    L.Table.write(path, table, indent=None)   # the table's home: core/lut.py
     table["path"] = str(path)
     return table

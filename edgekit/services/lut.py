@@ -10,7 +10,6 @@ from pathlib import Path
 
 from edgekit.core import lut as L
 from edgekit.core.errors import UsageError
-from edgekit.core.numbers import dumps
 
 # the grids of the issue: MobileNet v1 and v2 over their published width multipliers and
 # the resolutions 96..224
@@ -119,7 +118,6 @@ def measure_table(grid: Grid, method, threads: int | None = None, xnnpack: bool 
     on this machine or a ``device``; write the table; return it. ``statistic``: what a
     time is, 'p50' of the runs or their 'min' (on a machine shared with other work, the
     run least disturbed; kernels and whole models alike)."""
-    from edgekit.core.files import write_text
     from edgekit.services.isolation import isolate_files
 
     path, board, name = check_table(grid, device, name, output)
@@ -155,7 +153,7 @@ def measure_table(grid: Grid, method, threads: int | None = None, xnnpack: bool 
              "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
              "seconds": round(time.monotonic() - t0, 1), **where,
              "models": models, "kernels": kernels}
-    write_text(path, dumps(table, indent=1))
+    L.Table.write(path, table)   # the table's home: core/lut.py
     table["path"] = str(path)
     return table
 
