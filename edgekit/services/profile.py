@@ -52,12 +52,16 @@ def op_profile(target: Target, runs: int = 100, threads: int | None = None,
 
 
 def _device(device):
-    """A --device resolved before any work (a name or an ssh:// URL), or None."""
+    """A --device resolved and reached before any work (a name or an ssh:// URL; an
+    unreachable board is said before the export, not after it), or None."""
     if device is None or not isinstance(device, str):
         return device
     from edgekit.core.devices import get_device
+    from edgekit.services.remote import reachable
 
-    return get_device(device)
+    found = get_device(device)
+    reachable(found)
+    return found
 
 
 def tflite_profile(target: Target, method, threads: int | None = None, xnnpack: bool = True,

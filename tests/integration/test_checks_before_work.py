@@ -1,7 +1,7 @@
 """Checks before any work (issues 28 and 31): what would fail after the builds, exports or
 a connection fails first, in one line, with nothing built or written: a sweep's store path
 that is a folder, an export cache that is a file or a dangling link, '-' as an output
-folder, 'profile --lut --device' of a board that does not answer."""
+folder, 'profile [--lut] --device' of a board that does not answer."""
 
 import os
 import socket
@@ -51,13 +51,15 @@ def test_dash_is_no_output_folder(cli, tmp_path, monkeypatch, command):
     assert len(r.err.splitlines()) == 1 and not list(tmp_path.iterdir())
 
 
-def test_lut_on_a_board_that_does_not_answer(cli, tmp_path, monkeypatch):
+@pytest.mark.parametrize("command", [
+    ["profile", "--lut", "mobilenet", "--lut-alpha", "0.25", "--lut-resolution", "32"],
+    ["profile", "mobilenet", "--alpha", "0.25", "--resolution", "32"]])
+def test_profile_on_a_board_that_does_not_answer(cli, tmp_path, monkeypatch, command):
     cache = tmp_path / "cache"
     monkeypatch.setenv("EDGEKIT_CACHE", str(cache))
     with socket.socket() as s:          # a port nothing listens on: refused at once
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    r = cli("profile", "--lut", "mobilenet", "--lut-alpha", "0.25", "--lut-resolution", "32",
-            "--device", f"ssh://127.0.0.1:{port}")
+    r = cli(*command, "--device", f"ssh://127.0.0.1:{port}")
     assert r.code == 3 and "cannot reach 127.0.0.1" in r.err, r.err
     assert nothing_built(cache)
