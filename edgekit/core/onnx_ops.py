@@ -132,6 +132,27 @@ DOMAIN_WEIGHTS = {
                 "QLinearConcat": (tuple(range(2, 3 * 64, 3)), ())},
 }
 DEFAULT_DOMAINS = ("", "ai.onnx")
+# for shape inference only (the evaluation of a graph too large to run): the standard op
+# whose shape rule an onnxruntime op follows, and which of its inputs that op takes
+SHAPE_AS = {
+    MS_DOMAIN: {
+        "QLinearConv": ("Conv", (0, 3)), "FusedConv": ("Conv", (0, 1)),
+        "QGemm": ("Gemm", (0, 3)), "FusedGemm": ("Gemm", (0, 1)),
+        "QLinearAdd": ("Add", (0, 3)), "QLinearMul": ("Mul", (0, 3)),
+        "FusedMatMul": ("MatMul", (0, 1)),
+        "QLinearAveragePool": ("AveragePool", (0,)),
+        "QLinearGlobalAveragePool": ("GlobalAveragePool", (0,)),
+        "QLinearConcat": ("Concat", tuple(range(2, 3 * 64, 3))),
+        "QuantizeLinear": ("QuantizeLinear", (0, 1, 2)),
+        "DequantizeLinear": ("DequantizeLinear", (0, 1, 2)),
+        **{op: ("Identity", (0,)) for op in (
+            "QLinearSigmoid", "QLinearLeakyRelu", "QLinearSoftmax", "Gelu", "FastGelu",
+            "BiasGelu", "QuickGelu", "SkipLayerNormalization",
+            "SkipSimplifiedLayerNormalization", "SimplifiedLayerNormalization", "BiasAdd")},
+    },
+}
+# outputs of those ops that have the shape of their input 0 (a skip layer norm's sum too)
+SHAPE_OF_INPUT = {"SkipLayerNormalization": (0, 3), "SkipSimplifiedLayerNormalization": (0, 3)}
 
 
 def kind_of(op_type: str, domain: str) -> Kind | None:

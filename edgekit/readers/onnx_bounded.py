@@ -180,6 +180,38 @@ def _run_nodes(probe, nodes: list, known: dict, stored: set, run) -> dict | None
     return run(model, feeds)
 
 
+def _stand_ins(probe) -> None:
+    """onnxruntime's ops replaced, in ``probe``, by the standard op whose shape rule they
+    follow (:data:`edgekit.core.onnx_ops.SHAPE_AS`), so that inference sizes what comes
+    after them; channels-last forms and transposed operands keep their own op."""
+    from onnx import defs, helper
+
+    from edgekit.core.onnx_ops import SHAPE_AS, SHAPE_OF_INPUT
+
+    nodes = []
+    for n in probe.graph.node:
+        rule = SHAPE_AS.get(n.domain, {}).get(n.op_type)
+        attrs = {a.name: helper.get_attribute_value(a) for a in n.attribute}
+        transposed = any(attrs.get(a) for a in ("transA", "transBatchA", "transBatchB")) or (
+            n.op_type == "FusedMatMul" and attrs.get("transB"))
+        if rule is None or attrs.get("channels_last") or transposed:
+            nodes.append(n)
+            continue
+        op, positions = rule
+        ins = [n.input[p] for p in positions if p < len(n.input)]
+        if op == "Identity":
+            nodes.extend(helper.make_node("Identity", ins, [n.output[k]],
+                                          name=f"{n.name}/{k}")
+                         for k in SHAPE_OF_INPUT.get(n.op_type, (0,))
+                         if k < len(n.output) and n.output[k])
+            continue
+        known = defs.get_schema(op).attributes
+        nodes.append(helper.make_node(op, ins, list(n.output), name=n.name,
+                                      **{a: v for a, v in attrs.items() if a in known}))
+    del probe.graph.node[:]
+    probe.graph.node.extend(nodes)
+
+
 def determined_values(model, given: dict, infer, declared, run) -> tuple[dict, dict]:
     """The values of the determined tensors of ``model`` that fit the budget, and the
     tensors as inference sizes them once those values are known (``infer``: shape
@@ -188,8 +220,9 @@ def determined_values(model, given: dict, infer, declared, run) -> tuple[dict, d
 
     probe = ModelProto()
     probe.CopyFrom(model)
+    _stand_ins(probe)
     values: dict = dict(given)
-    tensors = declared(model)
+    tensors = declared(infer(probe))
     for _ in range(MAX_ROUNDS):
         got = _round(probe, tensors, values, run)
         if not got:

@@ -469,3 +469,25 @@ def test_channels_last_conv_counts_as_its_nchw_form(tmp_path):
     (ref,), (got,) = (_figures(p)[0][1:] for p in (nchw, nhwc))
     assert got.counted and ref.macs == 3 * 3 * 3 * 16 * 16 * 16
     assert (got.macs, got.params, got.other_ops) == (ref.macs, ref.params, ref.other_ops)
+
+
+def test_too_large_to_run_counts_the_same(produced, monkeypatch):
+    """Evaluated as a graph too large to run is (no input fed; only what shapes and
+    constants need computed; onnxruntime's ops sized by the standard op whose shape rule
+    they follow), every file below the layout level counts what the run counts, layer by
+    layer; at the layout level (channels-last and NCHWc forms) and for the packed
+    Attention some sizes stay unknown, but no figure is ever different."""
+    import edgekit.readers.onnx_graph as onnx_graph
+
+    run = {path: _figures(path)[0] for path in produced}
+    monkeypatch.setattr(onnx_graph, "run_cost", lambda model, tensors: 1 << 62)
+    for path in sorted(produced):
+        records = _figures(path)[0]
+        assert [r.name for r in records] == [r.name for r in run[path]], path.name
+        for got, want in zip(records, run[path], strict=True):
+            if not got.unknown_size:
+                assert (got.output_shape, got.macs, got.params) == (
+                    want.output_shape, want.macs, want.params), (path.name, got.name)
+        layout = "_optLAYOUT" in path.name or "_optALL" in path.name
+        if not layout and not path.name.startswith("attn"):
+            assert not [r.name for r in records if r.unknown_size], path.name
