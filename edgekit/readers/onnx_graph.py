@@ -7,7 +7,9 @@
   is determined is replaced by its taken branch and the graph run again (so its tensors
   are sized by the run); a ``Loop`` / ``Scan`` body is run on its first iteration as a
   graph of its own; undecided branches take their shapes from inference (after the run
-  has fixed the outer ones).
+  has fixed the outer ones). A graph whose run would hold more than the memory budget
+  (any declared size: 1x3x10^6x10^6) is not run: only what shapes and constants need is
+  computed, and inference sizes the rest (:mod:`edgekit.readers.onnx_bounded`).
 * **Constants**: a tensor is constant when it depends only on initializers and ``Constant``
   nodes (and no subgraph or random op); such nodes decode or arrange stored tensors
   (``Cast -> Mul(scale)``, ``DequantizeLinear``, ``Reshape``, ``Transpose``, ``Slice``,
