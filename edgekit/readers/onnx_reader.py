@@ -12,6 +12,10 @@ the geometry the counting in :mod:`edgekit.core.ops` needs. Conventions (README,
   them. Params are the stored tensors behind an op's weight inputs, each counted once in
   the model (at the first op that uses it), at its stored size; scales and zero points
   that decode them are not params. Weights given as graph inputs have MACs, no params.
+  Weight inputs are the op table's (:mod:`edgekit.core.onnx_ops`, by domain: the standard
+  ops and onnxruntime's); learned tensors that enter through data movement (a class token
+  through Concat or Expand, an embedding through Gather) are params too. An op the table
+  does not know counts no params: the stored tensors it reads are named as left out.
 * Activation (De)QuantizeLinear pairs are folded: a QDQ model reports the int8 layers.
 * If: the branch a known condition takes (else both, the larger counted); Loop/Scan: the
   body x the trip count where known (else once); LSTM/GRU/RNN: the gate matrix products.
