@@ -108,11 +108,12 @@ class Context:
         ``fmt`` confirms on the per-layer samples (made and checked once per format)."""
         if fmt not in self.verified_cache:
             from edgekit.core.files import write_output
-            from edgekit.export.converters import to_tflite
+            from edgekit.export.converters import preprocessed_onnx, to_tflite
             from edgekit.export.per_layer import verified_pairings
 
+            # ONNX: the graph the quantizer starts from (its fusions and folded transposes)
             content = to_tflite(self.model, "none")[0] if fmt == "tflite" \
-                else self.onnx_float()
+                else preprocessed_onnx(self.onnx_float())
             path = Path(self.staging) / f".per-layer-float.{fmt}"
             write_output(path, lambda f: f.write(content))
             try:

@@ -290,6 +290,17 @@ def _quantize_static(model, src, pre, dst, calib, method: str, keep_float) -> No
             return
 
 
+def preprocessed_onnx(float_model: bytes) -> bytes:
+    """The float model as the static quantizer sees it (after :func:`pre_process`): the
+    graph whose ops a QDQ file keeps, between its (de)quantize ops."""
+    import onnx
+
+    with temp_folder(prefix="edgekit-onnx-") as tmp:
+        onnx.save(onnx.load_from_string(float_model), tmp / "f.onnx")
+        pre_process(tmp / "f.onnx", tmp / "pre.onnx")
+        return (tmp / "pre.onnx").read_bytes()
+
+
 def onnx_load(path):
     import onnx
 

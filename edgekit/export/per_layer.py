@@ -216,6 +216,19 @@ def _op_keys(cap: Capture, tensor_group: dict) -> dict:
 
 
 QUANT_OPS = {"QUANTIZE", "DEQUANTIZE", "QuantizeLinear", "DequantizeLinear", "Cast"}
+# activations a quantizer may fold into the range of the op before them (QDQ drops a Relu
+# after a Conv: the output's zero point clips): the float file's Relu output is then the
+# quantized file's Conv output
+FOLDABLE = {"Relu", "Clip", "RELU", "RELU6", "RELU_N1_TO_1"}
+
+
+def _folded_key(cap: Capture, key, keys: dict):
+    """The op key of what feeds the foldable activation that made ``key``, or None."""
+    op = cap.producer().get(key)
+    if op is None or op.type not in FOLDABLE:
+        return None
+    acts = cap.activations(op)
+    return keys.get(acts[0]) if acts else None
 
 
 def verified_pairings(float_path, kg: KerasGraph, refs: dict, x) -> dict:
@@ -234,7 +247,7 @@ def verified_pairings(float_path, kg: KerasGraph, refs: dict, x) -> dict:
             hit = next((name for name, w in layouts(cap.values[key], ref)
                         if qe.sqnr_db(ref, w) >= VERIFY_SQNR_DB), None)
             if hit is not None:
-                out[g.name] = (keys[key], hit)
+                out[g.name] = (keys[key], hit, _folded_key(cap, key, keys))
                 break
     return out
 
@@ -256,11 +269,14 @@ def compare_layers(model, path, x: np.ndarray, kg: KerasGraph | None = None,
     key_of: dict[str, object] = {}
     keys = _op_keys(cap, tensor_group) if verified is not None else {}
     for g in kg.groups:
+        want = verified.get(g.name) if verified is not None else None
+        here = {keys.get(k) for k in cands.get(g.name, [])}
+        if want is not None and want[0] not in here and want[2] in here:
+            want = (want[2], want[1], None)      # the activation folded into its op
         for key in reversed(cands.get(g.name, [])):
             if key not in cap.values:
                 continue
             if verified is not None:
-                want = verified.get(g.name)
                 v = _apply(want[1], cap.values[key], refs[g.name]) \
                     if want is not None and keys.get(key) == want[0] else None
             else:

@@ -82,12 +82,18 @@ def quantize_tflite(path: Path, quant: str, calib, io: ModelIO) -> tuple[bytes, 
     """One artefact of a float .tflite: the file itself (none), ai-edge-quantizer's
     dynamic-range int8 weights (dynamic) or full integer int8 (int8, calibrated on
     ``calib``)."""
+    from importlib.metadata import PackageNotFoundError, version
+
     from edgekit.core.quiet import quiet_stderr, quiet_stdout
     from edgekit.export.converters import conversion_failed
 
     details: dict = {"scheme": quant}
     if quant == "none":
         return Path(path).read_bytes(), details
+    try:
+        details["tool_version"] = version("ai-edge-quantizer")
+    except PackageNotFoundError:
+        pass
     if quant == "fp16":
         raise UsageError("--quant fp16 from a float .tflite: ai-edge-quantizer makes int8 "
                          "(dynamic, int8); convert the original model for fp16")
