@@ -106,8 +106,14 @@ def read_input(path, what: str = "", limit: int = DOCUMENT_LIMIT) -> bytes:
     read (a file that grew past it since it was checked is refused)."""
     label = f"{what} {path}".strip() if what else str(path)
     with open_input(path, what, limit) as f:
-        try:
-            data = f.read(limit + 1)
+        try:   # to its size (read(limit + 1) would allocate the limit: 64 GiB for a model)
+            size = os.fstat(f.fileno()).st_size
+            data = f.read(min(size, limit) + 1)
+            while size < len(data) <= limit:     # it grew since: on, up to the limit
+                more = f.read(min(1 << 24, limit + 1 - len(data)))
+                if not more:
+                    break
+                data += more
         except OSError as e:
             raise InputFileError(f"{label}: {_why(e)}") from None
     if len(data) > limit:

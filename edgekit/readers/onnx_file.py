@@ -8,8 +8,8 @@ from pathlib import Path
 
 from edgekit.core import shapes
 from edgekit.core.errors import ModelFileError, UsageError, first_line
+from edgekit.core.reading import MODEL_LIMIT, read_input
 from edgekit.core.shapes import ShapeSpec
-from edgekit.readers.model_file import read_model
 from edgekit.readers.onnx_stored import check_functions, load_stored_data
 
 
@@ -19,7 +19,7 @@ def load_onnx(path: Path):
     the data its dims declare, the graph in order, its local functions not recursive."""
     import onnx
 
-    data = read_model(path, "ONNX model")
+    data = read_input(path, "ONNX model", MODEL_LIMIT)
     try:
         model = onnx.load_model_from_string(data)
     except Exception as e:  # protobuf DecodeError and friends

@@ -16,6 +16,7 @@ import numpy as np
 from edgekit.core import counting as C
 from edgekit.core.errors import ModelFileError, UsageError
 from edgekit.core.ops import TFLITE_WEIGHT_DECODERS, Geometry, Kind, count
+from edgekit.core.reading import MODEL_LIMIT, read_input
 from edgekit.core.records import LayerRecord
 from edgekit.core.shapes import MAX_DIM
 from edgekit.core.tflite_ops import (
@@ -26,7 +27,6 @@ from edgekit.core.tflite_ops import (
     WEIGHT_INPUTS,
     named_subgraphs,
 )
-from edgekit.readers.model_file import read_model
 
 # constant inputs of other ops count as params when they hold numbers, not indices/shapes
 PARAM_DTYPES = {"float32", "float16", "int8", "uint8", "int16"}
@@ -42,7 +42,7 @@ def _schema():
 
 def load_flatbuffer(path: Path):
     S = _schema()
-    data = read_model(path, "TFLite model")   # registered, a regular file
+    data = read_input(path, "TFLite model", MODEL_LIMIT)   # registered, a regular file
     if len(data) < 8 or data[4:8] != b"TFL3":
         raise ModelFileError(f"cannot read TFLite model {path}: not a TFLite flatbuffer "
                              "(no TFL3 identifier)")
