@@ -47,6 +47,7 @@ class SourceModel:
     params: int
     reference: Callable
     make: Callable
+    content: bytes | None = None          # a float ONNX source's bytes (--per-layer)
 
 
 def keras_outputs(model, x: np.ndarray, batch: int = 32) -> np.ndarray:
@@ -207,11 +208,13 @@ def prepare_several(model, job: ExportJob, opts: ExportOptions, notify, warn,
     input name, the float original's outputs."""
     from edgekit.export.multi_io import keras_run, load_several
 
-    if opts.per_layer or opts.keep_float is not None:
-        raise UsageError(f"--per-layer and --keep-float compare models with one input and "
-                         f"one output; this one has {len(io.inputs)} inputs "
-                         f"({', '.join(io.inputs)}) and {len(io.outputs)} outputs "
-                         f"({', '.join(io.outputs)})")
+    onnx_nodes = isinstance(model, SourceModel) and model.content is not None \
+        and len(io.inputs) == 1
+    if (opts.per_layer and not onnx_nodes) or opts.keep_float is not None:
+        raise UsageError(f"--per-layer and --keep-float compare Keras models with one input "
+                         f"and one output (--per-layer: a float ONNX with one input too); "
+                         f"this one has {len(io.inputs)} inputs ({', '.join(io.inputs)}) "
+                         f"and {len(io.outputs)} outputs ({', '.join(io.outputs)})")
     notify("Loading calibration / validation data")
     calib, val = load_several(opts, io)
     if calib is not None and calib.synthetic:

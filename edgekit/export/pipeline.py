@@ -172,7 +172,18 @@ def _artifact(ctx: Context, fmt: str, quant: str, staging: Path, notify, step: s
                    fidelity_ok=agreement_ok(per_output, opts.min_agreement))
     if "kept_float" in details:
         art["kept_float"] = details["kept_float"]
-    if opts.per_layer and quant != "none":
+    if opts.per_layer and quant != "none" and isinstance(ctx.model, SourceModel):
+        from edgekit.export.onnx_layers import node_rows, preprocessed_file, summary
+
+        notify(f"{step} Comparing {label} with the float graph node by node")
+        t1 = time.perf_counter()
+        if "onnx" not in ctx.verified_cache:
+            ctx.verified_cache["onnx"] = preprocessed_file(ctx.model.content, ctx.staging)
+        art["per_layer"] = node_rows(ctx.verified_cache["onnx"], path, ctx.val.x[0])
+        art["per_layer_summary"] = summary(art["per_layer"])
+        art["per_layer_samples"] = min(rows(ctx.val.x), 64)
+        art["per_layer_seconds"] = round(time.perf_counter() - t1, 2)
+    elif opts.per_layer and quant != "none":
         from edgekit.export.per_layer import compare_layers, summary
 
         notify(f"{step} Comparing {label} with Keras layer by layer")

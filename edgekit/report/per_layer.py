@@ -38,7 +38,10 @@ def render_per_layer(manifest: dict, console) -> None:
         kept = set(a.get("kept_float") or [])
         worst = a.get("per_layer_summary") or ""
         bad = (qe.standing_out(a["per_layer"]) or {}).get("layer")
-        table = Table(title=f"{a['file']}: layer by layer against Keras", title_justify="left",
+        against = "Keras" if manifest["model"].get("format", "keras") == "keras" \
+            else "the float graph"
+        table = Table(title=f"{a['file']}: layer by layer against {against}",
+                      title_justify="left",
                       box=None, pad_edge=False, header_style="bold")
         for c in ("layer", "op", "SQNR dB", "isolated dB", "cosine", "max err", "step",
                   "clipped", "collapsed"):

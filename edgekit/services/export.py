@@ -71,7 +71,8 @@ def _export_onnx(target: Target, opts: ExportOptions, notify, warn) -> dict:
     source = SourceModel(Path(target.path), io, parameter_count(content),
                          reference=lambda x: onnx_reference(content, x, io),
                          make=lambda fmt, quant, calib, o: quantize_onnx(content, quant, calib,
-                                                                         o.method))
+                                                                         o.method),
+                         content=content)
     job = ExportJob(name=target.name, meta=model_meta(target, io.shapes[0]),
                     needs_calibration_data=True, source="onnx")
     return export(source, job, opts, notify=notify, warn=warn)

@@ -167,3 +167,32 @@ def test_third_party_paddle_classifier(tmp_path, cli):
         assert arts[quant]["fidelity_outputs"][0]["sqnr_db"] == pytest.approx(
             sqnr(ref, got), abs=0.1)
     assert arts["fp16"]["fidelity"]["sqnr_db"] > 40
+
+
+def test_per_layer_of_an_onnx_source_is_node_by_node(tmp_path, cli):
+    """--per-layer on a float ONNX: its own nodes, the quantized file's tensor (as the next
+    node sees it, after its DequantizeLinear) against the float graph's; the last node's
+    row equals numpy's SQNR of the int8 file's output on the same samples."""
+    w = two_head_mlp(tmp_path / "mlp.onnx")
+    x = np.random.default_rng(2).normal(size=(100, 16)).astype(np.float32)
+    np.savez(tmp_path / "x.npz", features=x)
+    r = cli("export", tmp_path / "mlp.onnx", "--int8", "--per-layer", "--calibration",
+            tmp_path / "x.npz", "-o", tmp_path / "o", "--min-agreement", "0")
+    assert r.code == 0, r.err
+    assert "layer by layer against the float graph" in r.out
+    a = json.loads((tmp_path / "o" / "manifest.json").read_text())["artifacts"][0]
+    rows = {row["op"]: row for row in a["per_layer"]}
+    assert {"Gemm", "Relu", "Softmax"} <= set(rows)
+    n = a["per_layer_samples"]
+    emb = np.maximum(x[:n] @ w["w1"] + w["b1"], 0)
+    logits = emb @ w["w2"] + w["b2"]
+    probs = np.exp(logits - logits.max(1, keepdims=True))
+    probs /= probs.sum(1, keepdims=True)
+    got = run(tmp_path / "o" / a["file"], {"features": x[:n]}, ["probs"])[0]
+    # within half a dB: with its tensors added as outputs onnxruntime may skip a fusion,
+    # so a captured value can differ from the file's own run by a rounding step (capture.py)
+    assert rows["Softmax"]["sqnr_db"] == pytest.approx(sqnr(probs, got), abs=0.5)
+    assert a["per_layer_summary"].startswith("the accumulated error is largest at")
+    r = cli("export", tmp_path / "mlp.onnx", "--int8", "--keep-float", "auto", "--min-sqnr",
+            "30", "--calibration", tmp_path / "x.npz", "-o", tmp_path / "o2")
+    assert r.code == 2 and "--keep-float compare Keras models" in r.err
