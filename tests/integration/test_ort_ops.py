@@ -12,6 +12,7 @@ really hold the com.microsoft ops it is about."""
 from __future__ import annotations
 
 import collections
+import contextlib
 import logging
 import warnings
 
@@ -274,8 +275,8 @@ def produced(tmp_path_factory):
     folder = tmp_path_factory.mktemp("ort_ops")
     logging.disable(logging.WARNING)
     out = {}
-    try:
-        with warnings.catch_warnings():
+    try:   # in its own folder: onnxruntime's tools may save scratch files where they run
+        with warnings.catch_warnings(), contextlib.chdir(folder):
             warnings.simplefilter("ignore")
             for name, (model, shape) in (("cnn", cnn()), ("vit", vit()),
                                          ("attn", packed_attention()),
