@@ -174,3 +174,17 @@ def test_the_inputs_file_is_registered(tmp_path):
     finally:
         os.close(fd)
     assert load_feeds(p)["x"].tolist() == [1.0, 1.0]
+
+
+def test_reading_allocates_what_the_file_holds_not_its_limit(tmp_path):
+    """A read sized by the limit would allocate it (64 GiB for a model: MemoryError)."""
+    p = tmp_path / "small.onnx"
+    p.write_bytes(b"x" * 1000)
+    tracemalloc.start()
+    try:
+        assert R.read_input(p, "model", R.MODEL_LIMIT) == b"x" * 1000
+        assert R.read_input_text(p, "doc", R.DOCUMENT_LIMIT) == "x" * 1000
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1 << 20
