@@ -60,7 +60,10 @@ def profiles_show(name: Annotated[str, typer.Argument(help="Profile name or alia
     if json_out:
         print_json(p.to_dict())
     else:
-        render_profile_file(p, p.path.read_text(), out)
+        from edgekit.core.reading import SETTINGS_LIMIT, read_input_text
+
+        render_profile_file(p, read_input_text(p.path, "profile", SETTINGS_LIMIT, "TOML"),
+                            out)
 
 
 @profiles_app.command("calibrate")

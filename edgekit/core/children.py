@@ -114,7 +114,7 @@ def direct_children() -> set[int]:
         return found
     for pid in pids:
         try:
-            with open(f"/proc/{pid}/stat", "rb") as f:
+            with open(f"/proc/{pid}/stat", "rb") as f:   # not a user file: /proc
                 fields = f.read().rsplit(b")", 1)[1].split()
         except (OSError, IndexError):
             continue

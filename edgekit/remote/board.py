@@ -65,10 +65,10 @@ shutil.rmtree(tmp, ignore_errors=True)
 def bundle() -> tuple[str, dict[str, bytes]]:
     """The runtime layer's files ({'edgekit/core/x.py': bytes}) and their digest."""
     root = Path(__file__).resolve().parents[1]
-    files = {"edgekit/__init__.py": (root / "__init__.py").read_bytes()}
+    files = {"edgekit/__init__.py": (root / "__init__.py").read_bytes()}  # not a user file
     for package in SHIPPED:
         for path in sorted((root / package).glob("*.py")):
-            files[f"edgekit/{package}/{path.name}"] = path.read_bytes()
+            files[f"edgekit/{package}/{path.name}"] = path.read_bytes()  # not a user file
     digest = hashlib.sha256()
     for name, data in sorted(files.items()):
         digest.update(name.encode() + b"\0" + hashlib.sha256(data).digest())

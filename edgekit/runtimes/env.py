@@ -33,7 +33,7 @@ def cpu_description() -> dict:
 
 def _read(path: str) -> str | None:
     try:
-        with open(path, errors="replace") as f:
+        with open(path, errors="replace") as f:   # not a user file: /proc, /sys
             return f.read().strip().rstrip("\0")
     except OSError:
         return None

@@ -35,6 +35,13 @@ from edgekit.runtimes.timing import measure
 IDENTIFIER = b"TFL3"
 
 
+def _model_bytes(path: Path) -> bytes:
+    """A .tflite file's bytes by the one reader of user files (registered as an input,
+    a regular file within the models' limit)."""
+    from edgekit.core.reading import MODEL_LIMIT, read_input
+
+    return read_input(path, "model", MODEL_LIMIT)
+
 def _schema():
     try:
         from ai_edge_litert import schema_py_generated as S
@@ -259,7 +266,7 @@ def _chained_run(path: Path, seed: int, refused: Exception):
     run = _Chained(whole)
     for d, x in zip(run.details, fed, strict=True):
         run.values[int(d["index"])] = x
-    for piece in Graph(path.read_bytes(), str(path)).pieces():
+    for piece in Graph(_model_bytes(path), str(path)).pieces():
         if piece.content is None:
             raise refused
         for xnnpack in (False, True):
@@ -312,7 +319,7 @@ def profile(path: Path | str, threads: int | None = None, xnnpack: bool = True,
         ref, fed = reference_tensors(path, method.seed)
     except (ValueError, RuntimeError) as e:
         raise refusal(label, e) from e
-    graph = Graph(path.read_bytes(), label)
+    graph = Graph(_model_bytes(path), label)
     result = {"file": label, "runtime": "litert",
               "provider": "xnnpack" if xnnpack else "builtin", "threads": threads,
               "runs": method.runs, "whole": None,
@@ -370,7 +377,7 @@ def isolated_outputs(path: Path | str, xnnpack: bool = False) -> list[tuple]:
     path = Path(path)
     ref, _ = reference_tensors(path)
     found = []
-    for piece in Graph(path.read_bytes(), str(path)).pieces():
+    for piece in Graph(_model_bytes(path), str(path)).pieces():
         if piece.content is None:
             continue
         it = _load_piece(piece, ref, 1, xnnpack)

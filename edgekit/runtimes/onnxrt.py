@@ -181,7 +181,7 @@ def profile(path: Path, runs: int = 50, warmup: int = 5, threads: int | None = N
         prepared = runner.prepare(arrays)
         for _ in range(warmup + runs):
             runner.invoke(prepared)
-        trace = json.loads(Path(runner.session.end_profiling()).read_text())
+        trace = json.loads(Path(runner.session.end_profiling()).read_text())  # not a user file
     nodes = _kernel_times(trace, warmup)
     if not nodes:
         raise UsageError(f"onnxruntime recorded no kernel times for {path}")

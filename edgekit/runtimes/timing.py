@@ -96,7 +96,7 @@ def warm_until_stable(invoke: Callable, prepared, window: int = 10, tolerance: f
 def rss_bytes() -> int | None:
     """Resident set size of this process now (Linux /proc), or None."""
     try:
-        with open("/proc/self/statm") as f:
+        with open("/proc/self/statm") as f:   # not a user file: /proc
             pages = int(f.read().split()[1])   # not user text: /proc
         import os
 

@@ -94,7 +94,7 @@ def _build_here(node: str, config: dict, settings: dict, validation, needed: tup
         for rt, f in row["files"].items():
             f["node"] = node
             if rt in needed:
-                data = Path(f["path"]).read_bytes()
+                data = Path(f["path"]).read_bytes()   # not a user file: the cache's
                 if hashlib.sha256(data).hexdigest() != f["sha256"]:
                     return {"node": node, "error": f"{f['path']} changed while it was read"}
                 blobs[rt] = data

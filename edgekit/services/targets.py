@@ -107,7 +107,9 @@ def check_keras_file(path: Path) -> None:
                              f"file is a zip archive; this one is not, or is truncated: "
                              f"{size} bytes)")
     if path.suffix.lower() in (".h5", ".hdf5"):
-        with open(path, "rb") as f:
+        from edgekit.core.reading import MODEL_LIMIT, open_input
+
+        with open_input(path, "Keras model", MODEL_LIMIT) as f:
             if f.read(8) != HDF5_MAGIC:
                 raise ModelFileError(f"cannot load Keras model {path}: not an HDF5 file")
         import h5py

@@ -11,7 +11,8 @@ from typing import Any
 
 @cache
 def table() -> dict:
-    return json.loads(resources.files("edgekit.zoo").joinpath("published.json").read_text())
+    data = resources.files("edgekit.zoo").joinpath("published.json")
+    return json.loads(data.read_text())   # not a user file: the package's own data
 
 
 def _with_source(row: dict, doc: dict) -> dict:

@@ -136,6 +136,11 @@ PENDING = {
     # export: staging files written with Path.write_bytes, manifest/converter privates
     "edgekit.export.keep_float: write_bytes",
     "edgekit.export.pipeline: write_bytes",
+    # export: converter outputs in its temporary folder, a source .tflite and --inputs-style
+    # arrays (multi_io) read directly
+    "edgekit.export.converters: read_bytes",
+    "edgekit.export.tflite_source: read_bytes",
+    "edgekit.export.multi_io: np.load",
     # export: the manifest written by json.dumps
     "edgekit.export.pipeline: json.dumps",
 }
@@ -347,6 +352,47 @@ def test_only_the_writer_opens_files_for_writing():
     assert gone(bad, lambda p: "write" in p or "open(" in p) == [], FIXED
 
 
+READER = {"edgekit.core.reading", "edgekit.core.files"}   # the reader; the writer's copies
+NOT_USER_FILE = re.compile(r"#.*\bnot a user file\b")
+
+
+def reads(module: str, tree: ast.AST, lines: list[str] | None = None) -> list[str]:
+    """Files opened or read whole outside core/reading.py (open() for reading, np.load,
+    Path.read_bytes/read_text, json.load, tomllib.load): a user's file goes through
+    open_input (registered, a regular file, within its limit). What is not a user's file
+    (/proc, the package's own data, a converter's output in edgekit's temporary folder)
+    says so on its line ('# not a user file: /proc')."""
+    if module in READER:
+        return []
+    lines = lines or []
+    found = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        name = _dotted(node.func)
+        what = None
+        if name in ("open", "io.open") and not _is_devnull(node):
+            mode = _mode(node, 1)
+            if mode is None or not set(mode) & set("wax+?"):
+                what = "open(...) for reading"
+        elif name in ("np.load", "numpy.load", "json.load", "tomllib.load"):
+            what = name
+        elif name.endswith((".read_bytes", ".read_text")):
+            what = name.rpartition(".")[2]
+        if what and not (node.lineno <= len(lines) and
+                         NOT_USER_FILE.search(lines[node.lineno - 1])):
+            found.append(f"{module}:{node.lineno}: {what}")
+    return found
+
+
+def test_user_files_are_read_through_the_one_reader():
+    bad = [f for module, path, tree in parsed()
+           for f in reads(module, tree, path.read_text().splitlines())]
+    assert unpending(bad) == []
+    assert gone(bad, lambda p: ": open(...) for" in p or ": np.load" in p or ": read_" in p
+                or ": json.load" in p or ": tomllib.load" in p) == [], FIXED
+
+
 def test_only_the_json_writer_writes_json():
     """JSON through core.numbers.dumps (allow_nan=False: NaN is not JSON)."""
     bad = [f for module, _, tree in parsed()
@@ -461,6 +507,9 @@ def test_each_rule_sees_its_violation():
     assert len(numbers_from_text("edgekit.x", tree)) == 3
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
     assert numbers_from_text("edgekit.core.numbers", tree) == []
+    reading = ("import numpy as np\nnp.load(p)\nopen(p)\nopen(p, 'rb')\nPath(p).read_bytes()\n"
+               "open('/proc/x')  # not a user file: /proc\n")
+    assert len(reads("edgekit.x", ast.parse(reading), reading.splitlines())) == 4
     marked = BAD_SOURCE.splitlines()
     marked[-1] += "  # not user text: a test"
     assert numbers_from_text("edgekit.x", tree, marked) == []
