@@ -253,19 +253,24 @@ class Table:
         """{'interval_ms': [lo, hi] or None, 'coverage', 'interval_from'}: the interval
         around ``ms`` from the errors of the table's models of ``dtype`` outside
         ``exclude``, each predicted with itself left out too."""
-        errors = self.loo_errors(dtype, exclude)
+        if len(exclude) <= 1:
+            # one model left out (or none): the other models' own leave-one-out errors,
+            # each computed once (jackknife+), not again without this one
+            errors = [e for n, e in self.loo_errors(dtype).items() if n not in exclude]
+        else:
+            errors = list(self.loo_errors(dtype, exclude).values())
         half = conformal_halfwidth(errors, COVERAGE)
         return {"interval_ms": None if half is None else
                 [ms * math.exp(-half), ms * math.exp(half)],
                 "coverage": COVERAGE, "interval_from": len(errors)}
 
-    def loo_errors(self, dtype: str, exclude: set[int] = frozenset()) -> list[float]:
-        """log(whole / predicted) of every model of ``dtype`` (outside ``exclude``) timed
-        whole (not estimated: core.lut_adapt), each predicted as if the table had never
-        seen it."""
+    def loo_errors(self, dtype: str, exclude: set[int] = frozenset()) -> dict[int, float]:
+        """{model: log(whole / predicted)} of every model of ``dtype`` (outside
+        ``exclude``) timed whole (not estimated: core.lut_adapt), each predicted as if the
+        table had never seen it."""
         key = (dtype, frozenset(exclude))
         if key not in self._errors:
-            errs = []
+            errs = {}
             for n, m in enumerate(self.data["models"]):
                 kernels = self.model_kernels(n)
                 if (n in exclude or m.get("dtype") != dtype or not m.get("whole_ms")
@@ -274,7 +279,7 @@ class Table:
                 rows = [("", "", k, macs) for k, macs, c in kernels for _ in range(c)]
                 p = self.predict_kernels(rows, dtype, set(exclude) | {n}, interval=False)
                 if p["ms"] > 0:
-                    errs.append(math.log(m["whole_ms"] / p["ms"]))
+                    errs[n] = math.log(m["whole_ms"] / p["ms"])
             self._errors[key] = errs
         return self._errors[key]
 

@@ -25,11 +25,11 @@ import statistics
 
 import numpy as np
 
-from edgekit.core.lut_model import parse_key
+from edgekit.core.lut_model import describe, parse_key
 
 
 def _type(e: dict) -> str:
-    return parse_key(e["key"]).type
+    return describe(e["key"], e.get("macs")).type
 
 
 def choose_kernels(data: dict, per_type: int) -> list[int]:

@@ -33,6 +33,7 @@ from edgekit.core.counting import ELEMENT_BITS
 LAMBDAS = (1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0)
 RANGE_SLACK = 0.15      # in log units: ~16 % outside the measured range is still inside
 LEVERAGE = 2.0          # a kernel past twice the largest measured leverage: a simpler fit
+OFFSETS = (0.0, 0.5, 0.8, 0.95)   # tried fixed costs, as shares of a type's fastest time
 
 
 @dataclass(frozen=True)
@@ -100,11 +101,15 @@ def mac_count(k: Kernel) -> int:
 # is not a power law in them: hinges max(0, log c - log knot) let each type's fit bend
 # there. Hinges are not range-checked (the channel counts themselves are).
 KNOTS = (8, 16, 32, 64, 128, 256, 512)
+# ... and where it stops computing and starts waiting for memory: hinges in the MACs per
+# byte moved (a 1x1 convolution of a 1x1 image streams its weights: 0.25 MAC a byte)
+INTENSITY = (0.5, 2.0, 8.0, 32.0)
 MAC_FEATURES = ("log MACs", "log input bytes", "log output bytes", "log weights",
                 "log input channels", "log output channels", "log output pixels",
                 "kernel size", "stride", "fused activation",
                 *(f"~input channels past {k}" for k in KNOTS),
-                *(f"~output channels past {k}" for k in KNOTS))
+                *(f"~output channels past {k}" for k in KNOTS),
+                *(f"~MACs per byte below {k}" for k in INTENSITY))
 MOVE_FEATURES = ("log input elements", "log output elements", "inputs",
                  "broadcast (log of largest over smallest input)", "log pooling window")
 
@@ -125,12 +130,14 @@ def features(k: Kernel, macs: int | None = None) -> np.ndarray:
         cout = k.output[-1] if k.output else 1
         pixels = out // max(cout, 1)
         weights = _numel(k.kernel_hw) * cout * (1 if k.op == "DEPTHWISE_CONV_2D" else cin)
+        moved = (elems[0] + out) * bits + weights * ELEMENT_BITS.get(k.weight_dtype, 32) / 8
         return np.array([_log(macs), _log(elems[0] * bits), _log(out * bits), _log(weights),
                          _log(cin), _log(cout), _log(pixels),
                          float(max(k.kernel_hw or (1,))), float(max(k.strides or (1,))),
                          float(bool(k.activation)),
                          *(max(0.0, _log(cin) - math.log(t)) for t in KNOTS),
-                         *(max(0.0, _log(cout) - math.log(t)) for t in KNOTS)])
+                         *(max(0.0, _log(cout) - math.log(t)) for t in KNOTS),
+                         *(max(0.0, math.log(t) - math.log(macs / moved)) for t in INTENSITY)])
     return np.array([_log(sum(elems)), _log(out), float(len(k.inputs)),
                      _log(max(elems) / max(min(elems), 1)), _log(_numel(k.pool))])
 
@@ -162,15 +169,23 @@ class Fit:
     # shapes (v2's 16 -> 96 expansions for a table of v1's square layers), where a rich
     # fit extrapolates wildly: it goes to ``fallback`` (fewer features) on ``fallback_cols``
     leverage: tuple | None = None
-    fallback: Fit | None = None
+    offset: float = 0.0     # ms: the type's fixed cost per run, outside the law
     fallback_cols: np.ndarray | None = None
+    make_fallback: object = None
+    _fallback: Fit | None = None
+
+    @property
+    def fallback(self) -> Fit | None:
+        if self._fallback is None and self.make_fallback is not None:
+            self._fallback = self.make_fallback()
+        return self._fallback
 
     def predict_log(self, x: np.ndarray) -> float:
         z = (x[self.used] - self.mean) / self.scale
         return float(self.intercept + z @ self.coef)
 
     def too_far(self, x: np.ndarray) -> bool:
-        if self.leverage is None or self.fallback is None:
+        if self.leverage is None or self.make_fallback is None:
             return False
         V, denom, most = self.leverage
         z = (x[self.used] - self.mean) / self.scale
@@ -192,9 +207,10 @@ class Fit:
         return said
 
 
-def _ridge(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float, float]:
+def _ridge(X: np.ndarray, y: np.ndarray) -> tuple:
     """Ridge on standardised columns with an unpenalised intercept, its penalty chosen by
-    exact leave-one-out; (coefficients, intercept, leave-one-out rms). Through the
+    exact leave-one-out; (coefficients, intercept, leave-one-out rms, leverage data,
+    leave-one-out predictions). Through the
     eigenvectors of the small Gram matrix (p x p), not an SVD of X: LAPACK's SVD spreads
     over threads and, on a busy machine, took 25 ms for 400 x 24."""
     n = len(y)
@@ -212,45 +228,63 @@ def _ridge(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float, float]:
         loo = (y - ym - fitted) / np.maximum(1 - hat, 1e-6)
         rms = float(np.sqrt(np.mean(loo ** 2)))
         if best is None or rms < best[0]:
-            best = (rms, V @ (d * vy), (V, s2 + lam * n, float((hat - 1 / n).max())))
-    return best[1], float(ym), best[0], best[2]
+            best = (rms, V @ (d * vy), (V, s2 + lam * n, float((hat - 1 / n).max())),
+                    y - loo)
+    return best[1], float(ym), best[0], best[2], best[3]
 
 
-def fit_type(rows: list[tuple[np.ndarray, float, float]], names: tuple[str, ...]) -> Fit:
-    """Fit one kernel type on (features, work, ms) rows (ms > 0)."""
+def fit_type(rows: list[tuple[np.ndarray, float, float]], names: tuple[str, ...],
+             offset: float | None = None) -> Fit:
+    """Fit one kernel type on (features, work, ms) rows (ms > 0): log(ms - offset) on the
+    features, where ``offset`` is the type's fixed cost per run (a kernel of a few
+    hundred MACs costs what any call costs: a law in the work alone cannot reach both it
+    and a 20-M-MAC one); chosen as the share of the type's fastest time that predicts best
+    by leave-one-out, unless given."""
     X = np.array([r[0] for r in rows], dtype=float)
-    y = np.log([max(r[2], 1e-6) for r in rows])
+    ms = np.array([max(r[2], 1e-6) for r in rows])
     logw = np.log([max(r[1], 1.0) for r in rows])
     lo, hi = X.min(axis=0), X.max(axis=0)
     varying = np.flatnonzero(X.std(axis=0) > 1e-9)
     n = len(rows)
     if n >= len(varying) + 4 and len(varying):
         mean, scale = X[:, varying].mean(axis=0), X[:, varying].std(axis=0)
-        coef, b, rms, lev = _ridge((X[:, varying] - mean) / scale, y)
-        fit = Fit("ridge", n, varying, mean, scale, coef, b, lo, hi, rms, names, leverage=lev)
-        # the fallback: without the hinges, then a power law in the work
+        Z = (X[:, varying] - mean) / scale
+        tries = [offset] if offset is not None else [f * ms.min() for f in OFFSETS]
+        best = None
+        for o in tries:
+            coef, b, _, lev, loo = _ridge(Z, np.log(ms - o))
+            rms = float(np.sqrt(np.mean((np.log(o + np.exp(loo)) - np.log(ms)) ** 2)))
+            if best is None or rms < best[0]:
+                best = (rms, o, coef, b, lev)
+        rms, o, coef, b, lev = best
+        fit = Fit("ridge", n, varying, mean, scale, coef, b, lo, hi, rms, names, leverage=lev,
+                  offset=o)
+        # the fallback (fitted when first needed): without the hinges, then a power law
+        # in the work
         core = np.array([i for i, name in enumerate(names) if not name.startswith("~")])
         if len(core) < len(names):
             fit.fallback_cols = core
-            fit.fallback = fit_type([(r[0][core], r[1], r[2]) for r in rows],
-                                    tuple(names[i] for i in core))
+            fit.make_fallback = lambda: fit_type(
+                [(r[0][core], r[1], r[2]) for r in rows], tuple(names[i] for i in core), o)
         else:
             fit.fallback_cols = np.array([], int)
-            fit.fallback = fit_type([(np.zeros(0), r[1], r[2]) for r in rows], ())
+            fit.make_fallback = lambda: fit_type(
+                [(np.zeros(0), r[1], r[2]) for r in rows], (), o)
         return fit
-    # the work is the first feature's exponent for kernels with MACs (log MACs) and the
-    # sum of the first two for the others; a power law in it, or a fixed rate
+    # a power law in the work, or a fixed rate
+    o = offset or 0.0
+    y = np.log(np.maximum(ms - o, 1e-9))
     w = logw
     if n >= 3 and w.std() > 1e-9:
         k, c = np.polyfit(w, y, 1)
         resid = y - (c + k * w)
         rms = float(np.sqrt(np.mean(resid ** 2) * n / max(n - 2, 1)))
         return _on_work(Fit("power", n, np.array([], int), np.array([]), np.array([]),
-                            np.array([]), 0.0, lo, hi, rms, names), c, k)
+                            np.array([]), 0.0, lo, hi, rms, names, offset=o), c, k)
     c = float(np.mean(y - w))
     rms = float(np.std(y - w) * math.sqrt(n / max(n - 1, 1))) if n > 1 else float("nan")
     return _on_work(Fit("rate", n, np.array([], int), np.array([]), np.array([]),
-                        np.array([]), 0.0, lo, hi, rms, names), c, 1.0)
+                        np.array([]), 0.0, lo, hi, rms, names, offset=o), c, 1.0)
 
 
 def _on_work(fit: Fit, c: float, k: float) -> Fit:
@@ -259,10 +293,13 @@ def _on_work(fit: Fit, c: float, k: float) -> Fit:
 
 
 def predict_log(fit: Fit, x: np.ndarray, work: float) -> float:
+    """log ms of a kernel: the type's fixed cost plus its law."""
     if fit.kind == "ridge":
-        return fit.predict_log(x)
-    c, k = fit.work_law
-    return c + k * math.log(max(work, 1.0))
+        core = fit.predict_log(x)
+    else:
+        c, k = fit.work_law
+        core = c + k * math.log(max(work, 1.0))
+    return math.log(fit.offset + math.exp(core))
 
 
 def conformal_halfwidth(log_errors: list[float], coverage: float = 0.9) -> float | None:
@@ -303,9 +340,16 @@ class Described:
 
 
 def describe(key: str, macs: int | None = None) -> Described:
+    """A kernel's type and features. A kernel with MACs and a single output pixel (a
+    fully-connected layer, a 1x1 convolution of a 1x1 image: squeeze-excite, classifier
+    heads) is a type of its own, ``...|one pixel``: it streams its weights once, a regime
+    of its own that one law with the image-sized kernels does not fit."""
     k = parse_key(key)
-    return Described(k.type, k.act_dtype, has_macs(k, macs), features(k, macs),
-                     work_of(k, macs))
+    x = features(k, macs)
+    kind = k.type
+    if len(x) == len(MAC_FEATURES) and x[MAC_FEATURES.index("log output pixels")] == 0:
+        kind += "|one pixel"
+    return Described(kind, k.act_dtype, has_macs(k, macs), x, work_of(k, macs))
 
 
 class Predictor:
