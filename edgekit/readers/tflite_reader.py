@@ -30,6 +30,7 @@ from edgekit.core.tflite_ops import (
 
 # constant inputs of other ops count as params when they hold numbers, not indices/shapes
 PARAM_DTYPES = {"float32", "float16", "int8", "uint8", "int16"}
+SUB_BYTE = {"int4", "uint4", "int2"}           # packed: two (four) elements a byte
 FUSED_ACTIVATIONS = {0: None, 1: "relu", 2: "relu_n1_to_1", 3: "relu6", 4: "tanh",
                      5: "sign_bit", 6: "sigmoid"}
 
@@ -72,6 +73,30 @@ def _check_dims(model, path: Path) -> None:
                         f"cannot read TFLite model {path}: tensor {name!r} (subgraph {k}) "
                         f"has a dimension of {bad[0]:,} in its {what} (sizes are 0 to "
                         f"{MAX_DIM:,}{', or -1 where dynamic' if low < 0 else ''})")
+            _check_buffer(model, t, k, path)
+
+
+def _check_buffer(model, t, k: int, path: Path) -> None:
+    """A constant tensor's buffer holds what its shape declares (dense tensors of a type of
+    a whole number of bytes; sparse and packed ones are read by their own rules): a shape
+    of 2^31 - 1 over 4 bytes is a broken file, not 8 GiB of params."""
+    S = _schema()
+    buffers = model.buffers or []
+    b = buffers[t.buffer] if 0 < t.buffer < len(buffers) else None
+    held = (len(b.data) if b.data is not None else 0) or int(b.size or 0) if b else 0
+    if not held or t.sparsity is not None or t.shape is None:
+        return
+    name = _names(S.TensorType).get(t.type, "").lower()
+    try:
+        itemsize = np.dtype(name).itemsize if name not in SUB_BYTE else None
+    except TypeError:
+        itemsize = None   # strings, resources, variants: no fixed size
+    want = C.numel(int(d) for d in t.shape) * itemsize if itemsize else None
+    if want is not None and want != held:
+        tname = t.name.decode("utf-8", "replace") if isinstance(t.name, bytes) else str(t.name)
+        raise ModelFileError(f"cannot read TFLite model {path}: tensor {tname!r} (subgraph "
+                             f"{k}) declares {C.numel(int(d) for d in t.shape):,} {name} "
+                             f"elements but its buffer holds {held:,} bytes")
 
 
 def _names(cls) -> dict[int, str]:

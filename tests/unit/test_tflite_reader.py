@@ -117,3 +117,22 @@ def test_a_dimension_out_of_range_is_one_line(tmp_path, field, value):
     records, _, _ = read_tflite(written(lambda t: setattr(t, "shapeSignature", [-1, 2]),
                                         "dynamic.tflite"))
     assert records[-1].output_shape == (2,)
+
+
+def test_a_constant_must_hold_what_its_shape_declares(tmp_path):
+    """A weight whose shape claims more than its buffer holds (a filter of 8 x 3 x 3 x 1
+    made 8 x 3 x 3 x 10^6) is a broken file, refused in one line, not 72 M params."""
+    import flatbuffers
+    from ai_edge_litert import schema_py_generated as S
+
+    model = S.ModelT.InitFromPackedBuf(PERSON.read_bytes(), 0)
+    sg = model.subgraphs[0]
+    (w,) = [t for t in sg.tensors if t.buffer and list(t.shape) == [1, 3, 3, 8]][:1]
+    w.shape = [1, 3, 3, 8 * 1_000_000]
+    fb = flatbuffers.Builder(1024)
+    fb.Finish(model.Pack(fb), file_identifier=b"TFL3")
+    path = tmp_path / "lie.tflite"
+    path.write_bytes(bytes(fb.Output()))
+    with pytest.raises(ModelFileError, match=r"declares 72,000,000 int8 elements but its "
+                                             r"buffer holds 72 bytes"):
+        read_tflite(path)
