@@ -298,7 +298,7 @@ def preprocessed_onnx(float_model: bytes) -> bytes:
     with temp_folder(prefix="edgekit-onnx-") as tmp:
         onnx.save(onnx.load_from_string(float_model), tmp / "f.onnx")
         pre_process(tmp / "f.onnx", tmp / "pre.onnx")
-        return (tmp / "pre.onnx").read_bytes()
+        return (tmp / "pre.onnx").read_bytes()   # not a user file: in temp_folder
 
 
 def onnx_load(path):
@@ -335,13 +335,13 @@ def quantize_onnx(float_model: bytes, quant: str, calib: np.ndarray | None = Non
                 with quiet_stderr():
                     quantize_dynamic(src, dst, weight_type=QuantType.QInt8, per_channel=False)
                 details.update(weights="int8 per-tensor (dynamic: activations at run time)")
-                return dst.read_bytes(), details
+                return dst.read_bytes(), details   # not a user file: in temp_folder
             assert calib is not None
             _quantize_static(model, src, pre, dst, calib, method, keep_float)
             details.update(format="QDQ", weights="int8 per-channel (symmetric)",
                            activations="int8 per-tensor", calibration_method=method,
                            calibration_samples=rows(calib), io="float32")
-            return dst.read_bytes(), details
+            return dst.read_bytes(), details   # not a user file: in temp_folder
     except ConversionError:
         raise
     except Exception as e:

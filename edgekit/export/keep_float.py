@@ -26,6 +26,7 @@ import numpy as np
 
 from edgekit.core import quant_error as qe
 from edgekit.core.errors import UsageError
+from edgekit.core.files import write_output
 from edgekit.core.quiet import quiet_stderr, quiet_stdout
 from edgekit.export.capture import onnx_graph, tflite_graph
 from edgekit.export.converters import conversion_failed, quantize_onnx
@@ -240,7 +241,7 @@ def auto(ctx, fmt: str, evaluate, staging: Path, notify) -> tuple[bytes, dict]:
                         f"{len(content) / plain:.2f}x the plain int8 file (--max-size-ratio "
                         f"{budget:g})")
                 break
-            probe.write_bytes(content)
+            write_output(probe, lambda f, c=content: f.write(c))   # the one writer
             fid = evaluate(probe)
             score = _score(fid, ctx)
             steps.append({"kept_float": list(kept), "bytes": len(content),

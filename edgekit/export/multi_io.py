@@ -164,16 +164,12 @@ def from_npz(path: Path, io: ModelIO, limit: int, seed: int = 0) -> tuple[list, 
     name (``x`` for a model with a single input) and optional labels ``y_<output>`` (``y``
     for a model with a single output, or with a single classification output). More rows
     than ``limit``: a seeded random sample of them."""
-    from edgekit.core.errors import first_line
-    from edgekit.core.files import note_input
+    from edgekit.core.feeds import load_arrays
     from edgekit.export.samples import check_data, pick_rows
 
-    note_input(path)
-    try:
-        data = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as e:
-        raise UsageError(f"cannot read array file {path}: {first_line(e)}") from None
-    if not isinstance(data, np.lib.npyio.NpzFile):
+    # registered as an input, bounded: every array's declared size checked before it is read
+    data = load_arrays(path, "cannot read array file", npy=True)
+    if "" in data:   # a lone .npy
         raise UsageError(f"{path}: a model with inputs {', '.join(io.inputs)} needs an .npz "
                          "with one array per input name")
     keys = list(data.keys())

@@ -8,7 +8,6 @@ export leaves no partial file and no half-written manifest.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import time
@@ -21,12 +20,13 @@ import numpy as np
 
 from edgekit.core import interrupts
 from edgekit.core.choices import QUANT_LABEL
+from edgekit.core.documents import MANIFEST as MANIFEST_DOCUMENT
 from edgekit.core.errors import EdgekitError, UsageError
 from edgekit.core.files import (
     move_output,
     sha256_file,
     temp_folder,
-    write_text,
+    write_output,
 )
 from edgekit.core.versions import TOOL_PACKAGES, package_versions
 from edgekit.export.context import (  # noqa: F401  (ExportJob, SourceModel: imported from here)
@@ -125,7 +125,7 @@ def _export_locked(model, job, opts, out_dir: Path, notify, warn) -> dict:
             for art in manifest["artifacts"]:
                 if (staging / art["file"]).exists():   # through the one writer
                     move_output(staging / art["file"], out_dir / art["file"])
-            write_text(out_dir / MANIFEST, json.dumps(manifest, indent=2))
+            MANIFEST_DOCUMENT.write(out_dir / MANIFEST, manifest)   # its home: NaN refused
         manifest["out_dir"] = str(out_dir)
         return manifest
 
@@ -149,7 +149,7 @@ def _artifact(ctx: Context, fmt: str, quant: str, staging: Path, notify, step: s
                                    opts.io, opts.method, ctx.onnx_float)
     file = artifact_name(ctx.job.name, fmt, quant)
     path = staging / file
-    path.write_bytes(content)
+    write_output(path, lambda f: f.write(content))   # the one writer, in staging
     convert_s = time.perf_counter() - t0
     notify(f"{step} Checking {label} in {'LiteRT' if fmt == 'tflite' else 'onnxruntime'}")
     (fidelity, on_output), io = _figures(ctx, path)

@@ -89,7 +89,9 @@ def quantize_tflite(path: Path, quant: str, calib, io: ModelIO) -> tuple[bytes, 
 
     details: dict = {"scheme": quant}
     if quant == "none":
-        return Path(path).read_bytes(), details
+        from edgekit.core.reading import MODEL_LIMIT, read_input
+
+        return read_input(path, "model", MODEL_LIMIT), details
     try:
         details["tool_version"] = version("ai-edge-quantizer")
     except PackageNotFoundError:

@@ -132,18 +132,7 @@ NUMBER_READER = {"edgekit.core.numbers"}            # int()/float() of text
 # What the checks below still find, each owned by an engineer at work on it (issue 28): a
 # ratchet. A new violation fails; so does an entry here once its violation is gone (take it
 # off the list). Entries are 'module: what' (line numbers move).
-PENDING = {
-    # export: staging files written with Path.write_bytes, manifest/converter privates
-    "edgekit.export.keep_float: write_bytes",
-    "edgekit.export.pipeline: write_bytes",
-    # export: converter outputs in its temporary folder, a source .tflite and --inputs-style
-    # arrays (multi_io) read directly
-    "edgekit.export.converters: read_bytes",
-    "edgekit.export.tflite_source: read_bytes",
-    "edgekit.export.multi_io: np.load",
-    # export: the manifest written by json.dumps
-    "edgekit.export.pipeline: json.dumps",
-}
+PENDING: set[str] = set()
 
 
 FIXED = "fixed: take it off PENDING above"
