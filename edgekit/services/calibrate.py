@@ -206,11 +206,10 @@ def sample_jobs(data: dict, kernels: list[int], models: list[int], notify=lambda
     from edgekit.core import lut as L
     from edgekit.readers.tflite_reader import read_tflite
 
-    want: dict[int, list[int]] = {}
-    for i in kernels:
-        want.setdefault(data["kernels"][i]["sources"][0], []).append(i)
-    for n in models:
-        want.setdefault(n, [])
+    want: dict[int, list[int]] = {n: [] for n in models}
+    for i in kernels:     # from a model already on the list where one has it: fewer runs
+        sources = data["kernels"][i]["sources"]
+        want.setdefault(next((n for n in sources if n in want), sources[0]), []).append(i)
     jobs = []
     for n, idx in sorted(want.items()):
         path = _model_file(data["models"][n], notify)
