@@ -170,7 +170,7 @@ def report(title: str, rows: list[dict], verbose: bool = True) -> None:
         covered = sum(r["inside"] for r in with_interval)
         # against the table's own whole timing of the model: the predictor apart from
         # the difference between two timings of the same file
-        table = sum(abs((1 + r["error"]) * (1 + r["noise"]) - 1) <= 0.10 for r in mine)
+        table = sum(abs((1 + r["error"]) / (1 + r["noise"]) - 1) <= 0.10 for r in mine)
         print(f"  {fam or 'all':14} within ±10 %: {within:3d} of {len(mine):3d} "
               f"({within / len(mine):4.0%}); median |error| "
               f"{statistics.median(abs(r['error']) for r in mine):5.1%}; interval holds "
