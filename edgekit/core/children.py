@@ -126,27 +126,48 @@ def direct_children() -> set[int]:
 @contextmanager
 def library_processes(grace: float = 10.0) -> Iterator[None]:
     """A block in which a library starts processes of its own (Ray's node: gcs_server,
-    raylet, workers) and is asked to stop them at its end: the children it started and
-    left are waited for ``grace`` seconds after the block, then killed with their groups,
-    so that nothing of it outlives the command or writes into a folder being removed."""
+    raylet, workers, agents) and is asked to stop them at its end: the children it started
+    and left (and their descendants orphaned meanwhile, re-parented here) are waited for
+    ``grace`` seconds after the block, then killed with their groups, so that nothing of
+    it outlives the command or writes into a folder being removed."""
     before = direct_children()
+    reaper = _subreaper(True)   # what the library's processes start is re-parented here
     try:
         yield
     finally:
         with interrupts.deferred():
-            left = direct_children() - before - set(_live)
             deadline = time.monotonic() + grace
-            while left and time.monotonic() < deadline:
-                time.sleep(0.05)
-                left = {p for p in left if _alive_child(p)}
-            for pid in left:
-                for kill in (os.killpg, os.kill):
-                    try:
-                        kill(pid, signal.SIGKILL)
-                    except (ProcessLookupError, PermissionError):
-                        pass
-            for pid in left:
-                _alive_child(pid, block=True)
+            for _ in range(1000):       # until none is left: each kill may orphan more
+                left = {p for p in direct_children() - before - set(_live)
+                        if _alive_child(p)}
+                if not left:
+                    break
+                if time.monotonic() < deadline:
+                    time.sleep(0.05)
+                    continue
+                for pid in left:
+                    for kill in (os.killpg, os.kill):
+                        try:
+                            kill(pid, signal.SIGKILL)
+                        except (ProcessLookupError, PermissionError):
+                            pass
+                for pid in left:
+                    _alive_child(pid, block=True)
+            if reaper:
+                _subreaper(False)
+
+
+def _subreaper(on: bool) -> bool:
+    """Make this process the one that inherits its descendants whose parent ends
+    (Linux's PR_SET_CHILD_SUBREAPER): Ray's agents outlive its raylet when ray.init is
+    cut short, and would otherwise go to init, out of reach. Whether it took."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(36, int(on), 0, 0, 0) == 0        # 36: PR_SET_CHILD_SUBREAPER
+    except (OSError, AttributeError):
+        return False
 
 
 def _alive_child(pid: int, block: bool = False) -> bool:
