@@ -121,19 +121,25 @@ class Context:
                 refs = self.layer_refs()
                 n = len(next(iter(refs.values())))
                 self.verified_cache[fmt] = verified_pairings(path, self.layers, refs,
-                                                             self.val.x[:n])
+                                                             self.x1[:n])
             finally:
                 path.unlink(missing_ok=True)
         return self.verified_cache[fmt]
+
+    @property
+    def x1(self) -> np.ndarray:
+        """The validation inputs of a model with one input, as one array (a model with
+        several outputs keeps them in a list of one)."""
+        return self.val.x if isinstance(self.val.x, np.ndarray) else self.val.x[0]
 
     def layer_refs(self) -> dict:
         """Keras' output of every layer group on the per-layer samples (computed once)."""
         if not self.refs_cache:
             from edgekit.export.per_layer import keras_references, sample_count
 
-            n = sample_count(self.model, self.layers, len(self.val.x))
+            n = sample_count(self.model, self.layers, len(self.x1))
             self.refs_cache.update(keras_references(self.model, self.layers,
-                                                    self.val.x[:n]))
+                                                    self.x1[:n]))
         return self.refs_cache
 
     def keras_accuracy(self) -> float | None:
@@ -208,11 +214,11 @@ def prepare_several(model, job: ExportJob, opts: ExportOptions, notify, warn,
     input name, the float original's outputs."""
     from edgekit.export.multi_io import keras_run, load_several
 
-    onnx_nodes = isinstance(model, SourceModel) and model.content is not None \
-        and len(io.inputs) == 1
-    if (opts.per_layer and not onnx_nodes) or opts.keep_float is not None:
-        raise UsageError(f"--per-layer and --keep-float compare Keras models with one input "
-                         f"and one output (--per-layer: a float ONNX with one input too); "
+    onnx_nodes = isinstance(model, SourceModel) and model.content is not None
+    if (opts.per_layer and len(io.inputs) > 1) or opts.keep_float is not None \
+            or (opts.per_layer and isinstance(model, SourceModel) and not onnx_nodes):
+        raise UsageError(f"--per-layer takes models with one input (Keras, or a float "
+                         f"ONNX), --keep-float Keras models with one input and one output; "
                          f"this one has {len(io.inputs)} inputs ({', '.join(io.inputs)}) "
                          f"and {len(io.outputs)} outputs ({', '.join(io.outputs)})")
     notify("Loading calibration / validation data")
@@ -233,6 +239,14 @@ def prepare_several(model, job: ExportJob, opts: ExportOptions, notify, warn,
                                  f"{name})"), int(np.prod(ref.shape[1:])))
     ctx = Context(model, job, opts, calib, val, refs[0], "from file", params)
     ctx.io, ctx.refs = io, refs
+    if opts.per_layer and not isinstance(model, SourceModel):   # Keras, several heads
+        from edgekit.export.per_layer import keras_groups
+
+        try:
+            ctx.layers = keras_groups(model)
+        except Exception as e:
+            raise UsageError(f"--per-layer cannot read this model's layer graph: "
+                             f"{first_line(e)}") from e
     return ctx
 
 

@@ -260,7 +260,7 @@ def auto(ctx, fmt: str, evaluate, staging: Path, notify) -> tuple[bytes, dict]:
                 stop = (f"no gain: the last {PATIENCE} layers kept float gained less than "
                         f"{MIN_GAIN:g} {'dB' if ctx.opts.min_sqnr is not None else 'points'}")
                 break
-            rows = compare_layers(ctx.model, probe, ctx.val.x, ctx.layers, ctx.layer_refs(),
+            rows = compare_layers(ctx.model, probe, ctx.x1, ctx.layers, ctx.layer_refs(),
                                   verified=ctx.verified(fmt))
             more = next_layers(rows, kept, ctx.layers)
             if not more:

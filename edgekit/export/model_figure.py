@@ -51,6 +51,11 @@ def figures(logits: tuple[str, np.ndarray] | None, ref: np.ndarray, path: Path,
 
 def reasons(art: dict) -> str:
     """What was measured about one artefact's figure, for the below-threshold warning."""
+    if "fidelity_outputs" in art:     # several outputs: each classification output's figure
+        return f"{art['file']} " + ", ".join(
+            f"output {o['output']} {o['top1_agreement']:.1%} (cosine {o['cosine']:.4f}, "
+            f"SQNR {float(o['sqnr_db']):.1f} dB)" for o in art["fidelity_outputs"]
+            if o.get("top1_agreement") is not None)
     f, fo = art["fidelity"], art.get("fidelity_output")
     text = (f"{art['file']} {f['top1_agreement']:.1%} (cosine {f['cosine']:.4f}, SQNR "
             f"{float(f['sqnr_db']):.1f} dB{' on the logits' if f.get('on') == 'logits' else ''})")

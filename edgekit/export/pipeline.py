@@ -179,7 +179,7 @@ def _artifact(ctx: Context, fmt: str, quant: str, staging: Path, notify, step: s
         t1 = time.perf_counter()
         if "onnx" not in ctx.verified_cache:
             ctx.verified_cache["onnx"] = preprocessed_file(ctx.model.content, ctx.staging)
-        art["per_layer"] = node_rows(ctx.verified_cache["onnx"], path, ctx.val.x[0])
+        art["per_layer"] = node_rows(ctx.verified_cache["onnx"], path, ctx.x1)
         art["per_layer_summary"] = summary(art["per_layer"])
         art["per_layer_samples"] = min(rows(ctx.val.x), 64)
         art["per_layer_seconds"] = round(time.perf_counter() - t1, 2)
@@ -189,7 +189,7 @@ def _artifact(ctx: Context, fmt: str, quant: str, staging: Path, notify, step: s
         notify(f"{step} Comparing {label} with Keras layer by layer")
         t1 = time.perf_counter()
         verified = ctx.verified(fmt)
-        art["per_layer"] = compare_layers(ctx.model, path, ctx.val.x, ctx.layers,
+        art["per_layer"] = compare_layers(ctx.model, path, ctx.x1, ctx.layers,
                                           ctx.layer_refs(), verified=verified)
         art["per_layer_unverified"] = [g.name for g in ctx.layers.groups
                                        if g.name not in verified]

@@ -159,3 +159,31 @@ def test_fully_convolutional_output_with_validation(tmp_path, cli, keras):
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
     expected = np.mean(np.asarray(model.predict(x, verbose=0)).reshape(40, -1).argmax(1) == y)
     assert manifest["validation"]["keras_accuracy"] == pytest.approx(expected)
+
+
+def test_per_layer_of_a_three_head_model(tmp_path, keras):
+    """One input, three heads: every head's layers get a row in both formats, each a
+    pairing the float file confirmed (none contradicted: no row near 0 dB)."""
+    from edgekit.cli.main import main
+
+    L = keras.layers
+    keras.utils.set_random_seed(0)
+    inp = keras.Input((8, 8, 1), name="digits")
+    h = L.Conv2D(8, 3, padding="same", activation="relu", name="conv1")(inp)
+    h = L.Conv2D(16, 3, padding="same", activation="relu", name="conv2")(h)
+    h = L.GlobalAveragePooling2D(name="gap")(h)
+    heads = [L.Dense(10, activation="softmax", name="label")(h), L.Dense(4, name="box")(h),
+             L.Dense(4, name="landmarks")(h)]
+    keras.Model(inp, heads).save(tmp_path / "heads.keras")
+    x = np.random.default_rng(0).uniform(0, 1, (40, 8, 8, 1)).astype(np.float32)
+    np.savez(tmp_path / "x.npz", x=x)
+    try:
+        main(["export", str(tmp_path / "heads.keras"), "--int8", "--per-layer",
+              "--calibration", str(tmp_path / "x.npz"), "-o", str(tmp_path / "o"), "--json"])
+    except SystemExit as e:
+        assert e.code in (0, None)
+    manifest = json.loads((tmp_path / "o" / "manifest.json").read_text())
+    for a in manifest["artifacts"]:
+        layers = {r["layer"]: r for r in a["per_layer"]}
+        assert {"conv1", "conv2", "box", "landmarks", "label"} <= set(layers), a["file"]
+        assert all(r["sqnr_db"] > 15 for r in a["per_layer"]), a["file"]
