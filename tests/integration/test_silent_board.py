@@ -48,14 +48,12 @@ def test_a_silent_board_is_given_up_in_bounded_time(silent_port):
 
     transport = SSHTransport(get_device(f"ssh://127.0.0.1:{silent_port}"),
                              connect_timeout=1)
-    before = set(Path("/tmp").glob("ek-*"))
     t0 = time.monotonic()
     with pytest.raises(DeviceError) as e:
         transport.open()
     assert time.monotonic() - t0 < 1 + 5 + 3
     assert "cannot reach 127.0.0.1" in str(e.value) and "\n" not in str(e.value)
     assert transport._dir and not os.path.exists(transport._dir) and not _ssh_of(silent_port)
-    assert not set(Path("/tmp").glob("ek-*")) - before
 
 
 def test_ctrl_c_while_connecting_leaves_nothing(silent_port, tmp_path):
