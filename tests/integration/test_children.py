@@ -70,6 +70,13 @@ def marked(mark: str) -> list[str]:
     return found
 
 
+def default_signals() -> None:
+    """What a shell gives a command (pytest-xdist's workers ignore SIGINT, and an ignored
+    signal stays ignored across exec)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 def run(args: list[str], case: Path, config: Path, at: int = 0,
         signum: int = signal.SIGINT) -> tuple[int, str, list[list[str]], str]:
     """(exit status, stderr, the argv of each start, the mark) of one run in ``case``."""
@@ -82,7 +89,7 @@ def run(args: list[str], case: Path, config: Path, at: int = 0,
            "EK_CHILD_MARK": mark, "MPLCONFIGDIR": str(case / "mpl")}
     proc = subprocess.run([sys.executable, "-c", BOOT, *args], cwd=case / "work", env=env,
                           capture_output=True, text=True, timeout=240,
-                          start_new_session=True)
+                          start_new_session=True, preexec_fn=default_signals)
     starts = [ast.literal_eval(line) for line in (case / "starts").read_text().splitlines()
               ] if (case / "starts").exists() else []
     return proc.returncode, proc.stderr, starts, mark
