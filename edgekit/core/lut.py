@@ -31,13 +31,8 @@ from pathlib import Path
 
 from edgekit.core import schema as S
 from edgekit.core.errors import UsageError
-from edgekit.core.lut_model import (
-    Described,
-    KernelPrediction,
-    Predictor,
-    conformal_halfwidth,
-    describe,
-)
+from edgekit.core.lut_features import Described, describe
+from edgekit.core.lut_model import KernelPrediction, Predictor, conformal_halfwidth
 from edgekit.core.shapes import format_dims
 
 FORMAT = "edgekit-latency-table"

@@ -25,7 +25,7 @@ import statistics
 
 import numpy as np
 
-from edgekit.core.lut_model import describe, parse_key
+from edgekit.core.lut_features import describe, parse_key
 
 
 def _type(e: dict) -> str:

@@ -28,123 +28,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edgekit.core.counting import ELEMENT_BITS
+from edgekit.core.lut_features import MAC_FEATURES, MOVE_FEATURES, Described
 
 LAMBDAS = (1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0)
 RANGE_SLACK = 0.15      # in log units: ~16 % outside the measured range is still inside
 LEVERAGE = 2.0          # a kernel past twice the largest measured leverage: a simpler fit
 OFFSETS = (0.0, 0.5, 0.8, 0.95)   # tried fixed costs, as shares of a type's fastest time
-
-
-@dataclass(frozen=True)
-class Kernel:
-    """A kernel as a table's key spells it (``core.lut.key_of``)."""
-
-    op: str
-    act_dtype: str
-    weight_dtype: str
-    kernel_hw: tuple[int, ...]
-    strides: tuple[int, ...]
-    activation: str
-    pool: tuple[int, ...]
-    inputs: tuple[tuple[int, ...], ...]
-    output: tuple[int, ...]
-
-    @property
-    def type(self) -> str:
-        return f"{self.op}|{self.act_dtype}|{self.weight_dtype}"
-
-
-def _dims(text: str) -> tuple[int, ...]:
-    return tuple(int(d) if d.isdigit() else 1   # not user text: the table's own keys
-                 for d in text.split("x")) if text else ()
-
-
-def parse_key(key: str) -> Kernel:
-    """The kernel a table key describes (op, dtypes, kernel size, strides, activation,
-    pooling window, ranks, then the input and output sizes)."""
-    f = key.split("|")
-    if len(f) != 10:
-        raise ValueError(f"not a kernel key: {key!r}")
-    op, act, weight, hw, strides, activation, pool, ranks, ins, out = f
-    n_in = max(len(ranks.split(",")) - 1, 0)
-    parts = ins.split(";") if n_in else []
-    return Kernel(op, act, weight, _dims(hw), _dims(strides), activation, _dims(pool),
-                  tuple(_dims(p) for p in parts[:n_in]), _dims(out))
-
-
-def _log(x: float) -> float:
-    return math.log(max(float(x), 1.0))
-
-
-def _numel(s) -> int:
-    return math.prod(s) if s else 1
-
-
-def mac_count(k: Kernel) -> int:
-    """Multiply-accumulates of a convolution, depthwise convolution or fully-connected
-    kernel from its shapes (the table keeps them too; this is for keys alone)."""
-    out = _numel(k.output)
-    cin = k.inputs[0][-1] if k.inputs and k.inputs[0] else 1
-    kh = _numel(k.kernel_hw)
-    if k.op == "DEPTHWISE_CONV_2D":
-        return out * kh
-    if k.op in ("CONV_2D", "TRANSPOSE_CONV"):
-        return out * kh * cin
-    if k.op in ("FULLY_CONNECTED", "BATCH_MATMUL"):
-        return out * cin
-    return 0
-
-
-# Where a CPU library changes kernels with the channel counts (XNNPACK's int8 GEMMs run on
-# AMX tiles on Sapphire Rapids from some width on: 800 GMAC/s against 30 below), the time
-# is not a power law in them: hinges max(0, log c - log knot) let each type's fit bend
-# there. Hinges are not range-checked (the channel counts themselves are).
-KNOTS = (8, 16, 32, 64, 128, 256, 512)
-# ... and where it stops computing and starts waiting for memory: hinges in the MACs per
-# byte moved (a 1x1 convolution of a 1x1 image streams its weights: 0.25 MAC a byte)
-INTENSITY = (0.5, 2.0, 8.0, 32.0)
-MAC_FEATURES = ("log MACs", "log input bytes", "log output bytes", "log weights",
-                "log input channels", "log output channels", "log output pixels",
-                "kernel size", "stride", "fused activation",
-                *(f"~input channels past {k}" for k in KNOTS),
-                *(f"~output channels past {k}" for k in KNOTS),
-                *(f"~MACs per byte below {k}" for k in INTENSITY))
-MOVE_FEATURES = ("log input elements", "log output elements", "inputs",
-                 "broadcast (log of largest over smallest input)", "log pooling window")
-
-
-def has_macs(k: Kernel, macs: int | None = None) -> bool:
-    return bool(macs if macs is not None else mac_count(k))
-
-
-def features(k: Kernel, macs: int | None = None) -> np.ndarray:
-    """The regression features of a kernel: for kernels with MACs, MAC_FEATURES; for the
-    others (element-wise, pooling, reshapes), MOVE_FEATURES."""
-    macs = mac_count(k) if macs is None else macs
-    elems = [_numel(s) for s in k.inputs] or [1]
-    out = _numel(k.output)
-    if macs:
-        bits = ELEMENT_BITS.get(k.act_dtype, 32) / 8
-        cin = k.inputs[0][-1] if k.inputs and k.inputs[0] else 1
-        cout = k.output[-1] if k.output else 1
-        pixels = out // max(cout, 1)
-        weights = _numel(k.kernel_hw) * cout * (1 if k.op == "DEPTHWISE_CONV_2D" else cin)
-        moved = (elems[0] + out) * bits + weights * ELEMENT_BITS.get(k.weight_dtype, 32) / 8
-        return np.array([_log(macs), _log(elems[0] * bits), _log(out * bits), _log(weights),
-                         _log(cin), _log(cout), _log(pixels),
-                         float(max(k.kernel_hw or (1,))), float(max(k.strides or (1,))),
-                         float(bool(k.activation)),
-                         *(max(0.0, _log(cin) - math.log(t)) for t in KNOTS),
-                         *(max(0.0, _log(cout) - math.log(t)) for t in KNOTS),
-                         *(max(0.0, math.log(t) - math.log(macs / moved)) for t in INTENSITY)])
-    return np.array([_log(sum(elems)), _log(out), float(len(k.inputs)),
-                     _log(max(elems) / max(min(elems), 1)), _log(_numel(k.pool))])
-
-
-def work_of(k: Kernel, macs: int | None = None) -> float:
-    macs = mac_count(k) if macs is None else macs
-    return float(macs) if macs else float(sum(_numel(s) for s in k.inputs) + _numel(k.output))
 
 
 @dataclass
@@ -325,31 +214,6 @@ class KernelPrediction:
 # convolution of a 1x1 image, MUL/SUB are element-wise binary ops like ADD
 RELATED = {"FULLY_CONNECTED": "CONV_2D", "MUL": "ADD", "SUB": "ADD", "ADD": "MUL",
            "SQUARED_DIFFERENCE": "SUB"}
-
-
-@dataclass(frozen=True)
-class Described:
-    """A kernel with its features, computed once: type, dtype, class (with MACs or not),
-    features and work."""
-
-    type: str
-    act_dtype: str
-    macs: bool
-    x: np.ndarray
-    work: float
-
-
-def describe(key: str, macs: int | None = None) -> Described:
-    """A kernel's type and features. A kernel with MACs and a single output pixel (a
-    fully-connected layer, a 1x1 convolution of a 1x1 image: squeeze-excite, classifier
-    heads) is a type of its own, ``...|one pixel``: it streams its weights once, a regime
-    of its own that one law with the image-sized kernels does not fit."""
-    k = parse_key(key)
-    x = features(k, macs)
-    kind = k.type
-    if len(x) == len(MAC_FEATURES) and x[MAC_FEATURES.index("log output pixels")] == 0:
-        kind += "|one pixel"
-    return Described(kind, k.act_dtype, has_macs(k, macs), x, work_of(k, macs))
 
 
 class Predictor:

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from edgekit.core import lut as L
+from edgekit.core import lut_features as F
 from edgekit.core import lut_model as M
 from edgekit.core.records import LayerRecord
 
@@ -92,14 +93,14 @@ GRID = [("v1", a, r, d) for a in (0.25, 0.5, 0.75, 1.0) for r in (96, 128, 160, 
 
 def test_keys_parse_back_into_the_kernel():
     r = conv(56, 32, 64, k=3, stride=2)
-    k = M.parse_key(L.key_of(r))
+    k = F.parse_key(L.key_of(r))
     assert (k.op, k.act_dtype, k.kernel_hw, k.strides) == ("CONV_2D", "float32", (3, 3), (2, 2))
     assert k.inputs == ((56, 56, 32),) and k.output == (28, 28, 64)
-    assert M.mac_count(k) == r.macs == 28 * 28 * 64 * 9 * 32
-    add = M.parse_key(L.key_of(elementwise("ADD", [(4, 4, 8), (1, 1, 8)], (4, 4, 8))))
-    assert add.inputs == ((4, 4, 8), (1, 1, 8)) and M.mac_count(add) == 0
-    x = M.features(add)        # the broadcast feature: log(128 / 8)
-    assert x[M.MOVE_FEATURES.index("broadcast (log of largest over smallest input)")] == \
+    assert F.mac_count(k) == r.macs == 28 * 28 * 64 * 9 * 32
+    add = F.parse_key(L.key_of(elementwise("ADD", [(4, 4, 8), (1, 1, 8)], (4, 4, 8))))
+    assert add.inputs == ((4, 4, 8), (1, 1, 8)) and F.mac_count(add) == 0
+    x = F.features(add)        # the broadcast feature: log(128 / 8)
+    assert x[F.MOVE_FEATURES.index("broadcast (log of largest over smallest input)")] == \
         pytest.approx(math.log(16))
 
 
@@ -128,7 +129,7 @@ def test_leave_one_config_out_excludes_its_kernels():
     # ... and from the fit: it is not among the rows the type's regression saw
     fit = t.predictor({0}).fits["CONV_2D|float32|float32"]
     assert fit.n == sum(1 for e in t.data["kernels"] if e["sources"] != [0]
-                        and M.describe(e["key"]).type == "CONV_2D|float32|float32")
+                        and F.describe(e["key"]).type == "CONV_2D|float32|float32")
     # a kernel that another config has too stays measured (config 1 here: a second
     # family with the same config)
     twice = make_table([("a", 0.6, 136, "float32"), ("b", 0.6, 136, "float32"), *GRID])
@@ -226,7 +227,7 @@ def test_a_new_machine_from_a_small_sample():
         elif e["kind"].startswith("DEPTHWISE"):
             e["ms"] *= 1.5 * (e["work"] / 1e6) ** 0.05
     pick = A.choose_kernels(ref.data, 4)
-    kinds = {M.describe(ref.data["kernels"][i]["key"]).type for i in pick}
+    kinds = {F.describe(ref.data["kernels"][i]["key"]).type for i in pick}
     # 4 of each type (conv, its one-pixel classifier, depthwise, add; fp32 and int8)
     assert len(kinds) == 8 and len(pick) == 4 * 8
     works = [e["work"] for e in ref.data["kernels"] if e["kind"].startswith("CONV_2D|int8")]
@@ -291,8 +292,8 @@ def test_channel_hinges_follow_a_kernel_switch_in_recorded_times():
     t = L.Table.load(RECORDED)
     rows = [(t.described(e["key"], e["macs"]), e["ms"]) for e in t.data["kernels"]
             if e["kind"].startswith("CONV_2D|int8")]
-    with_hinges = M.fit_type([(d.x, d.work, ms) for d, ms in rows], M.MAC_FEATURES)
-    plain = M.fit_type([(d.x[:10], d.work, ms) for d, ms in rows], M.MAC_FEATURES[:10])
+    with_hinges = M.fit_type([(d.x, d.work, ms) for d, ms in rows], F.MAC_FEATURES)
+    plain = M.fit_type([(d.x[:10], d.work, ms) for d, ms in rows], F.MAC_FEATURES[:10])
     assert with_hinges.kind == plain.kind == "ridge"
     assert with_hinges.loo_rms < 0.15 < 0.3 < plain.loo_rms
 
