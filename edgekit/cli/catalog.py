@@ -107,12 +107,14 @@ def _calibrate_device(device: str | None, output: Path | None, threads: int | No
         from edgekit.core.files import check_writable
 
         check_writable(output)
-    if lut_from is not None:     # a bad table fails before any measurement
+    if lut_from is not None:     # a bad table, or no place to write it, fails first
         from edgekit.core.inputs import note_input
         from edgekit.core.lut import Table
+        from edgekit.services.lut import Grid, check_table
 
         note_input(lut_from)
         Table.load(lut_from)
+        check_table(Grid(models=[]), device, None, None)
     from edgekit.cli.common import warn
     from edgekit.runtimes.env import threads_beyond_cores
 

@@ -306,3 +306,15 @@ def test_a_fully_connected_layer_is_predicted_as_the_convolution_it_equals():
     assert k.how == "borrowed" and "predicted as CONV_2D" in k.note
     same = conv(1, 128, 100)          # a 1x1 convolution of a 1x1 image (α 0.5's head)
     assert k.ms == pytest.approx(law_ms(same), rel=0.05)
+
+
+def test_calibrate_refuses_an_unwritable_table_before_measuring(cli, tmp_path, monkeypatch):
+    import os
+
+    config = tmp_path / "config"
+    (config / "edgekit" / "profiles").mkdir(parents=True)
+    (config / "edgekit" / "profiles" / "host.lut.json").mkdir()   # a folder where it goes
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(config))
+    r = cli("profiles", "calibrate", "--lut-from", RECORDED, "-o", tmp_path / "p.toml")
+    assert r.code != 0 and "host.lut.json" in r.err
+    assert not (tmp_path / "p.toml").exists() and os.listdir(tmp_path) == ["config"]
