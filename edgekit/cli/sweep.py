@@ -1,5 +1,5 @@
-"""`edgekit sweep`: α × resolution × quantization of a zoo model, the Pareto front, the best
-config for a device."""
+"""`edgekit sweep`: variant × α × resolution × quantization of a zoo model (the axes it
+has), the Pareto front, the best config for a device."""
 
 from pathlib import Path
 from typing import Annotated, Optional
@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from edgekit.cli.app import app
-from edgekit.cli.common import float_list, int_list, out, print_json, progress, wrote
+from edgekit.cli.common import csv_list, float_list, int_list, out, print_json, progress, wrote
 from edgekit.cli.options import JsonOpt, choices_metavar
 from edgekit.core import choices as C
 from edgekit.services.sweep_ray import CONNECT_BOUND_S
@@ -29,15 +29,22 @@ def _size(value: Optional[str], option: str) -> Optional[int]:
 @app.command("sweep")
 def sweep_cmd(
     model: Annotated[str, typer.Argument(
-        help="A zoo model with a width multiplier and a resolution: mobilenet, "
-             "mobilenet_v2, mobilenet_v3 (Large, its other knobs at their defaults).")
+        help="A zoo model with a width multiplier or variants, and a resolution: mobilenet, "
+             "mobilenet_v2 (α × resolution), mobilenet_v3 (variant × α × resolution, "
+             "minimalistic off), efficientnet_lite, mobilenet_v4 (variant).")
     ] = "mobilenet",
-    alpha: Annotated[str, typer.Option(
-        "--alpha", "-a", metavar="A,...", help="Width multipliers, comma-separated.")
-    ] = "0.25,0.5,0.75,1.0",
-    resolution: Annotated[str, typer.Option(
-        "--resolution", metavar="PX,...", help="Input resolutions, comma-separated.")
-    ] = "128,160,192,224",
+    variant: Annotated[Optional[str], typer.Option(
+        "--variant", metavar="V,...", help="Variants, comma-separated (mobilenet_v3: "
+        "small,large, default large; efficientnet_lite: 0..4; mobilenet_v4: "
+        "conv_small,conv_medium). Default for a model without --alpha: every variant.",
+        show_default=False)] = None,
+    alpha: Annotated[Optional[str], typer.Option(
+        "--alpha", "-a", metavar="A,...", help="Width multipliers, comma-separated "
+        "(models with one). Default: 0.25,0.5,0.75,1.0.", show_default=False)] = None,
+    resolution: Annotated[Optional[str], typer.Option(
+        "--resolution", metavar="PX,...", help="Input resolutions, comma-separated. "
+        "Default: 128,160,192,224, or each variant's own for efficientnet_lite and "
+        "mobilenet_v4.", show_default=False)] = None,
     quant: Annotated[str, typer.Option(
         "--quant", "-q", metavar=choices_metavar(C.Quant, several=True),
         help="Quantizations, comma-separated.")] = "none,int8",
@@ -92,13 +99,15 @@ def sweep_cmd(
     ] = Path("sweep-out"),
     json_out: JsonOpt = False,
 ):
-    """Sweep a zoo model over α × resolution × quantization: analysis, export, fidelity,
+    """Sweep a zoo model over its variants × α × resolution × quantization (the axes it
+    has): analysis, export, fidelity,
     published top-1, estimate and measured latency; the Pareto front and the best config
     within --max-latency / --max-ram / --max-flash.
 
     Examples: 'edgekit sweep mobilenet --profile stm32h7 -o sweep-out',
     'edgekit sweep mobilenet --alpha 0.25,0.5 --resolution 96,128 --quant int8
-    --runtime litert --max-latency 5', 'edgekit sweep ... --executor ray'.
+    --runtime litert --max-latency 5', 'edgekit sweep efficientnet_lite --variant 0,1,2
+    --quant none,int8', 'edgekit sweep ... --executor ray'.
     """
     from edgekit.core import interrupts
     from edgekit.core.files import check_output_folder, check_writable, note_input
@@ -106,8 +115,9 @@ def sweep_cmd(
     from edgekit.services.sweep import SweepSpec, sweep
 
     spec = SweepSpec(
-        model=model, alphas=float_list(alpha, "--alpha"),
-        resolutions=int_list(resolution, "--resolution"),
+        model=model, variants=csv_list(variant, "--variant") if variant is not None else None,
+        alphas=float_list(alpha, "--alpha") if alpha is not None else None,
+        resolutions=int_list(resolution, "--resolution") if resolution is not None else None,
         quants=C.many(C.Quant, quant, "--quant"), profile=profile,
         runtimes=C.many(C.Runtime, runtime, "--runtime") if runtime else [],
         device=device, threads=threads, runs=runs, xnnpack=xnnpack, validation=validation,

@@ -8,8 +8,10 @@ from pathlib import Path
 
 from edgekit.core.units import nbytes, si
 
-CSV_COLUMNS = ["id", "model", "alpha", "resolution", "quant", "runtime", "params", "macs",
-               "peak_activation_bytes", "weights_bytes", "file_bytes", "file_sha256", "built_on",
+# variant and alpha are blank for a model without them (no made-up α of 1.0)
+CSV_COLUMNS = ["id", "model", "variant", "alpha", "resolution", "quant", "runtime", "params",
+               "macs", "peak_activation_bytes", "weights_bytes", "file_bytes", "file_sha256",
+               "built_on",
                "top1_agreement", "cosine", "sqnr_db", "published_top1", "published_source",
                "published_checkpoint", "validation_top1", "estimate_ms", "estimate_method",
                "fits", "latency_ms", "latency_p90_ms", "provider", "pareto", "feasible",
@@ -46,7 +48,9 @@ def render_sweep(doc: dict, console) -> None:
     t = Table(title=f"sweep of {doc['model']}: {len(rows)} configs"
               + (f" ({failed} failed, below)" if failed else "")
               + (f" on {doc['device']}" if doc["device"] else ""), title_justify="left")
-    cols = ["", "α", "px", "quant"] + (["runtime"] if doc["grid"]["runtime"] else []) + [
+    axes = [a for a in ("variant", "alpha") if a in doc["grid"]]   # the model's own
+    cols = ["", *[{"variant": "variant", "alpha": "α"}[a] for a in axes], "px", "quant"] + (
+        ["runtime"] if doc["grid"]["runtime"] else []) + [
         "MACs", "params", "peak RAM", "file", "SQNR dB", "top-1 pub."]
     if doc["rows"] and rows[0]["validation_top1"] is not None:
         cols.append("top-1 val.")
@@ -55,11 +59,13 @@ def render_sweep(doc: dict, console) -> None:
     if timed:
         cols.append("p50 ms")
     for c in cols:
-        t.add_column(c, justify="left" if c in ("", "quant", "runtime", "fits") else "right")
+        t.add_column(c, justify="left" if c in ("", "variant", "quant", "runtime", "fits")
+                     else "right")
     for r in rows:
         mark = ("★" if r["best"] else "") + ("◆" if r["pareto"] else "") \
             + ("✗" if not r["feasible"] else "")
-        cells = [mark, f"{r['alpha']:g}", str(r["resolution"]), r["quant"]]
+        cells = [mark, *[str(r.get("variant")) if a == "variant" else f"{r['alpha']:g}"
+                         for a in axes], str(r["resolution"]), r["quant"]]
         if doc["grid"]["runtime"]:
             cells.append(r["runtime"])
         cells += [si(r["macs"]), si(r["params"]), nbytes(r["peak_activation_bytes"]),
@@ -168,6 +174,11 @@ def plot_pareto(doc: dict, path: Path) -> None:
     if limit is not None and lat["key"] != "macs":
         ax.axvspan(limit, ax.get_xlim()[1], color="grey", alpha=0.15,
                    label=f"over --max-latency {limit:g} ms")
+    if len(doc["grid"].get("variant") or []) > 1:     # which variant each point is
+        for r in rows:
+            if r[lat["key"]] is not None and r[acc["key"]] is not None:
+                ax.annotate(str(r.get("variant")), (x_of(r), y_of(r)), fontsize=7,
+                            textcoords="offset points", xytext=(5, 4), alpha=0.8)
     best = next((r for r in rows if r["best"]), None)
     if best is not None:
         ax.scatter([x_of(best)], [y_of(best)], marker="*", s=260, color="gold",

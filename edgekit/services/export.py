@@ -151,6 +151,7 @@ def cached_export(target: Target, quant: str, notify: Callable[[str], None] = la
     files = cache.lookup(folder, runtimes)
     if files is not None:
         return files
+    cache.check_cache()     # a file, dangling link or read-only cache: one line, before work
     formats = [f for f, r in RUNTIME_OF_FORMAT.items() if r in runtimes]
     notify(f"Exporting {target.describe()} ({quant}, {', '.join(formats)}) to {folder}")
     opts = ExportOptions(formats=formats, quants=[quant], out_dir=folder, samples=16,

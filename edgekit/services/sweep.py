@@ -1,6 +1,9 @@
-"""`edgekit sweep`: every config of a zoo model over α × resolution × quantization, each
-analyzed, exported (content-addressed cache), checked against float, estimated on a device
-profile and, where a runtime is named, timed; then the Pareto front over accuracy, latency
+"""`edgekit sweep`: every config of a zoo model over its variants × α × resolution ×
+quantization (the axes the model has: α × resolution for MobileNet v1/v2, variant × α ×
+resolution for v3, variant alone for EfficientNet-Lite and MobileNet v4, each at its own
+resolution unless one is given; services.sweep_configs), each analyzed, exported
+(content-addressed cache), checked against float, estimated on a device profile and, where
+a runtime is named, timed; then the Pareto front over accuracy, latency
 and memory, and the best config within the user's limits.
 
 Work is split in two stages so that it can fan out without distorting a latency:
@@ -26,18 +29,21 @@ from pathlib import Path
 from edgekit.core.errors import EdgekitError, UsageError
 from edgekit.export.cache import check_cache
 from edgekit.services.sweep_build import build_config, failure_reason, validation_data
+from edgekit.services.sweep_configs import check_axes, config_id, expand_configs, grid_of
 from edgekit.services.sweep_store import Store, forget_missing_files, is_the_file, stage_key
 
 __all__ = ["Store", "SweepSpec", "build_config", "choose",
-           "config_id", "flat_row", "sweep"]
+           "config_id", "flat_row", "sweep"]   # config_id: services.sweep_configs
 TIMED_RUNTIMES = ("litert", "onnxruntime")
 
 
 @dataclass
 class SweepSpec:
     model: str = "mobilenet"
-    alphas: list[float] = field(default_factory=lambda: [0.25, 0.5, 0.75, 1.0])
-    resolutions: list[int] = field(default_factory=lambda: [128, 160, 192, 224])
+    # None: the model's default axis (see validate); an axis the model lacks stays None
+    alphas: list[float] | None = None
+    resolutions: list[int] | None = None
+    variants: list[str] | None = None
     quants: list[str] = field(default_factory=lambda: ["none", "int8"])
     profile: str | None = None
     runtimes: list[str] = field(default_factory=list)     # measured latency on these
@@ -59,16 +65,14 @@ class SweepSpec:
         from edgekit.core import choices as C
         from edgekit.core.device_profiles import get_profile
         from edgekit.core.numbers import read_number
-        from edgekit.services.targets import resolve_target
         from edgekit.zoo import registry
 
         entry = registry.get(self.model)
-        missing = [k for k in ("alpha", "resolution") if entry.knob(k) is None]
-        if missing:
-            raise UsageError(f"sweep {self.model}: it has no --{' or --'.join(missing)} knob; "
-                             "the sweep varies the width multiplier and the resolution "
-                             f"({', '.join(registry.having('alpha', 'resolution'))})")
+        self.variants, self.alphas, self.resolutions = check_axes(
+            entry, self.variants, self.alphas, self.resolutions)
         self.quants = C.many(C.Quant, self.quants, "--quant")
+        configs = expand_configs(self.model, self.variants, self.alphas, self.resolutions,
+                                 self.quants)    # each knob in its range, one line
         self.runtimes = C.many(C.Runtime, self.runtimes, "--runtime") if self.runtimes else []
         if "keras" in self.runtimes:
             raise UsageError("--runtime keras: a sweep times the exported files "
@@ -90,13 +94,6 @@ class SweepSpec:
             validation_data(self.validation, classes=entry.defaults().get("classes"))
         self._check_executor()
         self._check_places()
-        configs = []
-        for a in dict.fromkeys(self.alphas):
-            for r in dict.fromkeys(self.resolutions):
-                resolve_target(self.model, {"alpha": a, "resolution": r})  # knob ranges
-                for q in self.quants:
-                    configs.append({"id": config_id(self.model, a, r, q), "model": self.model,
-                                    "alpha": a, "resolution": r, "quant": q})
         return configs
 
     def _check_executor(self) -> None:
@@ -147,10 +144,6 @@ class SweepSpec:
     def timing_settings(self, runtime: str) -> dict:
         return {"runtime": runtime, "where": self.device or "host", "threads": self.threads,
                 "runs": self.runs, "xnnpack": self.xnnpack}
-
-
-def config_id(model: str, alpha: float, resolution: int, quant: str) -> str:
-    return f"{model}_a{alpha:g}_r{resolution}_{quant}"
 
 
 # ---- the time stage: one queue per device ----------------------------------------------------
@@ -318,15 +311,13 @@ class _Run:
                 "unreadable_store_lines": self.store.skipped,
                 "store_problems": self.store.problems, "store_bytes_cut": self.store.repaired}
         return _document(self.spec, rows, work, self.store.path,
-                         failed=list(self.failed.values()))
+                         failed=list(self.failed.values()), configs=self.configs)
 
 
 def _document(spec: SweepSpec, rows: list[dict], work: dict, store: Path,
-              failed: list[dict] | None = None) -> dict:
+              failed: list[dict] | None = None, configs: list[dict] | None = None) -> dict:
     return {"schema": 1, "kind": "sweep", "model": spec.model,
-            "grid": {"alpha": list(dict.fromkeys(spec.alphas)),
-                     "resolution": list(dict.fromkeys(spec.resolutions)),
-                     "quant": spec.quants, "runtime": spec.runtimes},
+            "grid": grid_of(configs or [], spec.quants, spec.runtimes),
             "profile": spec.profile, "device": spec.device, "threads": spec.threads,
             "executor": spec.executor, "store": str(store), "work": work,
             "failed": failed or [], **choose(rows, spec)}
@@ -338,8 +329,9 @@ def flat_row(build: dict, runtime: str | None, timed: dict | None) -> dict:
     fid = build["fidelity"].get(rt) or {}
     est = build.get("estimate") or {}
     pub = build.get("published") or {}
-    row = {k: build[k] for k in ("id", "model", "alpha", "resolution", "quant", "params",
-                                 "macs", "peak_activation_bytes", "weights_bytes")}
+    row = {k: build[k] for k in ("id", "model", "variant", "alpha", "resolution", "quant",
+                                 "params", "macs", "peak_activation_bytes", "weights_bytes")
+           if k in build}       # variant and alpha: only where the model has them
     row.update(runtime=runtime, file=build["files"][rt]["path"],
                file_bytes=build["files"][rt]["bytes"], file_sha256=build["files"][rt]["sha256"],
                node=build["files"][rt].get("node"), built_on=build.get("node"),

@@ -25,12 +25,12 @@ def build_config(config: dict, settings: dict, validation=None) -> dict:
     checked (they travel as data, not as a path); used when ``settings['validation']``."""
     from edgekit.services.analyze import analysis
     from edgekit.services.export import cached_export
+    from edgekit.services.sweep_configs import config_knobs
     from edgekit.services.targets import keras_model, resolve_target
 
     t0 = time.monotonic()
     quant = config["quant"]
-    target = resolve_target(config["model"], {"alpha": config["alpha"],
-                                              "resolution": config["resolution"]})
+    target = resolve_target(config["model"], config_knobs(config))
     model = keras_model(target)
     a = analysis(target, dtype="int8" if quant == "int8" else "float32",
                  profile=settings["profile"], model=model)
@@ -81,7 +81,8 @@ def _artifacts(files: dict, quant: str) -> tuple[dict, int]:
 def _published(config: dict) -> dict | None:
     from edgekit.zoo.published import lookup
 
-    p = lookup(config["model"], config["alpha"], config["resolution"], config["quant"])
+    p = lookup(config["model"], config.get("alpha"), config["resolution"], config["quant"],
+               knobs={"variant": config.get("variant")})
     if p is None:
         return None
     return {k: p[k] for k in ("top1", "top5", "checkpoint", "macs_millions",

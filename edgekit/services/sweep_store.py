@@ -35,7 +35,11 @@ def _store_schemas():
     frac = S.Nullable(S.OneOf((S.Num(-1, 1), S.Str())))
     node = S.Optional(S.Nullable(S.Str()))     # None: on this machine's file system
     build = S.Table({
-        "id": S.Str(), "model": S.Str(), "alpha": S.Num(0, 4, lo_open=True),
+        # variant and alpha only where the model has them (a store written before variants
+        # has no variant: its MobileNet v1/v2 rows keep their keys and are reused; its v3
+        # rows, keyed without 'large', are built again under the new ids)
+        "id": S.Str(), "model": S.Str(), "variant": S.Optional(S.Str()),
+        "alpha": S.Optional(S.Num(0, 4, lo_open=True)),
         "resolution": S.Num(1, 1e5, "px", integer=True), "quant": S.Str(),
         "params": count, "macs": count, "peak_activation_bytes": count,
         "weights_bytes": count, "node": node,
