@@ -179,3 +179,48 @@ def test_validation_accuracy_is_the_files(cli, tmp_path):
     doc = json.loads(r.out)
     assert doc["objectives"]["accuracy"]["source"] == "validation"
     assert doc["rows"][0]["validation_top1"] == pytest.approx(50.0)
+
+
+def test_a_sweep_over_variants(cli, tmp_path):
+    """Issue 30: MobileNet v3 Small and Large (α 0.35, 96 px) and EfficientNet-Lite0 at
+    96 px: each row names its variant, v3's params are keras.applications' own, Lite's
+    rows have no α (not a made-up 1.0) and its figures are those of `analyze`, and the
+    JSON, CSV, table and HTML report show the variant."""
+    from edgekit._tf import keras
+
+    out = tmp_path / "v3"
+    r = cli("sweep", "mobilenet_v3", "--variant", "small,large", "--alpha", "0.35",
+            "--resolution", "96", "--quant", "none", "-o", out, "--json")
+    assert r.code == 0, r.err
+    doc = json.loads(r.out)
+    assert doc["grid"]["variant"] == ["small", "large"] and doc["grid"]["alpha"] == [0.35]
+    rows = {row["variant"]: row for row in doc["rows"]}
+    assert set(rows) == {"small", "large"}
+    for variant, app in (("small", keras.applications.MobileNetV3Small),
+                         ("large", keras.applications.MobileNetV3Large)):
+        ref = app(input_shape=(96, 96, 3), alpha=0.35, weights=None)
+        assert rows[variant]["params"] == ref.count_params()
+        assert rows[variant]["id"] == f"mobilenet_v3_{variant}_a0.35_r96_none"
+        assert rows[variant]["published_top1"] is None     # no 96 px figure published
+    with open(out / "sweep.csv") as f:
+        assert [t["variant"] for t in csv.DictReader(f)] == [r["variant"] for r in doc["rows"]]
+
+    out = tmp_path / "lite"
+    r = cli("sweep", "efficientnet_lite", "--variant", "0", "--resolution", "96",
+            "--quant", "none", "-o", out)
+    assert r.code == 0, r.err
+    assert "variant" in r.out and "α" not in r.out            # the table's columns
+    doc = json.loads((out / "sweep.json").read_text())
+    assert "alpha" not in doc["grid"] and doc["grid"]["variant"] == ["0"]
+    (row,) = doc["rows"]
+    assert "alpha" not in row and row["id"] == "efficientnet_lite_0_r96_none"
+    a = json.loads(cli("analyze", "efficientnet_lite", "--variant", "0", "--resolution", "96",
+                       "--json").out)["totals"]
+    assert (row["params"], row["macs"], row["peak_activation_bytes"]) == \
+        (a["params"], a["macs"], a["peak_activation_bytes"])
+    with open(out / "sweep.csv") as f:
+        (line,) = csv.DictReader(f)
+    assert (line["variant"], line["alpha"]) == ("0", "")
+    html = tmp_path / "r.html"
+    assert cli("report", out, "-o", html).code == 0
+    assert "efficientnet_lite_0_r96_none" in html.read_text()
