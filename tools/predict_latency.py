@@ -4,9 +4,12 @@ Measures (or reads back, ``--from``) a latency table of a grid of zoo configs: M
 v1 α 0.25–1.0 and v2 α 0.35–1.0 at 128–224 px, fp32 and int8, and the newer families
 (mobilenet_v3, efficientnet_lite, mobilenet_v4) where the zoo has them. Each distinct
 kernel is timed alone in LiteRT, each model whole; then every model is timed whole again
-in ``--rounds`` interleaved rounds (the figure predictions are compared with, and its
-spread is the run-to-run noise). Then, from the per-kernel-type regressions
-(core/lut_model.py):
+in ``--rounds`` interleaved rounds, the truth predictions are compared with (their spread
+is the run-to-run noise); with ``--whole-from rounds`` the odd rounds give the table's
+whole times (the whole-vs-sum line) and the even rounds the truth, timed alike.
+Times are the calling thread's CPU time by default (``--clock thread``, one thread): on a
+machine shared with other work, wall times of whole models carry the time the OS gave
+others. Then, from the per-kernel-type regressions (core/lut_model.py):
 
 - leave-one-config-out: each config predicted from the table with its own kernels and
   its own whole-vs-sum point left out;
@@ -128,10 +131,11 @@ def evaluate(table, data: dict, exclude_of) -> list[dict]:
         ex = exclude_of(n)
         if ex is None:
             continue
-        # this run's time: the statistic over all rounds (the fastest run of them all
-        # for 'min', the median of the rounds' medians for 'p50')
+        # this run's time: the statistic over the rounds that are the truth (the
+        # fastest run of them all for 'min', the median of the rounds' medians for 'p50')
+        truth = data.get("truth_rounds", slice(None))
         now = (min if data.get("statistic") == "min" else statistics.median)(
-            data["remeasured_ms"][n])
+            data["remeasured_ms"][n][truth])
         p = table.predict_kernels(rows_of(table, n), m["dtype"], ex)
         a, b = p["correction"]["scale"], p["correction"]["offset_ms"]
         on_measured = a * m["sum_ms"] + b
@@ -181,6 +185,18 @@ def report(title: str, rows: list[dict], verbose: bool = True) -> None:
               f"({table / len(mine):.0%})")
 
 
+def from_rounds(data: dict) -> dict:
+    """The table's whole times from the interleaved rounds (the odd-numbered ones, 1st,
+    3rd, ...), the truth from the others: both timed alike, the machine's drift between
+    the table's pass and the rounds shared (the table's own pass timed each whole model
+    once, minutes before)."""
+    pick = (min if data.get("statistic") == "min" else statistics.median)
+    models = [{**m, "whole_first_ms": m["whole_ms"], "whole_ms": pick(r[0::2]),
+               "whole_ci95_ms": None}
+              for m, r in zip(data["models"], data["remeasured_ms"], strict=True)]
+    return {**data, "models": models, "truth_rounds": slice(1, None, 2)}
+
+
 def analyse(data: dict, verbose: bool) -> None:
     from edgekit.core.lut import Table
 
@@ -190,8 +206,11 @@ def analyse(data: dict, verbose: bool) -> None:
           f"{data.get('threads')}, {data.get('statistic', 'p50')} of {data.get('runs')} runs "
           f"({data.get('clock', 'wall')} clock) "
           f"a timing, {data.get('provider')}, measured in "
-          f"{data.get('table_s', 0):.0f} s (exports included); load average "
-          f"{data.get('load')}; run-to-run spread of the whole models (half-range of "
+          f"{data.get('table_s', 0):.0f} s (exports included); whole times "
+          + ("from rounds 1, 3, ... (truth: 2, 4, ...)" if "truth_rounds" in data
+             else "from the table pass (truth: all rounds)")
+          + f"; load average {data.get('load')}; run-to-run spread of the whole models "
+          f"(half-range of "
           f"{len(data['remeasured_ms'][0])} rounds): median {statistics.median(noise):.1%}, "
           f"max {max(noise):.1%}")
     fits = table.predictor().fits
@@ -274,6 +293,10 @@ def main() -> None:
                     help="what a time is: the fastest of the runs (default: on a shared "
                     "machine, the run least disturbed) or their median")
     ap.add_argument("--no-analysis", action="store_true")
+    ap.add_argument("--whole-from", choices=["rounds", "table"], default="table",
+                    help="the whole times the table's line is fitted on: the table's own "
+                    "pass (default; all rounds are the truth) or the odd rounds (the even "
+                    "rounds the truth: both timed alike)")
     ap.add_argument("--families", type=lambda t: t.split(","), default=None,
                     help="measure only these zoo families (comma-separated)")
     ap.add_argument("--clock", choices=["wall", "thread"], default="thread",
@@ -285,6 +308,8 @@ def main() -> None:
         sys.exit("--clock thread counts the calling thread only: use --threads 1")
     args.verbose = not args.quiet
     data = json.loads(Path(args.source).read_text()) if args.source else measure(args)
+    if args.whole_from == "rounds" and len(data["remeasured_ms"][0]) >= 2:
+        data = from_rounds(data)
     if not args.no_analysis:
         analyse(data, args.verbose)
     if args.reference:
