@@ -300,9 +300,10 @@ def test_bad_knobs_are_one_line(cli, args, message):
 
 
 def test_sweep_names_the_models_it_can_vary(cli):
-    r = cli("sweep", "efficientnet_lite")
+    r = cli("sweep", "squeezenet")       # EfficientNet-Lite and v4 sweep their variants
     assert r.code == 2 and len(r.err_lines) == 1
-    assert "no --alpha knob" in r.err and "mobilenet_v2, mobilenet_v3)" in r.err
+    assert "no --alpha or --variant knob" in r.err
+    assert all(m in r.err for m in ("mobilenet_v3", "efficientnet_lite", "mobilenet_v4"))
 
 
 def test_models_json_lists_the_published_figures(cli):
