@@ -14,7 +14,7 @@ from edgekit.services.sweep import SweepSpec
 from edgekit.services.sweep_configs import config_id, grid_of
 
 # the official EfficientNet-Lite input sizes (TensorFlow TPU repository, efficientnet/lite)
-# and the MobileNetV4 paper's (Qin et al. 2024, Table 5: Conv-S 224, Conv-M 256)
+# and those of the MobileNet v4 conv models' ImageNet results (Conv-S 224, Conv-M 256)
 LITE_PX = {"0": 224, "1": 240, "2": 260, "3": 280, "4": 300}
 MNV4_PX = {"conv_small": 224, "conv_medium": 256}
 
@@ -128,8 +128,9 @@ def test_an_old_store_is_read(tmp_path):
     assert s.skipped == 0 and s.get("build", "old") == old and s.get("build", "lite") == lite
 
 
-# TensorFlow's EfficientNet-Lite table (fp32 / int8 top-1), Howard et al. 2019 Table 3 and
-# Qin et al. 2024 Table 5
+# TensorFlow's EfficientNet-Lite table (fp32 / int8 top-1) and Howard et al. 2019 Table 3
+# (v4's rows are marked unverified in published.json: only that a figure at 256 px is not
+# given to Conv-M at 224 px is checked)
 @pytest.mark.parametrize("config,top1", [
     ({"model": "efficientnet_lite", "variant": "0", "resolution": 224, "quant": "none"}, 75.1),
     ({"model": "efficientnet_lite", "variant": "4", "resolution": 300, "quant": "int8"}, 80.2),
@@ -140,8 +141,8 @@ def test_an_old_store_is_read(tmp_path):
       "quant": "none"}, 73.3),
     ({"model": "mobilenet_v3", "variant": "small", "alpha": 0.35, "resolution": 96,
       "quant": "none"}, None),
-    ({"model": "mobilenet_v4", "variant": "conv_medium", "resolution": 256,
-      "quant": "none"}, 79.9),
+    ({"model": "mobilenet_v4", "variant": "conv_medium", "resolution": 224,
+      "quant": "none"}, None),
     ({"model": "mobilenet", "alpha": 0.5, "resolution": 128, "quant": "none"}, 56.3),
 ])
 def test_published_top1_per_config(config, top1):
