@@ -58,6 +58,9 @@ def render_estimate(estimate: dict, console) -> None:
             console.print(f"  {t['coverage']:.0%} interval {t['interval_ms'][0] * k:.3f}.."
                           f"{t['interval_ms'][1] * k:.3f} ms (from {t['interval_from']} "
                           "models of the table, each predicted with itself left out)")
+        elif "interval_ms" in t:
+            console.print(f"  no interval: {t['interval_from']} models of the table timed "
+                          "whole on this device (9 needed)")
         for note in t.get("notes") or []:
             console.print(f"  no measured neighbour: {note}", style="yellow", markup=False)
     elif estimate.get("table_unused"):
