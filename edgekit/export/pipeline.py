@@ -172,32 +172,38 @@ def _artifact(ctx: Context, fmt: str, quant: str, staging: Path, notify, step: s
                    fidelity_ok=agreement_ok(per_output, opts.min_agreement))
     if "kept_float" in details:
         art["kept_float"] = details["kept_float"]
-    if opts.per_layer and quant != "none" and isinstance(ctx.model, SourceModel):
-        from edgekit.export.onnx_layers import node_rows, preprocessed_file, summary
-
-        notify(f"{step} Comparing {label} with the float graph node by node")
+    if opts.per_layer and quant != "none":
         t1 = time.perf_counter()
-        if "onnx" not in ctx.verified_cache:
-            ctx.verified_cache["onnx"] = preprocessed_file(ctx.model.content, ctx.staging)
-        art["per_layer"] = node_rows(ctx.verified_cache["onnx"], path, ctx.x1)
-        art["per_layer_summary"] = summary(art["per_layer"])
-        art["per_layer_samples"] = min(rows(ctx.val.x), 64)
-        art["per_layer_seconds"] = round(time.perf_counter() - t1, 2)
-    elif opts.per_layer and quant != "none":
-        from edgekit.export.per_layer import compare_layers, summary
-
-        notify(f"{step} Comparing {label} with Keras layer by layer")
-        t1 = time.perf_counter()
-        verified = ctx.verified(fmt)
-        art["per_layer"] = compare_layers(ctx.model, path, ctx.x1, ctx.layers,
-                                          ctx.layer_refs(), verified=verified)
-        art["per_layer_unverified"] = [g.name for g in ctx.layers.groups
-                                       if g.name not in verified]
-        art["per_layer_summary"] = summary(art["per_layer"])
-        art["per_layer_samples"] = len(next(iter(ctx.layer_refs().values())))
+        art.update(_per_layer(ctx, fmt, path, f"{step} Comparing {label}", notify))
         art["per_layer_seconds"] = round(time.perf_counter() - t1, 2)
     art["total_seconds"] = round(time.perf_counter() - t0, 2)
     return art
+
+
+def _per_layer(ctx: Context, fmt: str, path: Path, doing: str, notify) -> dict:
+    """The per-layer rows of one quantized file: against the float graph's nodes (a float
+    ONNX source) or against Keras' layers (pairings verified on the float file)."""
+    if isinstance(ctx.model, SourceModel):
+        from edgekit.export.onnx_layers import node_rows, preprocessed_file, summary
+
+        notify(f"{doing} with the float graph node by node")
+        if "onnx" not in ctx.verified_cache:
+            ctx.verified_cache["onnx"] = preprocessed_file(ctx.model.content, ctx.staging)
+        found = node_rows(ctx.verified_cache["onnx"], path, ctx.x1)
+        return {"per_layer": found, "per_layer_summary": summary(found),
+                "per_layer_samples": min(rows(ctx.val.x), 64)}
+    from edgekit.export.per_layer import compare_layers
+    from edgekit.export.per_layer import summary as layer_summary
+
+    notify(f"{doing} with Keras layer by layer")
+    verified = ctx.verified(fmt)
+    found = compare_layers(ctx.model, path, ctx.x1, ctx.layers, ctx.layer_refs(),
+                           verified=verified)
+    return {"per_layer": found,
+            "per_layer_unverified": [g.name for g in ctx.layers.groups
+                                     if g.name not in verified],
+            "per_layer_summary": layer_summary(found),
+            "per_layer_samples": len(next(iter(ctx.layer_refs().values())))}
 
 
 def _figures(ctx: Context, path: Path) -> tuple[tuple[dict, dict | None], dict]:

@@ -71,6 +71,11 @@ def render_export(manifest: dict, console) -> None:
         console.print(f"[dim]The model ends in softmax: {figures} are on the logits "
                       f"({logits}); top-1 out: on the file's output, where an int8 softmax "
                       "rounds close probabilities to one level.[/dim]")
+    _keep_float_lines(arts, console)
+
+
+def _keep_float_lines(arts: list[dict], console) -> None:
+    """What --keep-float kept float and what it cost; a missed auto target in red."""
     for a in arts:
         if a.get("kept_float"):
             q = a["quantization"]
