@@ -135,6 +135,25 @@ def axis_labels(lat: str, acc: str) -> tuple[str, str]:
                 acc, "millions of MACs (proxy for accuracy)"))
 
 
+def _mark_points(ax, doc: dict, x_of, y_of) -> None:
+    """The marks on single points: which variant each is (when several were swept) and the
+    best config within the limits, starred and named."""
+    rows = doc["rows"]
+    lat, acc = doc["objectives"]["latency"]["key"], doc["objectives"]["accuracy"]["key"]
+    if len(doc["grid"].get("variant") or []) > 1:
+        for r in rows:
+            if r[lat] is not None and r[acc] is not None:
+                ax.annotate(str(r.get("variant")), (x_of(r), y_of(r)), fontsize=7,
+                            textcoords="offset points", xytext=(5, 4), alpha=0.8)
+    best = next((r for r in rows if r["best"]), None)
+    if best is not None:
+        ax.scatter([x_of(best)], [y_of(best)], marker="*", s=260, color="gold",
+                   edgecolors="black", zorder=5, label="best within the limits")
+        ax.annotate(f"{best['id']}" + (f" ({best['runtime']})" if best["runtime"] else ""),
+                    (x_of(best), y_of(best)), textcoords="offset points",
+                    xytext=(8, -14), fontsize=9)
+
+
 def plot_pareto(doc: dict, path: Path) -> None:
     """Accuracy against latency, point size by peak RAM; the front as a step line; the
     latency limit shaded; configs over the RAM/flash limits hollow; the best one named."""
@@ -174,18 +193,7 @@ def plot_pareto(doc: dict, path: Path) -> None:
     if limit is not None and lat["key"] != "macs":
         ax.axvspan(limit, ax.get_xlim()[1], color="grey", alpha=0.15,
                    label=f"over --max-latency {limit:g} ms")
-    if len(doc["grid"].get("variant") or []) > 1:     # which variant each point is
-        for r in rows:
-            if r[lat["key"]] is not None and r[acc["key"]] is not None:
-                ax.annotate(str(r.get("variant")), (x_of(r), y_of(r)), fontsize=7,
-                            textcoords="offset points", xytext=(5, 4), alpha=0.8)
-    best = next((r for r in rows if r["best"]), None)
-    if best is not None:
-        ax.scatter([x_of(best)], [y_of(best)], marker="*", s=260, color="gold",
-                   edgecolors="black", zorder=5, label="best within the limits")
-        ax.annotate(f"{best['id']}" + (f" ({best['runtime']})" if best["runtime"] else ""),
-                    (x_of(best), y_of(best)), textcoords="offset points",
-                    xytext=(8, -14), fontsize=9)
+    _mark_points(ax, doc, x_of, y_of)
     other = _limits(doc, skip=("max_latency_ms",))
     title = f"{doc['model']}: {len(rows)} configs" + (f" on {doc['device']}"
                                                        if doc["device"] else "")
