@@ -178,6 +178,22 @@ def tensor_error(ref, out, step: float | None = None, zero_point: int = 0,
     }
 
 
+def layer_row(layer: str, op: str, e: dict, isolated_sqnr_db: float | None = None,
+              isolated_cosine: float | None = None) -> dict:
+    """One row of a per-layer table (Keras, TFLite and ONNX sources alike): a tensor's
+    figures from :func:`tensor_error`, rounded for the table and JSON (inf as None)."""
+    f = finite_or_none
+    return {"layer": layer, "op": op,
+            "sqnr_db": f(e["sqnr_db"]), "cosine": f(e["cosine"], 5),
+            "max_abs_error": f(e["max_abs_error"], 6),
+            "step": None if e["step"] is None else float(f"{e['step']:.6g}"),
+            "clipped_share": f(e["clipped_share"], 4),
+            "collapsed_share": f(e["collapsed_share"], 4),
+            "range_ratio": f(e["range_ratio"], 1),
+            "isolated_sqnr_db": f(isolated_sqnr_db),
+            "isolated_cosine": f(isolated_cosine, 5)}
+
+
 def worst(rows: list[dict], key: str = "isolated_sqnr_db") -> dict | None:
     """The row with the lowest ``key`` (rows without it left out)."""
     scored = [r for r in rows if as_float(r.get(key)) is not None]

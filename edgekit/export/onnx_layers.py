@@ -46,15 +46,7 @@ def node_rows(float_path: Path, quant_path: Path, x) -> list[dict]:
         q = qcap.quant.get(seen[name]) if seen[name] != name else None
         e = qe.tensor_error(r, g, q.step if q else None, q.zero_point if q else 0,
                             q.qmin if q else -128, q.qmax if q else 127)
-        f = qe.finite_or_none
-        rows.append({"layer": op.name or name, "op": op.type,
-                     "sqnr_db": f(e["sqnr_db"]), "cosine": f(e["cosine"], 5),
-                     "max_abs_error": f(e["max_abs_error"], 6),
-                     "step": None if e["step"] is None else float(f"{e['step']:.6g}"),
-                     "clipped_share": f(e["clipped_share"], 4),
-                     "collapsed_share": f(e["collapsed_share"], 4),
-                     "range_ratio": f(e["range_ratio"], 1),
-                     "isolated_sqnr_db": None, "isolated_cosine": None})
+        rows.append(qe.layer_row(op.name or name, op.type, e))
     return rows
 
 

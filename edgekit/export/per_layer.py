@@ -141,15 +141,7 @@ def _row(g: Group, ref, got, q, iso_ref) -> dict:
                         q.qmin if q else -128, q.qmax if q else 127)
     iso = None if iso_ref is None else qe.channel_sqnr_db(iso_ref, got)
     iso_cos = None if iso_ref is None else qe.cosine(iso_ref, got)
-    f = qe.finite_or_none
-    return {"layer": g.name, "op": g.op + (" (logits)" if g.logits else ""),
-            "sqnr_db": f(e["sqnr_db"]), "cosine": f(e["cosine"], 5),
-            "max_abs_error": f(e["max_abs_error"], 6),
-            "step": None if e["step"] is None else float(f"{e['step']:.6g}"),
-            "clipped_share": f(e["clipped_share"], 4),
-            "collapsed_share": f(e["collapsed_share"], 4),
-            "range_ratio": f(e["range_ratio"], 1),
-            "isolated_sqnr_db": f(iso), "isolated_cosine": f(iso_cos, 5)}
+    return qe.layer_row(g.name, g.op + (" (logits)" if g.logits else ""), e, iso, iso_cos)
 
 
 def sample_count(model, kg: KerasGraph, available: int) -> int:
