@@ -67,6 +67,14 @@ out = EdgekitConsole(width=_width(sys.stdout))
 err = EdgekitConsole(stderr=True, width=_width(sys.stderr))
 
 
+def fit_consoles() -> None:
+    """Each command's consoles take the width of its streams and COLUMNS as they are when
+    it starts (not when this module was first imported): a second command in one process
+    prints as it would in a fresh one."""
+    for console, stream in ((out, sys.stdout), (err, sys.stderr)):
+        console.width = _width(stream)   # None: rich reads COLUMNS and the terminal itself
+
+
 @contextmanager
 def status(message: str):
     """A spinner on stderr while ``message`` runs (only on a terminal)."""

@@ -229,9 +229,11 @@ def main(argv: Optional[list] = None) -> None:
     restore = interrupts.install()   # first: before the CLI's own imports
     debug = os.environ.get("EDGEKIT_DEBUG")     # --debug sets it for this command
     try:
+        from edgekit.cli.common import fit_consoles
         from edgekit.core.files import forget_inputs
 
         forget_inputs()   # a new command: its inputs are noted as they are resolved
+        fit_consoles()
         _main(argv)
         interrupts.checkpoint()   # swallowed on the way and never re-raised: still honoured
     except KeyboardInterrupt:
