@@ -175,4 +175,7 @@ def build_cmd(
                     "knobs": t.knobs, "params": int(model.count_params()),
                     "file": str(output)})
     else:
-        out.print(f"saved {t.describe()} ({model.count_params():,} params) to {output}")
+        from edgekit.report.user_text import styled
+
+        out.print(styled(f"saved {t.describe()} ({model.count_params():,} params) to "
+                         f"{output}"), soft_wrap=True)

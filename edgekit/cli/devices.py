@@ -7,6 +7,7 @@ import typer
 from edgekit.cli.app import app
 from edgekit.cli.common import out, print_json, progress
 from edgekit.cli.options import JsonOpt
+from edgekit.report.user_text import styled
 
 devices_app = typer.Typer(help="Devices reached over SSH: list, add, remove, check.",
                           no_args_is_help=False)
@@ -53,8 +54,8 @@ def devices_add(
 
     device = make_device(name, url, python, ssh_option or [])
     path = add(device, force=force)
-    out.print(f"added {name} ({device.url}) to {path}; try it: edgekit devices check {name}",
-              soft_wrap=True)
+    out.print(styled(f"added {name} ({device.url}) to {path}; try it: edgekit devices check "
+                     f"{name}"), soft_wrap=True)
 
 
 @devices_app.command("remove")
@@ -63,7 +64,7 @@ def devices_remove(name: NameArg):
     from edgekit.core.devices import remove_device
 
     path = remove_device(name)
-    out.print(f"removed {name} from {path}", soft_wrap=True)
+    out.print(styled(f"removed {name} from {path}"), soft_wrap=True)
 
 
 @devices_app.command("check")

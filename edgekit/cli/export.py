@@ -164,5 +164,7 @@ def _show(manifest: dict, plot, per_layer: bool, json_out: bool) -> None:
         from edgekit.report.per_layer import render_per_layer
 
         render_per_layer(manifest, out)
-    out.print(f"wrote {len(manifest['artifacts'])} files and manifest.json to "
-              f"{manifest['out_dir']}")
+    from edgekit.report.user_text import styled
+
+    out.print(styled(f"wrote {len(manifest['artifacts'])} files and manifest.json to "
+                     f"{manifest['out_dir']}"), soft_wrap=True)

@@ -121,7 +121,7 @@ def _columns(results: list[dict], several_models: bool, narrow: bool) -> list[st
     return cols
 
 
-def _cell(col: str, r: dict, label: str) -> str:
+def _cell(col: str, r: dict, label: str):
     lat = r["latency_ms"]
     if col == "runtime":
         default_provider = r["provider"] in ("cpu", "xnnpack", None)
@@ -131,8 +131,10 @@ def _cell(col: str, r: dict, label: str) -> str:
         c = r.get("compare")
         if c is None:
             return "new"
+        from edgekit.report.user_text import styled
+
         color = {"slower": "red", "faster": "green"}.get(c["verdict"], "dim")
-        return f"[{color}]{c['change']:+.1%} {c['verdict']}[/{color}]"
+        return styled(f"{c['change']:+.1%} {c['verdict']}", color)
     values = {
         "model": label, "thr": str(r["threads"] or "-"), "batch": str(r["batch"]),
         "p50 ms": f"{lat['p50']:.3f}", "p90": f"{lat['p90']:.3f}", "p99": f"{lat['p99']:.3f}",
@@ -147,13 +149,12 @@ def _cell(col: str, r: dict, label: str) -> str:
 
 
 def render_bench(data: dict, console) -> None:
-    from rich.table import Table
+    from edgekit.report.user_text import esc, marked, styled, text_table
 
     results = data["results"]
     models = list(dict.fromkeys(r["model"] for r in results))
     labels = short_labels(models)
-    table = Table(title=_title(models, data), title_justify="left",
-                  box=None, pad_edge=False, header_style="bold")
+    table = text_table(_title(models, data), console)
     narrow = console.width < 100
     cols = _columns(results, len(models) > 1, narrow)
     for c in cols:
@@ -163,20 +164,20 @@ def render_bench(data: dict, console) -> None:
     for r in results:
         table.add_row(*(_cell(c, r, labels[r["model"]]) for c in cols))
     console.print(table)
-    console.print("[dim]latency per call in ms (p50/p90/p99 over the timed runs); cv = stdev/"
-                  "mean; items/s = batch/p50; GMAC/s = MACs per call / p50; ort = "
+    console.print(marked("[dim]latency per call in ms (p50/p90/p99 over the timed runs); cv = "
+                  "stdev/mean; items/s = batch/p50; GMAC/s = MACs per call / p50; ort = "
                   "onnxruntime; litert runs with XNNPACK unless marked /builtin"
                   + ("; load and first-run times: --json or a wider terminal" if narrow
                      else "; 95% CI: bootstrap interval of the p50")
                   + ("; MLPerf rule (--min-duration): p90 is the headline" if any(
                       r.get("headline") == "p90" for r in results) else "")
                   + ("; est = roofline estimate on the device's calibrated profile "
-                     f"{results[0].get('estimate_profile', '')}" if any(
-                         "estimate_ms" in r for r in results) else "") + ".[/dim]")
+                     f"{esc(results[0].get('estimate_profile', ''))}" if any(
+                         "estimate_ms" in r for r in results) else "") + ".[/dim]"))
     changes = data.get("compared_environment")
     if changes:
-        console.print("[yellow]vs prev: measured on a different machine or setup: "
-                      + "; ".join(changes) + "[/yellow]")
+        console.print(styled("vs prev: measured on a different machine or setup: "
+                             + "; ".join(changes), "yellow"))
 
 
 def plot_latency(data: dict, path: Path) -> None:
@@ -214,16 +215,14 @@ def plot_latency(data: dict, path: Path) -> None:
 def render_profile(prof: dict, console, top: int = 20) -> None:
     if "ops" in prof:
         return render_isolated(prof, console, top)
-    from rich.table import Table
-
     from edgekit.core.units import si
+    from edgekit.report.user_text import esc, marked, styled, text_table
 
-    console.print(f"[bold]{prof['file']}[/bold]: {prof['total_ms']:.3f} ms per run in "
-                  f"kernels ({prof['runtime']}/{prof['provider']}, median of {prof['runs']} "
-                  "runs" + (f", on {prof['device']['name']}" if prof.get("device") else "")
-                  + ")")
-    by_op = Table(title="time per op type", title_justify="left", box=None, pad_edge=False,
-                  header_style="bold")
+    console.print(marked(
+        f"[bold]{esc(prof['file'])}[/bold]: {prof['total_ms']:.3f} ms per run in kernels "
+        f"({esc(prof['runtime'])}/{esc(prof['provider'])}, median of {prof['runs']} runs"
+        + (f", on {esc(prof['device']['name'])}" if prof.get("device") else "") + ")"))
+    by_op = text_table("time per op type", console)
     for c in ("op", "ms", "share"):
         by_op.add_column(c, justify="left" if c == "op" else "right")
     for r in prof["by_op"]:
@@ -231,12 +230,11 @@ def render_profile(prof: dict, console, top: int = 20) -> None:
     console.print(by_op)
     fused = [r["op"] for r in prof["by_op"] if "subgraph" in r["op"].lower()]
     if fused:
-        console.print(f"[dim]{prof['provider']} compiled the graph into {len(fused)} "
-                      "subgraph(s) of its own: onnxruntime's profiler times those, not the "
-                      "layers inside them.[/dim]")
+        console.print(styled(f"{prof['provider']} compiled the graph into {len(fused)} "
+                             "subgraph(s) of its own: onnxruntime's profiler times those, "
+                             "not the layers inside them.", "dim"))
     if "layers" in prof:
-        table = Table(title=f"top {top} layers", title_justify="left", box=None,
-                      pad_edge=False, header_style="bold")
+        table = text_table(f"top {top} layers", console)
         for c in ("layer", "op", "ms", "share", "MACs", "GMAC/s"):
             table.add_column(c, justify="left" if c in ("layer", "op") else "right")
         for r in prof["layers"][:top]:
@@ -244,8 +242,7 @@ def render_profile(prof: dict, console, top: int = 20) -> None:
                           si(r["macs"]) if r["macs"] else "",
                           f"{r['gmacs_per_s']:.2f}" if r["gmacs_per_s"] else "")
     else:
-        table = Table(title=f"top {top} nodes", title_justify="left", box=None,
-                      pad_edge=False, header_style="bold")
+        table = text_table(f"top {top} nodes", console)
         for c in ("node", "op", "ms", "share"):
             table.add_column(c, justify="left" if c in ("node", "op") else "right",
                              overflow="fold")
@@ -261,20 +258,19 @@ def _gmacs(v) -> str:
 def render_isolated(prof: dict, console, top: int = 20) -> None:
     """A .tflite profile by isolation: the whole model beside the sum of its ops, by op
     type, the top ops, and the ops that could not be cut out."""
-    from rich.table import Table
-
     from edgekit.core.units import si
+    from edgekit.report.user_text import esc, marked, styled, text_table
 
     where = f", on {prof['device']['name']}" if prof.get("device") else ""
-    console.print(f"[bold]{prof['file']}[/bold]: {len(prof['ops'])} ops, each cut out and "
-                  f"timed alone ({prof['runtime']}/{prof['provider']}, threads "
-                  f"{prof['threads'] or 'default'}, median of {prof['runs']} runs{where})")
+    console.print(marked(
+        f"[bold]{esc(prof['file'])}[/bold]: {len(prof['ops'])} ops, each cut out and timed "
+        f"alone ({esc(prof['runtime'])}/{esc(prof['provider'])}, threads "
+        f"{prof['threads'] or 'default'}, median of {prof['runs']} runs{esc(where)})"))
     if prof.get("whole_ms"):
         console.print(f"  whole model {prof['whole_ms']:.3f} ms; sum of the isolated ops "
                       f"{prof['sum_ms']:.3f} ms = {prof['sum_over_whole']:.2f} x the whole "
                       "(fusion, caches and per-run costs that isolation cannot see)")
-    by_op = Table(title="time per op type", title_justify="left", box=None, pad_edge=False,
-                  header_style="bold")
+    by_op = text_table("time per op type", console)
     for c in ("op", "count", "ms", "share", "MACs", "GMAC/s"):
         by_op.add_column(c, justify="left" if c == "op" else "right")
     for r in prof["by_op"]:
@@ -283,8 +279,7 @@ def render_isolated(prof: dict, console, top: int = 20) -> None:
     console.print(by_op)
     rows = sorted((r for r in prof["ops"] if r.get("ms") is not None),
                   key=lambda r: -r["ms"])[:top]
-    table = Table(title=f"top {len(rows)} ops", title_justify="left", box=None,
-                  pad_edge=False, header_style="bold")
+    table = text_table(f"top {len(rows)} ops", console)
     for c in ("#", "op", "layer" if any(r["layer"] for r in rows) else "output tensor",
               "ms", "share", "MACs", "GMAC/s", "XNNPACK"):
         table.add_column(c, justify="left" if c in ("op", "layer", "output tensor")
@@ -296,20 +291,21 @@ def render_isolated(prof: dict, console, top: int = 20) -> None:
                       else "", _gmacs(r["gmacs_per_s"]), xnn)
     console.print(table)
     for r in prof["not_isolated"]:
-        console.print(f"[yellow]op {r['op_index']} {r['op']} not timed: {r['reason']}"
-                      "[/yellow]")
+        console.print(styled(f"op {r['op_index']} {r['op']} not timed: {r['reason']}",
+                             "yellow"))
 
 
 def render_lut(table: dict, console) -> None:
     """What a measured latency table holds and how well its kernels add up."""
-    where = table["device"]["name"] if table.get("device") else "this machine"
-    console.print(f"[bold]latency table {table['name']}[/bold] ({where}, {table['runtime']}"
-                  f"/{table['provider']}, threads {table['threads'] or 'default'}): "
-                  f"{len(table['kernels'])} distinct kernels of {len(table['models'])} "
-                  f"models, measured in {table['seconds']:.0f} s")
-    from rich.table import Table
+    from edgekit.report.user_text import esc, marked, text_table
 
-    t = Table(box=None, pad_edge=False, header_style="bold")
+    where = table["device"]["name"] if table.get("device") else "this machine"
+    console.print(marked(
+        f"[bold]latency table {esc(table['name'])}[/bold] ({esc(where)}, "
+        f"{esc(table['runtime'])}/{esc(table['provider'])}, threads "
+        f"{table['threads'] or 'default'}): {len(table['kernels'])} distinct kernels of "
+        f"{len(table['models'])} models, measured in {table['seconds']:.0f} s"))
+    t = text_table(None, console)
     for c in ("model", "alpha", "resolution", "quant", "whole ms", "sum ms", "sum/whole"):
         t.add_column(c, justify="left" if c in ("model", "quant") else "right")
     for m in table["models"]:

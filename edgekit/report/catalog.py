@@ -13,9 +13,9 @@ def models_json(entries) -> dict:
 
 
 def render_models(entries, console) -> None:
-    from rich.table import Table
+    from edgekit.report.user_text import text_table
 
-    table = Table(box=None, pad_edge=False, header_style="bold")
+    table = text_table(None, console)
     table.add_column("name", no_wrap=True)
     table.add_column("knobs (default)")
     table.add_column("family, paper")
@@ -33,9 +33,9 @@ def profiles_json(profiles) -> dict:
 
 
 def render_profiles(profiles: dict, console) -> None:
-    from rich.table import Table
+    from edgekit.report.user_text import text_table
 
-    table = Table(box=None, pad_edge=False, header_style="bold")
+    table = text_table(None, console)
     for c in ("name", "kind", "GFLOP/s fp32", "GOP/s int8", "GB/s", "RAM", "storage"):
         table.add_column(c, justify="left" if c in ("name", "kind") else "right")
     for p in profiles.values():
@@ -49,5 +49,8 @@ def render_profiles(profiles: dict, console) -> None:
 
 
 def render_profile_file(profile, text: str, console) -> None:
-    console.print(f"[bold]{profile.name}[/bold]: {profile.title}  ({profile.path})")
-    console.print(text, markup=False, highlight=False)
+    from edgekit.report.user_text import esc, marked, styled
+
+    console.print(marked(f"[bold]{esc(profile.name)}[/bold]: {esc(profile.title)}  "
+                         f"({esc(profile.path)})"))
+    console.print(styled(text), highlight=False)

@@ -6,14 +6,13 @@ from pathlib import Path
 
 
 def render_devices(devices: dict, path: Path, console) -> None:
-    from rich.table import Table
+    from edgekit.report.user_text import styled, text_table
 
     if not devices:
-        console.print(f"no devices yet ({path}); add one: edgekit devices add pi5 "
-                      "ssh://pi@raspberrypi.local", soft_wrap=True)
+        console.print(styled(f"no devices yet ({path}); add one: edgekit devices add pi5 "
+                             "ssh://pi@raspberrypi.local"), soft_wrap=True)
         return
-    table = Table(title=f"devices ({path})", title_justify="left", box=None,
-                  pad_edge=False, header_style="bold")
+    table = text_table(f"devices ({path})", console)
     for c in ("name", "url", "python", "ssh options", "profile"):
         table.add_column(c, overflow="fold")
     for d in devices.values():
@@ -50,22 +49,22 @@ def fingerprint_lines(fp: dict) -> list[tuple[str, str]]:
 
 
 def render_check(data: dict, console) -> None:
+    from edgekit.report.user_text import esc, marked, styled
+
     dev = data["device"]
     rt = dev["runtimes"]
-    console.print(f"[bold]{dev['name']}[/bold] ({dev['url']}): reachable, runtime layer "
-                  f"{dev['code']} in place", soft_wrap=True)
+    console.print(marked(f"[bold]{esc(dev['name'])}[/bold] ({esc(dev['url'])}): reachable, "
+                         f"runtime layer {esc(dev['code'])} in place"), soft_wrap=True)
     for what, value in fingerprint_lines(dev["fingerprint"]):
-        console.print(f"  {what:<12} {value}", soft_wrap=True)
+        console.print(styled(f"  {what:<12} {value}"), soft_wrap=True)
     broken = rt.get("problems", {})
-    console.print(f"  {'litert':<12} " + (f"unusable: it {broken['litert']}" if "litert"
-                                          in broken else rt['litert']
-                                          or 'missing: pip install ai-edge-litert'),
-                  soft_wrap=True)
-    console.print(f"  {'onnxruntime':<12} "
-                  + (f"unusable: it {broken['onnxruntime']}" if "onnxruntime" in broken
-                     else f"{rt['onnxruntime']}, providers: {', '.join(rt['providers'])}"
-                     if rt["onnxruntime"] else "missing: pip install onnxruntime"),
-                  soft_wrap=True)
+    console.print(styled(f"  {'litert':<12} " + (
+        f"unusable: it {broken['litert']}" if "litert" in broken
+        else rt['litert'] or 'missing: pip install ai-edge-litert')), soft_wrap=True)
+    console.print(styled(f"  {'onnxruntime':<12} " + (
+        f"unusable: it {broken['onnxruntime']}" if "onnxruntime" in broken
+        else f"{rt['onnxruntime']}, providers: {', '.join(rt['providers'])}"
+        if rt["onnxruntime"] else "missing: pip install onnxruntime")), soft_wrap=True)
     s = dev["session"]
     console.print(f"  {'session':<12} {s['session_s']:.2f} s to connect, probe, copy and "
                   f"start (connect {s['connect_s']:.2f} s)")

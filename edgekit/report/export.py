@@ -17,13 +17,13 @@ def render_export(manifest: dict, console) -> None:
     if any("fidelity_outputs" in a for a in manifest["artifacts"]):
         _render_several(manifest, console)
         return
-    from rich.table import Table
+    from edgekit.report.user_text import esc, marked, styled, text_table
 
     labels = manifest["validation"]["labels"]
     arts = manifest["artifacts"]
     on_logits = any(a["fidelity"].get("on") == "logits" for a in arts)
-    table = Table(title=f"{manifest['model']['name']} -> {manifest.get('out_dir', '')}",
-                  title_justify="left", box=None, pad_edge=False, header_style="bold")
+    table = text_table(f"{manifest['model']['name']} -> {manifest.get('out_dir', '')}",
+                       console)
     floor = any(a["fidelity"].get("input_floor_sqnr_db") is not None for a in arts)
     cols = ["format", "quant", "size", "x fp32", "top-1", "cosine", "SQNR dB"]
     cols += ["floor dB"] if floor else []
@@ -37,7 +37,7 @@ def render_export(manifest: dict, console) -> None:
         f = a["fidelity"]
         row = [a["format"], a["quant"], nbytes(a["bytes"]),
                _ratio(a),
-               ("" if a["fidelity_ok"] else "[bold red]") + _pct(f["top1_agreement"]),
+               styled(_pct(f["top1_agreement"]), "" if a["fidelity_ok"] else "bold red"),
                f"{f['cosine']:.4f}", _num(f["sqnr_db"], ".1f")]
         if floor:
             v = f.get("input_floor_sqnr_db")
@@ -55,8 +55,8 @@ def render_export(manifest: dict, console) -> None:
     line = f"checked on {v['source']}"
     if v["keras_accuracy"] is not None:
         line += f"; Keras accuracy {v['keras_accuracy']:.1%}"
-    console.print(f"[dim]{line}. top-1: agreement of arg-max with Keras; x fp32: file size / "
-                  f"(params x 4 bytes); SQNR: 10·log10(signal/noise).[/dim]")
+    console.print(marked(f"[dim]{esc(line)}. top-1: agreement of arg-max with Keras; x fp32: "
+                         "file size / (params x 4 bytes); SQNR: 10·log10(signal/noise).[/dim]"))
     if floor:
         console.print("[dim]floor dB: the float model itself, fed its input rounded to the "
                       "int8 file's input grid, against the float model: the SQNR that "
@@ -68,14 +68,16 @@ def render_export(manifest: dict, console) -> None:
         logits = next(a["fidelity"].get("logits") for a in arts
                       if a["fidelity"].get("on") == "logits")
         figures = "top-1, cosine, SQNR, max err" + (" and acc" if labels else "")
-        console.print(f"[dim]The model ends in softmax: {figures} are on the logits "
-                      f"({logits}); top-1 out: on the file's output, where an int8 softmax "
-                      "rounds close probabilities to one level.[/dim]")
+        console.print(marked(f"[dim]The model ends in softmax: {figures} are on the logits "
+                      f"({esc(logits)}); top-1 out: on the file's output, where an int8 softmax "
+                      "rounds close probabilities to one level.[/dim]"))
     _keep_float_lines(arts, console)
 
 
 def _keep_float_lines(arts: list[dict], console) -> None:
     """What --keep-float kept float and what it cost; a missed auto target in red."""
+    from edgekit.report.user_text import styled
+
     for a in arts:
         if a.get("kept_float"):
             q = a["quantization"]
@@ -85,10 +87,11 @@ def _keep_float_lines(arts: list[dict], console) -> None:
             delta = a["bytes"] - plain if plain else 0
             cost = (f", {'+' if delta >= 0 else '-'}{nbytes(abs(delta))} against plain int8"
                     if plain else "")
-            console.print(f"{a['file']}: kept float: {', '.join(a['kept_float'])}{cost}")
+            console.print(styled(f"{a['file']}: kept float: {', '.join(a['kept_float'])}"
+                                 f"{cost}"), soft_wrap=True)
         missed = _missed(a)
         if missed:
-            console.print(f"[bold red]{missed}[/]")
+            console.print(styled(missed, "bold red"), soft_wrap=True)
 
 
 def _ratio(a: dict) -> str:
@@ -100,12 +103,12 @@ def _ratio(a: dict) -> str:
 def _render_several(manifest: dict, console) -> None:
     """A model with several inputs or outputs: one row per artefact and output, the
     output that degrades most named per artefact."""
-    from rich.table import Table
+    from edgekit.report.user_text import esc, marked, styled, text_table
 
     arts = manifest["artifacts"]
     labels = manifest["validation"]["labels"]
-    table = Table(title=f"{manifest['model']['name']} -> {manifest.get('out_dir', '')}",
-                  title_justify="left", box=None, pad_edge=False, header_style="bold")
+    table = text_table(f"{manifest['model']['name']} -> {manifest.get('out_dir', '')}",
+                       console)
     cols = ["format", "quant", "size", "output", "top-1", "cosine", "SQNR dB", "max err"]
     cols += ["acc"] if labels else []
     cols += ["time"]
@@ -126,15 +129,16 @@ def _render_several(manifest: dict, console) -> None:
             table.add_row(*row)
     console.print(table)
     v = manifest["validation"]
-    console.print(f"[dim]checked on {v['source']}, every output against the float "
-                  f"original's ({manifest['model'].get('format', 'keras')}). top-1: "
+    console.print(marked(f"[dim]checked on {esc(v['source'])}, every output against the "
+                  f"float original's ({manifest['model'].get('format', 'keras')}). top-1: "
                   "agreement of arg-max with the float original, on classification outputs "
                   "(softmax or labelled); SQNR: 10·log10(signal/noise); (worst): the output "
-                  "with the lowest SQNR.[/dim]")
+                  "with the lowest SQNR.[/dim]"))
     for a in arts:
         if not a["fidelity_ok"]:
-            console.print(f"[bold red]{a['file']}: below --min-agreement "
-                          f"{manifest['min_agreement']:.0%} on a classification output[/]")
+            console.print(styled(f"{a['file']}: below --min-agreement "
+                                 f"{manifest['min_agreement']:.0%} on a classification "
+                                 "output", "bold red"), soft_wrap=True)
 
 
 def _missed(a: dict) -> str | None:

@@ -32,7 +32,7 @@ def _share(v) -> str:
 
 
 def render_per_layer(manifest: dict, console) -> None:
-    from rich.table import Table
+    from edgekit.report.user_text import styled, text_table
 
     for a in with_rows(manifest):
         kept = set(a.get("kept_float") or [])
@@ -40,15 +40,13 @@ def render_per_layer(manifest: dict, console) -> None:
         bad = (qe.standing_out(a["per_layer"]) or {}).get("layer")
         against = "Keras" if manifest["model"].get("format", "keras") == "keras" \
             else "the float graph"
-        table = Table(title=f"{a['file']}: layer by layer against {against}",
-                      title_justify="left",
-                      box=None, pad_edge=False, header_style="bold")
+        table = text_table(f"{a['file']}: layer by layer against {against}", console)
         for c in ("layer", "op", "SQNR dB", "isolated dB", "cosine", "max err", "step",
                   "clipped", "collapsed"):
             table.add_column(c, justify="left" if c in ("layer", "op") else "right")
         for r in a["per_layer"]:
             name = r["layer"] + (" (float)" if r["layer"] in kept else "")
-            table.add_row(("[bold red]" if r["layer"] == bad else "") + name, r["op"],
+            table.add_row(styled(name, "bold red" if r["layer"] == bad else ""), r["op"],
                           _db(r["sqnr_db"]), _db(r["isolated_sqnr_db"]),
                           "" if r["cosine"] is None else f"{r['cosine']:.4f}",
                           f"{r['max_abs_error']:.2g}",
@@ -56,7 +54,7 @@ def render_per_layer(manifest: dict, console) -> None:
                           _share(r["clipped_share"]), _share(r["collapsed_share"]))
         console.print(table)
         if worst:
-            console.print(worst[0].upper() + worst[1:] + ".")
+            console.print(styled(worst[0].upper() + worst[1:] + "."))
     if with_rows(manifest):
         console.print("[dim]SQNR: the file's layer output against Keras' with every error "
                       "before it (accumulated); isolated: against the float layer run on the "

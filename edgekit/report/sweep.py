@@ -38,16 +38,19 @@ def _pct(v) -> str:
 
 
 def render_sweep(doc: dict, console) -> None:
-    from rich.table import Table
+    from rich.box import HEAVY_HEAD
+
+    from edgekit.report.user_text import styled, text_table
 
     rows = doc["rows"]
     acc, lat = doc["objectives"]["accuracy"], doc["objectives"]["latency"]
     timed = any(r["latency_ms"] is not None for r in rows)
     estimated = any(r["estimate_ms"] is not None for r in rows)
     failed = len(doc.get("failed") or [])
-    t = Table(title=f"sweep of {doc['model']}: {len(rows)} configs"
-              + (f" ({failed} failed, below)" if failed else "")
-              + (f" on {doc['device']}" if doc["device"] else ""), title_justify="left")
+    t = text_table(f"sweep of {doc['model']}: {len(rows)} configs"
+                   + (f" ({failed} failed, below)" if failed else "")
+                   + (f" on {doc['device']}" if doc["device"] else ""), console,
+                   box=HEAVY_HEAD, pad_edge=True, header_style="table.header")
     axes = [a for a in ("variant", "alpha") if a in doc["grid"]]   # the model's own
     cols = ["", *[{"variant": "variant", "alpha": "α"}[a] for a in axes], "px", "quant"] + (
         ["runtime"] if doc["grid"]["runtime"] else []) + [
@@ -80,25 +83,27 @@ def render_sweep(doc: dict, console) -> None:
             cells.append(_ms(r["latency_ms"]))
         t.add_row(*cells)
     console.print(t)
-    console.print(f"◆ Pareto front over accuracy ({acc['source']}), latency "
-                  f"({lat['source']}) and peak activation RAM; ✗ over a limit; ★ best within "
-                  "the limits (most accurate, then fastest).", soft_wrap=True)
+    console.print(styled(f"◆ Pareto front over accuracy ({acc['source']}), latency "
+                         f"({lat['source']}) and peak activation RAM; ✗ over a limit; ★ best "
+                         "within the limits (most accurate, then fastest)."), soft_wrap=True)
     console.print("SQNR dB: the exported file's outputs against the float Keras model's "
                   "(inf: identical; the JSON has cosine and top-1 agreement too); top-1 "
                   "pub.: the published ImageNet figure of the same config (sources in the "
                   "JSON).", soft_wrap=True)
     limits = _limits(doc)
     best = doc["best"] or "none: no config meets the limits"
-    console.print(f"best{' within ' + ', '.join(limits) if limits else ''}: {best}",
+    console.print(styled(f"best{' within ' + ', '.join(limits) if limits else ''}: {best}"),
                   soft_wrap=True)
     _work(doc, console)
 
 
 def _work(doc: dict, console) -> None:
     """What ran, what crossed Ray's object store, and what failed (where and why)."""
+    from edgekit.report.user_text import styled
+
     w = doc["work"]
-    console.print(f"{w['ran']} stages run, {w['reused']} reused from {doc['store']} "
-                  f"({w['seconds']:g} s)", soft_wrap=True)
+    console.print(styled(f"{w['ran']} stages run, {w['reused']} reused from {doc['store']} "
+                         f"({w['seconds']:g} s)"), soft_wrap=True)
     moved = w.get("object_store_bytes")
     if moved:
         console.print(f"through Ray's object store: {nbytes(moved['file_bytes'])} of files "
@@ -110,8 +115,8 @@ def _work(doc: dict, console) -> None:
                       soft_wrap=True)
         for f in failed:
             on = f" on {f['runtime']}" if f["runtime"] else ""
-            console.print(f"  ✗ {f['id']}{on}: {f['stage']} failed on {f['where']}: "
-                          f"{f['reason']}", soft_wrap=True, markup=False, highlight=False)
+            console.print(styled(f"  ✗ {f['id']}{on}: {f['stage']} failed on {f['where']}: "
+                                 f"{f['reason']}"), soft_wrap=True, highlight=False)
 
 
 def _limits(doc: dict, skip=()) -> list[str]:
