@@ -27,6 +27,7 @@ output that could not be written.
 from __future__ import annotations
 
 import errno
+import functools
 import hashlib
 import os
 import re
@@ -38,7 +39,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from edgekit.core import interrupts
-from edgekit.core.errors import EdgekitError, UsageError, first_line
+from edgekit.core.errors import OS_ERRORS, EdgekitError, UsageError, first_line, quoted
 from edgekit.core.inputs import forget_inputs, note_input, refuse_inputs  # noqa: F401
 from edgekit.core.numbers import read_number
 
@@ -124,6 +125,20 @@ def current_umask() -> int:
     return mask
 
 
+def _worded(check: Callable) -> Callable:
+    """A check of an output path whose ``OSError`` (a 256-byte name, a 5,000-byte path:
+    ``Path.is_dir`` and ``os.stat`` raise ENAMETOOLONG; the path may come from a file, not
+    an option) becomes one line in words (``_failed``)."""
+    @functools.wraps(check)
+    def checked(path, *args, **kwargs):
+        try:
+            return check(path, *args, **kwargs)
+        except OSError as e:
+            raise _failed(Path(path), e, Path(path).parent) from None
+    return checked
+
+
+@_worded
 def writable_target(path: Path, create_parent: bool = True) -> Path:
     """The folder a new file ``path`` goes into, created if missing; one line when the path
     is a folder or the folder cannot be made."""
@@ -142,10 +157,12 @@ def writable_target(path: Path, create_parent: bool = True) -> Path:
     return parent
 
 
+@_worded
 def check_writable(path: Path, figure: bool = False, stdout: bool = False) -> Path:
     """Fail early, creating nothing, when a file cannot be written at ``path``: it is an
     input of the command (so far), a folder, or the nearest existing folder above it is a
-    file (for a figure: a suffix that names no image format); ``-`` unless ``stdout``."""
+    file (for a figure: a suffix that names no image format); ``-`` unless ``stdout``.
+    What the system refuses to even look at is one line in words (``_worded``)."""
     path = Path(path)
     if is_stdout(path):
         if not stdout:
@@ -197,6 +214,7 @@ def _read_only(folder: Path) -> bool:
         return False
 
 
+@_worded
 def check_output_folder(folder) -> Path:
     """Fail early, creating nothing, when an output folder (``export -o``, ``sweep -o``)
     cannot be written: it is a file, or the folder (or the nearest existing one above it,
@@ -246,14 +264,16 @@ _USAGE_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOENT, errno.ENO
 
 
 def _failed(path: Path, e: OSError, folder) -> EdgekitError:
-    """One line for a write that failed: a full disk is exit 1 and says so."""
+    """One line for a write that failed, the reason in words (``core.errors.OS_ERRORS``), a
+    long path shortened around '…': a full disk is exit 1 and says so."""
+    shown = quoted(path) if len(str(path)) > 200 else path
     if e.errno in (errno.ENOSPC, errno.EDQUOT):
-        return EdgekitError(f"cannot write {path}: no space left on {folder}; "
+        return EdgekitError(f"cannot write {shown}: no space left on {folder}; "
                             "nothing was written")
-    reason = e.strerror or first_line(e)
+    reason = OS_ERRORS.get(e.errno, (None,))[0] or e.strerror or first_line(e)
     if e.errno in _USAGE_ERRNOS:
-        return UsageError(f"cannot write {path}: {reason}")
-    return EdgekitError(f"cannot write {path}: {reason}")
+        return UsageError(f"cannot write {shown}: {reason}")
+    return EdgekitError(f"cannot write {shown}: {reason}")
 
 
 def _stream(path: Path, mode: str, open_kw: dict):
