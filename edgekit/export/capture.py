@@ -160,11 +160,16 @@ def capture_tflite(path: Path, x: np.ndarray, want=None) -> Capture:
 
 
 def onnx_graph(path, model=None):
-    """(onnx model, Capture without values) of an .onnx file (or a loaded ModelProto)."""
+    """(onnx model, Capture without values) of an .onnx file (or a loaded ModelProto).
+    ``path`` is one of the export's own files (an artefact or the pre-processed float
+    model, in its staging folder): the user's ONNX is read once, by the ONNX loader
+    (``readers.onnx_file.load_onnx``, from the export service), and reaches the export as
+    a model or bytes, never as a path."""
     import onnx
     from onnx import numpy_helper
 
-    model = onnx.load(str(path)) if model is None else model
+    if model is None:
+        model = onnx.load(str(path))  # not a user file: the export's own, in staging
     g = model.graph
     init = {t.name: t for t in g.initializer}
     consts = set(init) | {""}

@@ -11,9 +11,10 @@ has the shape (N, C) with C >= 2: a classifier's logits.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-from edgekit.core.errors import ModelFileError, UsageError, first_line
+from edgekit.core.errors import EdgekitError, ModelFileError, UsageError, first_line
 from edgekit.export.multi_io import ModelIO
 
 QUANTIZED_OPS = {"QuantizeLinear", "DequantizeLinear", "QLinearConv", "QLinearMatMul",
@@ -72,16 +73,17 @@ def _classification(model, out_name: str, only: bool, dims: list) -> bool:
     return only and len(dims) == 2 and isinstance(dims[1], int) and dims[1] >= 2
 
 
-def load_float_onnx(path: Path, shapes) -> tuple[bytes, ModelIO]:
-    """(the float model's bytes, with its open dimensions fixed; its inputs and outputs).
-    One line for a file that is not a float model, or whose sizes are not known."""
+def load_float_onnx(model, path: Path, shapes) -> tuple[bytes, ModelIO]:
+    """(the float model's bytes, with its open dimensions fixed; its inputs and outputs)
+    of ``model``, the user's file ``path`` as the one ONNX loader read it
+    (``readers.onnx_file.load_onnx``, called by the service: the file and its external
+    data registered as inputs of the command, bounded, checked, a cycle refused naming
+    ``path``). One line for a file that is not a float model, or whose sizes are not
+    known."""
     import onnx
 
     label = str(path)
-    try:
-        model = onnx.load(str(path))
-    except Exception as e:   # protobuf's DecodeError and friends
-        raise ModelFileError(f"cannot load ONNX model {path}: {first_line(e)}") from e
+    _embed_large_tensors(model, path)
     quantized = sorted({n.op_type for n in model.graph.node} & QUANTIZED_OPS)
     if quantized:
         raise UsageError(f"{path} is already quantized ({', '.join(quantized)}): export "
@@ -115,6 +117,20 @@ def load_float_onnx(path: Path, shapes) -> tuple[bytes, ModelIO]:
     return model.SerializeToString(), ModelIO(names, sizes, [o.name for o in outs], classes)
 
 
+def _embed_large_tensors(model, path: Path) -> None:
+    """The data of tensors the loader left in their external file (past what it reads
+    into memory to count a model; the file is registered and checked against the sizes
+    the tensors declare): read in too, since onnxruntime runs the model from bytes."""
+    from onnx.external_data_helper import load_external_data_for_model
+
+    folder = str(Path(os.path.abspath(path)).parent)
+    try:
+        load_external_data_for_model(model, folder)
+    except Exception as e:  # onnx's own checks: bounds, links, folder
+        raise ModelFileError(f"cannot read ONNX model {path}: external data: "
+                             f"{first_line(e)}") from e
+
+
 def parameter_count(content: bytes) -> int:
     """Float weights of an ONNX model: the elements of its float initializers and float
     Constant tensors of more than one element (shapes and scalars are not weights)."""
@@ -131,9 +147,18 @@ def parameter_count(content: bytes) -> int:
                    if t.data_type in floats and int(np.prod(t.dims)) > 1))
 
 
-def onnx_reference(content: bytes, x, io: ModelIO) -> list:
-    """The float model's outputs on ``x`` in onnxruntime, in ``io``'s order."""
+def onnx_reference(content: bytes, x, io: ModelIO, path: Path | None = None) -> list:
+    """The float model's outputs on ``x`` in onnxruntime, in ``io``'s order; an error
+    names ``path``, the user's file that ``content`` was read from."""
     from edgekit.export.multi_io import run_runner
     from edgekit.runtimes.onnxrt import OnnxRunner
 
-    return run_runner(OnnxRunner(content=content), x, io)
+    label = None if path is None else str(path)
+    runner = OnnxRunner(content=content, label=label)
+    try:
+        return run_runner(runner, x, io)
+    except (EdgekitError, KeyboardInterrupt, MemoryError):
+        raise
+    except Exception as e:   # onnxruntime's own classes: a node the file cannot run
+        raise ModelFileError(f"onnxruntime cannot run {runner.label}: {first_line(e)}") \
+            from e

@@ -95,10 +95,12 @@ class OnnxRunner:
 
     def __init__(self, path: Path | str | None = None, content: bytes | None = None,
                  provider: str = "cpu", threads: int | None = None,
-                 allow_fallback: bool = False, profile_prefix: str | None = None):
+                 allow_fallback: bool = False, profile_prefix: str | None = None,
+                 label: str | None = None):
         import onnxruntime as ort
 
-        self.label = str(path) if path is not None else "<memory>"
+        # label: the file that ``content`` was read from, for errors
+        self.label = label or (str(path) if path is not None else "<memory>")
         wanted = check_provider(provider)
         opts = ort.SessionOptions()
         opts.log_severity_level = 3

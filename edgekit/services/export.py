@@ -67,9 +67,12 @@ def _export_onnx(target: Target, opts: ExportOptions, notify, warn) -> dict:
 
     opts = opts.for_source("onnx")
     notify(f"Reading {target.path}")
-    content, io = load_float_onnx(Path(target.path), opts.input_shapes)
-    source = SourceModel(Path(target.path), io, parameter_count(content),
-                         reference=lambda x: onnx_reference(content, x, io),
+    from edgekit.readers.onnx_file import load_onnx
+
+    path = Path(target.path)     # read (with its external data) by the one ONNX loader
+    content, io = load_float_onnx(load_onnx(path), path, opts.input_shapes)
+    source = SourceModel(path, io, parameter_count(content),
+                         reference=lambda x: onnx_reference(content, x, io, path),
                          make=lambda fmt, quant, calib, o: quantize_onnx(content, quant, calib,
                                                                          o.method),
                          content=content)
