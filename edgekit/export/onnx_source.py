@@ -12,6 +12,7 @@ has the shape (N, C) with C >= 2: a classifier's logits.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from edgekit.core.errors import EdgekitError, ModelFileError, UsageError, first_line
@@ -129,6 +130,22 @@ def _embed_large_tensors(model, path: Path) -> None:
     except Exception as e:  # onnx's own checks: bounds, links, folder
         raise ModelFileError(f"cannot read ONNX model {path}: external data: "
                              f"{first_line(e)}") from e
+
+
+# a copy of the model the quantizer made in its temporary folder, as its errors name it
+_COPY = re.compile(r"[^\s'\"]*edgekit-onnx-[^/\s'\"]*/[\w.-]+\.onnx")
+
+
+def quantize_source(content: bytes, path: Path, quant: str, calib, method: str):
+    """:func:`edgekit.export.converters.quantize_onnx` of the user's model ``content``
+    read from ``path``; its error names ``path``, not the temporary copy quantized."""
+    from edgekit.export.converters import ConversionError, quantize_onnx
+
+    try:
+        return quantize_onnx(content, quant, calib, method)
+    except ConversionError as e:
+        said = _COPY.sub(lambda _: str(path), str(e))
+        raise ConversionError(f"{path}: {said}") from e
 
 
 def parameter_count(content: bytes) -> int:

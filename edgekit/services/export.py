@@ -61,8 +61,12 @@ def export_target(target: Target, opts: ExportOptions,
 
 def _export_onnx(target: Target, opts: ExportOptions, notify, warn) -> dict:
     """A float ONNX file: quantized with onnxruntime, checked against itself."""
-    from edgekit.export.converters import quantize_onnx
-    from edgekit.export.onnx_source import load_float_onnx, onnx_reference, parameter_count
+    from edgekit.export.onnx_source import (
+        load_float_onnx,
+        onnx_reference,
+        parameter_count,
+        quantize_source,
+    )
     from edgekit.export.pipeline import SourceModel
 
     opts = opts.for_source("onnx")
@@ -73,8 +77,8 @@ def _export_onnx(target: Target, opts: ExportOptions, notify, warn) -> dict:
     content, io = load_float_onnx(load_onnx(path), path, opts.input_shapes)
     source = SourceModel(path, io, parameter_count(content),
                          reference=lambda x: onnx_reference(content, x, io, path),
-                         make=lambda fmt, quant, calib, o: quantize_onnx(content, quant, calib,
-                                                                         o.method),
+                         make=lambda fmt, quant, calib, o: quantize_source(
+                             content, path, quant, calib, o.method),
                          content=content)
     job = ExportJob(name=target.name, meta=model_meta(target, io.shapes[0]),
                     needs_calibration_data=True, source="onnx")

@@ -75,3 +75,32 @@ def test_external_data_is_an_input_of_the_export(tmp_path, cli):
     # the float artefact is the user's graph with its external weights read in: exact
     art = onnx.load(tmp_path / "out" / "m_fp32.onnx")
     assert np.array_equal(numpy_helper.to_array(art.graph.initializer[0]), W)
+
+
+def test_a_quantizer_failure_names_the_users_file(tmp_path, cli):
+    """An IR 3 file whose weights are not graph inputs: onnxruntime runs it, its quantizer
+    refuses it ('Input w is undefined'); the line says which file it was."""
+    model = _model([_conv("x", "y")], W)
+    model.opset_import[0].version, model.ir_version = 7, 3
+    path = tmp_path / "old.onnx"
+    onnx.save(model, path)
+    r = cli("export", path, "--quant", "dynamic", "--calibration", "random", "-n", "4",
+            "-o", tmp_path / "out")
+    assert r.code == 1, r.err
+    assert r.err_lines[-1].startswith(f"edgekit: error: {path}: onnx dynamic conversion "
+                                      "failed: "), r.err
+    assert "edgekit-onnx-" not in r.err
+
+
+def test_a_temporary_copy_in_a_quantizer_error_is_the_users_file(tmp_path, monkeypatch):
+    from edgekit.export import converters, onnx_source
+
+    def failing(content, quant, calib, method):
+        raise converters.ConversionError(
+            f"onnx int8 conversion failed: cannot read {tmp_path}/edgekit-onnx-a1b2/pre.onnx")
+
+    monkeypatch.setattr(converters, "quantize_onnx", failing)
+    with pytest.raises(converters.ConversionError) as e:
+        onnx_source.quantize_source(b"", tmp_path / "user.onnx", "int8", None, "minmax")
+    user = tmp_path / "user.onnx"
+    assert str(e.value) == f"{user}: onnx int8 conversion failed: cannot read {user}"
