@@ -44,15 +44,18 @@ def to_document(report: Report, estimate: dict | None = None, schedule=None) -> 
 def render_estimate(estimate: dict, console) -> None:
     """The latency from the device's measured kernels (when it has a table), the
     roofline total, the slowest layers, and the fit verdict."""
+    from edgekit.report.user_text import esc, marked, styled
+
     f = estimate["fit"]
-    console.print(f"[bold]on {estimate['profile']}[/bold] ({estimate['title']})")
+    console.print(marked(f"[bold]on {esc(estimate['profile'])}[/bold] "
+                         f"({esc(estimate['title'])})"))
     t = estimate.get("table")
     if t is not None:
-        console.print(
+        console.print(styled(
             f"  latency from measured kernels {estimate['time_s'] * 1e3:.3f} ms per batch "
             f"(table {t['table']}, {t['provider']}, threads {t['threads'] or 'default'}, of "
             f"{Path(t['file']).name}: {t['measured']} ops looked up, {t['scaled']} scaled "
-            f"from similar kernels, {t['missing']} without any)")
+            f"from similar kernels, {t['missing']} without any)"))
         if t.get("interval_ms"):      # per call of the file: scaled as time_s is
             k = estimate["time_s"] * 1e3 / t["ms"] if t["ms"] else 1.0
             console.print(f"  {t['coverage']:.0%} interval {t['interval_ms'][0] * k:.3f}.."
@@ -62,17 +65,17 @@ def render_estimate(estimate: dict, console) -> None:
             console.print(f"  no interval: {t['interval_from']} models of the table timed "
                           "whole on this device (9 needed)")
         for note in t.get("notes") or []:
-            console.print(f"  no measured neighbour: {note}", style="yellow", markup=False)
+            console.print(styled(f"  no measured neighbour: {note}", "yellow"))
     elif estimate.get("table_unused"):
-        console.print(f"  [dim]{estimate['table_unused']}[/dim]")
+        console.print(styled(f"  {estimate['table_unused']}", "dim"))
     roof = estimate.get("roofline_s", estimate["time_s"])
     console.print(f"  roofline estimate {roof * 1e3:.3f} ms per batch "
                   f"({estimate['compute_bound_layers']} layers compute-bound, "
                   f"{estimate['memory_bound_layers']} memory-bound; a lower bound: real "
                   "kernels reach a fraction of peak)")
     top = sorted(estimate["layers"], key=lambda x: -x["time_s"])[:5]
-    console.print("  slowest: " + ", ".join(
-        f"{x['name']} {x['time_s'] * 1e3:.3f} ms ({x['bound']})" for x in top))
+    console.print(styled("  slowest: " + ", ".join(
+        f"{x['name']} {x['time_s'] * 1e3:.3f} ms ({x['bound']})" for x in top)))
     verdict = "[bold green]fits[/bold green]" if f["fits"] else "[bold red]does not fit[/bold red]"
     console.print(
         f"  {verdict}: weights {nbytes(f['weights_bytes'])} of {nbytes(f['storage_bytes'])} "
@@ -147,8 +150,9 @@ def totals_lines(report: Report) -> list[tuple[str, str]]:
 
 
 def render_table(report: Report, console, layers: bool = True) -> None:
-    from rich.table import Table
     from rich.text import Text
+
+    from edgekit.report.user_text import esc, marked, text_table
 
     m = report.model
     title = (f"{m.get('target', m['name'])}  input {shape(m['input_shape'])}  "
@@ -157,9 +161,7 @@ def render_table(report: Report, console, layers: bool = True) -> None:
     if layers:
         # piped, the title is one line (not wrapped at the table's width); names from the
         # file are text, never markup
-        heading = Text(title, no_wrap=not console.is_terminal, overflow="ignore")
-        table = Table(title=heading, title_justify="left", pad_edge=False, box=None,
-                      header_style="bold")
+        table = text_table(title, console)
         for col, just in (("#", "right"), ("layer", "left"), ("op", "left"),
                           ("output", "left"), ("params", "right"), ("MACs", "right"),
                           ("act", "right")):
@@ -173,7 +175,7 @@ def render_table(report: Report, console, layers: bool = True) -> None:
     else:
         console.print(Text(title, style="bold"), soft_wrap=True)
     for key, value in totals_lines(report):
-        console.print(f"[bold]{key:>17}[/bold]  {value}")
+        console.print(marked(f"[bold]{key:>17}[/bold]  {esc(value)}"))
     if layers:  # --summary: totals only
         console.print("[dim]" + "\n".join(f"* {c}" for c in CONVENTIONS) + "[/dim]",
                       highlight=False)

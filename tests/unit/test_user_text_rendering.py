@@ -159,3 +159,27 @@ def test_a_long_title_is_one_line_when_piped():
                  lambda c: devices.render_devices({"d": _device("d")}, title, c)):
         first = _text(draw).splitlines()[0]
         assert title in first, first
+
+
+@pytest.mark.parametrize("name", HOSTILE)
+def test_analyze_prints_a_hostile_layer_name_as_it_is(tmp_path, cli, name):
+    """Through the command: the layer table, the totals (peak at the layer) and the
+    estimate on a device (the slowest layers) of an ONNX whose node is named ``name``."""
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    w = numpy_helper.from_array(np.ones((8, 3, 3, 3), np.float32), "w")
+    graph = helper.make_graph(
+        [helper.make_node("Conv", ["x", "w"], [name], name=name, pads=[1, 1, 1, 1])], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 16, 16])],
+        [helper.make_tensor_value_info(name, TensorProto.FLOAT, [1, 8, 16, 16])], [w])
+    path = tmp_path / "m.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+    r = cli("analyze", path, "--profile", "raspberry-pi-5")
+    assert r.code == 0, r.err
+    lines = r.out.splitlines()
+    assert any(line.split()[1:2] == [name] for line in lines if line[:1].strip()), r.out
+    assert any("peak activations" in line and f"at {name} " in line for line in lines)
+    assert any(line.strip().startswith(f"slowest: {name} ") for line in lines), r.out
+    assert "😄" not in r.out and "👍" not in r.out
