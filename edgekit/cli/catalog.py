@@ -135,12 +135,15 @@ def _calibrate_device(device: str | None, output: Path | None, threads: int | No
     if json_out:
         print_json({"schema": SCHEMA_VERSION, **m})
         return
-    out.print(f"{m['name']}: {m['peak_gflops_fp32']:.4g} GFLOP/s fp32, "
-              f"{m['peak_gops_int8']:.4g} GOP/s int8 ({m['runtime']}, {m['threads']} "
-              f"threads), {m['bandwidth_gbs']:.4g} GB/s; wrote {m['path']}", soft_wrap=True)
+    from edgekit.report.user_text import styled
+
+    out.print(styled(f"{m['name']}: {m['peak_gflops_fp32']:.4g} GFLOP/s fp32, "
+                     f"{m['peak_gops_int8']:.4g} GOP/s int8 ({m['runtime']}, {m['threads']} "
+                     f"threads), {m['bandwidth_gbs']:.4g} GB/s; wrote {m['path']}"),
+              soft_wrap=True)
     if lut_from is not None:
         t = m["latency_table"]
-        out.print(f"latency table adapted from {lut_from.name}: "
-                  f"{t['adapted']['kernels_measured']} kernels and "
-                  f"{t['adapted']['models_measured']} models timed in {t['seconds']:.0f} s; "
-                  f"wrote {t['path']}", soft_wrap=True)
+        out.print(styled(f"latency table adapted from {lut_from.name}: "
+                         f"{t['adapted']['kernels_measured']} kernels and "
+                         f"{t['adapted']['models_measured']} models timed in "
+                         f"{t['seconds']:.0f} s; wrote {t['path']}"), soft_wrap=True)
