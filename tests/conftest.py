@@ -7,7 +7,6 @@ from hypothesis import settings
 # Real models made by others (tensorflow/tflite-micro, Apache-2.0): in the repository with their
 # licence and origin (tests/data/third_party/README.md), so the suite needs nothing beside it.
 THIRD_PARTY_MODELS = Path(__file__).resolve().parent / "data" / "third_party"
-SHARED_MODELS = THIRD_PARTY_MODELS      # the name from when they lived in ../shared/models
 
 # The property tests generate the same examples on every run of `make test` (CI cannot be
 # failed by a draw that the previous run did not make); `pytest --hypothesis-profile=explore`

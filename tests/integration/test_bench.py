@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from tests.conftest import SHARED_MODELS, run_fresh
+from tests.conftest import THIRD_PARTY_MODELS, run_fresh
 
 SMALL = ["mobilenet", "--alpha", "0.25", "--resolution", "96"]
 QUICK = ["--runs", "5", "--warmup", "1"]
@@ -91,22 +91,22 @@ def test_third_party_int8_mobilenet_v2_runs_and_sees_the_dog():
     """A real int8 model made by someone else: NCHW int8 input, the dog is Samoyed (258)."""
     from edgekit.runtimes.litert import TFLiteRunner
 
-    runner = TFLiteRunner(SHARED_MODELS / "mobilenet_v2_quantized_1x3x224x224.tflite")
+    runner = TFLiteRunner(THIRD_PARTY_MODELS / "mobilenet_v2_quantized_1x3x224x224.tflite")
     spec = runner.inputs[0]
     assert spec.dtype == "int8" and spec.shape == (1, 3, 224, 224) and spec.scale > 0
-    dog = np.load(SHARED_MODELS / "dog_int8_1x3x224x224.npy")
+    dog = np.load(THIRD_PARTY_MODELS / "dog_int8_1x3x224x224.npy")
     runner.invoke([dog])
     out = runner.interpreter.get_tensor(runner.interpreter.get_output_details()[0]["index"])
     assert int(np.argmax(out)) == 258
 
 
 def test_bench_third_party_file_and_refused_file(cli):
-    r = cli("bench", SHARED_MODELS / "mobilenet_v2_quantized_1x3x224x224.tflite",
+    r = cli("bench", THIRD_PARTY_MODELS / "mobilenet_v2_quantized_1x3x224x224.tflite",
             "--runs", "3", "--warmup", "1", "--threads", "2", "--json")
     assert r.code == 0, r.err
     (row,) = json.loads(r.out)["results"]
     assert row["input"]["dtype"] == "int8"
-    r = cli("bench", SHARED_MODELS / "person_detect.tflite", *QUICK)
+    r = cli("bench", THIRD_PARTY_MODELS / "person_detect.tflite", *QUICK)
     assert r.code == 1 and len(r.err_lines) == 1
     assert "LiteRT cannot load" in r.err and "quantized_dimension" in r.err
 

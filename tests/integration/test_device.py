@@ -280,9 +280,9 @@ def test_openvino_in_a_local_environment(tmp_path):
 def test_tflite_profile_by_isolation_on_the_board(cli, device, tmp_path):
     """The board cuts the ops out and times them with its own LiteRT (no TensorFlow
     there); the host joins the analysis."""
-    from tests.conftest import SHARED_MODELS
+    from tests.conftest import THIRD_PARTY_MODELS
 
-    path = SHARED_MODELS / "mobilenet_v2_quantized_1x3x224x224.tflite"
+    path = THIRD_PARTY_MODELS / "mobilenet_v2_quantized_1x3x224x224.tflite"
     prof = _json(cli("profile", path, "--device", "lb", "--runs", "3", "--warmup", "1",
                      "--threads", "1", "--json"))
     assert prof["device"]["name"] == "lb" and prof["file"] == str(path)

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from tests.conftest import SHARED_MODELS
+from tests.conftest import THIRD_PARTY_MODELS
 
 pytestmark = pytest.mark.slow
 
@@ -46,11 +46,11 @@ def test_total_macs_agree_across_formats(cli, name, knobs):
 
 
 def test_analyze_the_third_party_files(cli):
-    r = cli("analyze", SHARED_MODELS / "mobilenet_v2_quantized_1x3x224x224.tflite", "--json")
+    r = cli("analyze", THIRD_PARTY_MODELS / "mobilenet_v2_quantized_1x3x224x224.tflite", "--json")
     assert r.code == 0, r.err
     t = json.loads(r.out)["totals"]
     assert abs(t["macs"] / 1e6 - 300) < 3 and abs(t["params"] / 1e6 - 3.5) < 0.05
-    r = cli("analyze", SHARED_MODELS / "person_detect.tflite")
+    r = cli("analyze", THIRD_PARTY_MODELS / "person_detect.tflite")
     assert r.code == 0 and "7,157,888" in r.out and "DEPTHWISE_CONV_2D" in r.out
 
 

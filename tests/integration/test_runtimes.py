@@ -8,7 +8,7 @@ import sys
 
 import numpy as np
 
-from tests.conftest import SHARED_MODELS
+from tests.conftest import THIRD_PARTY_MODELS
 
 FORBIDDEN = ("tensorflow", "keras", "tf2onnx", "onnx", "edgekit.services", "edgekit.cli",
              "edgekit.report", "edgekit.export", "edgekit.bench", "edgekit.readers",
@@ -65,9 +65,9 @@ def test_runtimes_run_from_a_copy_without_the_rest_of_edgekit(tmp_path):
         shutil.copytree(src / pkg, root / "edgekit" / pkg,
                         ignore=shutil.ignore_patterns("__pycache__"))
     tiny_onnx(tmp_path / "affine.onnx")
-    code = PROBE.format(root=str(root), tflite=str(SHARED_MODELS /
+    code = PROBE.format(root=str(root), tflite=str(THIRD_PARTY_MODELS /
                         "mobilenet_v2_quantized_1x3x224x224.tflite"),
-                        dog=str(SHARED_MODELS / "dog_int8_1x3x224x224.npy"),
+                        dog=str(THIRD_PARTY_MODELS / "dog_int8_1x3x224x224.npy"),
                         onnx=str(tmp_path / "affine.onnx"), forbidden=FORBIDDEN)
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=120, cwd=tmp_path)

@@ -14,7 +14,7 @@ import pytest
 from edgekit.core.errors import LONGEST
 from edgekit.readers.tflite_reader import read_tflite
 from edgekit.runtimes.isolate import Graph, isolated_outputs
-from tests.conftest import SHARED_MODELS
+from tests.conftest import THIRD_PARTY_MODELS
 from tests.integration.test_corpus import corpus_file
 
 pytestmark = pytest.mark.integration
@@ -35,7 +35,7 @@ def _files(small_tflite):
     return [small_tflite["none"], small_tflite["int8"],
             corpus_file("face_detection_front.tflite"),          # fp16 weights
             corpus_file("face_detection_full_range_sparse.tflite"),  # sparse fp16
-            SHARED_MODELS / "mobilenet_v2_quantized_1x3x224x224.tflite"]  # int8, PyTorch
+            THIRD_PARTY_MODELS / "mobilenet_v2_quantized_1x3x224x224.tflite"]  # int8, PyTorch
 
 
 def test_isolated_ops_reproduce_the_whole_models_tensors(small_tflite):
@@ -110,10 +110,10 @@ def test_zoo_model_profile_names_its_layers(cli, tmp_path):
 
 
 def test_third_party_int8_file_and_refused_file(cli):
-    prof = _profile(cli, SHARED_MODELS / "mobilenet_v2_quantized_1x3x224x224.tflite")
+    prof = _profile(cli, THIRD_PARTY_MODELS / "mobilenet_v2_quantized_1x3x224x224.tflite")
     assert len(prof["ops"]) == 84 and prof["not_isolated"] == []
     assert {b["op"] for b in prof["by_op"]} >= {"CONV_2D", "DEPTHWISE_CONV_2D", "ADD"}
-    refused = SHARED_MODELS / "person_detect.tflite"
+    refused = THIRD_PARTY_MODELS / "person_detect.tflite"
     r = cli("profile", refused, *QUICK)
     assert r.code == 1 and len(r.err_lines) == 1
     assert "LiteRT cannot load" in r.err and "quantized_dimension" in r.err

@@ -16,7 +16,7 @@ import pytest
 
 from edgekit.services.analyze import analyze
 from edgekit.services.targets import resolve_target
-from tests.conftest import SHARED_MODELS
+from tests.conftest import THIRD_PARTY_MODELS
 
 tflm = pytest.importorskip("tflite_micro.python.tflite_micro.runtime",
                            reason="tflite-micro is in the dev extra")
@@ -46,6 +46,6 @@ def tflm_arena_head(path) -> int:
 @pytest.mark.parametrize("name", ["person_detect.tflite",
                                   "mobilenet_v2_quantized_1x3x224x224.tflite"])
 def test_planner_peak_equals_tflm_arena(name):
-    path = SHARED_MODELS / name
+    path = THIRD_PARTY_MODELS / name
     report = analyze(resolve_target(str(path), {}))
     assert report.totals()["peak_activation_bytes"] == tflm_arena_head(path)

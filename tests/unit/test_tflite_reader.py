@@ -8,10 +8,10 @@ import pytest
 
 from edgekit.core.errors import ModelFileError
 from edgekit.readers.tflite_reader import read_tflite
-from tests.conftest import SHARED_MODELS
+from tests.conftest import THIRD_PARTY_MODELS
 
-PERSON = SHARED_MODELS / "person_detect.tflite"
-MNV2 = SHARED_MODELS / "mobilenet_v2_quantized_1x3x224x224.tflite"
+PERSON = THIRD_PARTY_MODELS / "person_detect.tflite"
+MNV2 = THIRD_PARTY_MODELS / "mobilenet_v2_quantized_1x3x224x224.tflite"
 
 # MobileNet v1, alpha 0.25: (in, out, output spatial) of the 13 depthwise-separable blocks
 # at a 96x96 input (48x48 after the stride-2 stem)
