@@ -111,10 +111,44 @@ def folder_lock(folder: Path, warn: Callable[[str], None]):
         os.close(fd)
 
 
+STAGING = ".edgekit-staging-"   # an export's work folder inside its output folder
+
+
+def clear_abandoned_staging(folders) -> list[Path]:
+    """Remove the staging folders that exports killed mid-way (SIGKILL, a Ray worker ended
+    by its cluster) left in ``folders``, skipping a folder whose lock an export holds now.
+    The staging folders removed."""
+    import fcntl
+
+    removed = []
+    for folder in folders:
+        try:
+            fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+        except OSError:
+            continue
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue          # an export is writing there: its staging is alive
+            removed += _clear_staging(Path(folder))
+        finally:
+            os.close(fd)
+    return removed
+
+
+def _clear_staging(folder: Path) -> list[Path]:
+    """(under the folder's lock: nobody uses them)"""
+    stale = sorted(folder.glob(STAGING + "*"))
+    with interrupts.deferred():
+        for path in stale:
+            shutil.rmtree(path, ignore_errors=True)
+    return stale
+
+
 def _export_locked(model, job, opts, out_dir: Path, notify, warn) -> dict:
-    for stale in out_dir.glob(".edgekit-staging-*"):  # the lock is ours: nobody uses them
-        shutil.rmtree(stale, ignore_errors=True)
-    with temp_folder(prefix=".edgekit-staging-", dir=out_dir) as staging:
+    _clear_staging(out_dir)
+    with temp_folder(prefix=STAGING, dir=out_dir) as staging:
         planned = [artifact_name(job.name, f, q) for f in opts.formats for q in opts.quants]
         check_replaceable(out_dir, planned)        # before any work
         manifest = _export(model, job, opts, staging, notify, warn)

@@ -155,10 +155,11 @@ def run_builds(todo: list[dict], settings: dict, spec, validation, needed, keep,
     stats = {"validation_bytes": 0, "file_bytes": 0}
     if not todo:
         return stats
+    streaming = not (spec.ray_address or "").startswith("ray://")   # Ray Client has none
     from edgekit.export.cache import versions_digest
 
-    streaming = not (spec.ray_address or "").startswith("ray://")   # Ray Client has none
-    with connected(spec, notify) as ray:
+    # a local Ray's workers leave no staging folder in the cache (see _staging_cleared)
+    with _staging_cleared(local=not spec.ray_address), connected(spec, notify) as ray:
         task = ray.remote(num_cpus=1, max_retries=0)(
             build_on_node if streaming else build_on_node_once)
         data = None
@@ -186,6 +187,23 @@ def run_builds(todo: list[dict], settings: dict, spec, validation, needed, keep,
             keep(c, row)
             ready(c, row)
     return stats
+
+
+@contextmanager
+def _staging_cleared(local: bool):
+    """A local Ray's workers are this machine's processes, and the sweep's end (or an
+    interrupt) ends them however far their exports got: once they are gone (connected(),
+    entered inside this, waits for them), the staging folders they left in this machine's
+    export cache go too."""
+    try:
+        yield
+    finally:
+        if local:
+            from edgekit.export.cache import cache_dir
+            from edgekit.export.pipeline import STAGING, clear_abandoned_staging
+
+            clear_abandoned_staging(sorted({p.parent for p in cache_dir().glob(
+                f"*/{STAGING}*")}))
 
 
 def _arrivals(ray, pending: dict, fail, streaming: bool = True):

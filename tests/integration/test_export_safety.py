@@ -93,6 +93,26 @@ def test_a_killed_exports_staging_is_removed_by_the_next(tiny, tmp_path):
     assert {a["file"] for a in manifest["artifacts"]} | {"manifest.json"} == visible(out)
 
 
+def test_abandoned_staging_is_cleared_only_once_its_export_is_gone(tmp_path):
+    """What a sweep does after its local Ray workers were ended mid-export: the staging
+    folder of a live export (it holds the folder's lock) stays; a killed one's goes."""
+    from edgekit.export.pipeline import clear_abandoned_staging
+
+    out, other = tmp_path / "out", tmp_path / "other"
+    other.mkdir()
+    (other / "model.tflite").write_bytes(b"kept")
+    proc = start_long(out)
+    try:
+        staging = wait_for_staging(out, proc)
+        assert clear_abandoned_staging([out, other]) == []
+        assert staging.exists() and proc.poll() is None
+    finally:
+        proc.kill()
+        proc.communicate()
+    assert clear_abandoned_staging([out, other, tmp_path / "gone"]) == [staging]
+    assert not staging.exists() and (other / "model.tflite").read_bytes() == b"kept"
+
+
 def test_an_export_waits_for_the_folder_lock(tiny, tmp_path):
     import fcntl
 
