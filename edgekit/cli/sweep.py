@@ -86,9 +86,13 @@ def sweep_cmd(
         "always runs one at a time per device.")] = "local",
     ray_address: Annotated[Optional[str], typer.Option(
         "--ray-address", metavar="ADDRESS", help="A running Ray cluster ('auto', "
-        f"'HOST:6379', 'ray://HOST:10001'), given up on after {CONNECT_BOUND_S} s. Its nodes "
+        "'HOST:6379', 'ray://HOST:10001'), given up on after --ray-timeout. Its nodes "
         "need edgekit installed, share nothing with this machine but Ray, and each keeps "
         "its own export cache. Default: a local Ray started for the sweep.",
+        show_default=False)] = None,
+    ray_timeout: Annotated[Optional[str], typer.Option(
+        "--ray-timeout", metavar="SECONDS", help="How long connecting to --ray-address may "
+        f"take before it is given up on with one line (default {CONNECT_BOUND_S}).",
         show_default=False)] = None,
     workers: Annotated[Optional[int], typer.Option(
         "--workers", metavar="N", help="CPUs of the local Ray (default: all cores).",
@@ -123,7 +127,7 @@ def sweep_cmd(
         device=device, threads=threads, runs=runs, xnnpack=xnnpack, validation=validation,
         max_latency_ms=max_latency, max_ram_bytes=_size(max_ram, "--max-ram"),
         max_flash_bytes=_size(max_flash, "--max-flash"), executor=executor,
-        ray_address=ray_address, workers=workers, out_dir=output)
+        ray_address=ray_address, ray_timeout=ray_timeout, workers=workers, out_dir=output)
     paths = {"json": output / "sweep.json", "csv": output / "sweep.csv",
              "plot": output / "pareto.png"}
     if validation is not None:

@@ -57,6 +57,7 @@ class SweepSpec:
     max_flash_bytes: int | None = None
     executor: str = "local"
     ray_address: str | None = None
+    ray_timeout: float | str | None = None   # seconds; None: sweep_ray.CONNECT_BOUND_S
     workers: int | None = None
     out_dir: Path = Path("sweep-out")
 
@@ -114,6 +115,13 @@ class SweepSpec:
             from edgekit.services.sweep_ray import check_address
 
             self.ray_address = check_address(self.ray_address)
+        if self.ray_timeout is not None:
+            from edgekit.core.numbers import read_number
+
+            if not self.ray_address:
+                raise UsageError("--ray-timeout bounds connecting to --ray-address; a local "
+                                 "Ray is started, not connected to")
+            self.ray_timeout = read_number(self.ray_timeout, "--ray-timeout", 1, 3600, "s")
         if self.executor == "ray":
             import importlib.util
 

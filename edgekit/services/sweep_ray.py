@@ -307,8 +307,9 @@ def connected(spec, notify=lambda m: None):
 
     env = {"TF_CPP_MIN_LOG_LEVEL": "3", "RAY_USAGE_STATS_ENABLED": "0"}
     if spec.ray_address:
-        notify(f"connecting to Ray at {spec.ray_address} (gives up after {CONNECT_BOUND_S} s)")
-        probe(spec.ray_address)
+        bound = spec.ray_timeout or CONNECT_BOUND_S
+        notify(f"connecting to Ray at {spec.ray_address} (gives up after {bound:g} s)")
+        probe(spec.ray_address, bound)
         kw, folder = {"address": spec.ray_address}, nullcontext(None)
     else:
         kw = {"num_cpus": spec.workers or os.cpu_count()}
@@ -379,7 +380,17 @@ def _own_token() -> None:
     import secrets
 
     if "RAY_AUTH_MODE" not in os.environ and "ray" not in sys.modules:
-        os.environ.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=secrets.token_hex(32))
+        _OWN_TOKEN.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=secrets.token_hex(32))
+        os.environ.update(_OWN_TOKEN)
+
+
+_OWN_TOKEN: dict[str, str] = {}   # what _own_token put into this process's environment
+
+
+def _user_environment() -> dict[str, str]:
+    """This process's environment without the token _own_token made for a local Ray: a
+    cluster connected to later (the probe driver) sees the user's settings, not ours."""
+    return {k: v for k, v in os.environ.items() if _OWN_TOKEN.get(k) != v}
 
 
 def _host_port(address: str) -> tuple[str, int] | None:
@@ -440,7 +451,7 @@ def _probe_driver(address: str, bound: float) -> tuple[list[str], int | None]:
 
     from edgekit.core import children
 
-    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    env = {**_user_environment(), "RAY_USAGE_STATS_ENABLED": "0"}
     lines, code, buf = [], None, b""
     deadline = time.monotonic() + max(bound, 1.0)
     # stopped (with what it started) however this ends: an answer, the bound, an interrupt

@@ -52,6 +52,8 @@ def cluster(tmp_path_factory):
 
 
 def sweep(c: Cluster, out: Path, *args, cache: Path | None = None, wait=True):
+    if "--ray-address" in args:   # a loaded 2-core host: Ray Client's driver can take > 30 s
+        args = (*args, "--ray-timeout", "120")
     cmd = [sys.executable, "-m", "edgekit", "sweep", *args, "-o", str(out), "--json"]
     env = {**c.env, "EDGEKIT_CACHE": str(cache or c.cache)}
     if not wait:

@@ -56,3 +56,26 @@ def test_a_local_rays_folder_is_short(monkeypatch, tmpdir, expected):
     parent = short_private_folder_parent()
     assert parent == expected and len(parent) + 20 + SOCKET_ROOM <= 107
     assert os.access(parent, os.W_OK)
+
+
+def test_the_token_of_a_local_ray_is_not_shown_to_a_cluster(monkeypatch):
+    """A local Ray's own token (in this process's environment once a local sweep ran in
+    it) never reaches the driver that probes a cluster: that cluster has its own settings
+    (seen as 'authentication failed' on a silent address after an in-process sweep)."""
+    import sys
+
+    from edgekit.services import sweep_ray
+
+    for name in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN"):
+        monkeypatch.setenv(name, "-")      # restored as they were, afterwards
+        monkeypatch.delenv(name)
+    monkeypatch.delitem(sys.modules, "ray", raising=False)
+    monkeypatch.setattr(sweep_ray, "_OWN_TOKEN", {})
+    monkeypatch.setenv("EK_USERS_OWN", "kept")
+    sweep_ray._own_token()
+    assert os.environ["RAY_AUTH_MODE"] == "token" and len(os.environ["RAY_AUTH_TOKEN"]) == 64
+    env = sweep_ray._user_environment()
+    assert "RAY_AUTH_MODE" not in env and "RAY_AUTH_TOKEN" not in env
+    assert env["EK_USERS_OWN"] == "kept"
+    monkeypatch.setenv("RAY_AUTH_TOKEN", "the user's")      # set since: the user's
+    assert sweep_ray._user_environment()["RAY_AUTH_TOKEN"] == "the user's"

@@ -137,6 +137,9 @@ def test_bad_sizes(text):
     (SweepSpec(workers=2), "go with --executor ray"),
     (SweepSpec(executor="ray", workers=2, ray_address="head:6379"), "CPUs of a local Ray"),
     (SweepSpec(profile="no-such-board"), "unknown profile"),
+    (SweepSpec(executor="ray", ray_timeout="60"), "--ray-timeout bounds connecting"),
+    (SweepSpec(executor="ray", ray_address="head:6379", ray_timeout="0"), "--ray-timeout"),
+    (SweepSpec(executor="ray", ray_address="head:6379", ray_timeout="nan"), "--ray-timeout"),
 ])
 def test_bad_specs_fail_before_any_work(spec, message, tmp_path):
     spec.out_dir = tmp_path / "out"
