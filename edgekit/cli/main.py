@@ -197,7 +197,28 @@ def _interrupted() -> None:
     signum = interrupts.seen() or signal.SIGINT
     name = interrupts.NAMES.get(signum, f"signal {signum}")
     _say(f"edgekit: interrupted ({name}); nothing half-written was left behind")
+    if _CONSOLE and "ray._raylet" in sys.modules:
+        _leave_without_finalizing(128 + signum)
     sys.exit(128 + signum)
+
+
+_CONSOLE = False    # main() runs as the edgekit command (not in-process, as tests run it)
+
+
+def _leave_without_finalizing(code: int) -> None:
+    """Exit now, past the interpreter's finalization: an interrupt that cut ray.init short
+    can leave Ray's core worker to crash it (SIGSEGV, exit -11 instead of 130, after the
+    line above). Everything edgekit owns is done by now: Ray shut down and its processes
+    waited for (sweep_ray.connected), temporary folders removed, outputs moved or not."""
+    from edgekit.core import children
+
+    children.stop_all()     # what atexit would have done
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
 
 
 def _output_closed() -> None:
@@ -224,8 +245,10 @@ def main(argv: Optional[list] = None) -> None:
     SIGTERM and SIGHUP stop the command through core.interrupts: an interrupt that a library
     swallowed still stops it (exit 130/143/129), at the next step boundary or at the end.
     A closed stdout ends it quietly (exit 141)."""
+    global _CONSOLE
     from edgekit.core import interrupts
 
+    _CONSOLE = argv is None
     restore = interrupts.install()   # first: before the CLI's own imports
     debug = os.environ.get("EDGEKIT_DEBUG")     # --debug sets it for this command
     try:
