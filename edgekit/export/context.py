@@ -214,9 +214,11 @@ def prepare_several(model, job: ExportJob, opts: ExportOptions, notify, warn,
     input name, the float original's outputs."""
     from edgekit.export.multi_io import keras_run, load_several
 
-    onnx_nodes = isinstance(model, SourceModel) and model.content is not None
-    if (opts.per_layer and len(io.inputs) > 1) or opts.keep_float is not None \
-            or (opts.per_layer and isinstance(model, SourceModel) and not onnx_nodes):
+    if isinstance(model, SourceModel):
+        from edgekit.export.source_layers import check_layer_options
+
+        check_layer_options(model, io, opts)
+    elif (opts.per_layer and len(io.inputs) > 1) or opts.keep_float is not None:
         raise UsageError(f"--per-layer takes models with one input (Keras, or a float "
                          f"ONNX), --keep-float Keras models with one input and one output; "
                          f"this one has {len(io.inputs)} inputs ({', '.join(io.inputs)}) "

@@ -172,7 +172,11 @@ def _artifact(ctx: Context, fmt: str, quant: str, staging: Path, notify, step: s
     notify(f"{step} Converting {label}" + (f" (calibrating on {rows(calib.x)} samples)"
                                     if quant == "int8" and calib else ""))
     if isinstance(ctx.model, SourceModel):
-        content, details = ctx.model.make(fmt, quant, calib.x if calib else None, opts)
+        from edgekit.export import source_layers
+
+        content, details = source_layers.convert(ctx, fmt, quant,
+                                                 lambda p: _figures(ctx, p)[0][0], staging,
+                                                 notify)
     elif quant == "int8" and opts.keep_float is not None:
         from edgekit.export import keep_float
 
@@ -217,15 +221,10 @@ def _artifact(ctx: Context, fmt: str, quant: str, staging: Path, notify, step: s
 def _per_layer(ctx: Context, fmt: str, path: Path, doing: str, notify) -> dict:
     """The per-layer rows of one quantized file: against the float graph's nodes (a float
     ONNX source) or against Keras' layers (pairings verified on the float file)."""
-    if isinstance(ctx.model, SourceModel):
-        from edgekit.export.onnx_layers import node_rows, preprocessed_file, summary
+    if isinstance(ctx.model, SourceModel):   # the float graph's own nodes
+        from edgekit.export.source_layers import layer_rows
 
-        notify(f"{doing} with the float graph node by node")
-        if "onnx" not in ctx.verified_cache:
-            ctx.verified_cache["onnx"] = preprocessed_file(ctx.model.content, ctx.staging)
-        found = node_rows(ctx.verified_cache["onnx"], path, ctx.x1)
-        return {"per_layer": found, "per_layer_summary": summary(found),
-                "per_layer_samples": min(rows(ctx.val.x), 64)}
+        return layer_rows(ctx, fmt, path, doing, notify)
     from edgekit.export.per_layer import compare_layers
     from edgekit.export.per_layer import summary as layer_summary
 
