@@ -219,13 +219,19 @@ def _missed(ctx, score: float | None) -> dict:
     return {"target": target, "unit": unit, "got": score, "short_by": short}
 
 
-def auto(ctx, fmt: str, evaluate, staging: Path, notify) -> tuple[bytes, dict]:
+def auto(ctx, fmt: str, evaluate, staging: Path, notify, build=None, choose=None,
+         why: str = "worst isolated SQNR") -> tuple[bytes, dict]:
     """--keep-float auto for one format. ``evaluate(path) -> fidelity`` runs a candidate
     file on the validation samples. Stops at the target, when no layer is left, when
     PATIENCE steps in a row gained less than MIN_GAIN, or when the next file would exceed
     --max-size-ratio times the plain int8 file; then the best file so far is the result
-    and ``keep_float_missed`` says by how much it misses."""
-    build = Builder(ctx, fmt)
+    and ``keep_float_missed`` says by how much it misses. ``build(kept) -> (bytes,
+    details)`` and ``choose(probe, kept) -> the layers to keep next`` default to a Keras
+    model's (a source that is not Keras gives its own: ``export.source_layers``)."""
+    build = build or Builder(ctx, fmt)
+    choose = choose or (lambda probe, kept: next_layers(
+        compare_layers(ctx.model, probe, ctx.x1, ctx.layers, ctx.layer_refs(),
+                       verified=ctx.verified(fmt)), kept, ctx.layers))
     kept: list[str] = []
     steps: list[dict] = []
     best: tuple | None = None        # (score, content, details, kept)
@@ -260,13 +266,11 @@ def auto(ctx, fmt: str, evaluate, staging: Path, notify) -> tuple[bytes, dict]:
                 stop = (f"no gain: the last {PATIENCE} layers kept float gained less than "
                         f"{MIN_GAIN:g} {'dB' if ctx.opts.min_sqnr is not None else 'points'}")
                 break
-            rows = compare_layers(ctx.model, probe, ctx.x1, ctx.layers, ctx.layer_refs(),
-                                  verified=ctx.verified(fmt))
-            more = next_layers(rows, kept, ctx.layers)
+            more = choose(probe, kept)
             if not more:
                 stop = "no layer left to keep float"
                 break
-            notify(f"    keeping {', '.join(more)} float (worst isolated SQNR)")
+            notify(f"    keeping {', '.join(more)} float ({why})")
             kept += more
     finally:
         probe.unlink(missing_ok=True)
