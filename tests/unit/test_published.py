@@ -115,13 +115,31 @@ def test_mobilenet_v3_paper_rows():
     assert lookup("mobilenet_v3", 1.0, 224, "none", {"classes": 10}) is None
 
 
-def test_mobilenet_v4_rows():
-    s = lookup("mobilenet_v4", None, 224, "none")                        # default: conv_small
-    m = lookup("mobilenet_v4", None, 256, "none", {"variant": "conv_medium"})
-    assert (s["top1"], m["top1"]) == (73.8, 79.9)
-    assert s["source"]["id"] == m["source"]["id"] == "qin-2024-mobilenetv4"
-    # no verbatim excerpt of the paper's table was found: the source says so until one is added
-    assert "UNVERIFIED" in s["source"]["title"] and s["source"]["note"].startswith("unverified")
+MNV4_ROW = re.compile(r"\| MNv4-Conv-([SM]) \| ([\d.]+) \| ([\d.]+) \| ([\d.]+) \|")
+MNV4_INPUT = re.compile(r"^MNv4-Conv-([SM]): .*\(Pixel 6 EdgeTPU, (\d+)px inputs\)\.$")
+
+
+def test_mobilenet_v4_rows_match_the_paper_table():
+    """Qin et al. 2024, Tab. 6 (ImageNet-1k only): top-1, params (M) and MACs (G) of the two
+    conv models the zoo builds, each at its input size in the paper's Appendix 0.A."""
+    text = (DATA / "qin_2024_mobilenetv4.md").read_text()
+    assert table()["sources"]["qin-2024-mobilenetv4"]["url"] in text
+    lines = text.splitlines()
+    rows = {m.group(1): m.groups()[1:] for m in map(MNV4_ROW.match, lines) if m}
+    px = {m.group(1): int(m.group(2)) for m in map(MNV4_INPUT.match, lines) if m}
+    assert set(rows) == set(px) == {"S", "M"}
+    assert len([r for r in table()["rows"] if r["source"] == "qin-2024-mobilenetv4"]) == 2
+    for size, variant in (("S", "conv_small"), ("M", "conv_medium")):
+        top1, params, gmacs = map(float, rows[size])
+        row = lookup("mobilenet_v4", None, px[size], "none", {"variant": variant})
+        assert row["source"]["id"] == "qin-2024-mobilenetv4"
+        assert (row["top1"], row["params_millions"], row["macs_millions"]) == \
+            (top1, params, gmacs * 1000)
+        assert "UNVERIFIED" not in row["source"]["title"]
+    # the intro's sentence gives Conv-S's figures once more, in words
+    assert "MNv4-Conv-S achieves 73.8% top-1 ImageNet-1K accuracy with 3.8M parameters, " \
+        "0.2G MACs" in text
+    assert lookup("mobilenet_v4", None, 224, "none")["checkpoint"] == "MNv4-Conv-S"  # default
     assert lookup("mobilenet_v4", None, 224, "none", {"variant": "conv_medium"}) is None
     assert lookup("mobilenet_v4", 1.0, 224, "none") is None              # no width knob
 
