@@ -118,36 +118,67 @@ def tflite_graph(path: Path | None, content: bytes | None = None):
     return it, cap
 
 
-def _tflite_batches(it, x: np.ndarray):
-    """Feed ``x`` in batches (one sample at a time where the file fixes the batch); yield
-    after each invoke."""
+def _in_file_order(x, file_names: list[str], names: list[str] | None) -> list[np.ndarray]:
+    """The inputs ``x`` (one array, or one per Keras input in ``names``' order) in the
+    file's input order: by name where the file's names are Keras' (the TFLite converter's
+    signature) or ``input_<k>`` (tf2onnx, as edgekit asks); in the file's order
+    otherwise."""
+    if isinstance(x, np.ndarray):
+        return [x]
+    x = list(x)
+    if names and len(file_names) == len(names) and set(file_names) == set(names):
+        return [x[names.index(n)] for n in file_names]
+    if len(file_names) == len(x) and set(file_names) == {f"input_{k}" for k in range(len(x))}:
+        return [x[int(n.split("_")[1])] for n in file_names]   # not user text: input_<k>
+    return x
+
+
+def _tflite_input_names(it) -> list[str]:
+    """The file's inputs (in get_input_details' order) by its one signature's names; the
+    tensor names where it has no single signature."""
+    details = it.get_input_details()
+    sigs = it._get_full_signature_list()
+    if len(sigs) == 1:
+        by_index = {int(t): n for n, t in next(iter(sigs.values()))["inputs"].items()}
+        if all(int(d["index"]) in by_index for d in details):
+            return [by_index[int(d["index"])] for d in details]
+    return [d["name"] for d in details]
+
+
+def _tflite_batches(it, x, names: list[str] | None = None):
+    """Feed ``x`` (one array, or one per Keras input named ``names``) in batches (one
+    sample at a time where the file fixes the batch); yield after each invoke."""
     from edgekit.runtimes.litert import TFLiteRunner
     from edgekit.runtimes.tensors import quantize
 
-    d = it.get_input_details()[0]
-    spec = TFLiteRunner._spec(d)
-    flexible = int(d.get("shape_signature", d["shape"])[0]) == -1
+    details = it.get_input_details()
+    xs = _in_file_order(x, _tflite_input_names(it), names)
+    specs = [TFLiteRunner._spec(d) for d in details]
+    flexible = all(int(d.get("shape_signature", d["shape"])[0]) == -1 for d in details)
     step = BATCH if flexible else 1
-    current = int(d["shape"][0])
-    for i in range(0, len(x), step):
-        xb = x[i:i + step]
-        if len(xb) != current:
-            it.resize_tensor_input(d["index"], [len(xb), *xb.shape[1:]])
+    current = int(details[0]["shape"][0])
+    for i in range(0, len(xs[0]), step):
+        xb = [a[i:i + step] for a in xs]
+        if len(xb[0]) != current:
+            for d, a in zip(details, xb, strict=True):
+                it.resize_tensor_input(d["index"], [len(a), *a.shape[1:]])
             it.allocate_tensors()
-            current = len(xb)
-        it.set_tensor(d["index"], quantize(xb, spec))
+            current = len(xb[0])
+        for d, spec, a in zip(details, specs, xb, strict=True):
+            it.set_tensor(d["index"], quantize(a, spec))
         it.invoke()
         yield
 
 
-def capture_tflite(path: Path, x: np.ndarray, want=None) -> Capture:
-    """Run ``x`` through the file keeping every tensor; the values of ``want`` (tensor
-    keys; None: every op output) dequantized to float32."""
+def capture_tflite(path: Path, x, want=None, names: list[str] | None = None) -> Capture:
+    """Run ``x`` (one array, or one per Keras input named ``names``) through the file
+    keeping every tensor; the values of ``want`` (tensor keys; None: every op output)
+    dequantized to float32."""
     it, cap = tflite_graph(path)
     keys = [t for op in cap.ops for t in op.outputs] if want is None else list(want)
     parts: dict = {k: [] for k in keys}
     with quiet_stderr():
-        for _ in _tflite_batches(it, x):
+        for _ in _tflite_batches(it, x, names):
             for k in keys:
                 v = it.get_tensor(k)
                 if v.ndim == 0:
@@ -216,20 +247,21 @@ def onnx_session(model, extra: list[str]):
                                     providers=["CPUExecutionProvider"])
 
 
-def capture_onnx(path: Path, x: np.ndarray, want=None) -> Capture:
-    """Run ``x`` through a copy of the file with the tensors ``want`` (None: every node
-    output) added as outputs; float values only (quantized integers are read after their
-    DequantizeLinear)."""
+def capture_onnx(path: Path, x, want=None, names: list[str] | None = None) -> Capture:
+    """Run ``x`` (one array, or one per Keras input named ``names``) through a copy of the
+    file with the tensors ``want`` (None: every node output) added as outputs; float values
+    only (quantized integers are read after their DequantizeLinear)."""
     model, cap = onnx_graph(path)
     keys = [t for op in cap.ops for t in op.outputs if t and op.type != "Constant"] \
         if want is None else list(want)
     sess = onnx_session(model, keys)
-    names = [o.name for o in sess.get_outputs()]
+    outputs = [o.name for o in sess.get_outputs()]
     parts: dict = {k: [] for k in keys}
-    feed = cap.inputs[0]
-    for i in range(0, len(x), BATCH):
-        got = dict(zip(names, sess.run(None, {feed: x[i:i + BATCH].astype(np.float32)}),
-                       strict=True))
+    xs = _in_file_order(x, list(cap.inputs), names)
+    for i in range(0, len(xs[0]), BATCH):
+        feed = {n: a[i:i + BATCH].astype(np.float32)
+                for n, a in zip(cap.inputs, xs, strict=False)}   # one array: the first
+        got = dict(zip(outputs, sess.run(None, feed), strict=True))
         for k in keys:
             v = got.get(k)
             if v is not None and v.ndim and np.issubdtype(v.dtype, np.floating):
@@ -238,11 +270,13 @@ def capture_onnx(path: Path, x: np.ndarray, want=None) -> Capture:
     return cap
 
 
-def capture(path: Path, x: np.ndarray, want=None) -> Capture:
+def capture(path: Path, x, want=None, names: list[str] | None = None) -> Capture:
+    """The file's tensors on ``x``: one array, or one per Keras input (``names``, in the
+    model's order), fed to the file's inputs by name."""
     path = Path(path)
     if path.suffix == ".tflite":
-        return capture_tflite(path, x, want)
-    return capture_onnx(path, x, want)
+        return capture_tflite(path, x, want, names)
+    return capture_onnx(path, x, want, names)
 
 
 def graph(path: Path) -> Capture:

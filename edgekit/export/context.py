@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from edgekit.core.errors import UsageError, first_line
-from edgekit.export.multi_io import ModelIO
+from edgekit.export.multi_io import ModelIO, rows, take
 from edgekit.export.options import ExportOptions
 from edgekit.export.samples import (
     Samples,
@@ -121,7 +121,7 @@ class Context:
                 refs = self.layer_refs()
                 n = len(next(iter(refs.values())))
                 self.verified_cache[fmt] = verified_pairings(path, self.layers, refs,
-                                                             self.x1[:n])
+                                                             take(self.xs, slice(0, n)))
             finally:
                 path.unlink(missing_ok=True)
         return self.verified_cache[fmt]
@@ -132,14 +132,21 @@ class Context:
         several outputs keeps them in a list of one)."""
         return self.val.x if isinstance(self.val.x, np.ndarray) else self.val.x[0]
 
+    @property
+    def xs(self):
+        """The validation inputs as the per-layer comparison takes them: one array for a
+        model with one input, else one array per Keras input, in the model's order."""
+        x = self.val.x
+        return x if isinstance(x, np.ndarray) or len(x) > 1 else x[0]
+
     def layer_refs(self) -> dict:
         """Keras' output of every layer group on the per-layer samples (computed once)."""
         if not self.refs_cache:
             from edgekit.export.per_layer import keras_references, sample_count
 
-            n = sample_count(self.model, self.layers, len(self.x1))
+            n = sample_count(self.model, self.layers, rows(self.xs))
             self.refs_cache.update(keras_references(self.model, self.layers,
-                                                    self.x1[:n]))
+                                                    take(self.xs, slice(0, n))))
         return self.refs_cache
 
     def keras_accuracy(self) -> float | None:
@@ -218,11 +225,9 @@ def prepare_several(model, job: ExportJob, opts: ExportOptions, notify, warn,
         from edgekit.export.source_layers import check_layer_options
 
         check_layer_options(model, io, opts)
-    elif (opts.per_layer and len(io.inputs) > 1) or opts.keep_float is not None:
-        raise UsageError(f"--per-layer takes models with one input (Keras, or a float "
-                         f"ONNX), --keep-float Keras models with one input and one output; "
-                         f"this one has {len(io.inputs)} inputs ({', '.join(io.inputs)}) "
-                         f"and {len(io.outputs)} outputs ({', '.join(io.outputs)})")
+        layers, keep = None, opts.keep_float
+    else:
+        layers, keep = keras_layers(model, opts)
     notify("Loading calibration / validation data")
     calib, val = load_several(opts, io)
     if calib is not None and calib.synthetic:
@@ -240,16 +245,28 @@ def prepare_several(model, job: ExportJob, opts: ExportOptions, notify, warn,
             check_labels(Samples(ref, val.labels[name], source=f"{val.source} (labels of "
                                  f"{name})"), int(np.prod(ref.shape[1:])))
     ctx = Context(model, job, opts, calib, val, refs[0], "from file", params)
-    ctx.io, ctx.refs = io, refs
-    if opts.per_layer and not isinstance(model, SourceModel):   # Keras, several heads
-        from edgekit.export.per_layer import keras_groups
-
-        try:
-            ctx.layers = keras_groups(model)
-        except Exception as e:
-            raise UsageError(f"--per-layer cannot read this model's layer graph: "
-                             f"{first_line(e)}") from e
+    ctx.io, ctx.refs, ctx.layers, ctx.keep_float = io, refs, layers, keep
     return ctx
+
+
+def keras_layers(model, opts: ExportOptions) -> tuple:
+    """(the layer groups, --keep-float resolved to them) of a Keras model with several
+    inputs or outputs, where --per-layer or --keep-float needs them (before any data is
+    read: a name the model does not have is one line)."""
+    if not opts.per_layer and opts.keep_float is None:
+        return None, None
+    from edgekit.export.per_layer import keras_groups
+
+    try:
+        layers = keras_groups(model)
+    except Exception as e:
+        raise UsageError(f"--per-layer/--keep-float cannot read this model's layer graph: "
+                         f"{first_line(e)}") from e
+    if isinstance(opts.keep_float, list):
+        from edgekit.export.keep_float import resolve
+
+        return layers, resolve(opts.keep_float, layers)
+    return layers, opts.keep_float
 
 
 def several_accuracy(ctx: Context) -> dict:

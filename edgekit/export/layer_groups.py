@@ -13,6 +13,9 @@ import numpy as np
 from edgekit.core.layermatch import FUSABLE
 
 INPUT = ""                      # the model input, as a group's source
+# a model with several inputs: its k-th input as a group's source (Keras layer names
+# cannot hold '/', so no layer is named so)
+INPUT_MARK = "/input/"
 FOLLOWERS = FUSABLE | {"Dropout", "ELU", "PReLU", "SpatialDropout2D"}
 FINAL_KINDS = ("softmax", "sigmoid")
 KERAS_BATCH = 64
@@ -23,7 +26,8 @@ class Group:
     name: str
     op: str
     members: list[str]
-    sources: list[str]          # the groups feeding the first layer (INPUT: the model input)
+    sources: list[str]          # the groups feeding the first layer (INPUT: the model input;
+                                # with several inputs, input_source(k))
     logits: bool = False        # compared on the logits (the model ends in softmax/sigmoid)
     fused_final: bool = False   # the softmax is the last layer's own activation
 
@@ -48,11 +52,34 @@ def _inbound_of(model) -> dict[str, list[str]]:
                       .input_tensors] if la._inbound_nodes else [] for la in model.layers}
 
 
+def input_source(k: int, count: int) -> str:
+    """The source that is the model's ``k``-th of ``count`` inputs."""
+    return INPUT if count == 1 else f"{INPUT_MARK}{k}"
+
+
+def is_input(source: str) -> bool:
+    return source == INPUT or source.startswith(INPUT_MARK)
+
+
+def input_value(x, source: str) -> np.ndarray:
+    """The samples of the input that ``source`` is: ``x`` is one array (one input) or a
+    list of arrays, one per Keras input in the model's order."""
+    if isinstance(x, np.ndarray):
+        return x
+    return x[int(source[len(INPUT_MARK):])] if source.startswith(INPUT_MARK) else x[0]
+
+
+def rows_of(x, part: slice):
+    """Rows of the inputs (one array, or one array per input)."""
+    return x[part] if isinstance(x, np.ndarray) else [a[part] for a in x]
+
+
 @dataclass
 class KerasGraph:
     groups: list[Group]
     group_of: dict[str, str] = field(default_factory=dict)   # layer -> group
     order: dict[str, int] = field(default_factory=dict)      # layer -> position
+    inputs: list[str] = field(default_factory=list)          # the Keras input names
 
     def by_name(self) -> dict[str, Group]:
         return {g.name: g for g in self.groups}
@@ -71,21 +98,24 @@ def keras_groups(model) -> KerasGraph:
         for s in srcs:
             consumers[s] = consumers.get(s, 0) + 1
     out_name = model.outputs[0]._keras_history.operation.name
-    kg = KerasGraph([], order={la.name: k for k, la in enumerate(layers)})
+    input_layers = [t._keras_history.operation.name for t in model.inputs]
+    input_of = {n: input_source(k, len(input_layers)) for k, n in enumerate(input_layers)}
+    kg = KerasGraph([], order={la.name: k for k, la in enumerate(layers)},
+                    inputs=[t.name for t in model.inputs])
     groups: dict[str, Group] = {}
     for la in layers:
         kind, srcs = type(la).__name__, inbound[la.name]
         if kind == "InputLayer":
             kg.group_of[la.name] = INPUT
             continue
-        src_groups = [kg.group_of.get(s, INPUT) for s in srcs]
+        src_groups = [input_of.get(s) or kg.group_of.get(s, INPUT) for s in srcs]
         final = la.name == out_name and _activation_name(la) in FINAL_KINDS
         if final and kind in ("Activation", "Softmax") and src_groups and src_groups[0]:
             groups[src_groups[0]].logits = True      # compared on the softmax's input
             kg.group_of[la.name] = src_groups[0]
             continue
         if (kind in FOLLOWERS and len(srcs) == 1 and consumers.get(srcs[0]) == 1
-                and src_groups[0] != INPUT):
+                and not is_input(src_groups[0])):
             groups[src_groups[0]].members.append(la.name)
             kg.group_of[la.name] = src_groups[0]
             continue
@@ -120,23 +150,25 @@ def run_group(model, g: Group, inputs: list[np.ndarray]) -> np.ndarray:
     return np.concatenate(outs)
 
 
-def keras_references(model, kg: KerasGraph, x: np.ndarray) -> dict[str, np.ndarray]:
-    """Every group's float output on ``x`` (logits for the last group when it has them)."""
+def keras_references(model, kg: KerasGraph, x) -> dict[str, np.ndarray]:
+    """Every group's float output on ``x`` (one array, or one per Keras input; logits for
+    the last group when it has them)."""
     from edgekit._tf import keras
 
     plain = [g for g in kg.groups if not g.fused_final]
     sub = keras.Model(model.inputs, [model.get_layer(g.members[-1]).output for g in plain])
     parts: list[list] = [[] for _ in plain]
-    for i in range(0, len(x), KERAS_BATCH):
-        got = sub(x[i:i + KERAS_BATCH], training=False)
+    n = len(x) if isinstance(x, np.ndarray) else len(x[0])
+    for i in range(0, n, KERAS_BATCH):
+        got = sub(rows_of(x, slice(i, i + KERAS_BATCH)), training=False)
         got = got if isinstance(got, (list, tuple)) else [got]
         for k, v in enumerate(got):
             parts[k].append(np.asarray(v, dtype=np.float32))
     refs = {g.name: np.concatenate(p) for g, p in zip(plain, parts, strict=True)}
     for g in kg.groups:
         if g.fused_final:
-            refs[g.name] = run_group(model, g, [x if s == INPUT else refs[s]
-                                                for s in g.sources])
+            refs[g.name] = run_group(model, g, [input_value(x, s) if is_input(s)
+                                                else refs[s] for s in g.sources])
     return refs
 
 

@@ -37,9 +37,12 @@ from edgekit.export.layer_groups import (  # noqa: F401  (the per-layer API, in 
     INPUT,
     Group,
     KerasGraph,
+    input_value,
+    is_input,
     keras_groups,
     keras_references,
     logits_reference,
+    rows_of,
     run_group,
 )
 
@@ -226,9 +229,11 @@ def _folded_key(cap: Capture, key, keys: dict):
 def verified_pairings(float_path, kg: KerasGraph, refs: dict, x) -> dict:
     """{group: (op key, layout)} of the pairings the float file confirms: the file tensor,
     read in that layout, equals the Keras layer's output within VERIFY_SQNR_DB. A group
-    whose candidates all contradict Keras gets none (it gets no row)."""
+    whose candidates all contradict Keras gets none (it gets no row). ``x``: one array,
+    or one per Keras input."""
     cands, tensor_group = match(graph(float_path), kg)
-    cap = capture(float_path, x, want=[k for keys in cands.values() for k in keys])
+    cap = capture(float_path, x, want=[k for keys in cands.values() for k in keys],
+                  names=kg.inputs)
     keys = _op_keys(cap, tensor_group)
     out = {}
     for g in kg.groups:
@@ -244,19 +249,22 @@ def verified_pairings(float_path, kg: KerasGraph, refs: dict, x) -> dict:
     return out
 
 
-def compare_layers(model, path, x: np.ndarray, kg: KerasGraph | None = None,
+def compare_layers(model, path, x, kg: KerasGraph | None = None,
                    refs: dict | None = None, verified: dict | None = None) -> list[dict]:
     """One row per Keras group that the file has a tensor for, in execution order, on the
-    first samples of ``x`` (as many as ``refs`` holds, or :func:`sample_count`). Only the
+    first samples of ``x`` (one array, or one per Keras input; as many as ``refs`` holds,
+    or :func:`sample_count`). Only the
     tensors that can be a group's are kept from the file. With ``verified``
     (:func:`verified_pairings` of the float file), a group's tensor is the one the float
     file confirmed, in the layout it confirmed; a group without one has no row."""
     kg = kg or keras_groups(model)
-    n = len(next(iter(refs.values()))) if refs else sample_count(model, kg, len(x))
-    x = x[:n]
+    available = len(x) if isinstance(x, np.ndarray) else len(x[0])
+    n = len(next(iter(refs.values()))) if refs else sample_count(model, kg, available)
+    x = rows_of(x, slice(0, n))
     refs = refs if refs else keras_references(model, kg, x)
     cands, tensor_group = match(graph(path), kg)
-    cap = capture(path, x, want=[k for keys in cands.values() for k in keys])
+    cap = capture(path, x, want=[k for keys in cands.values() for k in keys],
+                  names=kg.inputs)
     got: dict[str, np.ndarray] = {}
     key_of: dict[str, object] = {}
     keys = _op_keys(cap, tensor_group) if verified is not None else {}
@@ -293,8 +301,8 @@ def _file_input(model, groups: dict, source: str, x, got: dict, depth: int = 0):
     """The file's value of a group's input: the source group's tensor in the file; a source
     that has none (a padding or reshape the converter folded into the next op) is run in
     float on its own inputs from the file."""
-    if source == INPUT:
-        return x
+    if is_input(source):
+        return input_value(x, source)
     if source in got:
         return got[source]
     g = groups.get(source)

@@ -230,7 +230,7 @@ def _per_layer(ctx: Context, fmt: str, path: Path, doing: str, notify) -> dict:
 
     notify(f"{doing} with Keras layer by layer")
     verified = ctx.verified(fmt)
-    found = compare_layers(ctx.model, path, ctx.x1, ctx.layers, ctx.layer_refs(),
+    found = compare_layers(ctx.model, path, ctx.xs, ctx.layers, ctx.layer_refs(),
                            verified=verified)
     return {"per_layer": found,
             "per_layer_unverified": [g.name for g in ctx.layers.groups
