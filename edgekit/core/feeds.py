@@ -7,12 +7,20 @@ The file is read bounded, by construction: opened by the one reader of user file
 zip header's size of the member, the .npy header's element type and shape, and their
 agreement; the arrays together may hold at most :data:`FEEDS_LIMIT` bytes. A 7 MB file
 that would inflate to 2 GB is refused by what it declares, in one line.
+
+What the file declares is known before anything is inflated (:class:`StoredArrays`'s
+``headers``), so that a command compares it with the model's inputs first (:func:`declared`:
+the readers and runtimes check names, element types and shapes on it); an array is inflated
+only when it is asked for, after those checks.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import zipfile
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -39,35 +47,118 @@ class _Refused(Exception):
     """Why the file is not a readable .npz of input values (the text after the file)."""
 
 
+@dataclass(frozen=True)
+class ArrayHeader:
+    """What an .npy header declares of its array (nothing inflated): its shape and element
+    type, and where its data starts in a lone .npy file."""
+
+    shape: tuple
+    dtype: np.dtype
+    fortran: bool = False
+    offset: int = 0
+
+    @property
+    def size(self) -> int:
+        return math.prod(self.shape)
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def nbytes(self) -> int:
+        return self.size * self.dtype.itemsize
+
+
+class StoredArrays(Mapping):
+    """The arrays of one .npz (or lone .npy) file by name, read bounded: what every array
+    declares is known at once (:attr:`headers`, checked against the file and the limit
+    when the file was opened); an array is inflated when it is first asked for
+    (``arrays[name]``), from the same file (opened again by the one reader: a file that
+    changed since is refused). ``finite``: a float array holding NaN or infinity is one
+    line when it is inflated (--inputs)."""
+
+    def __init__(self, path: Path, what: str, headers: dict[str, ArrayHeader],
+                 identity: tuple, lone_npy: bool = False, finite: bool = False):
+        self.path, self.what, self.headers = path, what, headers
+        self._identity, self._lone_npy, self._finite = identity, lone_npy, finite
+        self._arrays: dict[str, np.ndarray] = {}
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        if name not in self.headers:
+            raise KeyError(name)
+        if name not in self._arrays:
+            self._arrays[name] = self._inflate(name)
+        return self._arrays[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.headers)
+
+    def __len__(self) -> int:
+        return len(self.headers)
+
+    def __repr__(self) -> str:
+        return f"StoredArrays({self.path}: {', '.join(self.headers)})"
+
+    def _inflate(self, name: str) -> np.ndarray:
+        label = f"{self.what} {self.path}"
+        with open_input(self.path, self.what, ARRAYS_LIMIT) as f:
+            if _identity(f) != self._identity:
+                raise UsageError(f"{label}: the file changed while edgekit was reading it")
+            try:
+                if self._lone_npy:
+                    array = _read_npy_data(f, self.headers[name])
+                else:
+                    with zipfile.ZipFile(f) as z:
+                        array = _inflate(z, z.getinfo(f"{name}.npy"), self.headers[name])
+            except _Refused as e:
+                raise UsageError(f"{label}: {e}") from None
+            except Exception as e:  # zip errors (a CRC, a truncated member)
+                raise UsageError(f"{label}: not a readable .npz of named arrays "
+                                 f"({first_line(e)})") from None
+        if self._finite and array.dtype.kind == "f" and not np.isfinite(array).all():
+            raise UsageError(f"{label}: array {name!r} holds NaN or infinity")
+        return array
+
+
+def declared(values) -> dict:
+    """{name: what has ``.shape``, ``.dtype``, ``.size``} of given input values without
+    inflating them: a :class:`StoredArrays`' headers, a plain dict's arrays themselves.
+    What a model's inputs are compared with before any value is read."""
+    if isinstance(values, StoredArrays):
+        return dict(values.headers)
+    return dict(values or {})
+
+
 def load_feeds(path: Path | str | None, what: str = "--inputs",
-               limit: int = FEEDS_LIMIT) -> dict[str, np.ndarray]:
+               limit: int = FEEDS_LIMIT) -> StoredArrays | dict:
     """{input name: array} from an .npz file (``np.savez(path, image=..., state=...)``);
     {} when no file is given. One line for a file that is not a readable .npz of numeric
-    or boolean arrays, or whose arrays declare more than ``limit`` bytes."""
+    or boolean arrays, or whose arrays declare more than ``limit`` bytes. The arrays are
+    inflated when asked for (:class:`StoredArrays`): compare :func:`declared` with the
+    model first."""
     if path is None:
         return {}
-    feeds = load_arrays(path, what, limit)
-    for name, value in feeds.items():
-        if value.dtype.kind not in "biuf":
-            raise UsageError(f"{what} {path}: array {name!r} is {value.dtype}; input "
+    feeds = load_arrays(path, what, limit, finite=True)
+    for name, header in feeds.headers.items():
+        if header.dtype.kind not in "biuf":
+            raise UsageError(f"{what} {path}: array {name!r} is {header.dtype}; input "
                              "values must be numbers or booleans")
-        if value.dtype.kind == "f" and not np.isfinite(value).all():
-            raise UsageError(f"{what} {path}: array {name!r} holds NaN or infinity")
     return feeds
 
 
 def load_arrays(path: Path | str, what: str, limit: int = DATA_LIMIT,
-                npy: bool = False) -> dict[str, np.ndarray]:
+                npy: bool = False, finite: bool = False) -> StoredArrays:
     """{name: array} of an .npz file (a lone .npy too, as {'': array}, when ``npy``), read
     bounded: registered as an input, a regular file, every array's declared size checked
     before it is inflated, at most ``limit`` bytes of arrays. One line naming ``what``
     (the option) and the file otherwise. Data sets (--calibration, --validation) and
-    --inputs alike."""
+    --inputs alike. The headers are read now, each array when it is asked for."""
     path = Path(path)
     label = f"{what} {path}"
     with open_input(path, what, ARRAYS_LIMIT) as f:
         try:
-            arrays = _read_npz(f, limit, npy)
+            headers, lone = _read_headers(f, limit, npy)
         except _Refused as e:
             raise UsageError(f"{label}: {e}") from None
         except UsageError:
@@ -75,9 +166,15 @@ def load_arrays(path: Path | str, what: str, limit: int = DATA_LIMIT,
         except Exception as e:  # zip and format errors (a CRC, a truncated member)
             raise UsageError(f"{label}: not a readable .npz of named arrays "
                              f"({first_line(e)})") from None
-    if not arrays:
+        identity = _identity(f)
+    if not headers:
         raise UsageError(f"{label}: the file holds no arrays")
-    return arrays
+    return StoredArrays(path, what, headers, identity, lone, finite)
+
+
+def _identity(f) -> tuple:
+    st = os.fstat(f.fileno())
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
 
 
 def _not_a_zip(head: bytes) -> str:
@@ -90,11 +187,12 @@ def _not_a_zip(head: bytes) -> str:
     return "not an .npz (not a zip archive of .npy arrays keyed by input name)"
 
 
-def _read_npz(f, limit: int, npy: bool = False) -> dict[str, np.ndarray]:
+def _read_headers(f, limit: int, npy: bool = False) -> tuple[dict[str, ArrayHeader], bool]:
+    """({name: header}, whether the file is a lone .npy), every size checked."""
     head = f.read(8)
     f.seek(0)
     if npy and head.startswith(np.lib.format.MAGIC_PREFIX):
-        return {"": _read_npy(f, limit)}
+        return {"": _npy_header(f, limit)}, True
     if not zipfile.is_zipfile(f):
         if npy and not head.startswith(np.lib.format.MAGIC_PREFIX[:1]) and \
                 not head.startswith(b"\x80"):
@@ -105,14 +203,11 @@ def _read_npz(f, limit: int, npy: bool = False) -> dict[str, np.ndarray]:
         members = z.infolist()
         if len(members) > MAX_ARRAYS:
             raise _Refused(f"holds {len(members)} files; at most {MAX_ARRAYS} arrays")
-        declared = _declared(z, members, limit)
-        return {name: _inflate(z, info, shape, dtype, fortran)
-                for name, (info, shape, dtype, fortran) in declared.items()}
+        return _declared(z, members, limit), False
 
 
-def _declared(z: zipfile.ZipFile, members, limit: int) -> dict:
-    """{name: (member, shape, dtype, Fortran order)}, every size checked, nothing inflated
-    past the .npy headers."""
+def _declared(z: zipfile.ZipFile, members, limit: int) -> dict[str, ArrayHeader]:
+    """{name: header}, every size checked, nothing inflated past the .npy headers."""
     out: dict = {}
     total = 0
     for info in members:
@@ -135,15 +230,12 @@ def _declared(z: zipfile.ZipFile, members, limit: int) -> dict:
                 raise _Refused(f"array {name!r} declares {'x'.join(map(str, shape))} "
                                f"{dtype} ({size_text(nbytes)}), its member holds "
                                f"{size_text(max(0, info.file_size - m.tell()))}")
-        out[name] = (info, shape, dtype, fortran)
+        out[name] = ArrayHeader(shape, dtype, fortran)
     return out
 
 
-def _read_npy(f, limit: int) -> np.ndarray:
-    """A lone .npy file's array: its header checked against the file's size and the
-    limit before the data is read."""
-    import os
-
+def _npy_header(f, limit: int) -> ArrayHeader:
+    """A lone .npy file's header, checked against the file's size and the limit."""
     shape, fortran, dtype = _header(f, "")
     nbytes = math.prod(shape) * dtype.itemsize
     size = os.fstat(f.fileno()).st_size
@@ -154,10 +246,16 @@ def _read_npy(f, limit: int) -> np.ndarray:
         raise _Refused(f"its header declares {'x'.join(map(str, shape))} {dtype} "
                        f"({size_text(nbytes)}), the file holds "
                        f"{size_text(max(0, size - f.tell()))}")
-    buf = bytearray(nbytes)
-    if f.readinto(buf) != nbytes:
+    return ArrayHeader(shape, dtype, fortran, f.tell())
+
+
+def _read_npy_data(f, header: ArrayHeader) -> np.ndarray:
+    f.seek(header.offset)
+    buf = bytearray(header.nbytes)
+    if f.readinto(buf) != header.nbytes:
         raise _Refused("it is shorter than its header declares")
-    return np.frombuffer(buf, dtype=dtype).reshape(shape, order="F" if fortran else "C")
+    return np.frombuffer(buf, dtype=header.dtype).reshape(
+        header.shape, order="F" if header.fortran else "C")
 
 
 def _header(m, name: str):
@@ -185,10 +283,10 @@ def _header(m, name: str):
     return tuple(shape), fortran, dtype
 
 
-def _inflate(z: zipfile.ZipFile, info, shape: tuple, dtype, fortran: bool) -> np.ndarray:
+def _inflate(z: zipfile.ZipFile, info, header: ArrayHeader) -> np.ndarray:
     """One member's array, inflated into a buffer of its declared size (read no further;
     the archive's checksum is checked at the end)."""
-    nbytes = math.prod(shape) * dtype.itemsize
+    nbytes = header.nbytes
     buf = bytearray(nbytes)
     view = memoryview(buf)
     with z.open(info) as m:
@@ -201,5 +299,5 @@ def _inflate(z: zipfile.ZipFile, info, shape: tuple, dtype, fortran: bool) -> np
                 raise _Refused(f"array {info.filename[:-4]!r} is shorter than it declares")
             filled += n
         m.read(1)   # at the end: zipfile checks the CRC
-    array = np.frombuffer(buf, dtype=dtype)
-    return array.reshape(shape, order="F" if fortran else "C")
+    array = np.frombuffer(buf, dtype=header.dtype)
+    return array.reshape(header.shape, order="F" if header.fortran else "C")

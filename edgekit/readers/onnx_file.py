@@ -8,6 +8,7 @@ from pathlib import Path
 
 from edgekit.core import shapes
 from edgekit.core.errors import ModelFileError, UsageError, first_line
+from edgekit.core.feeds import declared as declared_values
 from edgekit.core.reading import MODEL_LIMIT, read_input
 from edgekit.core.shapes import ShapeSpec
 from edgekit.readers.onnx_stored import check_functions, load_stored_data
@@ -85,8 +86,8 @@ def bind_inputs(model, specs: list[ShapeSpec] | None = None, batch: int | None =
     """Write the sizes of one call (core.shapes.bind_call: given values, given shapes, the
     batch on the batch axis the file declares) into the graph inputs. Returns ({input:
     dims, None where still unknown}, the batch or None when no batch axis is known)."""
-    declared = declared_inputs(model)
-    given = list(specs or []) + shapes.given_values(values, declared)
+    declared = declared_inputs(model)   # the values' declared shapes: nothing inflated
+    given = list(specs or []) + shapes.given_values(declared_values(values), declared)
     bound, known_batch = shapes.bind_call(declared, given, batch, _symbols(model))
     for inp in graph_inputs(model, tensors_only=True):
         for d, value in zip(inp.type.tensor_type.shape.dim, bound[inp.name], strict=False):
@@ -97,11 +98,12 @@ def bind_inputs(model, specs: list[ShapeSpec] | None = None, batch: int | None =
 
 
 def check_values(model, values: dict) -> None:
-    """Given input values (--inputs) must name inputs and match their element types."""
+    """Given input values (--inputs) must name inputs and match their element types (what
+    the file declares: compared before any array is inflated)."""
     import onnx
 
     inputs = {inp.name: inp for inp in graph_inputs(model)}
-    for name, value in values.items():
+    for name, value in declared_values(values).items():
         if name not in inputs:
             raise UsageError(f"--inputs: the model has no input {name!r}; its inputs: "
                              f"{', '.join(inputs)}")

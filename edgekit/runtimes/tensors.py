@@ -14,6 +14,7 @@ import numpy as np
 
 from edgekit.core import shapes
 from edgekit.core.errors import UsageError
+from edgekit.core.feeds import declared as declared_values
 
 
 @dataclass
@@ -52,18 +53,20 @@ def call_inputs(runner, specs=(), batch: int | None = None, feeds: dict | None =
     """(the bound shapes, one array per input in order, the batch) for one call, bound
     by core.shapes.bind_call as every reader does (given shapes honoured exactly, the batch
     on the batch axis the model declares; the batch is 1 where it declares none): the
-    given values (``--inputs``) as they are, the other inputs seeded uniform -1..1. A value
-    for no input, of another element type, or a size still unknown is one line."""
+    given values (``--inputs``) as they are (inflated last, once what they declare fits),
+    the other inputs seeded uniform -1..1. A value for no input, of another element type,
+    or a size still unknown is one line."""
     feeds = feeds or {}
     by_name = {s.name: s for s in runner.inputs}
-    for name, value in feeds.items():
+    headers = declared_values(feeds)   # what the file declares, nothing inflated yet
+    for name, value in headers.items():
         if name not in by_name:
             raise UsageError(f"--inputs: {runner.label} has no input {name!r}; its inputs: "
                              f"{', '.join(by_name)}")
         if np.dtype(value.dtype) != np.dtype(by_name[name].dtype):
             raise UsageError(f"--inputs: input {name!r} of {runner.label} is "
                              f"{by_name[name].dtype}, the file gives {value.dtype}")
-    given = shapes.given_values(feeds)   # named as --inputs arrays in errors
+    given = shapes.given_values(headers)   # named as --inputs arrays in errors
     declared = {s.name: tuple(s.shape) for s in runner.inputs}
     symbols = {s.name: tuple(s.symbols) for s in runner.inputs if s.symbols}
     bound, known = shapes.bind_call(

@@ -68,9 +68,11 @@ def bench(targets: list[Target], opts: BenchOptions, notify=lambda m: None,
 def check_feeds(targets: list[Target], feeds: dict) -> None:
     """--inputs gives the values of an .onnx file's inputs (sent to a --device with the
     model: the board times exactly these arrays)."""
+    from edgekit.core.feeds import declared
+
     if not feeds:
         return
-    for name, value in feeds.items():   # 0 items timed would be any number of items/s
+    for name, value in declared(feeds).items():   # 0 items timed: any number of items/s
         if value.size == 0:
             raise UsageError(f"--inputs: array {name!r} is "
                              f"{'x'.join(map(str, value.shape)) or 'a scalar'} and holds "
