@@ -1,5 +1,7 @@
-"""`edgekit sweep`: variant × α × resolution × quantization of a zoo model (the axes it
-has), the Pareto front, the best config for a device."""
+"""`edgekit sweep`: variant × minimalistic × α × resolution × quantization of a zoo model
+(the axes it has), the Pareto front, the best config for a device. The options are read
+here, once, into the sweep's frozen plan (services.sweep_plan.SweepSpec), which is checked
+before any work and is all the layers below receive."""
 
 from pathlib import Path
 from typing import Annotated, Optional
@@ -30,14 +32,18 @@ def _size(value: Optional[str], option: str) -> Optional[int]:
 def sweep_cmd(
     model: Annotated[str, typer.Argument(
         help="A zoo model with a width multiplier or variants, and a resolution: mobilenet, "
-             "mobilenet_v2 (α × resolution), mobilenet_v3 (variant × α × resolution, "
-             "minimalistic off), efficientnet_lite, mobilenet_v4 (variant).")
+             "mobilenet_v2 (α × resolution), mobilenet_v3 (variant × minimalistic × α × "
+             "resolution), efficientnet_lite, mobilenet_v4 (variant).")
     ] = "mobilenet",
     variant: Annotated[Optional[str], typer.Option(
         "--variant", metavar="V,...", help="Variants, comma-separated (mobilenet_v3: "
         "small,large, default large; efficientnet_lite: 0..4; mobilenet_v4: "
         "conv_small,conv_medium). Default for a model without --alpha: every variant.",
         show_default=False)] = None,
+    minimalistic: Annotated[Optional[str], typer.Option(
+        "--minimalistic", metavar="BOOL,...", help="mobilenet_v3: its minimalistic form "
+        "(no squeeze-excite, hard-swish or 5x5 kernels), off or on or both: false, true, "
+        "true,false. Default: false.", show_default=False)] = None,
     alpha: Annotated[Optional[str], typer.Option(
         "--alpha", "-a", metavar="A,...", help="Width multipliers, comma-separated "
         "(models with one). Default: 0.25,0.5,0.75,1.0.", show_default=False)] = None,
@@ -103,23 +109,26 @@ def sweep_cmd(
     ] = Path("sweep-out"),
     json_out: JsonOpt = False,
 ):
-    """Sweep a zoo model over its variants × α × resolution × quantization (the axes it
-    has): analysis, export, fidelity,
+    """Sweep a zoo model over its variants × minimalistic × α × resolution × quantization
+    (the axes it has): analysis, export, fidelity,
     published top-1, estimate and measured latency; the Pareto front and the best config
     within --max-latency / --max-ram / --max-flash.
 
     Examples: 'edgekit sweep mobilenet --profile stm32h7 -o sweep-out',
     'edgekit sweep mobilenet --alpha 0.25,0.5 --resolution 96,128 --quant int8
     --runtime litert --max-latency 5', 'edgekit sweep efficientnet_lite --variant 0,1,2
-    --quant none,int8', 'edgekit sweep ... --executor ray'.
+    --quant none,int8', 'edgekit sweep mobilenet_v3 --variant small,large --minimalistic
+    true,false --alpha 1.0 --resolution 224', 'edgekit sweep ... --executor ray'.
     """
     from edgekit.core import interrupts
     from edgekit.core.files import check_output_folder, check_writable, note_input
     from edgekit.report.sweep import plot_pareto, render_sweep, write_csv
     from edgekit.services.sweep import SweepSpec, sweep
 
-    spec = SweepSpec(
+    spec = SweepSpec(      # the plan, frozen: parsed here once
         model=model, variants=csv_list(variant, "--variant") if variant is not None else None,
+        minimalistic=csv_list(minimalistic, "--minimalistic")
+        if minimalistic is not None else None,
         alphas=float_list(alpha, "--alpha") if alpha is not None else None,
         resolutions=int_list(resolution, "--resolution") if resolution is not None else None,
         quants=C.many(C.Quant, quant, "--quant"), profile=profile,
@@ -135,8 +144,9 @@ def sweep_cmd(
     check_output_folder(output)   # before the first build: the folder and each result
     for kind, path in paths.items():
         check_writable(path, figure=kind == "plot")
+    plan = spec.validate()        # the checked plan, configs and all; before any work
     with progress("Sweeping") as notify:
-        doc = sweep(spec, notify)
+        doc = sweep(plan, notify)
     from edgekit.core.documents import SWEEP
 
     interrupts.checkpoint()

@@ -8,8 +8,9 @@ from pathlib import Path
 
 from edgekit.core.units import nbytes, si
 
-# variant and alpha are blank for a model without them (no made-up α of 1.0)
-CSV_COLUMNS = ["id", "model", "variant", "alpha", "resolution", "quant", "runtime", "params",
+# variant, minimalistic and alpha are blank for a model without them (no made-up α of 1.0)
+CSV_COLUMNS = ["id", "model", "variant", "minimalistic", "alpha", "resolution", "quant",
+               "runtime", "params",
                "macs", "peak_activation_bytes", "weights_bytes", "file_bytes", "file_sha256",
                "built_on",
                "top1_agreement", "cosine", "sqnr_db", "published_top1", "published_source",
@@ -27,6 +28,22 @@ def write_csv(doc: dict, path: Path) -> None:
     for r in doc["rows"]:
         w.writerow({**r, "violates": " ".join(r["violates"])})
     write_text(path, buf.getvalue())
+
+
+AXIS_HEADS = {"variant": "variant", "minimalistic": "minimal.", "alpha": "α"}
+
+
+def _axis_cell(r: dict, axis: str) -> str:
+    v = r.get(axis)
+    if axis == "minimalistic":
+        return "yes" if v else "no"
+    return f"{v:g}" if axis == "alpha" else str(v)
+
+
+def point_label(r: dict) -> str:
+    """A point's name on the plot: its variant, 'min.' when minimalistic."""
+    parts = [str(r["variant"])] if r.get("variant") is not None else []
+    return " ".join(parts + (["min."] if r.get("minimalistic") else []))
 
 
 def _ms(v) -> str:
@@ -51,8 +68,10 @@ def render_sweep(doc: dict, console) -> None:
                    + (f" ({failed} failed, below)" if failed else "")
                    + (f" on {doc['device']}" if doc["device"] else ""), console,
                    box=HEAVY_HEAD, pad_edge=True, header_style="table.header")
-    axes = [a for a in ("variant", "alpha") if a in doc["grid"]]   # the model's own
-    cols = ["", *[{"variant": "variant", "alpha": "α"}[a] for a in axes], "px", "quant"] + (
+    # the model's own axes; minimalistic where a config is
+    axes = [a for a in AXIS_HEADS if a in doc["grid"]
+            and (a != "minimalistic" or True in doc["grid"][a])]
+    cols = ["", *[AXIS_HEADS[a] for a in axes], "px", "quant"] + (
         ["runtime"] if doc["grid"]["runtime"] else []) + [
         "MACs", "params", "peak RAM", "file", "SQNR dB", "top-1 pub."]
     if doc["rows"] and rows[0]["validation_top1"] is not None:
@@ -62,13 +81,12 @@ def render_sweep(doc: dict, console) -> None:
     if timed:
         cols.append("p50 ms")
     for c in cols:
-        t.add_column(c, justify="left" if c in ("", "variant", "quant", "runtime", "fits")
-                     else "right")
+        t.add_column(c, justify="left" if c in ("", "variant", "minimal.", "quant", "runtime",
+                                                "fits") else "right")
     for r in rows:
         mark = ("★" if r["best"] else "") + ("◆" if r["pareto"] else "") \
             + ("✗" if not r["feasible"] else "")
-        cells = [mark, *[str(r.get("variant")) if a == "variant" else f"{r['alpha']:g}"
-                         for a in axes], str(r["resolution"]), r["quant"]]
+        cells = [mark, *[_axis_cell(r, a) for a in axes], str(r["resolution"]), r["quant"]]
         if doc["grid"]["runtime"]:
             cells.append(r["runtime"])
         cells += [si(r["macs"]), si(r["params"]), nbytes(r["peak_activation_bytes"]),
@@ -141,14 +159,15 @@ def axis_labels(lat: str, acc: str) -> tuple[str, str]:
 
 
 def _mark_points(ax, doc: dict, x_of, y_of) -> None:
-    """The marks on single points: which variant each is (when several were swept) and the
-    best config within the limits, starred and named."""
+    """The marks on single points: which variant each is, minimalistic or not (when
+    several were swept), and the best config within the limits, starred and named."""
     rows = doc["rows"]
     lat, acc = doc["objectives"]["latency"]["key"], doc["objectives"]["accuracy"]["key"]
-    if len(doc["grid"].get("variant") or []) > 1:
+    if len(doc["grid"].get("variant") or []) > 1 or len(doc["grid"].get("minimalistic")
+                                                        or []) > 1:
         for r in rows:
             if r[lat] is not None and r[acc] is not None:
-                ax.annotate(str(r.get("variant")), (x_of(r), y_of(r)), fontsize=7,
+                ax.annotate(point_label(r), (x_of(r), y_of(r)), fontsize=7,
                             textcoords="offset points", xytext=(5, 4), alpha=0.8)
     best = next((r for r in rows if r["best"]), None)
     if best is not None:

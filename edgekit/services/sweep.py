@@ -1,7 +1,8 @@
 """`edgekit sweep`: every config of a zoo model over its variants × α × resolution ×
-quantization (the axes the model has: α × resolution for MobileNet v1/v2, variant × α ×
-resolution for v3, variant alone for EfficientNet-Lite and MobileNet v4, each at its own
-resolution unless one is given; services.sweep_configs), each analyzed, exported
+quantization (the axes the model has: α × resolution for MobileNet v1/v2, variant ×
+minimalistic × α × resolution for v3, variant alone for EfficientNet-Lite and MobileNet v4,
+each at its own resolution unless one is given; services.sweep_configs), as the command's
+frozen plan gives them (services.sweep_plan), each analyzed, exported
 (content-addressed cache), checked against float, estimated on a device profile and, where
 a runtime is named, timed; then the Pareto front over accuracy, latency
 and memory, and the best config within the user's limits.
@@ -23,135 +24,16 @@ fails is reported (where and why) and the others go on; the sweep then exits non
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from edgekit.core.errors import EdgekitError, UsageError
-from edgekit.export.cache import check_cache
+from edgekit.core.errors import EdgekitError
 from edgekit.services.sweep_build import build_config, failure_reason, validation_data
-from edgekit.services.sweep_configs import check_axes, config_id, expand_configs, grid_of
+from edgekit.services.sweep_configs import config_id, config_knobs, grid_of
+from edgekit.services.sweep_plan import TIMED_RUNTIMES, SweepSpec
 from edgekit.services.sweep_store import Store, forget_missing_files, is_the_file, stage_key
 
-__all__ = ["Store", "SweepSpec", "build_config", "choose",
+__all__ = ["TIMED_RUNTIMES", "Store", "SweepSpec", "build_config", "choose",
            "config_id", "flat_row", "sweep"]   # config_id: services.sweep_configs
-TIMED_RUNTIMES = ("litert", "onnxruntime")
-
-
-@dataclass
-class SweepSpec:
-    model: str = "mobilenet"
-    # None: the model's default axis (see validate); an axis the model lacks stays None
-    alphas: list[float] | None = None
-    resolutions: list[int] | None = None
-    variants: list[str] | None = None
-    quants: list[str] = field(default_factory=lambda: ["none", "int8"])
-    profile: str | None = None
-    runtimes: list[str] = field(default_factory=list)     # measured latency on these
-    device: str | None = None
-    threads: int = 1
-    runs: int = 50
-    xnnpack: bool = True
-    validation: Path | None = None
-    max_latency_ms: float | None = None
-    max_ram_bytes: int | None = None
-    max_flash_bytes: int | None = None
-    executor: str = "local"
-    ray_address: str | None = None
-    ray_timeout: float | str | None = None   # seconds; None: sweep_ray.CONNECT_BOUND_S
-    workers: int | None = None
-    out_dir: Path = Path("sweep-out")
-
-    def validate(self) -> list[dict]:
-        """Check everything that can be checked without TensorFlow; the configs."""
-        from edgekit.core import choices as C
-        from edgekit.core.device_profiles import get_profile
-        from edgekit.core.numbers import read_number
-        from edgekit.zoo import registry
-
-        entry = registry.get(self.model)
-        self.variants, self.alphas, self.resolutions = check_axes(
-            entry, self.variants, self.alphas, self.resolutions)
-        self.quants = C.many(C.Quant, self.quants, "--quant")
-        configs = expand_configs(self.model, self.variants, self.alphas, self.resolutions,
-                                 self.quants)    # each knob in its range, one line
-        self.runtimes = C.many(C.Runtime, self.runtimes, "--runtime") if self.runtimes else []
-        if "keras" in self.runtimes:
-            raise UsageError("--runtime keras: a sweep times the exported files "
-                             f"({', '.join(TIMED_RUNTIMES)})")
-        C.in_range(self.threads, 1, C.MAX_THREADS, "--threads")
-        C.in_range(self.runs, 1, C.MAX_RUNS, "--runs")
-        if self.profile:
-            get_profile(self.profile)
-        if self.device and not self.runtimes:
-            raise UsageError("--device: name the runtime to time there with --runtime "
-                             "(litert, onnxruntime)")
-        if self.max_latency_ms is not None:
-            self.max_latency_ms = read_number(self.max_latency_ms, "--max-latency", 0,
-                                              C.MAX_SECONDS * 1e3, "ms", lo_open=True)
-        if self.max_latency_ms is not None and not (self.runtimes or self.profile):
-            raise UsageError("--max-latency needs a latency: time the configs (--runtime) or "
-                             "estimate them on a device profile (--profile)")
-        if self.validation is not None:
-            validation_data(self.validation, classes=entry.defaults().get("classes"))
-        self._check_executor()
-        self._check_places()
-        return configs
-
-    def _check_executor(self) -> None:
-        """--executor, --ray-address (read as Ray would, before any work), --workers."""
-        from edgekit.core import choices as C
-
-        if self.executor not in ("local", "ray"):
-            raise UsageError(f"--executor {self.executor}: must be local or ray")
-        if self.executor == "local" and (self.ray_address or self.workers):
-            raise UsageError("--ray-address and --workers go with --executor ray")
-        if self.workers is not None:
-            C.in_range(self.workers, 1, 1024, "--workers")
-        if self.workers is not None and self.ray_address:
-            raise UsageError("--workers sets the CPUs of a local Ray; a cluster's nodes have "
-                             "their own (ray start --num-cpus N), drop --workers or "
-                             "--ray-address")
-        if self.ray_address is not None:
-            from edgekit.services.sweep_ray import check_address
-
-            self.ray_address = check_address(self.ray_address)
-        if self.ray_timeout is not None:
-            from edgekit.core.numbers import read_number
-
-            if not self.ray_address:
-                raise UsageError("--ray-timeout bounds connecting to --ray-address; a local "
-                                 "Ray is started, not connected to")
-            self.ray_timeout = read_number(self.ray_timeout, "--ray-timeout", 1, 3600, "s")
-        if self.executor == "ray":
-            import importlib.util
-
-            if importlib.util.find_spec("ray") is None:
-                raise UsageError("--executor ray needs Ray: pip install 'edgekit[ray]'")
-
-    def _check_places(self) -> None:
-        """Where the sweep writes, before the first build, creating nothing: the output
-        folder, the store in it (a folder there is refused now, not after every build),
-        and the export cache (a file, a dangling link, a read-only HOME)."""
-        from edgekit.core.files import check_output_folder, check_writable
-        from edgekit.services.sweep_store import STORE
-
-        check_output_folder(self.out_dir)
-        check_writable(Path(self.out_dir) / STORE)
-        check_cache()
-
-    def build_settings(self) -> dict:
-        """What a build depends on besides the config (and so goes into its store key)."""
-        val = None
-        if self.validation is not None:
-            from edgekit.core.files import sha256_file
-
-            val = {"path": str(self.validation), "sha256": sha256_file(self.validation)}
-        return {"profile": self.profile, "runtimes": sorted(self.runtimes) or ["litert"],
-                "validation": val}
-
-    def timing_settings(self, runtime: str) -> dict:
-        return {"runtime": runtime, "where": self.device or "host", "threads": self.threads,
-                "runs": self.runs, "xnnpack": self.xnnpack}
 
 
 # ---- the time stage: one queue per device ----------------------------------------------------
@@ -208,12 +90,14 @@ class Timer:
 
 def sweep(spec: SweepSpec, notify=lambda m: None) -> dict:
     """Run what the store does not hold yet, and return the sweep document (failed
-    configs in its 'failed' list, with where and why)."""
-    configs = spec.validate()
+    configs in its 'failed' list, with where and why). ``spec``: the checked plan (the
+    CLI checks it before its own checks of the outputs); one not checked yet is checked
+    here first."""
+    spec = spec.validate()
     data = None
     if spec.validation is not None:     # read once; sent to the builds as arrays
         data = validation_data(spec.validation)
-    run = _Run(spec, configs, notify)
+    run = _Run(spec, spec.configs, notify)
     with Timer(spec, notify) as timer:
         run.timer = timer
         if spec.executor == "ray":
@@ -241,7 +125,7 @@ class _Run:
     """One sweep's bookkeeping: the store and its keys, what is left to do, the progress
     count, the failures (never stored: a rerun tries them again)."""
 
-    def __init__(self, spec: SweepSpec, configs: list[dict], notify):
+    def __init__(self, spec: SweepSpec, configs: tuple[dict, ...], notify):
         self.spec, self.configs, self.notify, self.timer = spec, configs, notify, None
         self.t0 = time.monotonic()
         self.store = Store(Path(spec.out_dir))
@@ -313,7 +197,9 @@ class _Run:
                 t = self.timed(c, rt) if rt else None
                 if b is None or (rt and t is None):
                     continue        # failed: listed in 'failed', not on the front
-                rows.append(flat_row(b, rt, t))
+                # the config's axes under the stored row: a row stored before an axis
+                # was swept (v3's minimalistic) has none, and was built at its default
+                rows.append(flat_row({**config_knobs(c), **b}, rt, t))
         work = {**self.work, "failed": len(self.failed),
                 "seconds": round(time.monotonic() - self.t0, 1),
                 "unreadable_store_lines": self.store.skipped,
@@ -323,7 +209,7 @@ class _Run:
 
 
 def _document(spec: SweepSpec, rows: list[dict], work: dict, store: Path,
-              failed: list[dict] | None = None, configs: list[dict] | None = None) -> dict:
+              failed: list[dict] | None = None, configs=None) -> dict:
     return {"schema": 1, "kind": "sweep", "model": spec.model,
             "grid": grid_of(configs or [], spec.quants, spec.runtimes),
             "profile": spec.profile, "device": spec.device, "threads": spec.threads,
@@ -337,9 +223,10 @@ def flat_row(build: dict, runtime: str | None, timed: dict | None) -> dict:
     fid = build["fidelity"].get(rt) or {}
     est = build.get("estimate") or {}
     pub = build.get("published") or {}
-    row = {k: build[k] for k in ("id", "model", "variant", "alpha", "resolution", "quant",
-                                 "params", "macs", "peak_activation_bytes", "weights_bytes")
-           if k in build}       # variant and alpha: only where the model has them
+    row = {k: build[k] for k in ("id", "model", "variant", "minimalistic", "alpha",
+                                 "resolution", "quant", "params", "macs",
+                                 "peak_activation_bytes", "weights_bytes")
+           if k in build}       # variant, minimalistic, alpha: only where the model has them
     row.update(runtime=runtime, file=build["files"][rt]["path"],
                file_bytes=build["files"][rt]["bytes"], file_sha256=build["files"][rt]["sha256"],
                node=build["files"][rt].get("node"), built_on=build.get("node"),

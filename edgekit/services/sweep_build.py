@@ -82,7 +82,8 @@ def _published(config: dict) -> dict | None:
     from edgekit.zoo.published import lookup
 
     p = lookup(config["model"], config.get("alpha"), config["resolution"], config["quant"],
-               knobs={"variant": config.get("variant")})
+               knobs={"variant": config.get("variant"),
+                      "minimalistic": config.get("minimalistic")})
     if p is None:
         return None
     return {k: p[k] for k in ("top1", "top5", "checkpoint", "macs_millions",

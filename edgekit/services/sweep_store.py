@@ -39,6 +39,8 @@ def _store_schemas():
         # has no variant: its MobileNet v1/v2 rows keep their keys and are reused; its v3
         # rows, keyed without 'large', are built again under the new ids)
         "id": S.Str(), "model": S.Str(), "variant": S.Optional(S.Str()),
+        # absent from a v3 row stored before the sweep varied it (built not minimalistic)
+        "minimalistic": S.Optional(S.Bool()),
         "alpha": S.Optional(S.Num(0, 4, lo_open=True)),
         "resolution": S.Num(1, 1e5, "px", integer=True), "quant": S.Str(),
         "params": count, "macs": count, "peak_activation_bytes": count,

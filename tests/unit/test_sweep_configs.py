@@ -20,7 +20,7 @@ MNV4_PX = {"conv_small": 224, "conv_medium": 256}
 
 
 def _configs(tmp_path, **kw):
-    return SweepSpec(out_dir=tmp_path / "out", **kw).validate()
+    return list(SweepSpec(out_dir=tmp_path / "out", **kw).validate().configs)
 
 
 def test_mobilenet_v1_keeps_its_grid_and_ids(tmp_path):
@@ -155,3 +155,109 @@ def test_published_top1_per_config(config, top1):
 
     pub = _published(config)
     assert (pub and pub["top1"]) == top1 or (pub is None and top1 is None)
+
+
+# ---- MobileNet v3's minimalistic setting, swept --------------------------------------------
+
+def test_v3_sweeps_minimalistic_on_request(tmp_path):
+    """Off unless asked (the ids, and so the store keys, of a sweep before it was an axis);
+    --minimalistic true,false doubles the grid, each minimalistic id says so."""
+    default = _configs(tmp_path, model="mobilenet_v3", alphas=[1.0], resolutions=[224],
+                       quants=["none"])
+    assert default == [{"id": "mobilenet_v3_large_a1_r224_none", "model": "mobilenet_v3",
+                        "variant": "large", "minimalistic": False, "alpha": 1.0,
+                        "resolution": 224, "quant": "none"}]
+    both = _configs(tmp_path, model="mobilenet_v3", variants=["small", "large"],
+                    minimalistic=["true", "false"], alphas=[0.75, 1.0], resolutions=[224],
+                    quants=["none", "int8"])
+    assert len(both) == 2 * 2 * 2 * 2                      # variant × min. × α × quant
+    assert len({c["id"] for c in both}) == len(both)
+    assert [c["id"] for c in both[:2]] == ["mobilenet_v3_small_minimalistic_a0.75_r224_none",
+                                           "mobilenet_v3_small_minimalistic_a0.75_r224_int8"]
+    assert {c["id"] for c in both if not c["minimalistic"]} == {
+        config_id("mobilenet_v3", a, 224, q, v) for v in ("small", "large")
+        for a in (0.75, 1.0) for q in ("none", "int8")}
+    assert grid_of(both, ["none", "int8"], [])["minimalistic"] == [True, False]
+    only = _configs(tmp_path, model="mobilenet_v3", minimalistic=[True, True], alphas=[1.0],
+                    resolutions=[224], quants=["none"])
+    assert [c["id"] for c in only] == ["mobilenet_v3_large_minimalistic_a1_r224_none"]
+
+
+@pytest.mark.parametrize("args,message", [
+    (["mobilenet_v3", "--minimalistic", "sometimes"], "--minimalistic sometimes: must be"),
+    (["mobilenet_v3", "--minimalistic", ","], "--minimalistic needs"),
+    (["efficientnet_lite", "--minimalistic", "true"], "--minimalistic: efficientnet_lite has"),
+])
+def test_a_bad_minimalistic_exits_2_before_any_work(cli, tmp_path, args, message):
+    r = cli("sweep", *args, "-o", tmp_path / "out")
+    assert r.code == 2 and message in r.err and "\n" not in r.err.strip()
+    assert not (tmp_path / "out").exists()
+
+
+# the model garden's v3 table: Large minimalistic 72.3 float, 71.3 8-bit; Small minimalistic
+# 61.9 float (no 8-bit row); Howard et al. 2019 Table 3: Large 1.0 75.2 (not minimalistic)
+@pytest.mark.parametrize("variant,minimal,alpha,quant,top1", [
+    ("large", True, 1.0, "none", 72.3), ("large", True, 1.0, "int8", 71.3),
+    ("small", True, 1.0, "none", 61.9), ("small", True, 1.0, "int8", None),
+    ("large", False, 1.0, "none", 75.2), ("small", False, 1.0, "none", 67.4),
+    ("large", True, 0.75, "none", None),
+])
+def test_published_top1_per_minimalistic_config(tmp_path, variant, minimal, alpha, quant,
+                                                 top1):
+    from edgekit.services.sweep_build import _published
+
+    [config] = _configs(tmp_path, model="mobilenet_v3", variants=[variant],
+                        minimalistic=[minimal], alphas=[alpha], resolutions=[224],
+                        quants=[quant])
+    pub = _published(config)
+    assert (pub and pub["top1"]) == top1 or (pub is None and top1 is None)
+
+
+def test_a_v3_row_stored_before_minimalistic_is_reused_as_not_minimalistic(tmp_path,
+                                                                          monkeypatch):
+    """A store written when the sweep did not vary minimalistic: its row (no such key, same
+    id and key) is reused and shown as not minimalistic; only the minimalistic config is
+    built."""
+    from edgekit.services import sweep as S
+    from edgekit.services.sweep_store import stage_key
+    from tests.unit.test_user_files import build_row
+
+    out = tmp_path / "out"
+    out.mkdir()
+    old_id = "mobilenet_v3_large_a1_r224_none"
+    row = build_row(0) | {"id": old_id, "model": "mobilenet_v3", "variant": "large",
+                          "alpha": 1.0, "resolution": 224, "quant": "none"}
+    row["files"] = {"litert": {**row["files"]["litert"], "node": "elsewhere"}}
+    settings = {"profile": None, "runtimes": ["litert"], "validation": None}
+    (out / "sweep.jsonl").write_text(json.dumps(
+        {"stage": "build", "key": stage_key({"id": old_id}, settings), "result": row}) + "\n")
+    built = []
+
+    def build(config, settings, validation=None):
+        built.append(config["id"])
+        return {**row, **config, "published": None}
+
+    monkeypatch.setattr(S, "build_config", build)
+    doc = S.sweep(SweepSpec(model="mobilenet_v3", minimalistic=["false", "true"],
+                            alphas=[1.0], resolutions=[224], quants=["none"], out_dir=out))
+    assert built == ["mobilenet_v3_large_minimalistic_a1_r224_none"]
+    assert [(r["id"], r["minimalistic"]) for r in doc["rows"]] == [
+        (old_id, False), ("mobilenet_v3_large_minimalistic_a1_r224_none", True)]
+    assert doc["grid"]["minimalistic"] == [False, True]
+    assert doc["work"]["reused"] == 1 and not doc["failed"]
+
+
+def test_the_plan_is_frozen_and_checking_it_makes_a_new_one(tmp_path):
+    import dataclasses
+
+    spec = SweepSpec(model="mobilenet_v3", minimalistic="true,false".split(","),
+                     alphas=[1.0], resolutions=[224], quants="int8,none",
+                     max_latency_ms="30", profile="stm32h7", out_dir=tmp_path / "out")
+    assert spec.minimalistic == (True, False) and spec.quants == ("int8", "none")
+    plan = spec.validate()
+    assert plan is not spec and not spec.checked and plan.checked
+    assert spec.variants is None and spec.max_latency_ms == "30"      # untouched
+    assert plan.variants == ("large",) and plan.max_latency_ms == 30.0
+    assert len(plan.configs) == 4 and plan.validate() is plan
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        plan.alphas = (0.5,)

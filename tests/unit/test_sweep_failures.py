@@ -40,7 +40,7 @@ def _stand_in(failing: dict, calls: list):
 def test_failed_configs_leave_the_others(tmp_path_factory, monkeypatch, fail, error):
     out = tmp_path_factory.mktemp("failures") / "out"
     spec = dict(alphas=[0.25], resolutions=[96, 128], quants=["none", "int8"], out_dir=out)
-    ids = [c["id"] for c in S.SweepSpec(**spec).validate()]
+    ids = [c["id"] for c in S.SweepSpec(**spec).validate().configs]
     failing = {i: error for i, f in zip(ids, fail, strict=True) if f}
     calls = []
     monkeypatch.setattr(S, "build_config", _stand_in(failing, calls))
