@@ -85,7 +85,8 @@ def measure(args) -> dict:
     newer = {m: k for m, k in NEWER.items() if m in names()}
     models = [m for m in [*FAMILIES, *newer] if not args.families or m in args.families]
     grid = Grid(models=models, alphas=None,  # each family's own α list
-                resolutions=RESOLUTIONS, quants=["none", "int8"], knobs=newer)
+                resolutions=RESOLUTIONS, quants=["none", "int8"], knobs=newer,
+                synthetic=not args.no_synthetic)
     out = Path(args.save)
     t0 = time.monotonic()
     data = measure_table(grid, Method(runs=args.runs, warmup=10, clock=args.clock),
@@ -95,9 +96,13 @@ def measure(args) -> dict:
                          statistic=args.statistic)
     data["table_s"] = time.monotonic() - t0
     t1 = time.monotonic()
-    data["remeasured_ms"] = whole_rounds([Path(m["file"]) for m in data["models"]],
-                                         args.threads, args.runs, args.rounds,
-                                         not args.builtin, args.statistic, args.clock)
+    real = [n for n, m in enumerate(data["models"]) if not m.get("synthetic")]
+    timed = whole_rounds([Path(data["models"][n]["file"]) for n in real],
+                         args.threads, args.runs, args.rounds,
+                         not args.builtin, args.statistic, args.clock)
+    data["remeasured_ms"] = [[] for _ in data["models"]]   # synthetic: never timed whole
+    for n, t in zip(real, timed, strict=True):
+        data["remeasured_ms"][n] = t
     data["remeasure_s"] = time.monotonic() - t1
     data["load"] = _load()
     out.write_text(json.dumps(data))
@@ -129,7 +134,7 @@ def evaluate(table, data: dict, exclude_of) -> list[dict]:
     out = []
     for n, m in enumerate(data["models"]):
         ex = exclude_of(n)
-        if ex is None:
+        if ex is None or m.get("synthetic"):
             continue
         # this run's time: the statistic over the rounds that are the truth (the
         # fastest run of them all for 'min', the median of the rounds' medians for 'p50')
@@ -192,7 +197,7 @@ def from_rounds(data: dict) -> dict:
     once, minutes before)."""
     pick = (min if data.get("statistic") == "min" else statistics.median)
     models = [{**m, "whole_first_ms": m["whole_ms"], "whole_ms": pick(r[0::2]),
-               "whole_ci95_ms": None}
+               "whole_ci95_ms": None} if r else m
               for m, r in zip(data["models"], data["remeasured_ms"], strict=True)]
     return {**data, "models": models, "truth_rounds": slice(1, None, 2)}
 
@@ -201,7 +206,8 @@ def analyse(data: dict, verbose: bool) -> None:
     from edgekit.core.lut import Table
 
     table = Table("measured", data)
-    noise = [(max(r) - min(r)) / 2 / statistics.median(r) for r in data["remeasured_ms"]]
+    noise = [(max(r) - min(r)) / 2 / statistics.median(r) for r in data["remeasured_ms"] if r]
+    synthetic = {n for n, m in enumerate(data["models"]) if m.get("synthetic")}
     print(f"table: {len(data['kernels'])} kernels of {len(data['models'])} models, threads "
           f"{data.get('threads')}, {data.get('statistic', 'p50')} of {data.get('runs')} runs "
           f"({data.get('clock', 'wall')} clock) "
@@ -220,7 +226,7 @@ def analyse(data: dict, verbose: bool) -> None:
     t0 = time.monotonic()
     report("leave one config out", evaluate(table, data, lambda n: {n}), verbose)
     print(f"  ({time.monotonic() - t0:.1f} s)")
-    families = sorted({m["model"] for m in data["models"]})
+    families = sorted({m["model"] for m in data["models"] if not m.get("synthetic")})
     old = {"mobilenet", "mobilenet_v2"}
     groups = [{f} for f in families]
     if set(families) - old:
@@ -230,6 +236,14 @@ def analyse(data: dict, verbose: bool) -> None:
         rest = ", ".join(sorted(set(families) - held))
         if not rest:
             continue
+        if synthetic and set(families) - old and held == set(families) - old:
+            # the newer families from v1 + v2 alone (their hard-swish, squeeze-excite and
+            # 5x5 kernels borrowed), then with the synthetic kernels too
+            report(f"leave family out: {', '.join(sorted(held))} predicted from {rest} "
+                   "(no synthetic kernels)",
+                   evaluate(table, data, lambda n, ex=ex | synthetic: ex if n in ex else None),
+                   verbose)
+            rest += f" + {len(synthetic)} synthetic kernel files"
         report(f"leave family out: {', '.join(sorted(held))} predicted from {rest}",
                evaluate(table, data, lambda n, ex=ex: ex if n in ex else None), verbose)
 
@@ -293,6 +307,9 @@ def main() -> None:
                     help="what a time is: the fastest of the runs (default: on a shared "
                     "machine, the run least disturbed) or their median")
     ap.add_argument("--no-analysis", action="store_true")
+    ap.add_argument("--no-synthetic", action="store_true",
+                    help="measure without the synthetic kernels of the newer families "
+                    "(services/lut_synthetic.py)")
     ap.add_argument("--whole-from", choices=["rounds", "table"], default="table",
                     help="the whole times the table's line is fitted on: the table's own "
                     "pass (default; all rounds are the truth) or the odd rounds (the even "

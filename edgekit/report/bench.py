@@ -310,7 +310,8 @@ def render_lut(table: dict, console) -> None:
         t.add_column(c, justify="left" if c in ("model", "quant") else "right")
     for m in table["models"]:
         ratio = m["sum_ms"] / m["whole_ms"] if m["sum_ms"] and m["whole_ms"] else None
-        t.add_row(m["model"], f"{m['alpha']:g}", str(m["resolution"]), m["quant"],
+        t.add_row(m["model"], "" if m.get("alpha") is None else f"{m['alpha']:g}",
+                  str(m["resolution"]), m["quant"],
                   f"{m['whole_ms']:.3f}" if m["whole_ms"] else "",
                   f"{m['sum_ms']:.3f}" if m["sum_ms"] else "",
                   f"{ratio:.2f}" if ratio else "")

@@ -227,6 +227,10 @@ def _model_file(m: dict, notify) -> Path:
 
     if m.get("file") and Path(m["file"]).is_file():
         return Path(m["file"])
+    if m.get("synthetic"):
+        from edgekit.services.lut_synthetic import file_of
+
+        return file_of(m, notify)
     knobs = m.get("knobs") or {k: m[k] for k in ("alpha", "resolution") if m.get(k)}
     return cached_export(resolve_target(m["model"], knobs, None), m["quant"], notify,
                          runtimes=("litert",))["litert"]

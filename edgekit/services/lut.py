@@ -28,6 +28,15 @@ class Grid:
     # a model's own knob settings instead of alphas x resolutions (the families whose
     # knobs are variants: mobilenet_v3, efficientnet_lite, mobilenet_v4)
     knobs: dict[str, list[dict]] = field(default_factory=dict)
+    # the synthetic kernels of the newer families (services.lut_synthetic: hard-swish,
+    # squeeze-and-excite, 5x5 depthwise) in the grid's quants; None: with a grid of both
+    # MobileNet v1 and v2 (the table the newer families are predicted from)
+    synthetic: bool | None = None
+
+    def with_synthetic(self) -> bool:
+        if self.synthetic is not None:
+            return self.synthetic
+        return {"mobilenet", "mobilenet_v2"} <= set(self.models)
 
     def configs(self) -> list[tuple[str, dict, str]]:
         """(model, knobs, quant) of every config."""
@@ -115,13 +124,18 @@ def measure_table(grid: Grid, method, threads: int | None = None, xnnpack: bool 
                   output: Path | None = None, notify=lambda m: None,
                   statistic: str = "p50") -> dict:
     """Measure every distinct kernel of the grid's models once (and each model whole),
-    on this machine or a ``device``; write the table; return it. ``statistic``: what a
-    time is, 'p50' of the runs or their 'min' (on a machine shared with other work, the
-    run least disturbed; kernels and whole models alike)."""
+    and the synthetic kernels where the grid has them (rows marked ``synthetic``, never
+    timed whole), on this machine or a ``device``; write the table; return it.
+    ``statistic``: what a time is, 'p50' of the runs or their 'min' (on a machine shared
+    with other work, the run least disturbed; kernels and whole models alike)."""
     from edgekit.services.isolation import isolate_files
 
     path, board, name = check_table(grid, device, name, output)
     configs = config_files(grid, notify)
+    if grid.with_synthetic():
+        from edgekit.services.lut_synthetic import configs as synthetic
+
+        configs += synthetic(grid.quants, notify)
     sources: dict[str, list[int]] = {}      # kernel -> the models that have it
     jobs = []
     for n, c in enumerate(configs):
@@ -132,7 +146,7 @@ def measure_table(grid: Grid, method, threads: int | None = None, xnnpack: bool 
             if n not in sources.setdefault(L.key_of(r), []):
                 sources[L.key_of(r)].append(n)
         c["positions"] = todo
-        jobs.append((Path(c["path"]), todo, True))
+        jobs.append((Path(c["path"]), todo, not c.get("synthetic")))
     notify(f"Timing {len(sources)} distinct kernels of {len(configs)} models")
     t0 = time.monotonic()
     done, where, error = isolate_files(jobs, threads, xnnpack, method, board, notify)
@@ -175,7 +189,8 @@ def model_row(c: dict, prof: dict, kernels: list[dict], statistic: str = "p50") 
             "whole_ci95_ms": whole.get("ci95_ms") if whole else None,
             "sum_ms": sum(sums) if None not in sums else None,
             "kernels": sorted([index[k], n] for k, n in Counter(keys).items() if k in index),
-            "ops": len(c["records"]), "measured_here": len(c["positions"])}
+            "ops": len(c["records"]), "measured_here": len(c["positions"]),
+            **({"synthetic": True} if c.get("synthetic") else {})}
 
 
 def predict_file(path: Path, table: L.Table, dtype: str, exclude=frozenset()) -> dict:

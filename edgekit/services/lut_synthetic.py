@@ -1,0 +1,106 @@
+"""Synthetic kernels for a latency table: small TFLite files made by the TFLite converter
+from a few Keras layers, whose kernels the MobileNet v1/v2 grid never has but the newer
+families do (MobileNet v3's hard-swish and squeeze-and-excite, v3's and
+EfficientNet-Lite's 5x5 depthwise convolutions, element-wise multiplies with a broadcast
+operand, spatial means of large maps), at shapes spanning those families' ranges (112x112
+of 16 channels down to 5x5 of 960). Timed op by op with the grid (``profile --lut``,
+``tools/predict_latency.py``), never whole: a table of v1/v2 plus these predicts v3, Lite
+and v4 from measured kernels of every type they have, not from a borrowed law."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+NAME = "lut_kernels"
+# (side, channels of its stages): the newer families' maps, from the stem's 112x112x16
+# (224 px) down to the last stage's 5x5 (160 px) of 960; a stage's channels are
+# reached by a 1x1 convolution from the previous one's
+SHAPES = [(112, (16, 32)), (80, (16, 48)), (56, (24, 72)), (40, (40, 96)),
+          (28, (48, 120)), (20, (80, 160)), (14, (96, 240, 480)), (10, (192, 480)),
+          (7, (288, 576, 960)), (5, (576, 960))]
+
+
+def label(side: int, channels) -> str:
+    return f"{NAME}_{side}x{side}x{'-'.join(map(str, channels))}"
+
+
+def build(side: int, channels):
+    """The Keras model of one shape: per stage, a 1x1 convolution to its width with
+    hard-swish, a depthwise convolution (5x5 on even stages, 3x3 on odd) with hard-swish
+    (on the first stage written out as x·relu6(x + 3)/6: TensorFlow's converter makes
+    it the same HARD_SWISH op), squeeze-and-excite (mean, 1x1 convolutions, hard-sigmoid, broadcast
+    multiply) and a residual add; then a 5x5 stride-2 depthwise convolution."""
+    from edgekit._tf import keras
+
+    layers = keras.layers
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((side, side, channels[0]), name="x")
+    x = inputs
+    for i, c in enumerate(channels):
+        if i:
+            x = layers.Conv2D(c, 1, name=f"s{i}_expand")(x)
+            x = layers.Activation("hard_swish", name=f"s{i}_expand_hard_swish")(x)
+        y = layers.DepthwiseConv2D(5 if i % 2 == 0 else 3, padding="same",
+                                   name=f"s{i}_depthwise")(x)
+        if i == 0:
+            y = layers.Multiply(name=f"s{i}_hs_mul")(
+                [y, layers.Rescaling(1 / 6, name=f"s{i}_hs_scale")(
+                    layers.ReLU(6.0, name=f"s{i}_hs_relu6")(
+                        layers.Rescaling(1.0, 3.0, name=f"s{i}_hs_add")(y)))])
+        else:
+            y = layers.Activation("hard_swish", name=f"s{i}_hard_swish")(y)
+        s = layers.GlobalAveragePooling2D(keepdims=True, name=f"s{i}_se_mean")(y)
+        s = layers.Conv2D(max(8, c // 4), 1, activation="relu", name=f"s{i}_se_reduce")(s)
+        s = layers.Conv2D(c, 1, name=f"s{i}_se_expand")(s)
+        s = layers.Activation("hard_sigmoid", name=f"s{i}_se_hard_sigmoid")(s)
+        y = layers.Multiply(name=f"s{i}_se_mul")([y, s])
+        x = layers.Add(name=f"s{i}_add")([x, y])
+    x = layers.DepthwiseConv2D(5, strides=2, padding="same", activation="relu",
+                               name="down_depthwise")(x)
+    return keras.Model(inputs, x, name=label(side, channels))
+
+
+def kernel_file(side: int, channels, quant: str, notify=lambda m: None) -> Path:
+    """The .tflite of one shape in ``quant`` ('none' or 'int8'), exported once into the
+    export cache."""
+    from edgekit.export import cache
+    from edgekit.export.pipeline import ExportJob, ExportOptions, export
+
+    name = label(side, channels)
+    folder = cache.entry_dir(name, quant)
+    found = cache.lookup(folder, ["litert"])
+    if found is None:
+        notify(f"Exporting the synthetic kernels {name} ({quant})")
+        opts = ExportOptions(formats=["tflite"], quants=[quant], out_dir=folder, samples=8,
+                             calibration="random", min_agreement=0.0)
+        job = ExportJob(name=name, meta={"name": name, "target": name, "source": "edgekit",
+                                         "format": "keras",
+                                         "input_shape": [side, side, channels[0]]})
+        export(build(side, channels), job, opts, notify=notify)
+        found = cache.lookup(folder, ["litert"])
+    return found["litert"]
+
+
+def configs(quants, notify=lambda m: None) -> list[dict]:
+    """The synthetic files of ``quants`` as the grid's configs (``services.lut``), marked
+    ``synthetic``: their kernels enter the table, the files are never timed whole."""
+    from edgekit.readers.tflite_reader import read_tflite
+    from edgekit.services.lut import DTYPE_OF_QUANT
+
+    out = []
+    for side, channels in SHAPES:
+        for quant in [q for q in quants if q in ("none", "int8")]:
+            path = kernel_file(side, channels, quant, notify)
+            records = [r for r in read_tflite(path)[0] if r.op != "INPUT"]
+            out.append({"model": NAME, "alpha": None, "resolution": side, "quant": quant,
+                        "knobs": {"side": side, "channels": list(channels)},
+                        "dtype": DTYPE_OF_QUANT[quant], "path": path, "records": records,
+                        "describe": label(side, channels), "synthetic": True})
+    return out
+
+
+def file_of(m: dict, notify=lambda m: None) -> Path:
+    """The file of a table's synthetic model row (exported again if gone)."""
+    k = m["knobs"]
+    return kernel_file(int(k["side"]), tuple(int(c) for c in k["channels"]), m["quant"],
+                       notify)
