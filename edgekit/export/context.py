@@ -244,6 +244,11 @@ def prepare_several(model, job: ExportJob, opts: ExportOptions, notify, warn,
         if name in val.labels:
             check_labels(Samples(ref, val.labels[name], source=f"{val.source} (labels of "
                                  f"{name})"), int(np.prod(ref.shape[1:])))
+    if keep == "auto" and opts.min_sqnr is None and not val.labels \
+            and not isinstance(model, SourceModel):
+        raise UsageError(f"--keep-float auto needs a target: labels of an output in "
+                         f"--validation ({', '.join(f'y_{n}' for n in io.outputs)}) or "
+                         f"--min-sqnr DB")
     ctx = Context(model, job, opts, calib, val, refs[0], "from file", params)
     ctx.io, ctx.refs, ctx.layers, ctx.keep_float = io, refs, layers, keep
     return ctx

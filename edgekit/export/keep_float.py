@@ -11,7 +11,9 @@ in both formats and in the per-layer table.
 
 ``auto`` starts from the plain int8 file and adds layers, worst isolated SQNR first, until
 the accuracy on the validation labels is within ``--max-drop`` points of Keras' or the SQNR
-of the model's output (logits) reaches ``--min-sqnr``. When the worst layer is already
+of the model's output (logits) reaches ``--min-sqnr`` (several outputs: the output that
+degrades most, :mod:`edgekit.export.keep_float_target`; only layers on its way are kept
+float). A named layer without an op in the file is one line. When the worst layer is already
 float, what hurts is its output being quantized for the int8 layers after it (the
 quantize op sits in its group): those layers are added next, so the tensor between them
 becomes float.
@@ -22,14 +24,14 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
-import numpy as np
-
 from edgekit.core import quant_error as qe
 from edgekit.core.errors import UsageError
 from edgekit.core.files import write_output
 from edgekit.core.quiet import quiet_stderr, quiet_stdout
 from edgekit.export.capture import onnx_graph, tflite_graph
-from edgekit.export.converters import conversion_failed, quantize_onnx
+from edgekit.export.converters import conversion_failed, quantize_onnx, representative_dataset
+from edgekit.export.keep_float_target import aim, missed, reached, says
+from edgekit.export.multi_io import rows as row_count
 from edgekit.export.per_layer import KerasGraph, compare_layers, match
 
 AUTO = "auto"
@@ -65,18 +67,14 @@ def resolve(names: list[str], kg: KerasGraph) -> list[str]:
 
 # ---- TFLite ---------------------------------------------------------------------------------
 
-def tflite_calibrated(model, calib: np.ndarray) -> bytes:
-    """The calibrated float TFLite model (activation ranges recorded, nothing quantized)."""
+def tflite_calibrated(model, calib) -> bytes:
+    """The calibrated float TFLite model (activation ranges recorded, nothing quantized);
+    ``calib``: one array, or one per Keras input."""
     from edgekit._tf import tf
 
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
-
-    def representative():
-        for i in range(len(calib)):
-            yield [calib[i:i + 1].astype(np.float32)]
-
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    converter.representative_dataset = representative
+    converter.representative_dataset = representative_dataset(model, calib)
     converter._experimental_calibrate_only = True
     try:
         with quiet_stdout(), quiet_stderr(), warnings.catch_warnings():
@@ -86,16 +84,27 @@ def tflite_calibrated(model, calib: np.ndarray) -> bytes:
         raise conversion_failed("tflite", "int8", e) from e
 
 
-def tflite_quantized(calibrated: bytes, kg: KerasGraph, keep: list[str], io: str) -> bytes:
-    """Full int8 from the calibrated model, the ops of the ``keep`` groups left float."""
+def without_ops(groups: set, keep: list[str]) -> list[str]:
+    """The kept groups that have no op in the file (folded away or fused into another
+    layer's op by the converter)."""
+    return [g for g in keep if g not in groups]
+
+
+def tflite_quantized(calibrated: bytes, kg: KerasGraph, keep: list[str], io: str,
+                     missing: list | None = None) -> bytes:
+    """Full int8 from the calibrated model, the ops of the ``keep`` groups left float
+    (``missing`` gets the kept groups that have no op in the file)."""
     from tensorflow.lite.python import convert
 
     from edgekit._tf import tf
 
     _, cap = tflite_graph(None, content=calibrated)
     _, tensor_group = match(cap, kg)
-    deny = sorted({cap.names[t] for t, g in tensor_group.items()
-                   if g in keep and t not in cap.inputs and cap.names.get(t)})
+    kept = {t: g for t, g in tensor_group.items()
+            if g in keep and t not in cap.inputs and cap.names.get(t)}
+    if missing is not None:
+        missing[:] = without_ops(set(kept.values()), keep)
+    deny = sorted({cap.names[t] for t in kept})
     io_type = tf.int8 if io == "int8" else tf.float32
     try:
         with quiet_stdout(), quiet_stderr():
@@ -109,18 +118,23 @@ def tflite_quantized(calibrated: bytes, kg: KerasGraph, keep: list[str], io: str
 
 # ---- ONNX -----------------------------------------------------------------------------------
 
-def onnx_nodes(model, kg: KerasGraph, keep: list[str]) -> list[str]:
-    """The names of the nodes of the kept groups in a (pre-processed) ONNX model."""
+def onnx_nodes(model, kg: KerasGraph, keep: list[str], missing: list | None = None
+               ) -> list[str]:
+    """The names of the nodes of the kept groups in a (pre-processed) ONNX model
+    (``missing`` gets the kept groups that have none)."""
     _, cap = onnx_graph(None, model=model)
     _, tensor_group = match(cap, kg)
-    return [op.name for op in cap.ops
-            if op.outputs and tensor_group.get(op.outputs[0]) in keep and op.name]
+    nodes = [(op.name, tensor_group[op.outputs[0]]) for op in cap.ops
+             if op.outputs and tensor_group.get(op.outputs[0]) in keep and op.name]
+    if missing is not None:
+        missing[:] = without_ops({g for _, g in nodes}, keep)
+    return [n for n, _ in nodes]
 
 
-def onnx_quantized(float_model: bytes, calib: np.ndarray, method: str, kg: KerasGraph,
-                   keep: list[str]) -> tuple[bytes, dict]:
+def onnx_quantized(float_model: bytes, calib, method: str, kg: KerasGraph,
+                   keep: list[str], missing: list | None = None) -> tuple[bytes, dict]:
     return quantize_onnx(float_model, "int8", calib, method,
-                         keep_float=lambda m: onnx_nodes(m, kg, keep))
+                         keep_float=lambda m: onnx_nodes(m, kg, keep, missing))
 
 
 # ---- one artefact ---------------------------------------------------------------------------
@@ -133,35 +147,28 @@ class Builder:
         self.ctx, self.fmt = ctx, fmt
         self._calibrated: bytes | None = None
 
-    def __call__(self, keep: list[str]) -> tuple[bytes, dict]:
+    def __call__(self, keep: list[str], named: bool = False) -> tuple[bytes, dict]:
+        """The file; with ``named`` (the user's --keep-float names), a kept layer that has
+        no op in the file is one line."""
         ctx, opts = self.ctx, self.ctx.opts
         x = ctx.calib.x
+        missing: list[str] = []
         if self.fmt == "tflite":
             if self._calibrated is None:
                 self._calibrated = tflite_calibrated(ctx.model, x)
-            content = tflite_quantized(self._calibrated, ctx.layers, keep, opts.io)
+            content = tflite_quantized(self._calibrated, ctx.layers, keep, opts.io, missing)
             details = {"scheme": "int8", "weights": "int8 per-channel",
                        "activations": "int8 per-tensor", "io": opts.io,
-                       "calibration_samples": int(len(x))}
+                       "calibration_samples": row_count(x)}
         else:
             content, details = onnx_quantized(ctx.onnx_float(), x, opts.method, ctx.layers,
-                                              keep)
+                                              keep, missing)
+        if named and missing:
+            raise UsageError(f"--keep-float {missing[0]}: the {self.fmt} file has no op of "
+                             f"this layer (the converter folded it away or fused it into "
+                             f"another layer's op); keep a layer that has ops")
         details["kept_float"] = list(keep)
         return content, details
-
-
-def _reached(fid: dict, ctx) -> bool:
-    """The target given: --min-sqnr (and --max-drop too when both are given: either
-    suffices), else the accuracy within --max-drop (default 1 point) of Keras'."""
-    opts = ctx.opts
-    sqnr = qe.as_float(fid["sqnr_db"])     # 0.0 dB is a figure, not a missing one
-    if opts.min_sqnr is not None and sqnr is not None and sqnr >= opts.min_sqnr:
-        return True
-    if opts.min_sqnr is not None and opts.max_drop is None:
-        return False
-    keras_acc = ctx.keras_accuracy()
-    return keras_acc is not None and fid.get("accuracy") is not None and \
-        fid["accuracy"] >= keras_acc - opts.drop_allowed / 100
 
 
 def next_layers(rows: list[dict], kept: list[str], kg: KerasGraph) -> list[str]:
@@ -196,29 +203,6 @@ PATIENCE = 2
 MIN_GAIN = 0.5
 
 
-def _score(fid: dict, ctx) -> float | None:
-    """What auto's target is on: the output SQNR (dB) with --min-sqnr, else the accuracy
-    (points)."""
-    if ctx.opts.min_sqnr is not None or fid.get("accuracy") is None:
-        return qe.as_float(fid["sqnr_db"])
-    return 100 * fid["accuracy"]
-
-
-def _target(ctx) -> float | None:
-    if ctx.opts.min_sqnr is not None:
-        return ctx.opts.min_sqnr
-    acc = ctx.keras_accuracy()
-    return None if acc is None else 100 * acc - ctx.opts.drop_allowed
-
-
-def _missed(ctx, score: float | None) -> dict:
-    """How far the file auto ends with is from the target."""
-    unit = "dB" if ctx.opts.min_sqnr is not None else "accuracy points"
-    target = _target(ctx)
-    short = None if target is None or score is None else round(target - score, 2)
-    return {"target": target, "unit": unit, "got": score, "short_by": short}
-
-
 def auto(ctx, fmt: str, evaluate, staging: Path, notify, build=None, choose=None,
          why: str = "worst isolated SQNR") -> tuple[bytes, dict]:
     """--keep-float auto for one format. ``evaluate(path) -> fidelity`` runs a candidate
@@ -229,12 +213,22 @@ def auto(ctx, fmt: str, evaluate, staging: Path, notify, build=None, choose=None
     details)`` and ``choose(probe, kept) -> the layers to keep next`` default to a Keras
     model's (a source that is not Keras gives its own: ``export.source_layers``)."""
     build = build or Builder(ctx, fmt)
-    choose = choose or (lambda probe, kept: next_layers(
-        compare_layers(ctx.model, probe, ctx.x1, ctx.layers, ctx.layer_refs(),
-                       verified=ctx.verified(fmt)), kept, ctx.layers))
+
+    def keras_layers(probe, kept):
+        """The layers next, among those on the way to the output auto aims at (a
+        layer of another head cannot help it)."""
+        rows = compare_layers(ctx.model, probe, ctx.xs, ctx.layers, ctx.layer_refs(),
+                              verified=ctx.verified(fmt))
+        output = aim(evaluate(probe), ctx).output     # the probe's figures: cached
+        if output is not None:
+            feeding = ctx.layers.upstream(output)
+            rows = [r for r in rows if r["layer"] in feeding] or rows
+        return next_layers(rows, kept, ctx.layers)
+
+    choose = choose or keras_layers
     kept: list[str] = []
     steps: list[dict] = []
-    best: tuple | None = None        # (score, content, details, kept)
+    best: tuple | None = None        # (Aim, content, details, kept)
     flat, stop = 0, None
     probe = staging / f".keep-float-probe.{fmt}"
     budget = ctx.opts.max_size_ratio
@@ -249,22 +243,26 @@ def auto(ctx, fmt: str, evaluate, staging: Path, notify, build=None, choose=None
                 break
             write_output(probe, lambda f, c=content: f.write(c))   # the one writer
             fid = evaluate(probe)
-            score = _score(fid, ctx)
+            got = aim(fid, ctx)
             steps.append({"kept_float": list(kept), "bytes": len(content),
                           "accuracy": fid.get("accuracy"), "sqnr_db": fid["sqnr_db"],
-                          "top1_agreement": fid["top1_agreement"]})
-            if _reached(fid, ctx):
-                best, stop = (score, content, details, list(kept)), None
+                          "top1_agreement": fid["top1_agreement"],
+                          **({"output": fid["output"], "accuracy_per_output": {
+                              f["output"]: f["accuracy"] for f in fid["per_output"]
+                              if f.get("accuracy") is not None}}
+                             if "per_output" in fid else {})})
+            if reached(fid, ctx):
+                best, stop = (got, content, details, list(kept)), None
                 break
             # a new best only for a gain worth its size: MIN_GAIN or more
-            if best is None or (score is not None and best[0] is not None
-                                and score >= best[0] + MIN_GAIN):
-                best, flat = (score, content, details, list(kept)), 0
+            if best is None or (got.margin is not None and best[0].margin is not None
+                                and got.margin >= best[0].margin + MIN_GAIN):
+                best, flat = (got, content, details, list(kept)), 0
             else:
                 flat += 1
             if flat >= PATIENCE:
                 stop = (f"no gain: the last {PATIENCE} layers kept float gained less than "
-                        f"{MIN_GAIN:g} {'dB' if ctx.opts.min_sqnr is not None else 'points'}")
+                        f"{MIN_GAIN:g} {'dB' if got.unit == 'dB' else 'points'}")
                 break
             more = choose(probe, kept)
             if not more:
@@ -274,12 +272,12 @@ def auto(ctx, fmt: str, evaluate, staging: Path, notify, build=None, choose=None
             kept += more
     finally:
         probe.unlink(missing_ok=True)
-    score, content, details, kept = best
+    got, content, details, kept = best
     details["keep_float_reached"] = stop is None
     if stop is not None:
         details["keep_float_stopped"] = stop
-        missed = _missed(ctx, score)
-        details["keep_float_missed"] = {**missed, "says": _says(missed, len(kept), stop)}
+        m = missed(got)
+        details["keep_float_missed"] = {**m, "says": says(m, len(kept), stop)}
     details["keep_float_steps"] = steps
     details["kept_float"] = list(kept)
     return content, details
@@ -293,20 +291,12 @@ def missed_line(art: dict) -> str | None:
     return f"{art['file']}: {q['keep_float_missed']['says']}"
 
 
-def _says(missed: dict, kept: int, stop: str) -> str:
-    how = (f"{missed['got']:.1f} against {missed['target']:.1f} {missed['unit']}, short by "
-           f"{missed['short_by']:.1f}" if missed.get("short_by") is not None else
-           "no figure")
-    return (f"--keep-float auto missed its target ({how}, with {kept} layers float); "
-            f"stopped on {stop}")
-
-
 def convert(ctx, fmt: str, evaluate, staging: Path, notify) -> tuple[bytes, dict]:
     """The int8 artefact of ``fmt`` with --keep-float applied."""
     keep = ctx.keep_float
     if keep == AUTO:
         return auto(ctx, fmt, evaluate, staging, notify)
     build = Builder(ctx, fmt)
-    content, details = build(resolve(keep, ctx.layers))
+    content, details = build(resolve(keep, ctx.layers), named=True)
     details["int8_bytes_without_keep_float"] = len(build([])[0])
     return content, details

@@ -87,6 +87,17 @@ class KerasGraph:
     def logits_group(self) -> Group | None:
         return next((g for g in self.groups if g.logits), None)
 
+    def upstream(self, layer: str) -> set[str]:
+        """The group of ``layer`` and every group that feeds it, directly or not."""
+        groups, out = self.by_name(), set()
+        todo = [self.group_of.get(layer)]
+        while todo:
+            name = todo.pop()
+            if name in groups and name not in out:
+                out.add(name)
+                todo += groups[name].sources
+        return out
+
 
 def keras_groups(model) -> KerasGraph:
     """The groups of a functional Keras model, in execution order."""
