@@ -21,6 +21,11 @@ SKIP = {"Constant", "Shape", "QuantizeLinear", "DequantizeLinear", "DynamicQuant
 def node_rows(float_path: Path, quant_path: Path, x) -> list[dict]:
     """One row per node of the float graph whose float output the quantized file has under
     the same name, in execution order."""
+    return node_rows_fed(float_path, quant_path, x)[0]
+
+
+def node_rows_fed(float_path: Path, quant_path: Path, x) -> tuple[list[dict], dict]:
+    """(the rows of :func:`node_rows`; layer -> the layers whose outputs feed it)."""
     from edgekit.export.capture import capture, onnx_graph
 
     x = x[:MAX_SAMPLES]
@@ -38,7 +43,9 @@ def node_rows(float_path: Path, quant_path: Path, x) -> list[dict]:
             and after[n].outputs[0] in dq_of else n for n in names}
     ref = capture(float_path, x, want=names).values
     got_cap = capture(quant_path, x, want=list(seen.values()))
-    rows = []
+    label = {name: op.name or name for op, name in zip(ops, names, strict=True)}
+    made_by = fcap.producer()
+    rows, feeds = [], {}
     for op, name in zip(ops, names, strict=True):
         r, g = ref.get(name), got_cap.values.get(seen[name])
         if r is None or g is None or r.shape != g.shape:
@@ -46,11 +53,14 @@ def node_rows(float_path: Path, quant_path: Path, x) -> list[dict]:
         q = qcap.quant.get(seen[name]) if seen[name] != name else None
         e = qe.tensor_error(r, g, q.step if q else None, q.zero_point if q else 0,
                             q.qmin if q else -128, q.qmax if q else 127)
-        rows.append(qe.layer_row(op.name or name, op.type, e))
-    return rows
+        rows.append(qe.layer_row(label[name], op.type, e))
+        feeds[label[name]] = [label[made_by[t].outputs[0]] for t in fcap.activations(op)
+                              if t in made_by and made_by[t].outputs[0] in label]
+    return rows, feeds
 
 
-def summary(rows: list[dict]) -> str | None:
+def summary(rows: list[dict], what: str = "a float ONNX source: nodes of its graph"
+            ) -> str | None:
     """Where the accumulated error is largest, and where it first drops most."""
     scored = [r for r in rows if qe.as_float(r["sqnr_db"]) is not None]
     if not scored:
@@ -65,7 +75,7 @@ def summary(rows: list[dict]) -> str | None:
         d, node = max(drops, key=lambda t: t[0])
         if d > 3:
             text += f"; the largest single drop ({d:.1f} dB) is at {node['layer']} ({node['op']})"
-    return text + " (a float ONNX source: nodes of its graph, accumulated view)"
+    return text + f" ({what}, accumulated view)"
 
 
 def preprocessed_file(content: bytes, folder: Path) -> Path:

@@ -11,7 +11,6 @@ has the shape (N, C) with C >= 2: a classifier's logits.
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
@@ -77,14 +76,13 @@ def _classification(model, out_name: str, only: bool, dims: list) -> bool:
 def load_float_onnx(model, path: Path, shapes) -> tuple[bytes, ModelIO]:
     """(the float model's bytes, with its open dimensions fixed; its inputs and outputs)
     of ``model``, the user's file ``path`` as the one ONNX loader read it
-    (``readers.onnx_file.load_onnx``, called by the service: the file and its external
-    data registered as inputs of the command, bounded, checked, a cycle refused naming
-    ``path``). One line for a file that is not a float model, or whose sizes are not
-    known."""
+    (``readers.onnx_file.load_onnx(path, whole=True)``, called by the service: the file
+    and all its external data read through the one reader, registered as inputs of the
+    command, bounded, checked, a cycle refused naming ``path``). One line for a file that
+    is not a float model, or whose sizes are not known."""
     import onnx
 
     label = str(path)
-    _embed_large_tensors(model, path)
     quantized = sorted({n.op_type for n in model.graph.node} & QUANTIZED_OPS)
     if quantized:
         raise UsageError(f"{path} is already quantized ({', '.join(quantized)}): export "
@@ -118,31 +116,20 @@ def load_float_onnx(model, path: Path, shapes) -> tuple[bytes, ModelIO]:
     return model.SerializeToString(), ModelIO(names, sizes, [o.name for o in outs], classes)
 
 
-def _embed_large_tensors(model, path: Path) -> None:
-    """The data of tensors the loader left in their external file (past what it reads
-    into memory to count a model; the file is registered and checked against the sizes
-    the tensors declare): read in too, since onnxruntime runs the model from bytes."""
-    from onnx.external_data_helper import load_external_data_for_model
-
-    folder = str(Path(os.path.abspath(path)).parent)
-    try:
-        load_external_data_for_model(model, folder)
-    except Exception as e:  # onnx's own checks: bounds, links, folder
-        raise ModelFileError(f"cannot read ONNX model {path}: external data: "
-                             f"{first_line(e)}") from e
-
-
 # a copy of the model the quantizer made in its temporary folder, as its errors name it
 _COPY = re.compile(r"[^\s'\"]*edgekit-onnx-[^/\s'\"]*/[\w.-]+\.onnx")
 
 
-def quantize_source(content: bytes, path: Path, quant: str, calib, method: str):
+def quantize_source(content: bytes, path: Path, quant: str, calib, method: str,
+                    keep: list[str] | None = None):
     """:func:`edgekit.export.converters.quantize_onnx` of the user's model ``content``
-    read from ``path``; its error names ``path``, not the temporary copy quantized."""
+    read from ``path`` (``keep``: the nodes of the pre-processed graph left float); its
+    error names ``path``, not the temporary copy quantized."""
     from edgekit.export.converters import ConversionError, quantize_onnx
 
     try:
-        return quantize_onnx(content, quant, calib, method)
+        return quantize_onnx(content, quant, calib, method,
+                             keep_float=(lambda _: list(keep)) if keep else None)
     except ConversionError as e:
         said = _COPY.sub(lambda _: str(path), str(e))
         raise ConversionError(f"{path}: {said}") from e

@@ -81,9 +81,10 @@ def saved_model_reference(fn, x, io: ModelIO) -> list[np.ndarray]:
     return [np.concatenate(p) for p in parts]
 
 
-def to_tflite(path: Path, quant: str, calib, io: ModelIO, io_type: str
-              ) -> tuple[bytes, dict]:
-    """The TFLite converter from the SavedModel's serving signature."""
+def to_tflite(path: Path, quant: str, calib, io: ModelIO, io_type: str,
+              keep: list[list[str]] | None = None) -> tuple[bytes, dict]:
+    """The TFLite converter from the SavedModel's serving signature. ``keep`` (int8): ops
+    left float, each by its output tensor names in the float file."""
     from edgekit._tf import tf
     from edgekit.export.converters import tflite_convert
 
@@ -96,8 +97,44 @@ def to_tflite(path: Path, quant: str, calib, io: ModelIO, io_type: str
             yield {n: a[i:i + 1].astype(np.float32) for n, a in zip(io.inputs, xs,
                                                                     strict=True)}
 
+    if quant == "int8" and keep:
+        return _kept_float(converter, representative, rows(calib), io_type, keep)
     return tflite_convert(converter, quant, representative if calib is not None else None,
                           rows(calib) if calib is not None else 0, io_type)
+
+
+def _kept_float(converter, representative, samples: int, io_type: str,
+                keep: list[list[str]]) -> tuple[bytes, dict]:
+    """Full int8 with the ``keep`` ops float: the converter calibrates only
+    (``_experimental_calibrate_only``), then its MLIR quantizer quantizes with those ops'
+    output tensors on its deny list (``denylisted_nodes``, the mechanism of
+    ``tf.lite.experimental.QuantizationDebugOptions``)."""
+    import warnings
+
+    from tensorflow.lite.python import convert
+
+    from edgekit._tf import tf
+    from edgekit.core.quiet import quiet_stderr, quiet_stdout
+    from edgekit.export.converters import conversion_failed
+
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = representative
+    converter._experimental_calibrate_only = True
+    io = tf.int8 if io_type == "int8" else tf.float32
+    try:
+        with quiet_stdout(), quiet_stderr(), warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            calibrated = converter.convert()
+            content = convert.mlir_quantize(
+                calibrated, disable_per_channel=False, fully_quantize=True,
+                input_data_type=io, output_data_type=io,
+                denylisted_nodes=sorted({n for names in keep for n in names}))
+    except Exception as e:  # TF raises a zoo of types
+        raise conversion_failed("tflite", "int8", e) from e
+    interrupts.checkpoint()
+    return content, {"scheme": "int8", "weights": "int8 per-channel",
+                     "activations": "int8 per-tensor", "io": io_type,
+                     "calibration_samples": samples}
 
 
 def to_onnx(fn, io: ModelIO) -> bytes:

@@ -1,40 +1,167 @@
 """--per-layer and --keep-float for a source that is not Keras (a float ONNX, a SavedModel,
-a float .tflite): the layers are the float graph's own nodes and tensors."""
+a float .tflite): the layers are the float graph's own nodes and tensors.
+
+Each format's float file is the source's own artefact at ``--quant none`` (the ONNX one as
+onnxruntime's quantizer sees it, after ``quant_pre_process``): a float ONNX or ``.tflite``
+is itself, a SavedModel's is what the TFLite converter and tf2onnx make of it. A quantized
+file is compared with it tensor by tensor (:mod:`edgekit.export.onnx_layers`,
+:mod:`edgekit.export.tflite_layers`), and a layer named in a row is what ``--keep-float``
+takes: an ONNX node (``quantize_static(nodes_to_exclude=...)``), a TFLite op
+(ai-edge-quantizer's ``no_quantize`` for a float ``.tflite``, the converter's deny list
+for a SavedModel).
+
+``--keep-float auto`` is :func:`edgekit.export.keep_float.auto` (its target, its stop when
+two steps in a row gain less than 0.5 dB / points, its size budget, its missed line) with
+this module's file builder and choice: only the accumulated error of each tensor is known,
+so the next layer kept float is the quantized one whose SQNR drops most below that of the
+layers feeding it (the error it adds).
+"""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
+from edgekit.core import quant_error as qe
 from edgekit.core.errors import UsageError
+
+MAX_SAMPLES = 64
+WHAT = {"onnx": "nodes of its float ONNX graph", "tflite": "ops of its float .tflite"}
 
 
 def check_layer_options(model, io, opts) -> None:
     """One line, before any work, where --per-layer or --keep-float cannot be given for
     this source."""
-    onnx_nodes = model.content is not None       # a float ONNX: its nodes
-    if opts.keep_float is not None or (opts.per_layer and (not onnx_nodes
-                                                          or len(io.inputs) > 1)):
+    if (opts.per_layer or opts.keep_float is not None) and len(io.inputs) > 1:
         what = "--keep-float" if opts.keep_float is not None else "--per-layer"
-        raise UsageError(f"{what} is not available for {model.path.name} yet (--per-layer "
-                         f"takes a float ONNX source with one input or a Keras model, --keep-float a Keras "
-                         f"model with one input and one output)")
+        raise UsageError(f"{what} is not available for {model.path.name} yet: it has "
+                         f"{len(io.inputs)} inputs ({', '.join(io.inputs)}); a source "
+                         "with one input, or a Keras model, takes it")
 
 
-def convert(ctx, fmt: str, quant: str, figure, staging: Path, notify) -> tuple[bytes, dict]:
-    """One artefact of the source: its bytes and the quantization details. ``figure(path)``
-    is a file's fidelity against the float original (for --keep-float auto)."""
-    calib = ctx.calib
-    return ctx.model.make(fmt, quant, calib.x if calib else None, ctx.opts)
+def float_file(ctx, fmt: str) -> Path:
+    """The source's float file of ``fmt`` in the staging folder (made once)."""
+    from edgekit.core.files import write_output
+
+    key = ("source float", fmt)
+    if key not in ctx.verified_cache:
+        content, _ = ctx.model.make(fmt, "none", None, ctx.opts)
+        if fmt == "onnx":
+            from edgekit.export.converters import preprocessed_onnx
+
+            content = preprocessed_onnx(content)
+        path = Path(ctx.staging) / f".per-layer-float.{fmt}"
+        write_output(path, lambda f: f.write(content))
+        ctx.verified_cache[key] = path
+    return ctx.verified_cache[key]
+
+
+def _rows(ctx, fmt: str, path: Path) -> tuple[list[dict], dict]:
+    """(rows, layer -> the layers feeding it) of one quantized file of ``fmt``."""
+    x = ctx.x1[:MAX_SAMPLES]
+    if fmt == "tflite":
+        from edgekit.export.tflite_layers import tensor_rows
+
+        return tensor_rows(float_file(ctx, fmt), path, x)
+    from edgekit.export.onnx_layers import node_rows_fed
+
+    return node_rows_fed(float_file(ctx, fmt), path, x)
 
 
 def layer_rows(ctx, fmt: str, path: Path, doing: str, notify) -> dict:
     """The per-layer rows of one quantized file of the source, against the float graph."""
     from edgekit.export.multi_io import rows
-    from edgekit.export.onnx_layers import node_rows, preprocessed_file, summary
+    from edgekit.export.onnx_layers import summary
 
-    notify(f"{doing} with the float graph node by node")
-    if "onnx" not in ctx.verified_cache:
-        ctx.verified_cache["onnx"] = preprocessed_file(ctx.model.content, ctx.staging)
-    found = node_rows(ctx.verified_cache["onnx"], path, ctx.x1)
-    return {"per_layer": found, "per_layer_summary": summary(found),
-            "per_layer_samples": min(rows(ctx.val.x), 64)}
+    notify(f"{doing} with the float graph {'node' if fmt == 'onnx' else 'op'} by "
+           f"{'node' if fmt == 'onnx' else 'op'}")
+    found, _ = _rows(ctx, fmt, path)
+    what = "a float ONNX source: nodes of its graph" if ctx.job.source == "onnx" \
+        else f"a {'float .tflite' if ctx.job.source == 'tflite' else ctx.job.source} " \
+        f"source: {WHAT[fmt]}"
+    return {"per_layer": found, "per_layer_summary": summary(found, what),
+            "per_layer_samples": min(rows(ctx.val.x), MAX_SAMPLES)}
+
+
+# ---- --keep-float ----------------------------------------------------------------------------
+
+def _selectors(ctx, fmt: str) -> dict:
+    """layer name (as the rows give it) -> what the format's quantizer is told to leave
+    float: an ONNX node's name, a TFLite op's output tensor names."""
+    key = ("source layers", fmt)
+    if key not in ctx.verified_cache:
+        path = float_file(ctx, fmt)
+        if fmt == "tflite":
+            from edgekit.export.tflite_layers import op_scopes
+
+            ctx.verified_cache[key] = op_scopes(path)
+        else:
+            import onnx
+
+            model = onnx.load(str(path))   # the export's own file, in staging
+            ctx.verified_cache[key] = {n.name or n.output[0]: n.name
+                                       for n in model.graph.node if n.output}
+    return ctx.verified_cache[key]
+
+
+def _resolve(ctx, fmt: str, names: list[str]) -> list:
+    known = _selectors(ctx, fmt)
+    out = []
+    for n in names:
+        if n not in known:
+            shown = ", ".join(list(known)[:12]) + (", ..." if len(known) > 12 else "")
+            raise UsageError(f"--keep-float {n}: the float {fmt} graph of "
+                             f"{ctx.model.path.name} has no such layer (layers: {shown})")
+        if not known[n]:
+            raise UsageError(f"--keep-float {n}: the node has no name in the float ONNX "
+                             "graph; onnxruntime's quantizer excludes nodes by name")
+        out.append(known[n])
+    return out
+
+
+def _builder(ctx, fmt: str):
+    """keep (layer names) -> (the int8 file's bytes with those layers float, details)."""
+    def build(keep: list[str]) -> tuple[bytes, dict]:
+        chosen = _resolve(ctx, fmt, keep)
+        content, details = ctx.model.make(fmt, "int8", ctx.calib.x, ctx.opts,
+                                          keep=chosen or None)
+        details["kept_float"] = list(keep)
+        return content, details
+    return build
+
+
+def next_layers(rows: list[dict], feeds: dict, kept: list[str]) -> list[str]:
+    """The quantized layer (one not kept yet) whose SQNR drops most below that of the
+    layers feeding it (a model input, or an exact tensor, counts as the best SQNR seen)."""
+    sq = {r["layer"]: qe.as_float(r["sqnr_db"]) for r in rows}
+    finite = [v for v in sq.values() if v is not None and math.isfinite(v)]
+    top = max(finite, default=0.0)
+
+    def before(layer: str) -> float:
+        ins = [sq[n] for n in feeds.get(layer, []) if sq.get(n) is not None]
+        return min([min(v, top) for v in ins], default=top)
+
+    ranked = [(before(r["layer"]) - sq[r["layer"]], r["layer"]) for r in rows
+              if r["step"] is not None and r["layer"] not in kept
+              and sq[r["layer"]] is not None and math.isfinite(sq[r["layer"]])]
+    return [max(ranked)[1]] if ranked else []
+
+
+def convert(ctx, fmt: str, quant: str, figure, staging: Path, notify) -> tuple[bytes, dict]:
+    """One artefact of the source: its bytes and the quantization details. ``figure(path)``
+    is a file's fidelity against the float original (for --keep-float auto)."""
+    calib, keep = ctx.calib, ctx.opts.keep_float
+    if quant != "int8" or keep is None:
+        return ctx.model.make(fmt, quant, calib.x if calib else None, ctx.opts)
+    from edgekit.export.keep_float import AUTO, auto
+
+    build = _builder(ctx, fmt)
+    if keep == AUTO:
+        def choose(probe: Path, kept: list[str]) -> list[str]:
+            return next_layers(*_rows(ctx, fmt, probe), kept)
+
+        return auto(ctx, fmt, figure, staging, notify, build=build, choose=choose,
+                    why="largest drop in SQNR")
+    content, details = build(list(keep))
+    details["int8_bytes_without_keep_float"] = len(build([])[0])
+    return content, details

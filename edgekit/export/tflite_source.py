@@ -78,10 +78,13 @@ def tflite_reference(path: Path, x, io: ModelIO) -> list[np.ndarray]:
     return run_file(path, x, io)[0]
 
 
-def quantize_tflite(path: Path, quant: str, calib, io: ModelIO) -> tuple[bytes, dict]:
+def quantize_tflite(path: Path, quant: str, calib, io: ModelIO,
+                    keep: list[list[str]] | None = None) -> tuple[bytes, dict]:
     """One artefact of a float .tflite: the file itself (none), ai-edge-quantizer's
     dynamic-range int8 weights (dynamic) or full integer int8 (int8, calibrated on
-    ``calib``)."""
+    ``calib``). ``keep``: ops left float (int8), each given by its output tensor names:
+    the recipe's ``no_quantize`` for the op's scope (its output names joined by ';',
+    as ai-edge-quantizer's ``get_op_scope`` writes it)."""
     from importlib.metadata import PackageNotFoundError, version
 
     from edgekit.core.quiet import quiet_stderr, quiet_stdout
@@ -124,6 +127,15 @@ def quantize_tflite(path: Path, quant: str, calib, io: ModelIO) -> tuple[bytes, 
                                                                      strict=True)}
                    for i in range(rows(calib))]
         q.load_quantization_recipe(recipe.static_wi8_ai8())
+        for names in keep or []:
+            import re
+
+            from ai_edge_quantizer import algorithm_manager, qtyping
+
+            q.update_quantization_recipe(
+                "^" + re.escape(";".join(names) + ";") + "$",
+                qtyping.TFLOperationName.ALL_SUPPORTED,
+                algorithm_key=algorithm_manager.AlgorithmName.NO_QUANTIZE)
         with quiet_stdout(), quiet_stderr():
             result = q.calibrate({signature: samples})
             content = q.quantize(result).quantized_model

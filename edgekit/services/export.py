@@ -73,12 +73,12 @@ def _export_onnx(target: Target, opts: ExportOptions, notify, warn) -> dict:
     notify(f"Reading {target.path}")
     from edgekit.readers.onnx_file import load_onnx
 
-    path = Path(target.path)     # read (with its external data) by the one ONNX loader
-    content, io = load_float_onnx(load_onnx(path), path, opts.input_shapes)
+    path = Path(target.path)     # read, with all its external data, by the one ONNX loader
+    content, io = load_float_onnx(load_onnx(path, whole=True), path, opts.input_shapes)
     source = SourceModel(path, io, parameter_count(content),
                          reference=lambda x: onnx_reference(content, x, io, path),
-                         make=lambda fmt, quant, calib, o: quantize_source(
-                             content, path, quant, calib, o.method),
+                         make=lambda fmt, quant, calib, o, keep=None: quantize_source(
+                             content, path, quant, calib, o.method, keep),
                          content=content)
     job = ExportJob(name=target.name, meta=model_meta(target, io.shapes[0]),
                     needs_calibration_data=True, source="onnx")
@@ -103,12 +103,13 @@ def _export_saved_model(target: Target, opts: ExportOptions, notify, warn) -> di
     fn, io, params = load_saved_model(path)
     onnx_float: list[bytes] = []
 
-    def make(fmt, quant, calib, o):
+    def make(fmt, quant, calib, o, keep=None):
         if fmt == "tflite":
-            return to_tflite(path, quant, calib, io, o.io)
+            return to_tflite(path, quant, calib, io, o.io, keep)
         if not onnx_float:
             onnx_float.append(to_onnx(fn, io))
-        return quantize_onnx(onnx_float[0], quant, calib, o.method)
+        return quantize_onnx(onnx_float[0], quant, calib, o.method,
+                             keep_float=(lambda _: list(keep)) if keep else None)
 
     source = SourceModel(path, io, params, make=make,
                          reference=lambda x: saved_model_reference(fn, x, io))
@@ -133,8 +134,8 @@ def _export_tflite(target: Target, opts: ExportOptions, notify, warn) -> dict:
     io, params = load_float_tflite(path)
     source = SourceModel(path, io, params,
                          reference=lambda x: tflite_reference(path, x, io),
-                         make=lambda fmt, quant, calib, o: quantize_tflite(path, quant, calib,
-                                                                           io))
+                         make=lambda fmt, quant, calib, o, keep=None: quantize_tflite(
+                             path, quant, calib, io, keep))
     job = ExportJob(name=target.name, meta=model_meta(target, io.shapes[0]),
                     needs_calibration_data=True, source="tflite")
     return export(source, job, opts, notify=notify, warn=warn)
