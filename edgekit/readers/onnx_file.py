@@ -14,10 +14,12 @@ from edgekit.core.shapes import ShapeSpec
 from edgekit.readers.onnx_stored import check_functions, load_stored_data
 
 
-def load_onnx(path: Path):
-    """The model, its external data read (each file registered as an input of the command,
-    and read no further than the sizes its tensors declare), every stored tensor holding
-    the data its dims declare, the graph in order, its local functions not recursive."""
+def load_onnx(path: Path, whole: bool = False):
+    """The model, its external data read (each file inside the model's folder, opened by
+    the one reader: registered as an input of the command, and read no further than the
+    sizes its tensors declare; a tensor past 256 MiB only when ``whole``: a model run from
+    bytes), every stored tensor holding the data its dims declare, the graph in order, its
+    local functions not recursive."""
     import onnx
 
     data = read_input(path, "ONNX model", MODEL_LIMIT)
@@ -28,7 +30,7 @@ def load_onnx(path: Path):
     del data
     if not model.graph.node:
         raise ModelFileError(f"cannot read ONNX model {path}: the graph has no nodes")
-    load_stored_data(model, path)
+    load_stored_data(model, path, whole)
     _check_order(model, path)
     _check_sizes(model, path)
     check_functions(model, path)

@@ -2,9 +2,11 @@
 data its dims declare (a tensor declaring 2^31+1 elements over 4 bytes is a broken file,
 not 8 GiB of weights), external data is read from files inside the model's folder that
 are registered as inputs of the command (no output may land on them), no further than
-the sizes the tensors declare, and not at all for a tensor past the read limit (its file
-holds what it declares; the evaluator never needs its numbers); and local functions that
-call themselves are refused."""
+the sizes the tensors declare, and not at all for a tensor past the read limit
+(its file holds what it declares; the evaluator never needs its numbers) unless the whole
+model is asked for (export runs it from bytes); onnx's own external-data loader, which
+opens what the file names unbounded, is never used. Local functions that call themselves
+are refused."""
 
 from __future__ import annotations
 
@@ -122,56 +124,72 @@ def check_data(t, path: Path) -> None:
                              f"but holds {held:,} values")
 
 
-def _external(t, path: Path) -> None:
-    """Read a tensor's external data: its file inside the model's folder, registered as an
-    input, holding at least the bytes the tensor declares at its offset; no more read,
-    and nothing of a tensor larger than :data:`READ_LIMIT` (it stays in its file: its
-    dims are all that counting it needs)."""
+def _data_file(t, entries: dict, path: Path) -> tuple[Path, str]:
+    """(the external data file of tensor ``t``, its location as written): a relative
+    path inside the model's folder, no '..', no link out of it; one line otherwise."""
+    where = entries.get("location", "")
+    folder = Path(os.path.abspath(path)).parent     # as onnx and onnxruntime take it
+    outside = ModelFileError(f"cannot read ONNX model {path}: tensor {t.name!r} keeps its "
+                             f"data at {where!r}, outside the model's folder")
+    if not where or "\0" in where or os.path.isabs(where) or \
+            ".." in Path(where).parts:
+        raise outside
+    file = folder / where
+    if Path(folder.resolve()) not in Path(file.resolve()).parents:   # a link out of it
+        raise outside
+    if not file.is_file():
+        raise ModelFileError(f"cannot read ONNX model {path}: the external data file of "
+                             f"tensor {t.name!r}, {where!r}, is missing or not a file")
+    return file, where
+
+
+def _external(t, path: Path, whole: bool = False) -> None:
+    """Read a tensor's external data: its file inside the model's folder, opened by the one
+    reader (registered as an input, a regular file within the model limit), holding at
+    least the bytes the tensor declares at its offset; no more read. A tensor
+    larger than :data:`READ_LIMIT` stays in its file unless ``whole`` (its dims are all
+    that counting it needs; a run from bytes needs its data)."""
     from onnx import TensorProto
 
     entries = {e.key: e.value for e in t.external_data}
     n, name, size = _declared(t)
-    where = entries.get("location", "")
-    folder = Path(os.path.abspath(path)).parent     # as onnx and onnxruntime take it
-    file = folder / where
-    if not where or os.path.isabs(where) or Path(folder.resolve()) not in Path(
-            file.resolve()).parents:
-        raise ModelFileError(f"cannot read ONNX model {path}: tensor {t.name!r} keeps its "
-                             f"data at {where!r}, outside the model's folder")
-    if not file.is_file():
-        raise ModelFileError(f"cannot read ONNX model {path}: the external data file of "
-                             f"tensor {t.name!r}, {where!r}, is missing or not a file")
+    file, where = _data_file(t, entries, path)
     try:
         offset = int(entries.get("offset", 0) or 0)
         length = int(entries["length"]) if entries.get("length") else None
     except ValueError as e:
         raise ModelFileError(f"cannot read ONNX model {path}: tensor {t.name!r}: "
                              f"{first_line(e)}") from e
-    if offset < 0:
+    if offset < 0 or (length is not None and length < 0):
         raise ModelFileError(f"cannot read ONNX model {path}: tensor {t.name!r}: its "
-                             f"external data offset is negative ({offset:,})")
-    if size is not None:
-        if length is not None and length != size:
-            raise ModelFileError(f"cannot read ONNX model {path}: {_what(t, n, name, size)} "
-                                 f"but its external data is {length:,} bytes long")
-        have = file.stat().st_size - offset
-        if have < size:
-            raise ModelFileError(f"cannot read ONNX model {path}: {_what(t, n, name, size)} "
-                                 f"but {where!r} holds {max(have, 0):,} bytes from offset "
-                                 f"{offset:,}")
-    # opened through the one reader: registered as an input (no output of this command
-    # may land on it), a regular file within the model limit; read no further than the
-    # tensor declares, and not at all past the read limit
+                             f"external data offset or length is negative")
+    if size is not None and length is not None and length != size:
+        raise ModelFileError(f"cannot read ONNX model {path}: {_what(t, n, name, size)} "
+                             f"but its external data is {length:,} bytes long")
+    limit = MODEL_LIMIT if whole else READ_LIMIT
     with open_input(file, f"external data of ONNX tensor {t.name!r}", MODEL_LIMIT) as f:
-        if size is None:       # a type of no fixed size: onnx's own reader
-            f.close()
-            _onnx_reads(t, folder, path)
-            return
-        if size > READ_LIMIT:
+        st = os.fstat(f.fileno())
+        now = os.stat(file.resolve())
+        if (st.st_dev, st.st_ino) != (now.st_dev, now.st_ino):    # swapped since checked
+            raise ModelFileError(f"cannot read ONNX model {path}: the external data file "
+                                 f"of tensor {t.name!r}, {where!r}, changed while read")
+        want = size if size is not None else (     # a type of no fixed size: its length
+            length if length is not None else max(st.st_size - offset, 0))
+        have = st.st_size - offset
+        if have < want:
+            shown = _what(t, n, name, size) if size is not None else \
+                f"tensor {t.name!r} declares {want:,} bytes of external data"
+            raise ModelFileError(f"cannot read ONNX model {path}: {shown} but {where!r} "
+                                 f"holds {max(have, 0):,} bytes from offset {offset:,}")
+        if want > limit:
+            if size is None:
+                raise ModelFileError(f"cannot read ONNX model {path}: tensor {t.name!r} "
+                                     f"keeps {want:,} bytes of {name} data, more than "
+                                     f"edgekit reads for a tensor of no fixed size")
             return
         f.seek(offset)
-        data = f.read(size)
-    if len(data) != size:
+        data = f.read(want)   # one buffer of the size checked above, no further
+    if len(data) != want:
         raise ModelFileError(f"cannot read ONNX model {path}: {_what(t, n, name, size)} "
                              f"but {where!r} held {len(data):,} bytes from offset {offset:,}")
     t.raw_data = data
@@ -179,25 +197,16 @@ def _external(t, path: Path) -> None:
     del t.external_data[:]
 
 
-def _onnx_reads(t, folder: Path, path: Path) -> None:
-    from onnx.external_data_helper import load_external_data_for_tensor
-
-    try:
-        load_external_data_for_tensor(t, str(folder))
-    except Exception as e:  # onnx's own checks: bounds, links, folder
-        raise ModelFileError(f"cannot read ONNX model {path}: external data of tensor "
-                             f"{t.name!r}: {first_line(e)}") from e
-
-
-def load_stored_data(model, path: Path) -> None:
+def load_stored_data(model, path: Path, whole: bool = False) -> None:
     """Check every stored tensor of a model loaded without its external data, and read
-    that data (see the module's docstring)."""
+    that data (see the module's docstring); ``whole``: every tensor's data, however large
+    (a model run from bytes: export's float original), still through the one reader."""
     from onnx import TensorProto
 
     for t in stored_tensors(model):
         if t.data_location == TensorProto.EXTERNAL:
             check_data(t, path)
-            _external(t, path)
+            _external(t, path, whole)
             if t.data_location == TensorProto.EXTERNAL:
                 continue     # left in its file: checked against it above
         check_data(t, path)
