@@ -30,7 +30,7 @@ def write_csv(doc: dict, path: Path) -> None:
     write_text(path, buf.getvalue())
 
 
-AXIS_HEADS = {"variant": "variant", "minimalistic": "minimal.", "alpha": "α"}
+AXIS_HEADS = {"variant": "variant", "minimalistic": "min.", "alpha": "α"}
 
 
 def _axis_cell(r: dict, axis: str) -> str:
@@ -81,7 +81,7 @@ def render_sweep(doc: dict, console) -> None:
     if timed:
         cols.append("p50 ms")
     for c in cols:
-        t.add_column(c, justify="left" if c in ("", "variant", "minimal.", "quant", "runtime",
+        t.add_column(c, justify="left" if c in ("", "variant", "min.", "quant", "runtime",
                                                 "fits") else "right")
     for r in rows:
         mark = ("★" if r["best"] else "") + ("◆" if r["pareto"] else "") \
@@ -107,7 +107,9 @@ def render_sweep(doc: dict, console) -> None:
     console.print("SQNR dB: the exported file's outputs against the float Keras model's "
                   "(inf: identical; the JSON has cosine and top-1 agreement too); top-1 "
                   "pub.: the published ImageNet figure of the same config (sources in the "
-                  "JSON).", soft_wrap=True)
+                  "JSON)." + (" min.: MobileNet v3's minimalistic form (no squeeze-excite, "
+                              "hard-swish or 5x5 kernels)." if "minimalistic" in axes else ""),
+                  soft_wrap=True)
     limits = _limits(doc)
     best = doc["best"] or "none: no config meets the limits"
     console.print(styled(f"best{' within ' + ', '.join(limits) if limits else ''}: {best}"),

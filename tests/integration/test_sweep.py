@@ -224,3 +224,30 @@ def test_a_sweep_over_variants(cli, tmp_path):
     html = tmp_path / "r.html"
     assert cli("report", out, "-o", html).code == 0
     assert "efficientnet_lite_0_r96_none" in html.read_text()
+
+
+def test_a_sweep_over_v3_minimalistic(cli, tmp_path):
+    """MobileNet v3 Small, minimalistic and not (α 0.35, 96 px): each row's params are those
+    of keras.applications.MobileNetV3Small(minimalistic=...), the minimalistic id says so
+    and the other keeps the id a sweep gave it before, and the JSON, CSV and table show the
+    setting."""
+    from edgekit._tf import keras
+
+    out = tmp_path / "v3min"
+    r = cli("sweep", "mobilenet_v3", "--variant", "small", "--minimalistic", "true,false",
+            "--alpha", "0.35", "--resolution", "96", "--quant", "none", "-o", out)
+    assert r.code == 0, r.err
+    assert "min." in r.out and "minimalistic form" in r.out  # the table's column, its note
+    doc = json.loads((out / "sweep.json").read_text())
+    assert doc["grid"]["minimalistic"] == [True, False]
+    rows = {row["minimalistic"]: row for row in doc["rows"]}
+    assert rows[True]["id"] == "mobilenet_v3_small_minimalistic_a0.35_r96_none"
+    assert rows[False]["id"] == "mobilenet_v3_small_a0.35_r96_none"
+    for minimal, row in rows.items():
+        ref = keras.applications.MobileNetV3Small(input_shape=(96, 96, 3), alpha=0.35,
+                                                  minimalistic=minimal, weights=None)
+        assert row["params"] == ref.count_params()
+        assert row["published_top1"] is None                  # no 96 px figure published
+    assert rows[True]["macs"] < rows[False]["macs"]           # no 5x5 kernels, no SE
+    with open(out / "sweep.csv") as f:
+        assert [t["minimalistic"] for t in csv.DictReader(f)] == ["True", "False"]
