@@ -8,7 +8,7 @@ below the CLI changes a plan. A bad value is one line, before any work."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from edgekit.core.errors import UsageError
@@ -40,7 +40,10 @@ class SweepSpec:
     ray_timeout: float | str | None = None  # seconds; None: sweep_ray.CONNECT_BOUND_S
     workers: int | None = None
     out_dir: Path = Path("sweep-out")
-    configs: tuple[dict, ...] | None = None  # the checked plan's configs (validate)
+    # the checked plan's configs, set by validate() alone: a plan made or replaced from
+    # another (dataclasses.replace) is unchecked, whatever it was made from
+    configs: tuple[dict, ...] | None = field(default=None, init=False, repr=False,
+                                             compare=False)
 
     def __post_init__(self) -> None:
         from edgekit.core import choices as C
@@ -58,8 +61,6 @@ class SweepSpec:
         put("runtimes", tuple(C.many(C.Runtime, self.runtimes, "--runtime"))
             if self.runtimes else ())
         put("out_dir", Path(self.out_dir))
-        if self.configs is not None:
-            put("configs", tuple(self.configs))
 
     @property
     def checked(self) -> bool:
@@ -102,10 +103,11 @@ class SweepSpec:
             validation_data(self.validation, classes=entry.defaults().get("classes"))
         address, timeout = self._check_executor()
         self._check_places()
-        return replace(self, variants=axes["variant"], minimalistic=axes["minimalistic"],
+        plan = replace(self, variants=axes["variant"], minimalistic=axes["minimalistic"],
                        alphas=axes["alpha"], resolutions=axes["resolution"],
-                       max_latency_ms=max_latency, ray_address=address, ray_timeout=timeout,
-                       configs=tuple(configs))
+                       max_latency_ms=max_latency, ray_address=address, ray_timeout=timeout)
+        object.__setattr__(plan, "configs", tuple(configs))    # before anyone holds it
+        return plan
 
     def _check_executor(self) -> tuple[str | None, float | None]:
         """--executor, --ray-address (read as Ray would, before any work), --workers,

@@ -261,3 +261,6 @@ def test_the_plan_is_frozen_and_checking_it_makes_a_new_one(tmp_path):
     assert len(plan.configs) == 4 and plan.validate() is plan
     with pytest.raises(dataclasses.FrozenInstanceError):
         plan.alphas = (0.5,)
+    elsewhere = dataclasses.replace(plan, out_dir=tmp_path / "other")
+    assert not elsewhere.checked                # a changed plan is checked again
+    assert [c["id"] for c in elsewhere.validate().configs] == [c["id"] for c in plan.configs]
