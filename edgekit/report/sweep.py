@@ -57,10 +57,9 @@ def _pct(v) -> str:
 def render_sweep(doc: dict, console) -> None:
     from rich.box import HEAVY_HEAD
 
-    from edgekit.report.user_text import styled, text_table
+    from edgekit.report.user_text import text_table
 
     rows = doc["rows"]
-    acc, lat = doc["objectives"]["accuracy"], doc["objectives"]["latency"]
     timed = any(r["latency_ms"] is not None for r in rows)
     estimated = any(r["estimate_ms"] is not None for r in rows)
     failed = len(doc.get("failed") or [])
@@ -101,6 +100,15 @@ def render_sweep(doc: dict, console) -> None:
             cells.append(_ms(r["latency_ms"]))
         t.add_row(*cells)
     console.print(t)
+    _notes(doc, console, minimalistic="minimalistic" in axes)
+    _work(doc, console)
+
+
+def _notes(doc: dict, console, minimalistic: bool) -> None:
+    """Under the table: the front's objectives and their sources, the columns, the best."""
+    from edgekit.report.user_text import styled
+
+    acc, lat = doc["objectives"]["accuracy"], doc["objectives"]["latency"]
     console.print(styled(f"◆ Pareto front over accuracy ({acc['source']}), latency "
                          f"({lat['source']}) and peak activation RAM; ✗ over a limit; ★ best "
                          "within the limits (most accurate, then fastest)."), soft_wrap=True)
@@ -108,13 +116,12 @@ def render_sweep(doc: dict, console) -> None:
                   "(inf: identical; the JSON has cosine and top-1 agreement too); top-1 "
                   "pub.: the published ImageNet figure of the same config (sources in the "
                   "JSON)." + (" min.: MobileNet v3's minimalistic form (no squeeze-excite, "
-                              "hard-swish or 5x5 kernels)." if "minimalistic" in axes else ""),
+                              "hard-swish or 5x5 kernels)." if minimalistic else ""),
                   soft_wrap=True)
     limits = _limits(doc)
     best = doc["best"] or "none: no config meets the limits"
     console.print(styled(f"best{' within ' + ', '.join(limits) if limits else ''}: {best}"),
                   soft_wrap=True)
-    _work(doc, console)
 
 
 def _work(doc: dict, console) -> None:
