@@ -113,15 +113,25 @@ def write_output(path, write: Callable, mode: str = "wb", *, stdout: bool = Fals
         except OSError as e:
             raise write_failed(path, e, path) from None
         return
+    with _replacing(path, target) as (fd, _), os.fdopen(fd, mode, **open_kw) as f:
+        write(f)
+        f.flush()
+        os.fsync(f.fileno())   # a full disk shows here, not after the rename
+
+
+@contextmanager
+def _replacing(path: Path, target: Path, suffix: str = "") -> Iterator[tuple[int, str]]:
+    """(descriptor, name) of a new temporary file beside ``target`` (its short name ends in
+    ``suffix``), renamed onto ``target`` when the block ends well, with the permission bits
+    of the file it replaces; gone however else the block ends, an ``OSError`` said in one
+    line for ``path``. Nothing is committed after an interrupt."""
     parent = target.parent if str(target.parent) else Path(".")
     tmp = None
     try:
         with interrupts.deferred():   # a temporary file exists only inside this try
-            fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX, dir=parent)
-        with os.fdopen(fd, mode, **open_kw) as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())   # a full disk shows here, not after the rename
+            fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX + suffix,
+                                       dir=parent)
+        yield fd, tmp
         os.chmod(tmp, _new_mode(target))   # mkstemp makes 0600
         interrupts.checkpoint()            # nothing is committed after an interrupt
         os.replace(tmp, target)
@@ -161,23 +171,9 @@ def output_file(path) -> Iterator[Path]:
             with open(tmp, "rb") as src:
                 write_output(path, lambda f: shutil.copyfileobj(src, f))
         return
-    parent = target.parent if str(target.parent) else Path(".")
-    tmp = None
-    try:
-        with interrupts.deferred():
-            fd, name = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX + suffix,
-                                        dir=parent)
-            tmp = Path(name)
-            os.close(fd)
-        yield tmp
-        os.chmod(tmp, _new_mode(target))
-        interrupts.checkpoint()            # nothing is committed after an interrupt
-        os.replace(tmp, target)
-    except BaseException as e:
-        _discard(tmp)
-        if isinstance(e, OSError):
-            raise write_failed(path, e, parent) from None
-        raise
+    with _replacing(path, target, suffix) as (fd, name):
+        os.close(fd)
+        yield Path(name)
 
 
 def move_output(src: Path, path) -> None:

@@ -12,21 +12,15 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from edgekit.core import files as F
 from edgekit.core.errors import UsageError
 from edgekit.core.feeds import StoredArrays, declared, load_feeds
 from edgekit.readers.onnx_reader import read_onnx
 from edgekit.runtimes.tensors import IOSpec, call_inputs
 
+pytestmark = pytest.mark.usefixtures("fresh_inputs")   # tests/unit/conftest.py
+
 BIG = (8, 1 << 24)          # 512 MiB of float32
 CHUNK = 1 << 24
-
-
-@pytest.fixture(autouse=True)
-def fresh_inputs():
-    F.forget_inputs()
-    yield
-    F.forget_inputs()
 
 
 def _stored(path, name: str, shape: tuple, dtype) -> None:

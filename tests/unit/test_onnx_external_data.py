@@ -17,14 +17,9 @@ from edgekit.core import files as F
 from edgekit.core.errors import EdgekitError, UsageError
 from edgekit.readers.onnx_file import load_onnx
 
+pytestmark = pytest.mark.usefixtures("fresh_inputs")   # tests/unit/conftest.py
+
 W = np.arange(64, dtype=np.float32).reshape(4, 16)
-
-
-@pytest.fixture(autouse=True)
-def fresh_inputs():
-    F.forget_inputs()
-    yield
-    F.forget_inputs()
 
 
 @pytest.fixture

@@ -18,12 +18,7 @@ from edgekit.core import reading as R
 from edgekit.core.errors import UsageError
 from edgekit.core.feeds import load_feeds
 
-
-@pytest.fixture(autouse=True)
-def fresh_inputs():
-    F.forget_inputs()
-    yield
-    F.forget_inputs()
+pytestmark = pytest.mark.usefixtures("fresh_inputs")   # tests/unit/conftest.py
 
 
 def test_a_file_read_is_an_input_of_the_command(tmp_path):

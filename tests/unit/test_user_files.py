@@ -108,10 +108,16 @@ def to_toml(doc: dict, prefix: str = "") -> str:
     return "\n".join(lines) + "\n"
 
 
-def _one_line_naming(e: Exception, path: Path) -> None:
-    text = str(e)
-    assert isinstance(e, UsageError) and e.exit_code == 2, repr(e)
-    assert "\n" not in text and str(path) in text, text
+def loaded_or_refused(path: Path, text: str, load):
+    """``load(path)`` of a file that holds ``text``, or None when it is refused as it must
+    be: one usage line (exit 2) naming the file."""
+    path.write_text(text)
+    try:
+        return load(path)
+    except UsageError as e:
+        assert e.exit_code == 2, repr(e)
+        assert "\n" not in str(e) and str(path) in str(e), str(e)
+        return None
 
 
 # ---- device profiles ------------------------------------------------------------------------
@@ -125,12 +131,8 @@ def _profile_doc(path: Path) -> dict:
 @FUZZ
 @given(st.sampled_from(PROFILES).flatmap(lambda p: mutated(_profile_doc(p))))
 def test_a_profile_toml_loads_sane_or_names_the_key(tmp_path, doc):
-    path = tmp_path / "pi5.toml"
-    path.write_text(to_toml(doc))
-    try:
-        p = P.load_profile(path)
-    except UsageError as e:
-        _one_line_naming(e, path)
+    p = loaded_or_refused(tmp_path / "pi5.toml", to_toml(doc), P.load_profile)
+    if p is None:
         return
     for v in (p.peak_gflops_fp32, p.bandwidth_gbs, p.ram_bytes, p.storage_bytes):
         assert math.isfinite(v) and v > 0
@@ -170,12 +172,8 @@ def _devices_doc(tmp_path) -> dict:
 @given(data=st.data())
 def test_devices_toml_loads_sane_or_names_the_key(tmp_path, data):
     doc = data.draw(mutated(_devices_doc(tmp_path)))
-    path = tmp_path / "devices.toml"
-    path.write_text(to_toml(doc))
-    try:
-        found = D.load_devices(path)
-    except UsageError as e:
-        _one_line_naming(e, path)
+    found = loaded_or_refused(tmp_path / "devices.toml", to_toml(doc), D.load_devices)
+    if found is None:
         return
     for d in found.values():
         assert d.url.startswith("ssh://") and isinstance(d.python, str) and d.python
@@ -196,12 +194,9 @@ def _table_doc() -> dict:
 @FUZZ
 @given(mutated(_table_doc()))
 def test_a_latency_table_loads_sane_or_names_the_key(tmp_path, doc):
-    path = tmp_path / "pi5.lut.json"
-    path.write_text(json.dumps(doc))       # NaN/Infinity are written: Python's json allows it
-    try:
-        t = L.Table.load(path)
-    except UsageError as e:
-        _one_line_naming(e, path)
+    # NaN/Infinity are written: Python's json allows it
+    t = loaded_or_refused(tmp_path / "pi5.lut.json", json.dumps(doc), L.Table.load)
+    if t is None:
         return
     for k in t.data["kernels"]:
         assert math.isfinite(k["ms"]) and k["ms"] >= 0 and k["work"] > 0
@@ -341,13 +336,10 @@ def test_a_bench_compare_file_loads_sane_or_names_the_key(tmp_path, doc):
     compares (every change finite, a verdict) or is one line naming the file and the key."""
     from edgekit.report import bench as R
 
-    path = tmp_path / "previous.json"
-    path.write_text(json.dumps(doc))
-    try:
-        previous, environment = R.load_previous(path)
-    except UsageError as e:
-        _one_line_naming(e, path)
+    loaded = loaded_or_refused(tmp_path / "previous.json", json.dumps(doc), R.load_previous)
+    if loaded is None:
         return
+    previous, environment = loaded
     results = [{"model": k[0], "runtime": k[1], "provider": k[2], "threads": k[3],
                 "batch": k[4], "latency_ms": {"p50": 1.6, "stdev": 0.05}} for k in previous]
     R.compare_rows(results, previous)
