@@ -276,11 +276,9 @@ def keras_layers(model, opts: ExportOptions) -> tuple:
 
 def several_accuracy(ctx: Context) -> dict:
     """Keras' accuracy on each labelled output of a model with several outputs."""
+    from edgekit.export.multi_io import accuracy_per_output
+
     if ctx.refs is None or not ctx.val.labels:
         return {}
-    acc = {}
-    for name, ref in zip(ctx.io.outputs, ctx.refs, strict=True):
-        if name in ctx.val.labels:
-            flat = ref.reshape(len(ref), -1)
-            acc[name] = float(np.mean(np.argmax(flat, axis=1) == ctx.val.labels[name]))
-    return {"keras_accuracy_per_output": acc}
+    return {"keras_accuracy_per_output": accuracy_per_output(ctx.io, ctx.refs,
+                                                             ctx.val.labels)}

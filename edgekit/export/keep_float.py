@@ -203,6 +203,34 @@ PATIENCE = 2
 MIN_GAIN = 0.5
 
 
+def keras_choice(ctx, fmt: str, evaluate):
+    """``choose(probe, kept)`` of a Keras model: the layers next (:func:`next_layers`)
+    among those on the way to the output auto aims at (a layer of another head cannot
+    help it)."""
+    def choose(probe, kept):
+        rows = compare_layers(ctx.model, probe, ctx.xs, ctx.layers, ctx.layer_refs(),
+                              verified=ctx.verified(fmt))
+        output = aim(evaluate(probe), ctx).output     # the probe's figures: cached
+        if output is not None:
+            feeding = ctx.layers.upstream(output)
+            rows = [r for r in rows if r["layer"] in feeding] or rows
+        return next_layers(rows, kept, ctx.layers)
+
+    return choose
+
+
+def _step(kept: list[str], content: bytes, fid: dict) -> dict:
+    """One step of auto, for the manifest (several outputs: the worst one's figures, and
+    the accuracy of each labelled output)."""
+    step = {"kept_float": list(kept), "bytes": len(content), "accuracy": fid.get("accuracy"),
+            "sqnr_db": fid["sqnr_db"], "top1_agreement": fid["top1_agreement"]}
+    if "per_output" in fid:
+        step.update(output=fid["output"], accuracy_per_output={
+            f["output"]: f["accuracy"] for f in fid["per_output"]
+            if f.get("accuracy") is not None})
+    return step
+
+
 def auto(ctx, fmt: str, evaluate, staging: Path, notify, build=None, choose=None,
          why: str = "worst isolated SQNR") -> tuple[bytes, dict]:
     """--keep-float auto for one format. ``evaluate(path) -> fidelity`` runs a candidate
@@ -213,19 +241,7 @@ def auto(ctx, fmt: str, evaluate, staging: Path, notify, build=None, choose=None
     details)`` and ``choose(probe, kept) -> the layers to keep next`` default to a Keras
     model's (a source that is not Keras gives its own: ``export.source_layers``)."""
     build = build or Builder(ctx, fmt)
-
-    def keras_layers(probe, kept):
-        """The layers next, among those on the way to the output auto aims at (a
-        layer of another head cannot help it)."""
-        rows = compare_layers(ctx.model, probe, ctx.xs, ctx.layers, ctx.layer_refs(),
-                              verified=ctx.verified(fmt))
-        output = aim(evaluate(probe), ctx).output     # the probe's figures: cached
-        if output is not None:
-            feeding = ctx.layers.upstream(output)
-            rows = [r for r in rows if r["layer"] in feeding] or rows
-        return next_layers(rows, kept, ctx.layers)
-
-    choose = choose or keras_layers
+    choose = choose or keras_choice(ctx, fmt, evaluate)
     kept: list[str] = []
     steps: list[dict] = []
     best: tuple | None = None        # (Aim, content, details, kept)
@@ -244,13 +260,7 @@ def auto(ctx, fmt: str, evaluate, staging: Path, notify, build=None, choose=None
             write_output(probe, lambda f, c=content: f.write(c))   # the one writer
             fid = evaluate(probe)
             got = aim(fid, ctx)
-            steps.append({"kept_float": list(kept), "bytes": len(content),
-                          "accuracy": fid.get("accuracy"), "sqnr_db": fid["sqnr_db"],
-                          "top1_agreement": fid["top1_agreement"],
-                          **({"output": fid["output"], "accuracy_per_output": {
-                              f["output"]: f["accuracy"] for f in fid["per_output"]
-                              if f.get("accuracy") is not None}}
-                             if "per_output" in fid else {})})
+            steps.append(_step(kept, content, fid))
             if reached(fid, ctx):
                 best, stop = (got, content, details, list(kept)), None
                 break

@@ -40,9 +40,9 @@ def reference_accuracies(ctx) -> dict:
     if ctx.refs is None:
         acc = ctx.keras_accuracy()
         return {} if acc is None else {None: acc}
-    from edgekit.export.context import several_accuracy
+    from edgekit.export.multi_io import accuracy_per_output
 
-    return several_accuracy(ctx).get("keras_accuracy_per_output", {})
+    return accuracy_per_output(ctx.io, ctx.refs, ctx.val.labels)
 
 
 def accuracies(fid: dict, ctx) -> list[tuple]:

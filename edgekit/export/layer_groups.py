@@ -66,7 +66,7 @@ def input_value(x, source: str) -> np.ndarray:
     list of arrays, one per Keras input in the model's order."""
     if isinstance(x, np.ndarray):
         return x
-    return x[int(source[len(INPUT_MARK):])] if source.startswith(INPUT_MARK) else x[0]
+    return next(a for k, a in enumerate(x) if input_source(k, len(x)) == source)
 
 
 def rows_of(x, part: slice):

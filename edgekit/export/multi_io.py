@@ -142,6 +142,16 @@ def output_figures(io: ModelIO, refs: list[np.ndarray], outs: list[np.ndarray],
     return figs
 
 
+def accuracy_per_output(io: ModelIO, refs: list[np.ndarray], labels: dict) -> dict:
+    """{output: the reference's top-1 accuracy} of each labelled output."""
+    acc = {}
+    for name, ref in zip(io.outputs, refs, strict=True):
+        if name in labels:
+            flat = ref.reshape(len(ref), -1)
+            acc[name] = float(np.mean(np.argmax(flat, axis=1) == labels[name]))
+    return acc
+
+
 def worst(figs: list[dict]) -> dict:
     """The output that degrades most: the lowest SQNR (the first of equals)."""
     return min(figs, key=lambda f: qe.as_float(f["sqnr_db"]))

@@ -187,3 +187,247 @@ def test_per_layer_of_a_three_head_model(tmp_path, keras):
         layers = {r["layer"]: r for r in a["per_layer"]}
         assert {"conv1", "conv2", "box", "landmarks", "label"} <= set(layers), a["file"]
         assert all(r["sqnr_db"] > 15 for r in a["per_layer"]), a["file"]
+
+
+# ---- --per-layer and --keep-float on the two-input, three-head model ------------------------
+
+BRANCHES = {"conv1", "conv2", "gap", "profile_fc", "trunk", "label", "box", "landmarks"}
+
+
+@pytest.fixture(scope="module")
+def small(multihead):
+    """32 calibration and 32 validation samples of the two-input model (per-layer and
+    keep-float runs stay fast)."""
+    d, test, _, _ = multihead
+    train = np.load(d / "calib.npz")
+    np.savez(d / "calib32.npz", digits=train["digits"][:32], profile=train["profile"][:32])
+    np.savez(d / "val32.npz", digits=test["digits"][:32], profile=test["profile"][:32],
+             y_label=test["y_label"][:32])
+    np.savez(d / "nolabels32.npz", digits=test["digits"][:32], profile=test["profile"][:32])
+    return d, {k: v[:32] for k, v in test.items()}
+
+
+def _export_small(d, out, *extra):
+    from edgekit.cli.main import main
+
+    try:
+        main(["export", str(d / "mh.keras"), "--int8", "--calibration", str(d / "calib32.npz"),
+              "--validation", str(d / "val32.npz"), "-o", str(out), "--json", *extra])
+    except SystemExit as e:
+        assert e.code in (0, None)
+    return json.loads((out / "manifest.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def two_input_layers(small, tmp_path_factory):
+    d = small[0]
+    out = tmp_path_factory.mktemp("two-input-per-layer")
+    return _export_small(d, out, "--per-layer"), out
+
+
+def _keras_layer(d, name, test):
+    from edgekit._tf import keras
+
+    model = keras.saving.load_model(d / "mh.keras")
+    sub = keras.Model(model.inputs, model.get_layer(name).output)
+    return np.asarray(sub([test["digits"], test["profile"]]), np.float64)
+
+
+def test_per_layer_of_two_inputs_has_both_branches(two_input_layers):
+    """Rows for the layers on the image branch, the profile branch, the trunk and each
+    head, in both formats; every pairing confirmed by the float file (none near 0 dB)."""
+    manifest, _ = two_input_layers
+    assert {a["format"] for a in manifest["artifacts"]} == {"tflite", "onnx"}
+    for a in manifest["artifacts"]:
+        layers = {r["layer"]: r for r in a["per_layer"]}
+        assert BRANCHES <= set(layers), (a["file"], sorted(layers))
+        assert a["per_layer_unverified"] == [] and a["per_layer_samples"] == 32
+        assert all(r["sqnr_db"] > 15 for r in a["per_layer"]), a["file"]
+        assert a["per_layer_summary"]
+
+
+def test_two_input_tflite_rows_match_litert_preserved_tensors(two_input_layers, small):
+    """The profile branch's and the image branch's rows against numpy's SQNR of Keras'
+    layer outputs and LiteRT's preserved tensors, the inputs fed by the signature's names
+    (the file lists 'profile' before 'digits')."""
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    manifest, out = two_input_layers
+    d, test = small
+    a = next(a for a in manifest["artifacts"] if a["format"] == "tflite")
+    it = Interpreter(model_path=str(out / a["file"]), experimental_preserve_all_tensors=True,
+                     experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    by_index = {int(i): n for n, i in
+                it._get_full_signature_list()["serving_default"]["inputs"].items()}
+    for inp in it.get_input_details():
+        it.resize_tensor_input(inp["index"], [32, *inp["shape"][1:]])
+    it.allocate_tensors()
+    for inp in it.get_input_details():
+        scale, zp = inp["quantization"]
+        v = test[by_index[int(inp["index"])]].astype(np.float32)
+        it.set_tensor(inp["index"], np.clip(np.round(v / scale) + zp, -128, 127)
+                      .astype(np.int8))
+    it.invoke()
+    outs = {int(o) for op in it._get_ops_details() for o in op["outputs"]}
+
+    def tensor(part):
+        t = next(t for t in it.get_tensor_details()
+                 if t["index"] in outs and part in t["name"])
+        s, z = t["quantization"]
+        return (it.get_tensor(t["index"]).astype(np.float64) - z) * s
+
+    rows = {r["layer"]: r for r in a["per_layer"]}
+    for layer, part in (("profile_fc", "profile_fc_1/MatMul"), ("conv2", "conv2_1/Relu")):
+        assert rows[layer]["sqnr_db"] == pytest.approx(
+            sqnr(_keras_layer(d, layer, test), tensor(part)), abs=0.01), layer
+
+
+def test_two_input_onnx_rows_match_onnxruntime_added_outputs(two_input_layers, small):
+    import onnx
+    import onnxruntime as ort
+
+    manifest, out = two_input_layers
+    d, test = small
+    a = next(a for a in manifest["artifacts"] if a["format"] == "onnx")
+    model = onnx.load(str(out / a["file"]))
+    nodes = list(model.graph.node)
+
+    def dequantized_output(op_type, part):      # op -> QuantizeLinear -> DequantizeLinear
+        node = next(n for n in nodes if n.op_type == op_type and part in n.name)
+        q = next(n for n in nodes if n.op_type == "QuantizeLinear"
+                 and n.input[0] == node.output[0])
+        return next(n for n in nodes if n.op_type == "DequantizeLinear"
+                    and n.input[0] == q.output[0]).output[0]
+
+    names = [dequantized_output("Gemm", "profile_fc_1/"), dequantized_output("Conv", "conv2_1/")]
+    for n in names:
+        model.graph.output.append(onnx.helper.make_tensor_value_info(
+            n, onnx.TensorProto.FLOAT, None))
+    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    profile, conv2 = sess.run(names, {"input_0": test["digits"], "input_1": test["profile"]})
+    rows = {r["layer"]: r for r in a["per_layer"]}
+    assert rows["profile_fc"]["sqnr_db"] == pytest.approx(
+        sqnr(_keras_layer(d, "profile_fc", test), profile), abs=0.01)
+    assert rows["conv2"]["sqnr_db"] == pytest.approx(     # NCHW -> Keras' NHWC
+        sqnr(_keras_layer(d, "conv2", test), np.transpose(conv2, (0, 2, 3, 1))), abs=0.01)
+
+
+def test_keep_float_names_on_two_inputs_are_float_in_both_files(small, tmp_path):
+    """Read back: the kept layers' ops compute in float32 with float32 weights (TFLite),
+    their weights are float initializers outside any QDQ pair (ONNX); every other weighted
+    op is int8."""
+    import onnx
+    from ai_edge_litert.interpreter import Interpreter
+    from onnx import numpy_helper
+
+    d = small[0]
+    manifest = _export_small(d, tmp_path / "o", "--keep-float", "profile_fc,conv2")
+    assert len(manifest["artifacts"]) == 2
+    for a in manifest["artifacts"]:
+        assert a["kept_float"] == ["profile_fc", "conv2"]
+        assert a["quantization"]["int8_bytes_without_keep_float"] < a["bytes"]
+        path = tmp_path / "o" / a["file"]
+        if a["format"] == "tflite":
+            it = Interpreter(model_path=str(path))
+            td = {t["index"]: t for t in it.get_tensor_details()}
+            weighted = [op for op in it._get_ops_details()
+                        if op["op_name"] in ("CONV_2D", "FULLY_CONNECTED")]
+            kept = {op["index"]: op for op in weighted
+                    if any(p in td[op["outputs"][0]]["name"] for p in
+                           ("profile_fc_1/", "conv2_1/"))}
+            assert len(kept) == 2
+            for op in weighted:
+                dtype = np.float32 if op["index"] in kept else np.int8
+                assert td[op["outputs"][0]]["dtype"] == dtype, op
+                assert td[op["inputs"][1]]["dtype"] == dtype, op      # the weights
+        else:
+            model = onnx.load(str(path))
+            init = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+            made_by = {o: n for n in model.graph.node for o in n.output}
+            weighted = [n for n in model.graph.node if n.op_type in ("Conv", "Gemm", "MatMul")]
+            kept = [n for n in weighted if "profile_fc_1/" in n.name or "conv2_1/" in n.name]
+            assert len(kept) == 2
+            for n in weighted:
+                w = n.input[1]
+                if n in kept:
+                    assert w in init and init[w].dtype == np.float32, n.name
+                else:
+                    dq = made_by[w]
+                    assert dq.op_type == "DequantizeLinear", n.name
+                    assert init[dq.input[0]].dtype == np.int8, n.name
+
+
+def test_keep_float_auto_on_two_inputs_aims_at_the_worst_output(small, tmp_path):
+    """An SQNR target above what int8 reaches: auto keeps layers on the way to the worst
+    output, ends no worse than plain int8 (better by MIN_GAIN where it kept any), and
+    names the output and the miss; the worst output's figure is numpy's on the file run
+    independently."""
+    from edgekit.export.keep_float import MIN_GAIN
+    from edgekit.export.layer_groups import keras_groups
+
+    d, test = small
+    manifest = _export_small(d, tmp_path / "o", "--keep-float", "auto", "--min-sqnr", "60")
+    from edgekit._tf import keras
+
+    model = keras.saving.load_model(d / "mh.keras")
+    refs = [np.asarray(v) for v in model([test["digits"], test["profile"]])]
+    kg = keras_groups(model)
+    for a in manifest["artifacts"]:
+        q = a["quantization"]
+        plain = float(q["keep_float_steps"][0]["sqnr_db"])
+        assert q["keep_float_steps"][0]["kept_float"] == []
+        got = float(a["fidelity"]["sqnr_db"])
+        assert got >= plain + (MIN_GAIN if a["kept_float"] else 0) - 1e-6, a["file"]
+        run = tflite_outputs if a["format"] == "tflite" else onnx_outputs
+        outs = run(tmp_path / "o" / a["file"], test)
+        assert got == pytest.approx(min(sqnr(r, o) for r, o in zip(refs, outs, strict=True)),
+                                    abs=0.05)
+        assert q["keep_float_reached"] is False
+        m = q["keep_float_missed"]
+        assert m["output"] == a["worst_output"] and m["unit"] == "dB"
+        assert m["got"] == pytest.approx(got) and m["short_by"] == pytest.approx(60 - got,
+                                                                                abs=0.01)
+        assert f"output {a['worst_output']}" in m["says"]
+        assert set(a["kept_float"]) < {g.name for g in kg.groups}   # never the float model
+
+
+def test_keep_float_auto_strict_and_accuracy_target_on_several_outputs(small, cli, tmp_path):
+    d = small[0]
+    base = ["export", d / "mh.keras", "--int8", "--format", "tflite", "--calibration",
+            d / "calib32.npz", "--keep-float", "auto"]
+    r = cli(*base, "--validation", d / "val32.npz", "--min-sqnr", "60",
+            "--max-size-ratio", "1", "--strict", "-o", tmp_path / "strict")
+    assert r.code == 1 and "nothing was written (--strict)" in r.err
+    assert "output " in r.err and "short by" in r.err and not (tmp_path / "strict").exists()
+    # the accuracy target: every labelled output within --max-drop of Keras'
+    r = cli(*base, "--validation", d / "val32.npz", "-o", tmp_path / "acc")
+    assert r.code == 0, r.err
+    m = json.loads((tmp_path / "acc" / "manifest.json").read_text())
+    keras_acc = m["validation"]["keras_accuracy_per_output"]["label"]
+    a = m["artifacts"][0]
+    label = next(f for f in a["fidelity_outputs"] if f["output"] == "label")
+    assert a["quantization"]["keep_float_reached"] is (label["accuracy"] >= keras_acc - 0.01)
+
+
+def test_bad_keep_float_on_several_inputs_is_one_line(small, cli, tmp_path, keras):
+    d = small[0]
+    base = ["export", d / "mh.keras", "--int8", "--calibration", d / "calib32.npz",
+            "-o", tmp_path / "o"]
+    r = cli(*base, "--keep-float", "trunk,nosuch")
+    assert r.code == 2 and len(r.err_lines) == 1 and "nosuch" in r.err
+    assert "no such layer" in r.err and "profile_fc" in r.err
+    r = cli(*base, "--keep-float", "auto", "--validation", d / "nolabels32.npz")
+    assert r.code == 2 and len(r.err_lines) == 1 and "needs a target" in r.err
+    assert "y_label" in r.err
+    # a layer the converter leaves no op of: a dropout on the second input
+    L = keras.layers
+    img, prof = keras.Input((8, 8, 1), name="digits"), keras.Input((8,), name="profile")
+    h = L.GlobalAveragePooling2D(name="gap")(L.Conv2D(4, 3, name="conv")(img))
+    p = L.Dense(4, name="fc")(L.Dropout(0.2, name="drop")(prof))
+    out = L.Dense(3, name="head")(L.Concatenate(name="joined")([h, p]))
+    keras.Model([img, prof], [out, L.Dense(2, name="aux")(p)]).save(tmp_path / "drop.keras")
+    r = cli("export", tmp_path / "drop.keras", "--int8", "--format", "tflite",
+            "--calibration", d / "calib32.npz", "--keep-float", "drop", "-o", tmp_path / "o")
+    assert r.code == 2 and len(r.err_lines) == 1, r.err
+    assert "--keep-float drop" in r.err and "no op of this layer" in r.err
+    assert not (tmp_path / "o").exists()
