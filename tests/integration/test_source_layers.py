@@ -1,0 +1,290 @@
+"""--per-layer and --keep-float of the sources that are not Keras (a float .tflite, a
+SavedModel, a float ONNX), each made here from one small Keras net with the layout traps of
+issue 29: Conv -> PReLU -> Permute (H and W swapped) -> Conv -> Reshape -> depthwise -> Dense ->
+softmax, H = W = C = 8 so that a transposed tensor keeps its shape (the converter names the
+TRANSPOSE's output after the PReLU before it).
+
+Oracles: the files read here with LiteRT (every tensor kept) and onnxruntime, ops paired by
+their order within their type, SQNR in numpy; onnxruntime's own qdq_loss_debug for the
+ONNX worst layer; the written files read back for what --keep-float left float."""
+
+import json
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.slow
+H = 8
+
+
+def sqnr(ref, got):
+    ref, got = np.asarray(ref, np.float64), np.asarray(got, np.float64)
+    noise = np.sum((ref - got) ** 2)
+    return np.inf if noise == 0 else 10 * np.log10(np.sum(ref ** 2) / noise)
+
+
+@pytest.fixture(scope="module")
+def made(tmp_path_factory):
+    """(folder with net.tflite (float), sm/ (SavedModel), net.onnx (tf2onnx), cal.npz,
+    val.npz; the validation inputs)."""
+    from edgekit._tf import keras, tf
+    from edgekit.export.converters import to_onnx_float
+
+    keras.utils.set_random_seed(3)
+    L = keras.layers
+    inp = keras.Input((H, H, 3))
+    x = L.Conv2D(H, 3, padding="same", name="conv1")(inp)
+    x = L.PReLU(shared_axes=[1, 2], name="prelu1")(x)
+    x = L.Permute((2, 1, 3), name="swap")(x)
+    x = L.Conv2D(H, 3, padding="same", activation="relu", name="conv2")(x)
+    x = L.Reshape((H, H, H), name="resh")(x)
+    x = L.DepthwiseConv2D(3, padding="same", name="dw")(x)
+    x = L.GlobalAveragePooling2D(name="gap")(x)
+    out = L.Softmax(name="probs")(L.Dense(6, name="fc")(x))
+    model = keras.Model(inp, out)
+    rng = np.random.default_rng(0)     # biases and PReLU slopes away from zero
+    model.set_weights([w if w.ndim == 4 else w + rng.normal(0, 0.3, w.shape).astype("f")
+                       for w in model.get_weights()])
+    d = tmp_path_factory.mktemp("srclayers")
+    np.savez(d / "cal.npz", x=rng.normal(size=(32, H, H, 3)).astype(np.float32))
+    val = rng.normal(size=(24, H, H, 3)).astype(np.float32)
+    np.savez(d / "val.npz", x=val)
+    (d / "net.tflite").write_bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
+    model.export(d / "sm", verbose=False)
+    (d / "net.onnx").write_bytes(to_onnx_float(model))
+    return d, val
+
+
+def export(cli, d, src, out, *more):
+    r = cli("export", d / src, "--int8", "--calibration", d / "cal.npz", "--validation",
+            d / "val.npz", "-o", d / out, "--min-agreement", "0", *more)
+    assert r.code == 0, r.err
+    return json.loads((d / out / "manifest.json").read_text())["artifacts"], r
+
+
+def litert_output(path, x):
+    """The file's first output, run as a user runs it (LiteRT's default kernels)."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    it = Interpreter(model_path=str(path))
+    it.allocate_tensors()
+    d, o = it.get_input_details()[0], it.get_output_details()[0]
+    outs = []
+    for i in range(len(x)):
+        scale, zp = d["quantization"]
+        v = np.clip(np.round(x[i:i + 1] / scale + zp), -128, 127) if scale else x[i:i + 1]
+        it.set_tensor(d["index"], v.astype(d["dtype"]))
+        it.invoke()
+        scale, zp = o["quantization"]
+        y = it.get_tensor(o["index"]).astype(np.float64)
+        outs.append((y - zp) * scale if scale else y)
+    return np.concatenate(outs)
+
+
+def litert_ops(path, x):
+    """[(op type, output name, output over all samples dequantized)] in the file's order;
+    and the dtype of each op output by name."""
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    it = Interpreter(model_path=str(path), experimental_preserve_all_tensors=True,
+                     experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
+    it.allocate_tensors()
+    tensors = {t["index"]: t for t in it.get_tensor_details()}
+    ops = [(o["op_name"], int(o["outputs"][0])) for o in it._get_ops_details()]
+    d = it.get_input_details()[0]
+    vals = {k: [] for _, k in ops}
+    for i in range(len(x)):
+        v = x[i:i + 1]
+        scale, zp = d["quantization"]
+        if scale:
+            v = np.clip(np.round(v / scale + zp), -128, 127)
+        it.set_tensor(d["index"], v.astype(d["dtype"]))
+        it.invoke()
+        for _, k in ops:
+            t = it.get_tensor(k).astype(np.float64)
+            scale, zp = tensors[k]["quantization"]
+            vals[k].append((t - zp) * scale if scale else t)
+    return ([(op, tensors[k]["name"], np.concatenate(vals[k])) for op, k in ops],
+            {tensors[k]["name"]: np.dtype(tensors[k]["dtype"]) for _, k in ops})
+
+
+def by_type(ops):
+    """op type -> [(name, values)] in order; a float op's output as the next op sees it
+    (after its QUANTIZE)."""
+    out: dict = {}
+    after = {}
+    for i, (op, _, v) in enumerate(ops):
+        if op == "QUANTIZE" and i and ops[i - 1][0] not in ("QUANTIZE", "DEQUANTIZE"):
+            after[ops[i - 1][1]] = v
+    for op, name, v in ops:
+        if op not in ("QUANTIZE", "DEQUANTIZE"):
+            out.setdefault(op, []).append((name, after.get(name, v)))
+    return out
+
+
+def check_tflite_rows(rows, float_path, int8_path, x):
+    """Each row's SQNR equals numpy's on the k-th op of its type in both files."""
+    ref = by_type(litert_ops(float_path, x)[0])
+    got = by_type(litert_ops(int8_path, x)[0])
+    seen: dict = {}
+    for r in rows:
+        k = seen[r["op"]] = seen.get(r["op"], -1) + 1
+        want = sqnr(ref[r["op"]][k][1], got[r["op"]][k][1])
+        assert float(r["sqnr_db"]) == pytest.approx(want, abs=0.1), r
+    assert {"CONV_2D", "PRELU", "TRANSPOSE", "DEPTHWISE_CONV_2D", "SOFTMAX"} <= set(seen)
+    return ref, got
+
+
+def test_float_tflite_per_layer_is_the_float_files_own_ops(made, cli):
+    d, x = made
+    arts, r = export(cli, d, "net.tflite", "t1", "--per-layer")
+    a = arts[0]
+    assert "layer by layer against the float graph" in r.out
+    ref, got = check_tflite_rows(a["per_layer"], d / "net.tflite", d / "t1" / a["file"],
+                                 x[:a["per_layer_samples"]])
+    # the trap: the TRANSPOSE's output carries the PReLU's name and shape; compared with
+    # the PReLU's tensor it would be noise, compared with the TRANSPOSE's it is int8 error
+    row = next(r for r in a["per_layer"] if r["op"] == "TRANSPOSE")
+    prelu_name, prelu = ref["PRELU"][0]
+    assert ref["TRANSPOSE"][0][0] == prelu_name.split(";")[0]
+    assert prelu.shape == got["TRANSPOSE"][0][1].shape
+    assert sqnr(prelu, got["TRANSPOSE"][0][1]) < 5 < row["sqnr_db"] - 10
+    assert "float .tflite source" in a["per_layer_summary"]
+
+
+def test_a_float_file_against_itself_is_exact(made, tmp_path):
+    from edgekit.export.tflite_layers import tensor_rows
+
+    d, x = made
+    rows, feeds = tensor_rows(d / "net.tflite", d / "net.tflite", x[:8])
+    assert len(rows) == len(litert_ops(d / "net.tflite", x[:1])[0])   # every op, paired
+    assert all(r["sqnr_db"] == "inf" for r in rows)                  # identical
+    assert all(qe_cos == 1.0 for qe_cos in (r["cosine"] for r in rows))
+    conv2 = next(r["layer"] for r in rows if r["op"] == "CONV_2D" and "conv2" in r["layer"])
+    assert [r["op"] for r in rows if r["layer"] in feeds[conv2]] == ["TRANSPOSE"]
+
+
+def test_saved_model_per_layer_both_formats(made, cli, tmp_path, monkeypatch):
+    from edgekit._tf import tf
+
+    d, x = made
+    arts, _ = export(cli, d, "sm", "s1", "--per-layer")
+    arts = {a["format"]: a for a in arts}
+    float_tflite = tmp_path / "float.tflite"   # the converter's float file, made here
+    float_tflite.write_bytes(tf.lite.TFLiteConverter.from_saved_model(str(d / "sm"))
+                             .convert())
+    a = arts["tflite"]
+    check_tflite_rows(a["per_layer"], float_tflite, d / "s1" / a["file"],
+                      x[:a["per_layer_samples"]])
+    o = arts["onnx"]
+    assert {"Conv", "Transpose", "Softmax"} <= {r["op"] for r in o["per_layer"]}
+    assert "savedmodel source: nodes of its float ONNX graph" in o["per_layer_summary"]
+
+
+def test_onnx_worst_layer_agrees_with_onnxruntime_debugger(made, cli, tmp_path,
+                                                           monkeypatch):
+    import onnx
+    from onnxruntime.quantization import CalibrationDataReader, qdq_loss_debug
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    d, x = made
+    arts, _ = export(cli, d, "net.onnx", "o1", "--per-layer")
+    a = arts[0]
+    n = a["per_layer_samples"]
+    monkeypatch.chdir(tmp_path)                  # the pre-processor's scratch files
+    quant_pre_process(str(d / "net.onnx"), str(tmp_path / "pre.onnx"))
+    name = onnx.load(str(d / "net.onnx")).graph.input[0].name
+
+    class Reader(CalibrationDataReader):
+        def __init__(self):
+            self.rows = iter(range(n))
+
+        def get_next(self):
+            i = next(self.rows, None)
+            return None if i is None else {name: x[i:i + 1]}
+
+    acts = {}
+    for which, path in (("float", tmp_path / "pre.onnx"), ("qdq", d / "o1" / a["file"])):
+        aug = tmp_path / f"{which}_aug.onnx"
+        qdq_loss_debug.modify_model_output_intermediate_tensors(str(path), str(aug))
+        acts[which] = qdq_loss_debug.collect_activations(str(aug), Reader())
+    err = qdq_loss_debug.compute_activation_error(
+        qdq_loss_debug.create_activation_matching(acts["qdq"], acts["float"]))
+    made_by = {o: nd.name or o for nd in onnx.load(str(tmp_path / "pre.onnx")).graph.node
+               for o in nd.output}
+    scored = {made_by[t]: e["xmodel_err"] for t, e in err.items()
+              if "xmodel_err" in e and t in made_by}
+    rows = {r["layer"]: r for r in a["per_layer"] if r["sqnr_db"] not in (None, "inf")}
+    common = [k for k in scored if k in rows]
+    assert len(common) >= 5
+    assert min(common, key=scored.get) == min(common, key=lambda k: rows[k]["sqnr_db"])
+    assert a["per_layer_summary"].startswith("the accumulated error is largest at "
+                                             + min(rows, key=lambda k: rows[k]["sqnr_db"]))
+
+
+def onnx_float_nodes(path) -> set:
+    """Nodes of a QDQ file whose weight input is a float initializer (not dequantized)."""
+    import onnx
+
+    g = onnx.load(str(path)).graph
+    init = {t.name for t in g.initializer}
+    return {n.name for n in g.node if n.op_type in ("Conv", "Gemm", "MatMul")
+            and len(n.input) > 1 and n.input[1] in init}
+
+
+def test_onnx_keep_float_names_and_auto(made, cli):
+    d, x = made
+    a = export(cli, d, "net.onnx", "o2", "--per-layer")[0][0]
+    convs = [r["layer"] for r in a["per_layer"] if r["op"] == "Conv"]
+    assert onnx_float_nodes(d / "o2" / a["file"]) == set()
+    k = export(cli, d, "net.onnx", "o3", "--keep-float", convs[0])[0][0]
+    assert k["kept_float"] == [convs[0]]
+    assert onnx_float_nodes(d / "o3" / k["file"]) == {convs[0]}
+    assert k["quantization"]["int8_bytes_without_keep_float"] == a["bytes"]
+    r = cli("export", d / "net.onnx", "--int8", "--calibration", d / "cal.npz",
+            "--keep-float", "nope", "-o", d / "o4")
+    assert r.code == 2 and len(r.err_lines) == 1 and "--keep-float nope" in r.err, r.err
+    assert not (d / "o4").exists()
+    # auto with a target no int8 file reaches: it stops, keeps its best, says the miss
+    k, _ = export(cli, d, "net.onnx", "o5", "--keep-float", "auto", "--min-sqnr", "90")
+    q = k[0]["quantization"]
+    steps = q["keep_float_steps"]
+    assert steps[0]["kept_float"] == [] and q["keep_float_reached"] is False
+    assert len(steps) >= 3 and q["keep_float_missed"]["short_by"] == pytest.approx(
+        90 - k[0]["fidelity"]["sqnr_db"], abs=0.01)
+    assert onnx_float_nodes(d / "o5" / k[0]["file"]) == set(k[0]["kept_float"])
+    r = cli("export", d / "net.onnx", "--int8", "--calibration", d / "cal.npz",
+            "--keep-float", "auto", "--min-sqnr", "90", "--strict", "-o", d / "o6")
+    assert r.code == 1 and "missed its target" in r.err and not (d / "o6").exists()
+
+
+def tflite_float_ops(path) -> set:
+    """The CONV/DEPTHWISE ops of a .tflite whose output is float32 (left float)."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    it = Interpreter(model_path=str(path))
+    t = {d["index"]: d for d in it.get_tensor_details()}
+    return {t[o["outputs"][0]]["name"].split(";")[0] for o in it._get_ops_details()
+            if o["op_name"] in ("CONV_2D", "DEPTHWISE_CONV_2D")
+            and np.dtype(t[o["outputs"][0]]["dtype"]) == np.float32}
+
+
+@pytest.mark.parametrize("src", ["net.tflite", "sm"])
+def test_tflite_keep_float_leaves_the_op_float(made, cli, src):
+    d, x = made
+    out = f"k_{src.replace('.', '_')}"
+    a = export(cli, d, src, out + "a", "--format", "tflite", "--per-layer")[0][0]
+    assert tflite_float_ops(d / (out + "a") / a["file"]) == set()
+    dw = next(r["layer"] for r in a["per_layer"] if r["op"] == "DEPTHWISE_CONV_2D")
+    k = export(cli, d, src, out + "b", "--format", "tflite", "--keep-float", dw)[0][0]
+    assert k["kept_float"] == [dw]
+    assert tflite_float_ops(d / (out + "b") / k["file"]) == {dw}
+    got = litert_output(d / (out + "b") / k["file"], x)
+    if src == "sm":                  # the reference: the signature run in TensorFlow
+        from edgekit._tf import tf
+
+        fn = tf.saved_model.load(str(d / "sm")).signatures["serving_default"]
+        ref = next(iter(fn(tf.constant(x)).values())).numpy()
+    else:
+        ref = litert_output(d / "net.tflite", x)
+    assert k["fidelity_outputs"][0]["sqnr_db"] == pytest.approx(sqnr(ref, got), abs=0.1)
