@@ -288,20 +288,30 @@ def _is_devnull(call: ast.Call) -> bool:
     return bool(call.args) and _dotted(call.args[0]) == "os.devnull"
 
 
+def named_calls(tree: ast.AST):
+    """(call, the dotted name it calls: 'os.replace') of every call in a tree."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            yield node, _dotted(node.func)
+
+
+def opened_for(call: ast.Call, name: str) -> str | None:
+    """'write' or 'read' for an open() of a file (os.devnull is none), else None."""
+    if name not in ("open", "io.open") or _is_devnull(call):
+        return None
+    mode = _mode(call, 1)
+    return "write" if mode is not None and set(mode) & set("wax+?") else "read"
+
+
 def writes(module: str, tree: ast.AST) -> list[str]:
     """Files opened for writing, renamed or made temporary, outside core/files.py."""
     if module in WRITER:
         return []
     found = []
-    for node in ast.walk(tree):
-        if not isinstance(node, ast.Call):
-            continue
-        name = _dotted(node.func)
+    for node, name in named_calls(tree):
         what = None
-        if name in ("open", "io.open") and not _is_devnull(node):
-            mode = _mode(node, 1)
-            if mode is not None and set(mode) & set("wax+?"):
-                what = f"open(..., {mode!r})"
+        if opened_for(node, name) == "write":
+            what = f"open(..., {_mode(node, 1)!r})"
         elif name == "os.open" and not _is_devnull(node):
             flags = {n.attr for n in ast.walk(node) if isinstance(n, ast.Attribute)}
             if flags & _WRITE_FLAGS:
@@ -328,9 +338,8 @@ def calls_of(module: str, tree: ast.AST, owners: set[str], names: set[str],
     if module in owners:
         return []
     direct = {n.rpartition(".")[2] for n in names} & _imported_from(tree, module_name)
-    return [f"{module}:{node.lineno}: {_dotted(node.func)}" for node in ast.walk(tree)
-            if isinstance(node, ast.Call) and (_dotted(node.func) in names or
-                                               _dotted(node.func) in direct)]
+    return [f"{module}:{node.lineno}: {name}" for node, name in named_calls(tree)
+            if name in names or name in direct]
 
 
 def test_only_the_writer_opens_files_for_writing():
@@ -357,15 +366,10 @@ def reads(module: str, tree: ast.AST, lines: list[str] | None = None) -> list[st
         return []
     lines = lines or []
     found = []
-    for node in ast.walk(tree):
-        if not isinstance(node, ast.Call):
-            continue
-        name = _dotted(node.func)
+    for node, name in named_calls(tree):
         what = None
-        if name in ("open", "io.open") and not _is_devnull(node):
-            mode = _mode(node, 1)
-            if mode is None or not set(mode) & set("wax+?"):
-                what = "open(...) for reading"
+        if opened_for(node, name) == "read":
+            what = "open(...) for reading"
         elif name in ("np.load", "numpy.load", "json.load", "tomllib.load"):
             what = name
         elif name.endswith((".read_bytes", ".read_text")):
@@ -469,6 +473,100 @@ def test_numbers_from_text_go_through_the_number_reader():
            for f in numbers_from_text(module, tree, path.read_text().splitlines())]
     assert unpending(bad) == []
     assert gone(bad, lambda p: ": int(" in p or ": float(" in p) == [], FIXED
+
+
+# User text reaches the terminal only through report/user_text.py (issue 28: a '[red]', '[/]'
+# or ':smile:' in a name the user gave is printed as it is): Rich's tables and its markup
+# parser are used there, Rich's consoles are made in cli/common.py (emoji off, a markup
+# error printed as text); nowhere else. core/schema.Table is not Rich's: names are resolved
+# through each module's imports.
+RICH_OWNERS = {
+    "rich.table.Table": {"edgekit.report.user_text"},
+    "rich.text.Text.from_markup": {"edgekit.report.user_text"},
+    "rich.console.Console": {"edgekit.cli.common"},
+    "rich.print": set(),
+    "rich.get_console": set(),
+}
+
+
+def rich_bindings(tree: ast.AST) -> dict[str, str]:
+    """{a name in the module: the Rich object its imports bind it to}."""
+    bound = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0 and \
+                node.module.split(".")[0] == "rich":
+            bound.update({a.asname or a.name: f"{node.module}.{a.name}" for a in node.names})
+        elif isinstance(node, ast.Import):
+            for a in node.names:
+                if a.name.split(".")[0] == "rich":
+                    bound[a.asname or "rich"] = a.name if a.asname else "rich"
+    return bound
+
+
+def rich_output(module: str, tree: ast.AST) -> list[str]:
+    """Rich tables, consoles and markup parsers called (made) or subclassed outside the
+    module that owns each (RICH_OWNERS)."""
+    bound = rich_bindings(tree)
+    found = []
+
+    def check(node, expr: ast.AST, how: str) -> None:
+        head, _, rest = _dotted(expr).partition(".")
+        if head not in bound:
+            return
+        full = bound[head] + ("." + rest if rest else "")
+        for owned, owners in RICH_OWNERS.items():
+            if (full == owned or full.startswith(owned + ".")) and module not in owners:
+                found.append(f"{module}:{node.lineno}: {how} {full}")
+
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            check(node, node.func, "calls")
+        elif isinstance(node, ast.ClassDef):
+            for base in node.bases:
+                check(node, base, "subclasses")
+    return sorted(found)
+
+
+def test_user_text_reaches_the_terminal_only_through_user_text():
+    bad = [f for module, _, tree in parsed() for f in rich_output(module, tree)]
+    assert bad == []
+
+
+RICH_SOURCE = '''
+from rich.table import Table as Grid
+import rich.console
+from rich.text import Text
+from edgekit.core import schema as S
+from edgekit.report.user_text import text_table
+
+S.Table({"a": S.Str()})
+text_table("title", console).add_row(name)
+Text(name)
+class Wide(Grid):
+    pass
+Grid.grid()
+rich.console.Console().print(name)
+Text.from_markup(name)
+'''
+
+
+def test_the_rich_rule_sees_its_violations(tmp_path):
+    """A Rich table, console or markup parsed anywhere but its owner fails the rule; the
+    schema's Table, user_text's own helpers and a plain Text do not."""
+    found = [f.split(": ", 1)[1] for f in rich_output("edgekit.x", ast.parse(RICH_SOURCE))]
+    assert found == ["subclasses rich.table.Table", "calls rich.table.Table.grid",
+                     "calls rich.console.Console", "calls rich.text.Text.from_markup"]
+    owner = rich_output("edgekit.report.user_text", ast.parse(RICH_SOURCE))
+    assert [f.split(": ", 1)[1] for f in owner] == ["calls rich.console.Console"]
+    # a real renderer, copied and given a Rich table of its own in place of user_text's
+    real = PKG / "report" / "bench.py"
+    source = real.read_text()
+    assert "text_table(" in source and rich_output("edgekit.report.bench",
+                                                   ast.parse(source)) == []
+    copy = tmp_path / "bench.py"
+    copy.write_text("from rich.table import Table\n" + source.replace("text_table(", "Table(", 1))
+    found = rich_output("edgekit.report.bench", ast.parse(copy.read_text()))
+    assert len(found) == 1 and found[0].endswith(": calls rich.table.Table"), found
 
 
 BAD_SOURCE = '''
