@@ -189,15 +189,16 @@ def from_npz(path: Path, io: ModelIO, limit: int, seed: int = 0) -> tuple[list, 
         raise UsageError(f"{path}: no array for input {', '.join(missing)} (an .npz needs "
                          f"one array per input: {', '.join(io.inputs)}; found "
                          f"{', '.join(keys)})")
-    xs = [np.asarray(data[n]) for n in names]
-    total = len(xs[0]) if xs[0].ndim else 0
-    for n, a, shape in zip(io.inputs, xs, io.shapes, strict=True):
-        if a.ndim == 0 or len(a) != total:
-            raise UsageError(f"{path}: input {n} has {len(a) if a.ndim else 0} rows, "
+    heads = [data.headers[n] for n in names]   # what the file declares, before inflating
+    total = heads[0].shape[0] if heads[0].ndim else 0
+    for n, a, shape in zip(io.inputs, heads, io.shapes, strict=True):
+        if a.ndim == 0 or a.shape[0] != total:
+            raise UsageError(f"{path}: input {n} has {a.shape[0] if a.ndim else 0} rows, "
                              f"{names[0]} has {total}")
         if tuple(a.shape[1:]) != shape:
             raise UsageError(f"{path}: input {n} has samples of shape {tuple(a.shape[1:])}, "
                              f"the model wants {shape}")
+    xs = [np.asarray(data[n]) for n in names]
     picked, how = pick_rows(total, limit, seed)
     labels = {}
     for key in keys:

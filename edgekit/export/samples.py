@@ -141,23 +141,23 @@ def from_array(path: Path, shape: tuple, limit: int) -> Samples:
 
     # registered as an input, bounded: every array's declared size checked before it is read
     data = load_arrays(path, "cannot read array file", npy=True)
-    y = None
     if "" not in data:   # an .npz (a lone .npy is data[''])
         keys = list(data.keys())
         key = "x" if "x" in keys else (keys[0] if len(keys) == 1 else None)
         if key is None:
             raise UsageError(f"{path}: an .npz needs an array named 'x' (found: "
                              f"{', '.join(keys)})")
-        x = data[key]
-        y = data["y"] if "y" in keys else None
     else:
-        x = data[""]
-    x = np.asarray(x)
+        key = ""
+    head = data.headers[key]   # what the file declares: checked before it is inflated
+    sample = head.shape if head.ndim == len(shape) else head.shape[1:]
+    if head.size and tuple(sample) != tuple(shape):
+        raise UsageError(f"{path}: samples have shape {tuple(sample)}, the model wants "
+                         f"{tuple(shape)}")
+    x = np.asarray(data[key])
+    y = data["y"] if key and "y" in data else None
     if x.size and x.ndim == len(shape):
         x = x[None]
-    if x.size and tuple(x.shape[1:]) != tuple(shape):
-        raise UsageError(f"{path}: samples have shape {tuple(x.shape[1:])}, the model wants "
-                         f"{tuple(shape)}")
     if x.size == 0 or x.ndim == 0:
         check_data(path, x)     # one line: no samples
     picked, how = pick_rows(len(x), limit)

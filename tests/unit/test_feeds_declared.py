@@ -2,8 +2,10 @@
 .npy headers: names, element types, shapes) before any of them is inflated: a file whose
 arrays would inflate to 512 MiB but cannot fit the model is one line, having allocated a
 few KiB. Both places that check given values: the ONNX reader (analyze, bench's MACs) and
-the runtimes' call inputs (bench, profile)."""
+the runtimes' call inputs (bench, profile); and export's calibration and validation arrays
+(one input, several inputs)."""
 
+import re
 import tracemalloc
 import zipfile
 
@@ -69,6 +71,23 @@ def _read_onnx(folder, feeds):
 
 def _call_inputs(folder, feeds):
     return call_inputs(_Runner(), (), None, feeds)
+
+
+def test_calibration_arrays_that_cannot_fit_are_refused_before_they_are_inflated(files):
+    from edgekit.export.multi_io import ModelIO, from_npz
+    from edgekit.export.samples import from_array
+
+    io = ModelIO(["x"], [(16,)], ["y"])
+    for read, said in ((lambda p: from_array(p, (16,), 10), "samples have shape (16777216,)"),
+                       (lambda p: from_npz(p, io, 10), "has samples of shape (16777216,)")):
+        tracemalloc.start()
+        try:
+            with pytest.raises(UsageError, match=re.escape(said)):
+                read(files / "wrong.npz")
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert peak < 8 << 20, f"{peak / 2**20:.1f} MiB allocated before the refusal"
 
 
 @pytest.mark.parametrize("check", [_read_onnx, _call_inputs], ids=["analyze", "runtime"])
