@@ -113,11 +113,12 @@ def validation_data(path: Path, classes: int | None = None):
         raise UsageError(f"--validation {path}: needs an .npz with 'x' (images, N×H×W×C, "
                          "0..255, any size) and 'y' (class indices); it holds "
                          f"{', '.join(map(repr, data))}")
-    x, y = data["x"], data["y"]
-    if x.ndim != 4 or x.shape[-1] not in (1, 3) or not len(x):
+    x = data.headers["x"]   # what the file declares: checked before it is inflated
+    if x.ndim != 4 or x.shape[-1] not in (1, 3) or not x.shape[0]:
         raise UsageError(f"--validation {path}: 'x' must be N×H×W×C images, C 1 or 3 (got "
                          f"{x.shape})")
-    return check_data(f"--validation {path}", x, y, classes=classes, pixels=True)
+    return check_data(f"--validation {path}", data["x"], data["y"], classes=classes,
+                      pixels=True)
 
 
 def validation_accuracy(path: Path, x, y, shape: tuple, name: str = "--validation") -> dict:
