@@ -18,17 +18,14 @@ MAX_SAMPLES = 64
 SKIP = {"Constant", "Shape", "QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear"}
 
 
-def node_rows(float_path: Path, quant_path: Path, x) -> list[dict]:
-    """One row per node of the float graph whose float output the quantized file has under
-    the same name, in execution order."""
-    return node_rows_fed(float_path, quant_path, x)[0]
-
-
-def node_rows_fed(float_path: Path, quant_path: Path, x) -> tuple[list[dict], dict]:
-    """(the rows of :func:`node_rows`; layer -> the layers whose outputs feed it)."""
+def node_rows(float_path: Path, quant_path: Path, x, inputs: list[str] | None = None
+              ) -> tuple[list[dict], dict]:
+    """(one row per node of the float graph whose float output the quantized file has
+    under the same name, in execution order; layer -> the layers whose outputs feed it).
+    ``x``: one array, or one per input named ``inputs`` (the graph's input names)."""
     from edgekit.export.capture import capture, onnx_graph
 
-    x = x[:MAX_SAMPLES]
+    x = x[:MAX_SAMPLES] if isinstance(x, np.ndarray) else [a[:MAX_SAMPLES] for a in x]
     _, fcap = onnx_graph(float_path)
     _, qcap = onnx_graph(quant_path)
     qmade = {t for op in qcap.ops for t in op.outputs}
@@ -41,8 +38,8 @@ def node_rows_fed(float_path: Path, quant_path: Path, x) -> tuple[list[dict], di
     dq_of = {op.inputs[0]: op for op in qcap.ops if op.type == "DequantizeLinear"}
     seen = {n: dq_of[after[n].outputs[0]].outputs[0] if n in after
             and after[n].outputs[0] in dq_of else n for n in names}
-    ref = capture(float_path, x, want=names).values
-    got_cap = capture(quant_path, x, want=list(seen.values()))
+    ref = capture(float_path, x, want=names, names=inputs).values
+    got_cap = capture(quant_path, x, want=list(seen.values()), names=inputs)
     label = {name: op.name or name for op, name in zip(ops, names, strict=True)}
     made_by = fcap.producer()
     rows, feeds = [], {}

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from edgekit.core import quant_error as qe
 from edgekit.core.errors import UsageError
+from edgekit.export.multi_io import as_list
 
 MAX_SAMPLES = 64
 WHAT = {"onnx": "nodes of its float ONNX graph", "tflite": "ops of its float .tflite"}
@@ -31,12 +32,7 @@ WHAT = {"onnx": "nodes of its float ONNX graph", "tflite": "ops of its float .tf
 
 def check_layer_options(model, io, opts) -> None:
     """One line, before any work, where --per-layer or --keep-float cannot be given for
-    this source."""
-    if (opts.per_layer or opts.keep_float is not None) and len(io.inputs) > 1:
-        what = "--keep-float" if opts.keep_float is not None else "--per-layer"
-        raise UsageError(f"{what} is not available for {model.path.name} yet: it has "
-                         f"{len(io.inputs)} inputs ({', '.join(io.inputs)}); a source "
-                         "with one input, or a Keras model, takes it")
+    this source (every source takes both today: the hook stays for what cannot)."""
 
 
 def float_file(ctx, fmt: str) -> Path:
@@ -58,14 +54,14 @@ def float_file(ctx, fmt: str) -> Path:
 
 def _rows(ctx, fmt: str, path: Path) -> tuple[list[dict], dict]:
     """(rows, layer -> the layers feeding it) of one quantized file of ``fmt``."""
-    x = ctx.x1[:MAX_SAMPLES]
+    x = [a[:MAX_SAMPLES] for a in as_list(ctx.val.x)]   # every input, by name
     if fmt == "tflite":
         from edgekit.export.tflite_layers import tensor_rows
 
-        return tensor_rows(float_file(ctx, fmt), path, x)
-    from edgekit.export.onnx_layers import node_rows_fed
+        return tensor_rows(float_file(ctx, fmt), path, x, ctx.io.inputs)
+    from edgekit.export.onnx_layers import node_rows
 
-    return node_rows_fed(float_file(ctx, fmt), path, x)
+    return node_rows(float_file(ctx, fmt), path, x, ctx.io.inputs)
 
 
 def layer_rows(ctx, fmt: str, path: Path, doing: str, notify) -> dict:

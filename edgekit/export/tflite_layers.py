@@ -20,7 +20,6 @@ from pathlib import Path
 
 from edgekit.core import quant_error as qe
 
-MAX_SAMPLES = 64
 COPIES = {"QUANTIZE", "DEQUANTIZE"}
 
 
@@ -52,7 +51,11 @@ def _activations(cap, back, op) -> list:
 def pair_ops(fcap, fshape: dict, qcap, qshape: dict) -> list[tuple]:
     """[(float op, quantized op)] confirmed by the structure, in the float file's order."""
     fback, qback = _seen_through(fcap), _seen_through(qcap)
-    paired = dict(zip(fcap.inputs, qcap.inputs, strict=False))
+    by_name = {qcap.names.get(t): t for t in qcap.inputs}
+    paired = {t: by_name[fcap.names.get(t)] for t in fcap.inputs
+              if fcap.names.get(t) in by_name}
+    if len(paired) < len(fcap.inputs):      # the model inputs by position
+        paired = dict(zip(fcap.inputs, qcap.inputs, strict=False))
     by_inputs: dict = {}
     for op in qcap.ops:
         if op.type not in COPIES and op.outputs:
@@ -112,19 +115,20 @@ def _read_key(qcap, key):
     return key
 
 
-def tensor_rows(float_path: Path, quant_path: Path, x) -> tuple[list[dict], dict]:
+def tensor_rows(float_path: Path, quant_path: Path, x, names: list[str] | None = None
+                ) -> tuple[list[dict], dict]:
     """(one row per paired op of the float file, in its order; layer -> the layers whose
-    outputs feed it)."""
+    outputs feed it). ``x``: one array, or one per input named ``names``."""
     from edgekit.export.capture import capture_tflite, tflite_graph
 
-    x = x[:MAX_SAMPLES]
     fit, fcap = tflite_graph(float_path)
     qit, qcap = tflite_graph(quant_path)
     pairs = pair_ops(fcap, _shapes(fit), qcap, _shapes(qit))
     names = layer_names(fcap)
     read = {op.outputs[0]: _read_key(qcap, q.outputs[0]) for op, q in pairs}
-    ref = capture_tflite(float_path, x, want=list(read)).values
-    got = capture_tflite(quant_path, x, want=list(dict.fromkeys(read.values()))).values
+    ref = capture_tflite(float_path, x, want=list(read), names=names).values
+    got = capture_tflite(quant_path, x, want=list(dict.fromkeys(read.values())),
+                         names=names).values
     fback = _seen_through(fcap)
     made_by = fcap.producer()
     rows, feeds = [], {}

@@ -288,3 +288,95 @@ def test_tflite_keep_float_leaves_the_op_float(made, cli, src):
     else:
         ref = litert_output(d / "net.tflite", x)
     assert k["fidelity_outputs"][0]["sqnr_db"] == pytest.approx(sqnr(ref, got), abs=0.1)
+
+
+def two_input_onnx(path) -> dict:
+    """left (N, 12), right (N, 12) -> Gemm each -> Add -> Relu ('mix') -> Gemm -> Softmax
+    ('probs'): the weights, for numpy."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(5)
+    w = {"wl": rng.normal(0, 0.4, (12, 16)), "wr": rng.normal(0, 0.4, (12, 16)),
+         "bl": rng.normal(0, 0.2, 16), "br": rng.normal(0, 0.2, 16),
+         "w2": rng.normal(0, 0.4, (16, 5)), "b2": rng.normal(0, 0.1, 5)}
+    w = {k: v.astype(np.float32) for k, v in w.items()}
+    nodes = [helper.make_node("Gemm", ["left", "wl", "bl"], ["hl"], name="gemm_left"),
+             helper.make_node("Gemm", ["right", "wr", "br"], ["hr"], name="gemm_right"),
+             helper.make_node("Add", ["hl", "hr"], ["sum"], name="add"),
+             helper.make_node("Relu", ["sum"], ["mix"], name="relu"),
+             helper.make_node("Gemm", ["mix", "w2", "b2"], ["logits"], name="gemm_out"),
+             helper.make_node("Softmax", ["logits"], ["probs"], name="softmax")]
+    graph = helper.make_graph(
+        nodes, "two_inputs",
+        [helper.make_tensor_value_info(n, TensorProto.FLOAT, ["N", 12])
+         for n in ("left", "right")],
+        [helper.make_tensor_value_info("probs", TensorProto.FLOAT, ["N", 5])],
+        [numpy_helper.from_array(v, k) for k, v in w.items()])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    onnx.save(model, str(path))
+    return w
+
+
+def test_per_layer_and_keep_float_of_a_two_input_onnx(cli, tmp_path):
+    import onnx
+    import onnxruntime as ort
+
+    w = two_input_onnx(tmp_path / "two.onnx")
+    rng = np.random.default_rng(6)
+    xl, xr = (rng.normal(size=(32, 12)).astype(np.float32) for _ in range(2))
+    np.savez(tmp_path / "d.npz", left=xl, right=xr)
+    r = cli("export", tmp_path / "two.onnx", "--int8", "--per-layer", "--calibration",
+            tmp_path / "d.npz", "-o", tmp_path / "o", "--min-agreement", "0")
+    assert r.code == 0, r.err
+    a = json.loads((tmp_path / "o" / "manifest.json").read_text())["artifacts"][0]
+    rows = {row["layer"]: row for row in a["per_layer"]}
+    assert {"gemm_left", "gemm_right", "gemm_out", "softmax"} <= set(rows), set(rows)
+    n = a["per_layer_samples"]
+    hl = xl[:n].astype(np.float64) @ w["wl"] + w["bl"]    # numpy's float branches
+    hr = xr[:n].astype(np.float64) @ w["wr"] + w["br"]
+    logits = np.maximum(hl + hr, 0) @ w["w2"] + w["b2"]
+    probs = np.exp(logits - logits.max(1, keepdims=True))
+    probs /= probs.sum(1, keepdims=True)
+    model = onnx.load(str(tmp_path / "o" / a["file"]))
+    quantized = {nd.input[0]: nd.output[0] for nd in model.graph.node
+                 if nd.op_type == "QuantizeLinear"}
+    dequantized = {nd.input[0]: nd.output[0] for nd in model.graph.node
+                   if nd.op_type == "DequantizeLinear"}
+    seen = dequantized[quantized["hr"]]     # the right branch as the Add sees it
+    model.graph.output.append(onnx.ValueInfoProto(name=seen))
+    sess = ort.InferenceSession(model.SerializeToString(),
+                                providers=["CPUExecutionProvider"])
+    got, got_hr = sess.run(["probs", seen], {"left": xl[:n], "right": xr[:n]})
+    assert rows["softmax"]["sqnr_db"] == pytest.approx(sqnr(probs, got), abs=0.5)
+    assert rows["gemm_right"]["sqnr_db"] == pytest.approx(sqnr(hr, got_hr), abs=0.1)
+    r = cli("export", tmp_path / "two.onnx", "--int8", "--keep-float", "gemm_right",
+            "--calibration", tmp_path / "d.npz", "-o", tmp_path / "k", "--min-agreement", "0")
+    assert r.code == 0, r.err
+    k = json.loads((tmp_path / "k" / "manifest.json").read_text())["artifacts"][0]
+    assert onnx_float_nodes(tmp_path / "k" / k["file"]) == {"gemm_right"}
+
+
+def test_a_pairing_the_structure_contradicts_is_not_made():
+    """Names and shapes alone would pair them: the quantized file's PRELU output carries
+    the TRANSPOSE's name and the TRANSPOSE the PRELU's; and a file where the PRELU became
+    another op pairs nothing after it."""
+    from edgekit.export.capture import Capture, Op
+    from edgekit.export.tflite_layers import pair_ops
+
+    def graph(ops, names):
+        return Capture("tflite", None, [Op(names[o[2]], o[0], o[1], [o[2]]) for o in ops],
+                       names, [0], [ops[-1][2]], {9})
+
+    names = {0: "x", 1: "conv", 2: "p;mul", 3: "p", 4: "out"}
+    flt = graph([("CONV_2D", [0, 9], 1), ("PRELU", [1, 9], 2), ("TRANSPOSE", [2, 9], 3),
+                 ("CONV_2D", [3, 9], 4)], names)
+    shape = {k: (1, 8, 8, 8) for k in range(5)}
+    swapped = graph([("CONV_2D", [0, 9], 1), ("PRELU", [1, 9], 2), ("TRANSPOSE", [2, 9], 3),
+                     ("CONV_2D", [3, 9], 4)], {**names, 2: "p", 3: "p;mul"})
+    got = [(f.type, q.type, q.outputs) for f, q in pair_ops(flt, shape, swapped, shape)]
+    assert got == [("CONV_2D", "CONV_2D", [1]), ("PRELU", "PRELU", [2]),
+                   ("TRANSPOSE", "TRANSPOSE", [3]), ("CONV_2D", "CONV_2D", [4])]
+    other = graph([("CONV_2D", [0, 9], 1), ("LEAKY_RELU", [1], 2), ("TRANSPOSE", [2, 9], 3),
+                   ("CONV_2D", [3, 9], 4)], names)
+    assert [f.type for f, _ in pair_ops(flt, shape, other, shape)] == ["CONV_2D"]
