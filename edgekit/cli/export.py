@@ -61,10 +61,12 @@ StrictOpt = Annotated[bool, typer.Option(
 PerLayerOpt = Annotated[bool, typer.Option(
     "--per-layer", help="Compare every layer of each quantized file with the same Keras "
     "layer (SQNR, cosine, step, clipping, collapse; accumulated and isolated) on the "
-    "validation samples; name the worst.")]
+    "validation samples; name the worst. An ONNX, SavedModel or .tflite source: its float "
+    "graph's own nodes and ops (accumulated).")]
 KeepFloatOpt = Annotated[Optional[str], typer.Option(
     "--keep-float", metavar="NAMES|auto", help="Full-int8 files with these Keras layers "
-    "left in float (comma-separated), or 'auto': add layers, worst first, until accuracy "
+    "(of another source: the --per-layer rows' nodes/ops) left in float (comma-separated), "
+    "or 'auto': add layers, worst first, until accuracy "
     "is within --max-drop of Keras or the output SQNR reaches --min-sqnr (the targets "
     "given; --max-drop's default without --min-sqnr); it stops when more layers stop "
     "helping or at --max-size-ratio, and says by how much it missed.")]
