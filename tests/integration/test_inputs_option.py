@@ -189,3 +189,29 @@ def test_an_inputs_file_that_declares_2_gib_is_refused_unread(cli, model, tmp_pa
         assert r.code == 2 and [x for x in r.err_lines if x.strip()] == [
             f"edgekit: error: --inputs {bomb}: its arrays declare 2 GiB or more once "
             "uncompressed, more than the 1 GiB edgekit reads for --inputs"], r.err
+
+
+@pytest.mark.parametrize("command", ["analyze", "bench", "profile"])
+def test_values_that_cannot_fit_are_refused_by_what_they_declare(cli, model, tmp_path,
+                                                                 command):
+    """Through the CLI: an --inputs x declared 8x2^24 (512 MiB) for an input [N, 16] is one
+    line, and the command allocates a few MiB (the same command with values that fit runs
+    first, so that the imports are done)."""
+    import tracemalloc
+
+    from tests.unit.test_feeds_declared import stored_zeros
+
+    path, feeds = model
+    args = ["--runs", "2", "--warmup", "1"] if command != "analyze" else []
+    assert cli(command, path, "--inputs", feeds, *args).code == 0
+    stored_zeros(tmp_path / "wrong.npz", "x", (8, 1 << 24), np.float32)
+    tracemalloc.start()
+    try:
+        r = cli(command, path, "--inputs", tmp_path / "wrong.npz", *args)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert r.code == 2 and [x for x in r.err_lines if x.startswith("edgekit: error:")] == [
+        "edgekit: error: --inputs array 'x' (8x16777216): input 'x' has a fixed size 16 at "
+        "position 1, 16777216 given"], r.err
+    assert peak < 8 << 20, f"{peak / 2**20:.1f} MiB allocated"

@@ -25,7 +25,7 @@ BIG = (8, 1 << 24)          # 512 MiB of float32
 CHUNK = 1 << 24
 
 
-def _stored(path, name: str, shape: tuple, dtype) -> None:
+def stored_zeros(path, name: str, shape: tuple, dtype) -> None:
     """A real .npz member of ``shape`` zeros, written in chunks (never held whole)."""
     header = {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)),
               "fortran_order": False, "shape": shape}
@@ -52,9 +52,9 @@ def files(tmp_path_factory):
                               [numpy_helper.from_array(np.ones((16, 8), np.float32), "w")])
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]),
               folder / "m.onnx")
-    _stored(folder / "wrong.npz", "x", BIG, np.float32)
-    _stored(folder / "float64.npz", "x", (1 << 19, 16), np.float64)   # the right shape
-    _stored(folder / "other.npz", "steps", (1 << 23,), np.float64)
+    stored_zeros(folder / "wrong.npz", "x", BIG, np.float32)
+    stored_zeros(folder / "float64.npz", "x", (1 << 19, 16), np.float64)   # the right shape
+    stored_zeros(folder / "other.npz", "steps", (1 << 23,), np.float64)
     np.savez(folder / "right.npz", x=np.arange(32, dtype=np.float32).reshape(2, 16))
     return folder
 
