@@ -122,6 +122,8 @@ def run_runner(runner, x, io: ModelIO, batch: int = 16) -> list[np.ndarray]:
 
     ins, outs = file_order(runner, io)
     xs = as_list(x)
+    if any(len(s.shape) and s.shape[0] == 1 for s in runner.inputs):
+        batch = 1            # a file that fixes its batch at 1 (MediaPipe's): a row a call
     got = run_batched_all(runner, [xs[k] for k in ins], batch)
     return [got[j] for j in outs]
 

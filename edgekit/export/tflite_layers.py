@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from edgekit.core import quant_error as qe
 
 COPIES = {"QUANTIZE", "DEQUANTIZE"}
@@ -123,7 +125,10 @@ def tensor_rows(float_path: Path, quant_path: Path, x, names: list[str] | None =
 
     fit, fcap = tflite_graph(float_path)
     qit, qcap = tflite_graph(quant_path)
-    pairs = pair_ops(fcap, _shapes(fit), qcap, _shapes(qit))
+    floats = {int(d["index"]) for d in fit.get_tensor_details()
+              if d["dtype"] == np.float32}      # activations (not shapes or indices)
+    pairs = [(op, q) for op, q in pair_ops(fcap, _shapes(fit), qcap, _shapes(qit))
+             if op.outputs[0] in floats]
     names = layer_names(fcap)
     read = {op.outputs[0]: _read_key(qcap, q.outputs[0]) for op, q in pairs}
     ref = capture_tflite(float_path, x, want=list(read), names=names).values

@@ -380,3 +380,26 @@ def test_a_pairing_the_structure_contradicts_is_not_made():
     other = graph([("CONV_2D", [0, 9], 1), ("LEAKY_RELU", [1], 2), ("TRANSPOSE", [2, 9], 3),
                    ("CONV_2D", [3, 9], 4)], names)
     assert [f.type for f, _ in pair_ops(flt, shape, other, shape)] == ["CONV_2D"]
+
+
+def test_a_tflite_with_a_fixed_batch_of_one(cli, tmp_path):
+    """MediaPipe's files fix the batch at 1: the float file and its int8 file are run a
+    row at a time (they were refused: 'has a fixed batch of 1; cannot run 16')."""
+    from edgekit._tf import keras, tf
+
+    keras.utils.set_random_seed(4)
+    inp = keras.Input((6, 6, 2), batch_size=1)
+    x = keras.layers.Conv2D(4, 3, activation="relu")(inp)
+    model = keras.Model(inp, keras.layers.Dense(3)(keras.layers.Flatten()(x)))
+    (tmp_path / "b1.tflite").write_bytes(
+        tf.lite.TFLiteConverter.from_keras_model(model).convert())
+    x = np.random.default_rng(1).normal(size=(20, 6, 6, 2)).astype(np.float32)
+    np.savez(tmp_path / "x.npz", x=x)
+    r = cli("export", tmp_path / "b1.tflite", "--int8", "--per-layer", "--calibration",
+            tmp_path / "x.npz", "-o", tmp_path / "o", "--min-agreement", "0")
+    assert r.code == 0, r.err
+    a = json.loads((tmp_path / "o" / "manifest.json").read_text())["artifacts"][0]
+    ref, got = litert_output(tmp_path / "b1.tflite", x), litert_output(
+        tmp_path / "o" / a["file"], x)
+    assert a["fidelity_outputs"][0]["sqnr_db"] == pytest.approx(sqnr(ref, got), abs=0.1)
+    assert [row["op"] for row in a["per_layer"]][0] == "CONV_2D"
