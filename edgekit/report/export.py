@@ -139,6 +139,7 @@ def _render_several(manifest: dict, console) -> None:
             console.print(styled(f"{a['file']}: below --min-agreement "
                                  f"{manifest['min_agreement']:.0%} on a classification "
                                  "output", "bold red"), soft_wrap=True)
+    _keep_float_lines(arts, console)
 
 
 def _missed(a: dict) -> str | None:
