@@ -1,8 +1,9 @@
-"""A sweep's grid without TensorFlow (issue 30): the axes each model has, the configs they
-expand to (counted as the product of the axes, resolutions from the official tables), the
-ids and store keys (a store written before variants keeps its MobileNet v1 keys), the
-published figure of each config (from the papers' tables, written out here), and bad
-values refused in one line before any work."""
+"""A sweep's grid without TensorFlow (issue 30): the axes each model has (MobileNet v3's
+minimalistic setting among them), the configs they expand to (counted as the product of the
+axes, resolutions from the official tables), the ids and store keys (a store written before
+variants keeps its MobileNet v1 keys, one written before minimalistic was swept its v3
+rows), the published figure of each config (from the papers' tables, written out here), bad
+values refused in one line before any work, and the command's frozen plan."""
 
 import hashlib
 import json
@@ -264,3 +265,27 @@ def test_the_plan_is_frozen_and_checking_it_makes_a_new_one(tmp_path):
     elsewhere = dataclasses.replace(plan, out_dir=tmp_path / "other")
     assert not elsewhere.checked                # a changed plan is checked again
     assert [c["id"] for c in elsewhere.validate().configs] == [c["id"] for c in plan.configs]
+
+
+def test_the_command_hands_the_checked_plan_down(cli, tmp_path, monkeypatch):
+    """The CLI reads its options once into the plan and checks it; the service gets that
+    plan, frozen, configs and all."""
+    from edgekit.core.errors import EdgekitError
+    from edgekit.services import sweep as S
+
+    seen = []
+
+    def stop(plan, notify=None):
+        seen.append(plan)
+        raise EdgekitError("stopped before any work")
+
+    monkeypatch.setattr(S, "sweep", stop)
+    r = cli("sweep", "mobilenet_v3", "--minimalistic", "true,false", "--alpha", "1.0",
+            "--resolution", "224", "--quant", "none", "--profile", "stm32h7",
+            "--max-latency", "30", "--max-ram", "512KiB", "-o", tmp_path / "out")
+    assert r.code == 1 and "stopped before any work" in r.err, r.err
+    (plan,) = seen
+    assert plan.checked and plan.minimalistic == (True, False) and plan.variants == ("large",)
+    assert (plan.max_latency_ms, plan.max_ram_bytes, plan.profile) == (30.0, 524288, "stm32h7")
+    assert [c["id"] for c in plan.configs] == ["mobilenet_v3_large_minimalistic_a1_r224_none",
+                                               "mobilenet_v3_large_a1_r224_none"]
