@@ -116,28 +116,11 @@ def quantize_tflite(path: Path, quant: str, calib, io: ModelIO,
             details.update(weights="int8 (dynamic-range: activations at run time)",
                            tool="ai-edge-quantizer dynamic_wi8_afp32")
             return bytes(content), details
-        from edgekit.runtimes.litert import TFLiteRunner
-
-        signature = next(iter(TFLiteRunner(path).interpreter.get_signature_list()), None)
-        if signature is None:
-            raise UsageError(f"{path} has no signature: ai-edge-quantizer calibrates a "
-                             "model through its signature")
-        xs = as_list(calib)
-        samples = [{n: a[i:i + 1].astype(np.float32) for n, a in zip(io.inputs, xs,
-                                                                     strict=True)}
-                   for i in range(rows(calib))]
         q.load_quantization_recipe(recipe.static_wi8_ai8())
-        for names in keep or []:
-            import re
-
-            from ai_edge_quantizer import algorithm_manager, qtyping
-
-            q.update_quantization_recipe(
-                "^" + re.escape(";".join(names) + ";") + "$",
-                qtyping.TFLOperationName.ALL_SUPPORTED,
-                algorithm_key=algorithm_manager.AlgorithmName.NO_QUANTIZE)
+        _leave_float(q, keep or [])
+        by_signature = _samples(path, calib, io)
         with quiet_stdout(), quiet_stderr():
-            result = q.calibrate({signature: samples})
+            result = q.calibrate(by_signature)
             content = q.quantize(result).quantized_model
         details.update(weights="int8 per-channel", activations="int8 per-tensor", io="int8",
                        tool="ai-edge-quantizer static_wi8_ai8",
@@ -147,3 +130,32 @@ def quantize_tflite(path: Path, quant: str, calib, io: ModelIO,
         raise
     except Exception as e:   # the quantizer's own errors
         raise conversion_failed("tflite", quant, e) from e
+
+
+def _leave_float(q, keep: list[list[str]]) -> None:
+    """ai-edge-quantizer's ``no_quantize`` for each op of ``keep`` (by its output tensor
+    names), on top of the loaded recipe: its scope is those names joined by ';' and ended
+    with one, as ``get_op_scope`` writes it."""
+    import re
+
+    from ai_edge_quantizer import algorithm_manager, qtyping
+
+    for names in keep:
+        q.update_quantization_recipe("^" + re.escape(";".join(names) + ";") + "$",
+                                     qtyping.TFLOperationName.ALL_SUPPORTED,
+                                     algorithm_key=algorithm_manager.AlgorithmName.NO_QUANTIZE)
+
+
+def _samples(path: Path, calib, io: ModelIO) -> dict:
+    """{signature: one feed per calibration row}: ai-edge-quantizer calibrates through the
+    file's signature (one line for a file without one)."""
+    from edgekit.runtimes.litert import TFLiteRunner
+
+    signature = next(iter(TFLiteRunner(path).interpreter.get_signature_list()), None)
+    if signature is None:
+        raise UsageError(f"{path} has no signature: ai-edge-quantizer calibrates a "
+                         "model through its signature")
+    xs = as_list(calib)
+    return {signature: [{n: a[i:i + 1].astype(np.float32)
+                         for n, a in zip(io.inputs, xs, strict=True)}
+                        for i in range(rows(calib))]}
