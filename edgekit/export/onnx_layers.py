@@ -40,7 +40,8 @@ def node_rows(float_path: Path, quant_path: Path, x, inputs: list[str] | None = 
             and after[n].outputs[0] in dq_of else n for n in names}
     ref = capture(float_path, x, want=names, names=inputs).values
     got_cap = capture(quant_path, x, want=list(seen.values()), names=inputs)
-    label = {name: op.name or name for op, name in zip(ops, names, strict=True)}
+    label = {op.outputs[0]: op.name or op.outputs[0] for op in fcap.ops if op.outputs
+             and op.type not in SKIP}      # every node: one the quantizer fused has no row
     made_by = fcap.producer()
     rows, feeds = [], {}
     for op, name in zip(ops, names, strict=True):
@@ -50,9 +51,10 @@ def node_rows(float_path: Path, quant_path: Path, x, inputs: list[str] | None = 
         q = qcap.quant.get(seen[name]) if seen[name] != name else None
         e = qe.tensor_error(r, g, q.step if q else None, q.zero_point if q else 0,
                             q.qmin if q else -128, q.qmax if q else 127)
-        rows.append(qe.layer_row(label[name], op.type, e))
-        feeds[label[name]] = [label[made_by[t].outputs[0]] for t in fcap.activations(op)
-                              if t in made_by and made_by[t].outputs[0] in label]
+        rows.append(qe.layer_row(op.name or name, op.type, e))
+        feeds[op.name or name] = [label[made_by[t].outputs[0]]
+                                  for t in fcap.activations(op)
+                                  if t in made_by and made_by[t].outputs[0] in label]
     return rows, feeds
 
 

@@ -127,8 +127,10 @@ def _builder(ctx, fmt: str):
 
 
 def next_layers(rows: list[dict], feeds: dict, kept: list[str]) -> list[str]:
-    """The quantized layer (one not kept yet) whose SQNR drops most below that of the
-    layers feeding it (a model input, or an exact tensor, counts as the best SQNR seen)."""
+    """The layers to keep float next: the quantized layer whose SQNR drops most below
+    that of the layers feeding it (a model input, or an exact tensor, counts as the best
+    SQNR seen); when that layer is already float, what hurts is its input being quantized
+    for it: the layers feeding it, so that the tensor between them is float too."""
     sq = {r["layer"]: qe.as_float(r["sqnr_db"]) for r in rows}
     finite = [v for v in sq.values() if v is not None and math.isfinite(v)]
     top = max(finite, default=0.0)
@@ -137,10 +139,18 @@ def next_layers(rows: list[dict], feeds: dict, kept: list[str]) -> list[str]:
         ins = [sq[n] for n in feeds.get(layer, []) if sq.get(n) is not None]
         return min([min(v, top) for v in ins], default=top)
 
-    ranked = [(before(r["layer"]) - sq[r["layer"]], r["layer"]) for r in rows
-              if r["step"] is not None and r["layer"] not in kept
-              and sq[r["layer"]] is not None and math.isfinite(sq[r["layer"]])]
-    return [max(ranked)[1]] if ranked else []
+    ranked = sorted(((before(r["layer"]) - sq[r["layer"]], r["layer"]) for r in rows
+                     if (r["step"] is not None or r["layer"] in kept)
+                     and sq[r["layer"]] is not None and math.isfinite(sq[r["layer"]])),
+                    reverse=True)
+    for _, layer in ranked:
+        if layer not in kept:       # with the nodes fused into it (they have no row)
+            return [layer] + [n for n in feeds.get(layer, []) if n not in sq
+                              and n not in kept]
+        more = [n for n in feeds.get(layer, []) if n not in kept]
+        if more:
+            return more
+    return []
 
 
 def convert(ctx, fmt: str, quant: str, figure, staging: Path, notify) -> tuple[bytes, dict]:

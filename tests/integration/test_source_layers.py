@@ -403,3 +403,63 @@ def test_a_tflite_with_a_fixed_batch_of_one(cli, tmp_path):
         tmp_path / "o" / a["file"], x)
     assert a["fidelity_outputs"][0]["sqnr_db"] == pytest.approx(sqnr(ref, got), abs=0.1)
     assert [row["op"] for row in a["per_layer"]][0] == "CONV_2D"
+
+
+@pytest.fixture(scope="module")
+def outlier(tmp_path_factory):
+    """A net whose 'hot' conv has one output channel 300x the others (and the conv after
+    it reads that channel /300): per-tensor int8 of hot's output leaves the other channels
+    on one level, which the next conv shows: the culprit is hot's output being quantized."""
+    from edgekit._tf import keras, tf
+    from edgekit.export.converters import to_onnx_float
+
+    keras.utils.set_random_seed(7)
+    L = keras.layers
+    inp = keras.Input((H, H, 3))
+    x = L.PReLU(shared_axes=[1, 2])(L.Conv2D(H, 3, padding="same", name="conv1")(inp))
+    x = L.Permute((2, 1, 3))(x)
+    x = L.Conv2D(H, 3, padding="same", name="hot")(x)
+    x = L.Conv2D(H, 3, padding="same", activation="relu", name="conv3")(x)
+    model = keras.Model(inp, L.Dense(6, name="fc")(L.GlobalAveragePooling2D()(x)))
+    k, b = model.get_layer("hot").get_weights()
+    k[..., 0] *= 300
+    b[0] = 50
+    model.get_layer("hot").set_weights([k, b])
+    k, b = model.get_layer("conv3").get_weights()
+    k[:, :, 0, :] /= 300
+    model.get_layer("conv3").set_weights([k, b])
+    d = tmp_path_factory.mktemp("outlier")
+    (d / "hot.tflite").write_bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
+    (d / "hot.onnx").write_bytes(to_onnx_float(model))
+    rng = np.random.default_rng(0)
+    np.savez(d / "cal.npz", x=rng.normal(size=(32, H, H, 3)).astype(np.float32))
+    np.savez(d / "val.npz", x=rng.normal(size=(24, H, H, 3)).astype(np.float32))
+    return d
+
+
+def test_auto_finds_the_outlier_of_an_onnx_source(outlier, cli):
+    import onnxruntime as ort
+
+    d = outlier
+    a = export(cli, d, "hot.onnx", "o", "--keep-float", "auto", "--min-sqnr", "30")[0][0]
+    q = a["quantization"]
+    assert q["keep_float_steps"][0]["sqnr_db"] < 5 and q["keep_float_reached"] is True
+    hot = [n for n in a["kept_float"] if "hot" in n]
+    assert hot and onnx_float_nodes(d / "o" / a["file"]) >= set(hot)
+    x = np.load(d / "val.npz")["x"]
+    f = ort.InferenceSession(str(d / "hot.onnx"), providers=["CPUExecutionProvider"])
+    g = ort.InferenceSession(str(d / "o" / a["file"]), providers=["CPUExecutionProvider"])
+    name = f.get_inputs()[0].name
+    want = sqnr(f.run(None, {name: x})[0], g.run(None, {name: x})[0])
+    assert a["fidelity"]["sqnr_db"] == pytest.approx(want, abs=0.1) and want >= 30
+    assert len(q["keep_float_steps"]) == 3      # conv3 (+ its fused Relu), then hot
+
+
+def test_auto_on_a_float_tflite_keeps_the_outlier(outlier, cli):
+    d = outlier
+    a = export(cli, d, "hot.tflite", "t", "--keep-float", "auto", "--min-sqnr", "40")[0][0]
+    steps = a["quantization"]["keep_float_steps"]
+    assert any("hot" in n for n in a["kept_float"])
+    assert a["fidelity"]["sqnr_db"] >= steps[0]["sqnr_db"] + 10
+    kept_ops = tflite_float_ops(d / "t" / a["file"])
+    assert any("hot" in n for n in kept_ops)
