@@ -51,35 +51,9 @@ NEWER = {
 }
 
 
-def whole_rounds(files: list[Path], threads: int, runs: int, rounds: int,
-                 xnnpack: bool = True, statistic: str = "min", clock: str = "wall"
-                 ) -> list[list]:
-    """The ``statistic`` (p50 or min) of ``runs`` timed invokes of every file, in
-    ``rounds`` rounds interleaved over the files (odd rounds in reverse order), inputs set
-    once per file."""
-    from edgekit.runtimes.isolate import interpreter, reference_tensors, time_invoke
-    from edgekit.runtimes.measure import Method
-    from edgekit.services.lut import STATISTIC
-
-    its = []
-    for path in files:
-        _, fed = reference_tensors(path)
-        it = interpreter(path, threads=threads, xnnpack=xnnpack)
-        for d, x in zip(it.get_input_details(), fed, strict=False):
-            it.set_tensor(d["index"], x)
-        its.append(it)
-    out: list[list] = [[] for _ in files]
-    for r in range(rounds):
-        order = range(len(files)) if r % 2 == 0 else reversed(range(len(files)))
-        for n in order:
-            timed = time_invoke(its[n].invoke, Method(runs=runs, warmup=5, clock=clock))
-            out[n].append(timed[STATISTIC[statistic]])
-    return out
-
-
 def measure(args) -> dict:
     from edgekit.runtimes.measure import Method
-    from edgekit.services.lut import Grid, measure_table
+    from edgekit.services.lut import Grid, measure_table, whole_rounds
     from edgekit.zoo.registry import names
 
     newer = {m: k for m, k in NEWER.items() if m in names()}
@@ -93,13 +67,13 @@ def measure(args) -> dict:
                          threads=args.threads,
                          xnnpack=not args.builtin, output=out,
                          notify=lambda m: print(m, file=sys.stderr),
-                         statistic=args.statistic)
+                         statistic=args.statistic, rounds=args.rounds)
     data["table_s"] = time.monotonic() - t0
     t1 = time.monotonic()
     real = [n for n, m in enumerate(data["models"]) if not m.get("synthetic")]
-    timed = whole_rounds([Path(data["models"][n]["file"]) for n in real],
-                         args.threads, args.runs, args.rounds,
-                         not args.builtin, args.statistic, args.clock)
+    timed = whole_rounds([Path(data["models"][n]["file"]) for n in real], args.threads,
+                         Method(runs=args.runs, warmup=5, clock=args.clock), args.rounds,
+                         not args.builtin, args.statistic)
     data["remeasured_ms"] = [[] for _ in data["models"]]   # synthetic: never timed whole
     for n, t in zip(real, timed, strict=True):
         data["remeasured_ms"][n] = t
@@ -136,11 +110,11 @@ def evaluate(table, data: dict, exclude_of) -> list[dict]:
         ex = exclude_of(n)
         if ex is None or m.get("synthetic"):
             continue
-        # this run's time: the statistic over the rounds that are the truth (the
-        # fastest run of them all for 'min', the median of the rounds' medians for 'p50')
+        # this run's time: the median of the rounds that are the truth (each round the
+        # statistic of its runs: a disturbed round is outvoted, as in the table's own
+        # rounds, services.lut.measure_table)
         truth = data.get("truth_rounds", slice(None))
-        now = (min if data.get("statistic") == "min" else statistics.median)(
-            data["remeasured_ms"][n][truth])
+        now = statistics.median(data["remeasured_ms"][n][truth])
         p = table.predict_kernels(rows_of(table, n), m["dtype"], ex)
         a, b = p["correction"]["scale"], p["correction"]["offset_ms"]
         on_measured = a * m["sum_ms"] + b
@@ -195,11 +169,31 @@ def from_rounds(data: dict) -> dict:
     3rd, ...), the truth from the others: both timed alike, the machine's drift between
     the table's pass and the rounds shared (the table's own pass timed each whole model
     once, minutes before)."""
-    pick = (min if data.get("statistic") == "min" else statistics.median)
-    models = [{**m, "whole_first_ms": m["whole_ms"], "whole_ms": pick(r[0::2]),
+    models = [{**m, "whole_first_ms": m["whole_ms"], "whole_ms": statistics.median(r[0::2]),
                "whole_ci95_ms": None} if r else m
               for m, r in zip(data["models"], data["remeasured_ms"], strict=True)]
     return {**data, "models": models, "truth_rounds": slice(1, None, 2)}
+
+
+def noise_ceiling(data: dict) -> str:
+    """What the noise alone allows: how often one timing of a model lands within ±10 %
+    of another timing of the same file (each pair of this run's rounds; the table's own
+    whole time against this run's), whatever the predictor. A prediction cannot be
+    checked within ±10 % more often than the truth agrees with itself."""
+    import itertools
+
+    real = [(m, r) for m, r in zip(data["models"], data["remeasured_ms"], strict=True)
+            if r and m.get("whole_ms")]
+    if not real:
+        return "noise: no model timed whole in rounds"
+    said = []
+    for i, j in itertools.combinations(range(min(len(r) for _, r in real)), 2):
+        agree = sum(abs(r[i] / r[j] - 1) <= 0.10 for _, r in real)
+        said.append(f"rounds {i + 1} and {j + 1}: {agree} of {len(real)}")
+    table = sum(abs(m["whole_ms"] / statistics.median(r) - 1) <= 0.10 for m, r in real)
+    return ("noise ceiling (the same file timed twice, within ±10 % of each other): "
+            + "; ".join(said) + f"; the table's whole time and this run's median: {table} "
+            f"of {len(real)} ({table / len(real):.0%})")
 
 
 def analyse(data: dict, verbose: bool) -> None:
@@ -219,6 +213,7 @@ def analyse(data: dict, verbose: bool) -> None:
           f"(half-range of "
           f"{len(data['remeasured_ms'][0])} rounds): median {statistics.median(noise):.1%}, "
           f"max {max(noise):.1%}")
+    print(noise_ceiling(data))
     fits = table.predictor().fits
     print("kernel types (fit, kernels, leave-one-kernel-out error): " + "; ".join(
         f"{t} {f.kind} {f.n} {math.expm1(f.loo_rms):.0%}" for t, f in sorted(fits.items())

@@ -52,6 +52,8 @@ def _schemas():
             "whole_ms": S.Optional(S.Nullable(S.Num(0, 1e9, "ms", lo_open=True))),
             "sum_ms": S.Optional(S.Nullable(ms)),
             "whole_ci95_ms": S.Optional(S.Nullable(S.ListOf(ms))),
+            "whole_rounds_ms": S.Optional(S.ListOf(S.Num(0, 1e9, "ms", lo_open=True))),
+            "synthetic": S.Optional(S.Bool()),
             "kernels": S.Optional(S.ListOf(S.ListOf(S.Num(0, None, integer=True)))),
         })),
         "kernels": S.ListOf(S.Table({
@@ -279,11 +281,18 @@ class Table:
         return self._errors[key]
 
     def noise(self, dtype: str) -> float | None:
-        """The median relative half-width of the 95 % intervals of the whole-model
-        timings of ``dtype`` in the table (how noisy its own measurements were)."""
-        w = [(m["whole_ci95_ms"][1] - m["whole_ci95_ms"][0]) / 2 / m["whole_ms"]
-             for m in self.data["models"] if m.get("dtype") == dtype
-             and m.get("whole_ms") and m.get("whole_ci95_ms")]
+        """How noisy the table's own whole-model timings of ``dtype`` were: the median
+        relative half-range of each model's interleaved rounds (``profile --lut`` times
+        every model in rounds: the same file timed minutes apart), else the median
+        relative half-width of the 95 % intervals of one timing's runs (which misses
+        what moves between timings)."""
+        ms = [m for m in self.data["models"] if m.get("dtype") == dtype
+              and m.get("whole_ms") and not m.get("whole_estimated")]
+        w = [(max(r) - min(r)) / 2 / statistics.median(r) for m in ms
+             if len(r := m.get("whole_rounds_ms") or []) >= 2]
+        if not w:
+            w = [(m["whole_ci95_ms"][1] - m["whole_ci95_ms"][0]) / 2 / m["whole_ms"]
+                 for m in ms if m.get("whole_ci95_ms")]
         return statistics.median(w) if w else None
 
 

@@ -4,6 +4,7 @@ a grid of knobs, each timed alone in LiteRT) and predict models from it
 
 from __future__ import annotations
 
+import statistics
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -122,12 +123,16 @@ def check_table(grid: Grid, device: str | None, name: str | None,
 def measure_table(grid: Grid, method, threads: int | None = None, xnnpack: bool = True,
                   device: str | None = None, name: str | None = None,
                   output: Path | None = None, notify=lambda m: None,
-                  statistic: str = "p50") -> dict:
+                  statistic: str = "p50", rounds: int = 3) -> dict:
     """Measure every distinct kernel of the grid's models once (and each model whole),
     and the synthetic kernels where the grid has them (rows marked ``synthetic``, never
     timed whole), on this machine or a ``device``; write the table; return it.
     ``statistic``: what a time is, 'p50' of the runs or their 'min' (on a machine shared
-    with other work, the run least disturbed; kernels and whole models alike)."""
+    with other work, the run least disturbed; kernels and whole models alike).
+    ``rounds``: on this machine, each model is then timed whole again in that many
+    rounds interleaved over the models (every other round in reverse order); its whole
+    time is the median of the rounds (a disturbed round is outvoted) and the rounds'
+    spread is the table's noise (``core.lut.Table.noise``)."""
     from edgekit.services.isolation import isolate_files
 
     path, board, name = check_table(grid, device, name, output)
@@ -160,9 +165,12 @@ def measure_table(grid: Grid, method, threads: int | None = None, xnnpack: bool 
                 r = records[o["position"]]
                 kernels.append(L.entry(r, o[STATISTIC[statistic]], sources[L.key_of(r)]))
     models = [model_row(configs[n], prof, kernels, statistic) for n, prof in done]
+    if board is None and rounds > 1:
+        _in_rounds(models, threads, method, rounds, xnnpack, statistic, notify)
     table = {"format": L.FORMAT, "version": L.VERSION, "name": name,
              "runtime": "litert", "provider": "xnnpack" if xnnpack else "builtin",
              "threads": threads, "runs": method.runs, "statistic": statistic,
+             "rounds": rounds if board is None else 1,
              "clock": getattr(method, "clock", "wall"),
              "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
              "seconds": round(time.monotonic() - t0, 1), **where,
@@ -170,6 +178,39 @@ def measure_table(grid: Grid, method, threads: int | None = None, xnnpack: bool 
     L.Table.write(path, table)   # the table's home: core/lut.py
     table["path"] = str(path)
     return table
+
+
+def _in_rounds(models: list[dict], threads, method, rounds: int, xnnpack: bool,
+               statistic: str, notify) -> None:
+    """Each model row timed whole: its whole time becomes the median of ``rounds``
+    interleaved rounds, which it keeps as ``whole_rounds_ms``."""
+    timed = [n for n, m in enumerate(models) if m["whole_ms"]]
+    notify(f"Timing {len(timed)} models whole in {rounds} interleaved rounds")
+    for n, r in zip(timed, whole_rounds([Path(models[n]["file"]) for n in timed], threads,
+                                        method, rounds, xnnpack, statistic), strict=True):
+        models[n].update(whole_ms=statistics.median(r), whole_rounds_ms=r)
+
+
+def whole_rounds(files: list[Path], threads: int | None, method, rounds: int,
+                 xnnpack: bool = True, statistic: str = "p50") -> list[list[float]]:
+    """The ``statistic`` of ``method.runs`` timed invokes of every file, in ``rounds``
+    rounds interleaved over the files (odd rounds in reverse order: a drift of the
+    machine is shared), inputs set once per file; [[ms per round] per file]."""
+    from edgekit.runtimes.isolate import interpreter, reference_tensors, time_invoke
+
+    its = []
+    for path in files:
+        _, fed = reference_tensors(path, method.seed)
+        it = interpreter(path, threads=threads, xnnpack=xnnpack)
+        for d, x in zip(it.get_input_details(), fed, strict=False):
+            it.set_tensor(d["index"], x)
+        its.append(it)
+    out: list[list[float]] = [[] for _ in files]
+    for r in range(rounds):
+        order = range(len(files)) if r % 2 == 0 else reversed(range(len(files)))
+        for n in order:
+            out[n].append(time_invoke(its[n].invoke, method)[STATISTIC[statistic]])
+    return out
 
 
 def model_row(c: dict, prof: dict, kernels: list[dict], statistic: str = "p50") -> dict:
