@@ -1,4 +1,5 @@
-"""--per-layer for a float ONNX source: the layers are the float graph's own nodes. The
+"""--per-layer for the ONNX files of a source that is not Keras (a float ONNX, the tf2onnx
+file of a SavedModel): the layers are the float graph's own nodes. The
 static quantizer keeps every node of the graph it starts from (onnxruntime's
 ``quant_pre_process`` output) and its output tensor names, adding (de)quantize ops around
 them; so each node's output in the quantized file is read under the same name and compared
