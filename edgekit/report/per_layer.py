@@ -38,9 +38,8 @@ def render_per_layer(manifest: dict, console) -> None:
         kept = set(a.get("kept_float") or [])
         worst = a.get("per_layer_summary") or ""
         bad = (qe.standing_out(a["per_layer"]) or {}).get("layer")
-        against = "Keras" if manifest["model"].get("format", "keras") == "keras" \
-            else "the float graph"
-        table = text_table(f"{a['file']}: layer by layer against {against}", console)
+        table = text_table(f"{a['file']}: layer by layer against {_reference(manifest)}",
+                           console)
         for c in ("layer", "op", "SQNR dB", "isolated dB", "cosine", "max err", "step",
                   "clipped", "collapsed"):
             table.add_column(c, justify="left" if c in ("layer", "op") else "right")
@@ -65,6 +64,12 @@ def render_per_layer(manifest: dict, console) -> None:
                       "file's own input to it, averaged over output channels (the error that "
                       "layer adds). collapsed: share of output channels left on one "
                       "quantization level.[/dim]")
+
+
+def _reference(manifest: dict) -> str:
+    """What the rows are compared with: Keras, or a source's own float graph."""
+    return "Keras" if manifest["model"].get("format", "keras") == "keras" \
+        else "the float graph"
 
 
 CAP_DB = 80.0   # identical tensors (inf dB) are drawn at the top of the chart
@@ -97,8 +102,10 @@ def plot_per_layer(manifest: dict, path: Path) -> None:
         shift = 0.08 * (k - (len(arts) - 1) / 2)      # formats side by side
         ax.plot([x + shift for x in xs], _ys(rows, "sqnr_db"), "-o", color=colour, ms=3,
                 label=f"{label}: accumulated")
-        ax.plot([x + shift for x in xs], _ys(rows, "isolated_sqnr_db"), "v", color=colour,
-                ms=6, alpha=0.8, label=f"{label}: isolated (the layer's own error)")
+        if any(y is not None for y in _ys(rows, "isolated_sqnr_db")):   # Keras sources
+            ax.plot([x + shift for x in xs], _ys(rows, "isolated_sqnr_db"), "v",
+                    color=colour, ms=6, alpha=0.8,
+                    label=f"{label}: isolated (the layer's own error)")
         bad = (qe.standing_out(rows) or {}).get("layer")
         for x, r in zip(xs, rows, strict=True):
             if r["layer"] == bad and k == 0:
@@ -114,7 +121,7 @@ def plot_per_layer(manifest: dict, path: Path) -> None:
         longest = max(arts, key=lambda a: len(a["per_layer"]))["per_layer"]
         ax.set_xticks(range(len(longest)))
         ax.set_xticklabels([r["layer"] for r in longest], rotation=60, ha="right", fontsize=7)
-    ax.set_ylabel(f"SQNR against Keras (dB, capped at {CAP_DB:.0f})")
+    ax.set_ylabel(f"SQNR against {_reference(manifest)} (dB, capped at {CAP_DB:.0f})")
     ax.set_xlabel("layer (execution order)")
     ax.set_title(f"{manifest['model'].get('name', '')}: error layer by layer")
     ax.grid(alpha=0.3)
@@ -137,7 +144,7 @@ def html_section(doc: dict, n: int) -> str:
     ys = [y for a in arts for key in ("sqnr_db", "isolated_sqnr_db")
           for y in _ys(a["per_layer"], key) if y is not None] or [0.0]
     plot = _Plot(list(range(max(longest, 2))), ys, "layer (execution order)",
-                 "SQNR against Keras (dB)", x0=0)
+                 f"SQNR against {_reference(doc)} (dB)", x0=0)
     legend, tables = [], []
     for k, a in enumerate(arts):
         colour = COLOURS[k % len(COLOURS)]
