@@ -1,20 +1,26 @@
 """How well a latency table predicts whole models on this host (issues 13, 32; 30 item 3).
 
 Measures (or reads back, ``--from``) a latency table of a grid of zoo configs: MobileNet
-v1 α 0.25–1.0 and v2 α 0.35–1.0 at 128–224 px, fp32 and int8, and the newer families
-(mobilenet_v3, efficientnet_lite, mobilenet_v4) where the zoo has them. Each distinct
-kernel is timed alone in LiteRT, each model whole; then every model is timed whole again
-in ``--rounds`` interleaved rounds, the truth predictions are compared with (their spread
-is the run-to-run noise); with ``--whole-from rounds`` the odd rounds give the table's
+v1 α 0.25–1.0 and v2 α 0.35–1.0 at 128–224 px, fp32 and int8, the newer families
+(mobilenet_v3, efficientnet_lite, mobilenet_v4) where the zoo has them, and the synthetic
+kernels of the newer families (services/lut_synthetic.py: hard-swish, squeeze-excite,
+5x5 depthwise, full 3x3 stride-2 and 1x1 heads; ``--no-synthetic`` leaves them out). Each
+distinct kernel is timed alone in LiteRT, each model whole in ``--rounds`` interleaved
+rounds (its whole time in the table: the median of the rounds); then every model is timed
+whole again in ``--rounds`` interleaved rounds, the truth predictions are compared with (the
+median of those rounds); with ``--whole-from rounds`` the odd rounds give the table's
 whole times (the whole-vs-sum line) and the even rounds the truth, timed alike.
 Times are the calling thread's CPU time by default (``--clock thread``, one thread): on a
 machine shared with other work, wall times of whole models carry the time the OS gave
-others. Then, from the per-kernel-type regressions (core/lut_model.py):
+others. Printed first: the load average and the noise ceiling (how often two timings of
+the same file agree within ±10 %: no prediction can be checked better than that). Then,
+from the per-kernel-type regressions (core/lut_model.py):
 
 - leave-one-config-out: each config predicted from the table with its own kernels and
   its own whole-vs-sum point left out;
 - leave-one-family-out: each family predicted from the other families' kernels only
-  (v1 predicts v2 and the reverse; v1 + v2 predict the newer families);
+  (v1 predicts v2 and the reverse; v1 + v2 predict the newer families, without and with
+  the synthetic kernels);
 - per miss (outside ±10 %): the part from the kernels (predicted vs measured isolated
   sum), from the whole-vs-sum line (the line on the measured sum vs the whole time in the
   table), and from noise (the table's whole time vs this run's, and the spread of the

@@ -147,3 +147,40 @@ def test_a_synthetic_row_is_never_a_model_timed_whole():
     row = model_row(c, {"whole": None, "ops": []}, kernels)
     assert row["synthetic"] is True and row["whole_ms"] is None
     assert row["sum_ms"] == pytest.approx(0.02) and row["kernels"] == [[0, 2]]
+
+
+def test_the_small_sample_of_a_table_times_the_synthetic_types_too(table):
+    """profiles calibrate --lut-sample N: N kernels of every type, hard-swish and the
+    squeeze-excite multiply among them (cut from the synthetic files)."""
+    from edgekit.core import lut_adapt as A
+
+    chosen = A.choose_kernels(table.data, 2)
+    types = {F.describe(table.data["kernels"][i]["key"]).type for i in chosen}
+    assert {"HARD_SWISH|int8|int8", "HARD_SWISH|float32|float32", "MUL|int8|int8"} <= types
+    synthetic = {n for n, m in enumerate(table.data["models"]) if m.get("synthetic")}
+    assert any(set(table.data["kernels"][i]["sources"]) <= synthetic for i in chosen)
+
+
+@pytest.mark.slow
+def test_a_synthetic_file_holds_the_newer_families_kernels():
+    """The smallest synthetic shape, exported to int8 by the converter: the ops its Keras
+    layers stand for (hard-swish, the squeeze-excite mean, 1x1 convolutions of the 1x1
+    map, the broadcast multiply, 5x5 depthwise, a full 3x3 stride-2 convolution, the
+    head's 1x1 convolution to its width)."""
+    from edgekit.readers.tflite_reader import read_tflite
+    from edgekit.services import lut_synthetic as S
+
+    side, channels, head = S.SHAPES[-1]
+    records = [r for r in read_tflite(S.kernel_file(side, channels, head, "int8"))[0]
+               if r.op != "INPUT"]
+    ops = {r.op for r in records}
+    assert {"HARD_SWISH", "MEAN", "MUL", "ADD", "CONV_2D", "DEPTHWISE_CONV_2D"} <= ops
+    assert all(r.act_dtype == "int8" for r in records)
+    assert any(r.op == "MUL" and len(r.input_shapes) == 2
+               and r.input_shapes[1] == (1, 1, r.output_shape[-1])
+               and r.output_shape[:2] == (side, side) for r in records)
+    assert any(r.op == "DEPTHWISE_CONV_2D" and r.attrs["kernel"][1:3] == [5, 5]
+               for r in records)
+    assert any(r.op == "CONV_2D" and r.attrs["kernel"][1:3] == [3, 3]
+               and r.attrs["strides"] == [2, 2] for r in records)
+    assert any(r.op == "CONV_2D" and r.output_shape == (1, 1, head) for r in records)
