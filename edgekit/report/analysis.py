@@ -64,6 +64,9 @@ def render_estimate(estimate: dict, console) -> None:
         elif "interval_ms" in t:
             console.print(f"  no interval: {t['interval_from']} models of the table timed "
                           "whole on this device (9 needed)")
+        if t.get("table_noise") is not None:
+            console.print(f"  the table's noise: its whole-model timings vary by "
+                          f"±{t['table_noise']:.1%} (median)")
         for note in t.get("notes") or []:
             console.print(styled(f"  no measured neighbour: {note}", "yellow"))
     elif estimate.get("table_unused"):
