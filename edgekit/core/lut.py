@@ -249,7 +249,10 @@ class Table:
     def interval(self, ms: float, dtype: str, exclude: set[int] = frozenset()) -> dict:
         """{'interval_ms': [lo, hi] or None, 'coverage', 'interval_from'}: the interval
         around ``ms`` from the errors of the table's models of ``dtype`` outside
-        ``exclude``, each predicted with itself left out too."""
+        ``exclude``, each predicted with itself left out too; those errors are against
+        the table's own timings, so the interval is widened by the noise of another
+        timing (the table's noise, as the spread of a normal, added in quadrature): what
+        a user's next measurement of the model adds."""
         if len(exclude) <= 1:
             # one model left out (or none): the other models' own leave-one-out errors,
             # each computed once (jackknife+), not again without this one
@@ -257,6 +260,10 @@ class Table:
         else:
             errors = list(self.loo_errors(dtype, exclude).values())
         half = conformal_halfwidth(errors, COVERAGE)
+        noise = self.noise(dtype)
+        if half is not None and noise:
+            z = statistics.NormalDist().inv_cdf((1 + COVERAGE) / 2)
+            half = math.hypot(half, z * noise)
         return {"interval_ms": None if half is None else
                 [ms * math.exp(-half), ms * math.exp(half)],
                 "coverage": COVERAGE, "interval_from": len(errors)}

@@ -131,8 +131,8 @@ def measure_table(grid: Grid, method, threads: int | None = None, xnnpack: bool 
     with other work, the run least disturbed; kernels and whole models alike).
     ``rounds``: on this machine, each model is then timed whole again in that many
     rounds interleaved over the models (every other round in reverse order); its whole
-    time is the median of the rounds (a disturbed round is outvoted) and the rounds'
-    spread is the table's noise (``core.lut.Table.noise``)."""
+    time is the median of these and of its isolation pass's timing (a disturbed one is
+    outvoted) and their spread is the table's noise (``core.lut.Table.noise``)."""
     from edgekit.services.isolation import isolate_files
 
     path, board, name = check_table(grid, device, name, output)
@@ -182,12 +182,16 @@ def measure_table(grid: Grid, method, threads: int | None = None, xnnpack: bool 
 
 def _in_rounds(models: list[dict], threads, method, rounds: int, xnnpack: bool,
                statistic: str, notify) -> None:
-    """Each model row timed whole: its whole time becomes the median of ``rounds``
-    interleaved rounds, which it keeps as ``whole_rounds_ms``."""
+    """Each model row timed whole again: its timing of the isolation pass (spread over
+    the whole table's measurement, minutes apart) and ``rounds`` interleaved rounds after
+    it are kept as ``whole_rounds_ms``, their median is its whole time (a disturbed
+    timing is outvoted) and their spread the table's noise: what moves between
+    timings, drift included."""
     timed = [n for n, m in enumerate(models) if m["whole_ms"]]
     notify(f"Timing {len(timed)} models whole in {rounds} interleaved rounds")
     for n, r in zip(timed, whole_rounds([Path(models[n]["file"]) for n in timed], threads,
                                         method, rounds, xnnpack, statistic), strict=True):
+        r = [models[n]["whole_ms"], *r]
         models[n].update(whole_ms=statistics.median(r), whole_rounds_ms=r)
 
 

@@ -127,6 +127,26 @@ def test_the_tables_noise_is_the_spread_of_its_rounds():
     assert single.noise("float32") is None
 
 
+def test_the_interval_adds_the_noise_of_another_timing():
+    """The conformal half-width (from errors against the table's own timings) and the
+    table's noise, as the spread of a normal at the interval's coverage, in quadrature."""
+    def table(rounds):
+        models = [{"dtype": "int8", "whole_ms": 1.0, "sum_ms": 1.0, "whole_rounds_ms": r}
+                  for r in rounds]
+        t = L.Table("t", {"format": L.FORMAT, "version": L.VERSION, "models": models,
+                          "kernels": []})
+        # 19 models' leave-one-out errors 0.01 .. 0.19: the 18th smallest holds 90 %
+        t._errors["int8", frozenset()] = {n: 0.01 * (n + 1) for n in range(19)}
+        return t
+
+    quiet = table([None] * 19).interval(2.0, "int8")
+    assert quiet["interval_ms"] == pytest.approx([2.0 * math.exp(-0.18), 2.0 * math.exp(0.18)])
+    noisy = table([[0.95, 1.0, 1.05]] * 19).interval(2.0, "int8")     # noise 0.05
+    half = math.hypot(0.18, 1.6448536 * 0.05)
+    assert noisy["interval_ms"] == pytest.approx([2.0 * math.exp(-half), 2.0 * math.exp(half)])
+    assert noisy["interval_from"] == 19
+
+
 def test_which_grids_get_the_synthetic_kernels():
     from edgekit.services.lut import Grid
 
