@@ -12,9 +12,10 @@ for a SavedModel).
 
 ``--keep-float auto`` is :func:`edgekit.export.keep_float.auto` (its target, its stop when
 two steps in a row gain less than 0.5 dB / points, its size budget, its missed line) with
-this module's file builder and choice: only the accumulated error of each tensor is known,
-so the next layer kept float is the quantized one whose SQNR drops most below that of the
-layers feeding it (the error it adds).
+this module's file builder and choice: the next layer kept float is the worst isolated one
+in a .tflite file (the float op cut out and run on the file's own inputs, as for Keras),
+and in an ONNX file, where only the accumulated error of each tensor is known, the
+quantized node whose SQNR drops most below that of the nodes feeding it.
 """
 
 from __future__ import annotations
@@ -75,7 +76,12 @@ def layer_rows(ctx, fmt: str, path: Path, doing: str, notify) -> dict:
     what = "a float ONNX source: nodes of its graph" if ctx.job.source == "onnx" \
         else f"a {'float .tflite' if ctx.job.source == 'tflite' else ctx.job.source} " \
         f"source: {WHAT[fmt]}"
-    return {"per_layer": found, "per_layer_summary": summary(found, what),
+    text = summary(found, what)
+    worst = qe.standing_out(found)
+    if text and worst is not None:
+        text += (f"; the op that adds most error is {worst['layer']} ({worst['op']}: "
+                 f"{qe.as_float(worst['isolated_sqnr_db']):.1f} dB isolated)")
+    return {"per_layer": found, "per_layer_summary": text,
             "per_layer_samples": min(rows(ctx.val.x), MAX_SAMPLES)}
 
 
@@ -127,19 +133,25 @@ def _builder(ctx, fmt: str):
 
 
 def next_layers(rows: list[dict], feeds: dict, kept: list[str]) -> list[str]:
-    """The layers to keep float next: the quantized layer whose SQNR drops most below
-    that of the layers feeding it (a model input, or an exact tensor, counts as the best
-    SQNR seen); when that layer is already float, what hurts is its input being quantized
-    for it: the layers feeding it, so that the tensor between them is float too."""
+    """The layers to keep float next: the worst quantized layer, by its isolated SQNR
+    where the rows have one (.tflite files, as for Keras), else by how far its SQNR drops
+    below that of the layers feeding it (a model input, or an exact tensor, counts as the
+    best SQNR seen); when that layer is already float, the layers next to it whose
+    quantization still shows in its figure, so that the tensor between them is float
+    too."""
     sq = {r["layer"]: qe.as_float(r["sqnr_db"]) for r in rows}
+    iso = {r["layer"]: qe.as_float(r["isolated_sqnr_db"]) for r in rows
+           if qe.as_float(r["isolated_sqnr_db"]) is not None}
     finite = [v for v in sq.values() if v is not None and math.isfinite(v)]
     top = max(finite, default=0.0)
 
-    def before(layer: str) -> float:
+    def badness(layer: str) -> float:
+        if iso:
+            return -iso.get(layer, math.inf)
         ins = [sq[n] for n in feeds.get(layer, []) if sq.get(n) is not None]
-        return min([min(v, top) for v in ins], default=top)
+        return min([min(v, top) for v in ins], default=top) - sq[layer]
 
-    ranked = sorted(((before(r["layer"]) - sq[r["layer"]], r["layer"]) for r in rows
+    ranked = sorted(((badness(r["layer"]), r["layer"]) for r in rows
                      if (r["step"] is not None or r["layer"] in kept)
                      and sq[r["layer"]] is not None and math.isfinite(sq[r["layer"]])),
                     reverse=True)
@@ -147,7 +159,11 @@ def next_layers(rows: list[dict], feeds: dict, kept: list[str]) -> list[str]:
         if layer not in kept:       # with the nodes fused into it (they have no row)
             return [layer] + [n for n in feeds.get(layer, []) if n not in sq
                               and n not in kept]
-        more = [n for n in feeds.get(layer, []) if n not in kept]
+        # already float: isolated, the error is its output quantized for the layers it
+        # feeds; accumulated, it is its input quantized by the layers feeding it
+        after = [n for n, ins in feeds.items() if layer in ins] if iso else \
+            feeds.get(layer, [])
+        more = [n for n in after if n not in kept]
         if more:
             return more
     return []
@@ -167,7 +183,7 @@ def convert(ctx, fmt: str, quant: str, figure, staging: Path, notify) -> tuple[b
             return next_layers(*_rows(ctx, fmt, probe), kept)
 
         return auto(ctx, fmt, figure, staging, notify, build=build, choose=choose,
-                    why="largest drop in SQNR")
+                    why="worst isolated SQNR" if fmt == "tflite" else "largest drop in SQNR")
     content, details = build(list(keep))
     details["int8_bytes_without_keep_float"] = len(build([])[0])
     return content, details

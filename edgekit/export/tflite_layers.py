@@ -11,7 +11,8 @@ same op type, the same output shapes, and its inputs the outputs of ops already 
 (the model inputs pair by position), seen through (de)quantize ops; the tensor name only
 chooses among several such ops. An op of a TRANSPOSE or RESHAPE is thus only ever compared
 with the same TRANSPOSE or RESHAPE, never with the tensor before it whose shape happens to
-agree. Only the accumulated view is given (``isolated_sqnr_db`` is None).
+agree. Both views are given: accumulated (the file's tensor against the float file's) and
+isolated (the float op alone on the file's own inputs to it, against the file's output).
 """
 
 from __future__ import annotations
@@ -129,11 +130,13 @@ def tensor_rows(float_path: Path, quant_path: Path, x, names: list[str] | None =
               if d["dtype"] == np.float32}      # activations (not shapes or indices)
     pairs = [(op, q) for op, q in pair_ops(fcap, _shapes(fit), qcap, _shapes(qit))
              if op.outputs[0] in floats]
-    names = layer_names(fcap)
+    label = layer_names(fcap)
     read = {op.outputs[0]: _read_key(qcap, q.outputs[0]) for op, q in pairs}
+    fed = {op.outputs[0]: _inputs_of(qcap, q) for op, q in pairs}
     ref = capture_tflite(float_path, x, want=list(read), names=names).values
-    got = capture_tflite(quant_path, x, want=list(dict.fromkeys(read.values())),
-                         names=names).values
+    got = capture_tflite(quant_path, x, want=list(dict.fromkeys(
+        [*read.values(), *(t for ts in fed.values() for t in ts)])), names=names).values
+    alone = _Alone(float_path)
     fback = _seen_through(fcap)
     made_by = fcap.producer()
     rows, feeds = [], {}
@@ -146,11 +149,60 @@ def tensor_rows(float_path: Path, quant_path: Path, x, names: list[str] | None =
         e = qe.tensor_error(r, g, quant.step if quant else None,
                             quant.zero_point if quant else 0, quant.qmin if quant else -128,
                             quant.qmax if quant else 127)
-        rows.append(qe.layer_row(names[t], op.type, e))
-        feeds[names[t]] = [names[made_by[a].outputs[0]]
+        iso = alone.run(op, [got.get(k) for k in fed[t]], g)
+        rows.append(qe.layer_row(label[t], op.type, e, *iso))
+        feeds[label[t]] = [label[made_by[a].outputs[0]]
                            for a in _activations(fcap, fback, op)
-                           if a in made_by and made_by[a].outputs[0] in names]
+                           if a in made_by and made_by[a].outputs[0] in label]
     return rows, feeds
+
+
+def _inputs_of(qcap, q) -> list:
+    """The tensors the quantized op reads as activations, in its input order (as they
+    are: int8 ones are dequantized when captured)."""
+    back = _seen_through(qcap)
+    return [t for t in q.inputs if t >= 0 and back(t) not in qcap.consts]
+
+
+class _Alone:
+    """The isolated view: a float op cut out of the float file
+    (:class:`edgekit.runtimes.isolate.Graph`) and run alone on the quantized file's own
+    inputs to it, against the quantized file's output: the error that op adds, not the
+    error it inherits (SQNR averaged over output channels, as for Keras sources)."""
+
+    def __init__(self, float_path: Path):
+        from edgekit.core.reading import MODEL_LIMIT, read_input
+        from edgekit.runtimes.isolate import Graph
+
+        self.graph = Graph(read_input(float_path, "model", MODEL_LIMIT), str(float_path))
+
+    def run(self, op, inputs: list, got) -> tuple:
+        """(isolated SQNR, isolated cosine), or (None, None) where the op cannot run alone
+        on those inputs."""
+        from edgekit.runtimes.isolate import interpreter
+
+        piece = self.graph.piece(0, op.index)
+        if piece.content is None or any(v is None for v in inputs) \
+                or len(inputs) != len(piece.inputs):
+            return None, None
+        try:
+            it = interpreter(content=piece.content, xnnpack=False)
+            details = it.get_input_details()
+            if any(d["dtype"] != np.float32 or tuple(d["shape"][1:]) != v.shape[1:]
+                   for d, v in zip(details, inputs, strict=True)):
+                return None, None
+            out = []
+            for i in range(len(got)):
+                for d, v in zip(details, inputs, strict=True):
+                    it.set_tensor(d["index"], v[i:i + 1].astype(np.float32))
+                it.invoke()
+                out.append(it.get_tensor(it.get_output_details()[0]["index"]).copy())
+        except (ValueError, RuntimeError):   # LiteRT cannot run this op alone
+            return None, None
+        ref = np.concatenate(out)
+        if ref.shape != got.shape:
+            return None, None
+        return qe.channel_sqnr_db(ref, got), qe.cosine(ref, got)
 
 
 def op_scopes(float_path: Path) -> dict:

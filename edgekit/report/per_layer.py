@@ -56,8 +56,10 @@ def render_per_layer(manifest: dict, console) -> None:
             console.print(styled(worst[0].upper() + worst[1:] + "."))
     if with_rows(manifest) and manifest["model"].get("format", "keras") != "keras":
         console.print("[dim]SQNR: the file's tensor against the same tensor of the float "
-                      "graph, with every error before it (accumulated). collapsed: share of "
-                      "output channels left on one quantization level.[/dim]")
+                      "graph, with every error before it (accumulated); isolated (.tflite): "
+                      "the float op alone on the file's own input to it, averaged over output "
+                      "channels (the error that op adds). collapsed: share of output channels "
+                      "left on one quantization level.[/dim]")
     elif with_rows(manifest):
         console.print("[dim]SQNR: the file's layer output against Keras' with every error "
                       "before it (accumulated); isolated: against the float layer run on the "

@@ -52,7 +52,7 @@ def made(tmp_path_factory):
     (d / "net.tflite").write_bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
     model.export(d / "sm", verbose=False)
     (d / "net.onnx").write_bytes(to_onnx_float(model))
-    return d, val
+    return d, val, model
 
 
 def export(cli, d, src, out, *more):
@@ -135,8 +135,15 @@ def check_tflite_rows(rows, float_path, int8_path, x):
     return ref, got
 
 
+def channel_sqnr(ref, got):
+    """Mean over channels (last axis) of each channel's SQNR, capped at 100 dB."""
+    ref = np.asarray(ref, np.float64).reshape(-1, ref.shape[-1])
+    got = np.asarray(got, np.float64).reshape(ref.shape)
+    return np.mean([min(sqnr(ref[:, c], got[:, c]), 100.0) for c in range(ref.shape[1])])
+
+
 def test_float_tflite_per_layer_is_the_float_files_own_ops(made, cli):
-    d, x = made
+    d, x, model = made
     arts, r = export(cli, d, "net.tflite", "t1", "--per-layer")
     a = arts[0]
     assert "layer by layer against the float graph" in r.out
@@ -150,15 +157,29 @@ def test_float_tflite_per_layer_is_the_float_files_own_ops(made, cli):
     assert prelu.shape == got["TRANSPOSE"][0][1].shape
     assert sqnr(prelu, got["TRANSPOSE"][0][1]) < 5 < row["sqnr_db"] - 10
     assert "float .tflite source" in a["per_layer_summary"]
+    # isolated: a transpose of int8 values adds nothing; the first conv, Keras' own conv1
+    # run on the int8 file's own (dequantized) input, against the file's conv output
+    assert row["isolated_sqnr_db"] == 100.0
+    from ai_edge_litert.interpreter import Interpreter
+
+    it = Interpreter(model_path=str(d / "t1" / a["file"]))
+    scale, zp = it.get_input_details()[0]["quantization"]
+    n = a["per_layer_samples"]
+    seen = (np.clip(np.round(x[:n] / scale + zp), -128, 127) - zp) * scale
+    conv1 = np.asarray(model.get_layer("conv1")(seen.astype(np.float32)))
+    first = a["per_layer"][0]
+    assert first["op"] == "CONV_2D" and first["isolated_sqnr_db"] == pytest.approx(
+        channel_sqnr(conv1, got["CONV_2D"][0][1]), abs=0.1)
 
 
 def test_a_float_file_against_itself_is_exact(made, tmp_path):
     from edgekit.export.tflite_layers import tensor_rows
 
-    d, x = made
+    d, x, _ = made
     rows, feeds = tensor_rows(d / "net.tflite", d / "net.tflite", x[:8])
     assert len(rows) == len(litert_ops(d / "net.tflite", x[:1])[0])   # every op, paired
     assert all(r["sqnr_db"] == "inf" for r in rows)                  # identical
+    assert all(r["isolated_sqnr_db"] == 100.0 for r in rows)         # (capped)
     assert all(qe_cos == 1.0 for qe_cos in (r["cosine"] for r in rows))
     conv2 = next(r["layer"] for r in rows if r["op"] == "CONV_2D" and "conv2" in r["layer"])
     assert [r["op"] for r in rows if r["layer"] in feeds[conv2]] == ["TRANSPOSE"]
@@ -167,7 +188,7 @@ def test_a_float_file_against_itself_is_exact(made, tmp_path):
 def test_saved_model_per_layer_both_formats(made, cli, tmp_path, monkeypatch):
     from edgekit._tf import tf
 
-    d, x = made
+    d, x, _ = made
     arts, _ = export(cli, d, "sm", "s1", "--per-layer")
     arts = {a["format"]: a for a in arts}
     float_tflite = tmp_path / "float.tflite"   # the converter's float file, made here
@@ -187,7 +208,7 @@ def test_onnx_worst_layer_agrees_with_onnxruntime_debugger(made, cli, tmp_path,
     from onnxruntime.quantization import CalibrationDataReader, qdq_loss_debug
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    d, x = made
+    d, x, _ = made
     arts, _ = export(cli, d, "net.onnx", "o1", "--per-layer")
     a = arts[0]
     n = a["per_layer_samples"]
@@ -233,7 +254,7 @@ def onnx_float_nodes(path) -> set:
 
 
 def test_onnx_keep_float_names_and_auto(made, cli):
-    d, x = made
+    d, x, _ = made
     a = export(cli, d, "net.onnx", "o2", "--per-layer")[0][0]
     convs = [r["layer"] for r in a["per_layer"] if r["op"] == "Conv"]
     assert onnx_float_nodes(d / "o2" / a["file"]) == set()
@@ -271,7 +292,7 @@ def tflite_float_ops(path) -> set:
 
 @pytest.mark.parametrize("src", ["net.tflite", "sm"])
 def test_tflite_keep_float_leaves_the_op_float(made, cli, src):
-    d, x = made
+    d, x, _ = made
     out = f"k_{src.replace('.', '_')}"
     a = export(cli, d, src, out + "a", "--format", "tflite", "--per-layer")[0][0]
     assert tflite_float_ops(d / (out + "a") / a["file"]) == set()
