@@ -53,9 +53,29 @@ def float_file(ctx, fmt: str) -> Path:
     return ctx.verified_cache[key]
 
 
+def sample_count(ctx, fmt: str) -> int:
+    """How many validation samples the per-layer rows of ``fmt`` use: at most MAX_SAMPLES,
+    fewer where the float file's tensors of that many would pass the per-layer memory
+    budget (the float file's and the quantized file's tensors are held together, the
+    latter with the inputs each op reads: three copies counted), never fewer than
+    MIN_SAMPLES (measured once per format, on one sample)."""
+    from edgekit.export.capture import capture
+    from edgekit.export.per_layer import MEMORY_BUDGET, MIN_SAMPLES
+
+    key = ("source samples", fmt)
+    if key not in ctx.verified_cache:
+        one = [a[:1] for a in as_list(ctx.val.x)]
+        values = capture(float_file(ctx, fmt), one, names=ctx.io.inputs).values
+        per_sample = 3 * sum(v.nbytes for v in values.values()) or 1
+        ctx.verified_cache[key] = min(len(as_list(ctx.val.x)[0]), MAX_SAMPLES,
+                                      max(MIN_SAMPLES, MEMORY_BUDGET // per_sample))
+    return ctx.verified_cache[key]
+
+
 def _rows(ctx, fmt: str, path: Path) -> tuple[list[dict], dict]:
     """(rows, layer -> the layers feeding it) of one quantized file of ``fmt``."""
-    x = [a[:MAX_SAMPLES] for a in as_list(ctx.val.x)]   # every input, by name
+    n = sample_count(ctx, fmt)
+    x = [a[:n] for a in as_list(ctx.val.x)]   # every input, by name
     if fmt == "tflite":
         from edgekit.export.tflite_layers import tensor_rows
 
@@ -67,7 +87,6 @@ def _rows(ctx, fmt: str, path: Path) -> tuple[list[dict], dict]:
 
 def layer_rows(ctx, fmt: str, path: Path, doing: str, notify) -> dict:
     """The per-layer rows of one quantized file of the source, against the float graph."""
-    from edgekit.export.multi_io import rows
     from edgekit.export.onnx_layers import summary
 
     notify(f"{doing} with the float graph {'node' if fmt == 'onnx' else 'op'} by "
@@ -82,7 +101,7 @@ def layer_rows(ctx, fmt: str, path: Path, doing: str, notify) -> dict:
         text += (f"; the op that adds most error is {worst['layer']} ({worst['op']}: "
                  f"{qe.as_float(worst['isolated_sqnr_db']):.1f} dB isolated)")
     return {"per_layer": found, "per_layer_summary": text,
-            "per_layer_samples": min(rows(ctx.val.x), MAX_SAMPLES)}
+            "per_layer_samples": sample_count(ctx, fmt)}
 
 
 # ---- --keep-float ----------------------------------------------------------------------------
