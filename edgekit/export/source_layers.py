@@ -199,7 +199,9 @@ def convert(ctx, fmt: str, quant: str, figure, staging: Path, notify) -> tuple[b
     build = _builder(ctx, fmt)
     if keep == AUTO:
         def choose(probe: Path, kept: list[str]) -> list[str]:
-            return next_layers(*_rows(ctx, fmt, probe), kept)
+            known = _selectors(ctx, fmt)      # an ONNX node without a name cannot be kept
+            rows, feeds = _rows(ctx, fmt, probe)
+            return [n for n in next_layers(rows, feeds, kept) if known.get(n)]
 
         return auto(ctx, fmt, figure, staging, notify, build=build, choose=choose,
                     why="worst isolated SQNR" if fmt == "tflite" else "largest drop in SQNR")
