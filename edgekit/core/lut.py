@@ -11,14 +11,16 @@ count (``edgekit profile --lut``). To predict a model, each of its ops is
   dtypes make the type; sizes, channels, kernel size, stride, MACs and bytes are the
   features), flagged where a feature lies outside what the type's kernels span;
 - or borrowed: no kernel of its type was measured, so every kernel of its dtype and class
-  gives a law in the work (flagged);
+  gives a law in the work (flagged; a table of MobileNet v1 + v2 also times the newer
+  families' kernel types on synthetic files, services/lut_synthetic.py);
 - or missing: nothing of its class was measured (counted as 0 ms, and said).
 
 The sum is then corrected with a line, whole ≈ a·sum + b, fitted per dtype on the models
 the table was made from, each timed whole as well (what isolation cannot see: the cost of
 a run counted once per op in the sum, fusion, caches). Each prediction has an interval
 meant to hold 90 % of models: from the errors of the table's own models, each predicted
-with that model left out (split-conformal).
+with that model left out (split-conformal), widened by the table's noise (the spread of
+each model's whole timings: what another timing of the same model adds).
 Pure Python and numpy.
 """
 
