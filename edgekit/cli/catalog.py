@@ -83,7 +83,7 @@ def profiles_calibrate(
     lut_from: Annotated[Optional[Path], typer.Option(
         "--lut-from", metavar="TABLE", help="Also adapt this latency table (a .lut.json "
         "measured on another machine) to this one or --device: time --lut-sample kernels "
-        "of each kernel type and two models per dtype whole, scale the rest by kernel type "
+        "of each kernel type and nine models per dtype whole, scale the rest by kernel type "
         "(LitePred-style) and write NAME.lut.json beside the profiles, which 'analyze "
         "--profile NAME' uses.", show_default=False)] = None,
     lut_sample: Annotated[int, typer.Option(

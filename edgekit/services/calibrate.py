@@ -21,6 +21,10 @@ from edgekit.runtimes.peaks import COPY_MIB
 
 FC = (256, 1024, 1024)          # rows, inputs, outputs
 RUNS = 30
+# models of each dtype timed whole to adapt a table (--lut-from): the line and the interval
+# (9 errors needed) come from them; builtin -> XNNPACK on the project's host, 6 kernels a
+# type: 2 models a dtype 7-11 of 80 within 10 %, 6: 36, 9: 33 with intervals, 2 s more
+MODELS_PER_DTYPE = 9
 
 
 def fc_files(runtime: str, notify=lambda m: None, fc: tuple[int, int, int] = FC
@@ -241,7 +245,7 @@ def calibrate_table(reference: Path, per_type: int, method, output: Path | None 
                     xnnpack: bool = True, notify=lambda m: None) -> dict:
     """A latency table for this machine (or ``device``) adapted from ``reference`` (a
     table measured elsewhere) after timing ``per_type`` of its kernels per kernel type and
-    two models per dtype whole (core.lut_adapt); written as NAME.lut.json beside the
+    MODELS_PER_DTYPE models per dtype whole (core.lut_adapt); written as NAME.lut.json beside the
     profiles (NAME: the device's, or 'host'). Returns the table, with 'seconds'."""
     import time
 
@@ -256,7 +260,7 @@ def calibrate_table(reference: Path, per_type: int, method, output: Path | None 
     path, board, name = check_table(Grid(models=[]), device, None, output)
     t0 = time.monotonic()
     jobs = sample_jobs(ref.data, A.choose_kernels(ref.data, per_type),
-                       A.choose_models(ref.data), notify)
+                       A.choose_models(ref.data, MODELS_PER_DTYPE), notify)
     notify(f"Timing {sum(len(j[1]) for j in jobs)} kernels and "
            f"{sum(j[2] for j in jobs)} models of {reference.name}")
     done, where, error = isolate_files([(p, pos, whole) for p, pos, whole, _, _ in jobs],
