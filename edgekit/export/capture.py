@@ -258,8 +258,11 @@ def capture_onnx(path: Path, x, want=None, names: list[str] | None = None) -> Ca
     outputs = [o.name for o in sess.get_outputs()]
     parts: dict = {k: [] for k in keys}
     xs = _in_file_order(x, list(cap.inputs), names)
-    for i in range(0, len(xs[0]), BATCH):
-        feed = {n: a[i:i + BATCH].astype(np.float32)
+    fixed = any(v.name in cap.inputs and v.type.tensor_type.shape.dim
+                and v.type.tensor_type.shape.dim[0].dim_value == 1 for v in model.graph.input)
+    step = 1 if fixed else BATCH     # a file that fixes its batch at 1: a row a call
+    for i in range(0, len(xs[0]), step):
+        feed = {n: a[i:i + step].astype(np.float32)
                 for n, a in zip(cap.inputs, xs, strict=False)}   # one array: the first
         got = dict(zip(outputs, sess.run(None, feed), strict=True))
         for k in keys:

@@ -484,3 +484,38 @@ def test_auto_on_a_float_tflite_keeps_the_outlier(outlier, cli):
     assert a["fidelity"]["sqnr_db"] >= steps[0]["sqnr_db"] + 10
     kept_ops = tflite_float_ops(d / "t" / a["file"])
     assert any("hot" in n for n in kept_ops)
+
+
+def test_per_layer_of_an_onnx_that_fixes_its_batch_at_one(cli, tmp_path):
+    """PaddleDetection's exports fix the batch at 1: the per-layer run feeds a row a call
+    (it was onnxruntime's 'Got invalid dimensions for input' after the files were made)."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(8)
+    w1, w2 = rng.normal(0, 0.4, (12, 16)).astype(np.float32), \
+        rng.normal(0, 0.4, (16, 4)).astype(np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w1"], ["h"], name="mm1"),
+         helper.make_node("Relu", ["h"], ["r"], name="relu"),
+         helper.make_node("MatMul", ["r", "w2"], ["y"], name="mm2")], "b1",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 12])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])],
+        [numpy_helper.from_array(w1, "w1"), numpy_helper.from_array(w2, "w2")])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]),
+              str(tmp_path / "b1.onnx"))
+    x = rng.normal(size=(20, 12)).astype(np.float32)
+    np.savez(tmp_path / "x.npz", x=x)
+    r = cli("export", tmp_path / "b1.onnx", "--int8", "--per-layer", "--calibration",
+            tmp_path / "x.npz", "-o", tmp_path / "o", "--min-agreement", "0")
+    assert r.code == 0, r.err
+    a = json.loads((tmp_path / "o" / "manifest.json").read_text())["artifacts"][0]
+    rows = {row["layer"]: row for row in a["per_layer"]}
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(str(tmp_path / "o" / a["file"]),
+                                providers=["CPUExecutionProvider"])
+    n = a["per_layer_samples"]
+    got = np.concatenate([sess.run(None, {"x": x[i:i + 1]})[0] for i in range(n)])
+    want = np.maximum(x[:n].astype(np.float64) @ w1, 0) @ w2
+    assert rows["mm2"]["sqnr_db"] == pytest.approx(sqnr(want, got), abs=0.1)
