@@ -128,8 +128,10 @@ def quantize_source(content: bytes, path: Path, quant: str, calib, method: str,
     from edgekit.export.converters import ConversionError, quantize_onnx
 
     try:
-        return quantize_onnx(content, quant, calib, method,
-                             keep_float=(lambda _: list(keep)) if keep else None)
+        if keep:
+            return quantize_onnx(content, quant, calib, method,
+                                 keep_float=lambda _: list(keep))
+        return quantize_onnx(content, quant, calib, method)
     except ConversionError as e:
         said = _COPY.sub(lambda _: str(path), str(e))
         raise ConversionError(f"{path}: {said}") from e
