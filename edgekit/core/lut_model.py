@@ -96,7 +96,7 @@ class Fit:
         return said
 
 
-def _ridge(X: np.ndarray, y: np.ndarray) -> tuple:
+def ridge_loo(X: np.ndarray, y: np.ndarray) -> tuple:
     """Ridge on standardised columns with an unpenalised intercept, its penalty chosen by
     exact leave-one-out; (coefficients, intercept, leave-one-out rms, leverage data,
     leave-one-out predictions). Through the
@@ -141,7 +141,7 @@ def fit_type(rows: list[tuple[np.ndarray, float, float]], names: tuple[str, ...]
         tries = [offset] if offset is not None else [f * ms.min() for f in OFFSETS]
         best = None
         for o in tries:
-            coef, b, _, lev, loo = _ridge(Z, np.log(ms - o))
+            coef, b, _, lev, loo = ridge_loo(Z, np.log(ms - o))
             rms = float(np.sqrt(np.mean((np.log(o + np.exp(loo)) - np.log(ms)) ** 2)))
             if best is None or rms < best[0]:
                 best = (rms, o, coef, b, lev)
