@@ -62,7 +62,7 @@ PerLayerOpt = Annotated[bool, typer.Option(
     "--per-layer", help="Compare every layer of each quantized file with the same Keras "
     "layer (SQNR, cosine, step, clipping, collapse; accumulated and isolated) on the "
     "validation samples; name the worst. An ONNX, SavedModel or .tflite source: its float "
-    "graph's own nodes and ops (accumulated).")]
+    "graph's own nodes and ops.")]
 KeepFloatOpt = Annotated[Optional[str], typer.Option(
     "--keep-float", metavar="NAMES|auto", help="Full-int8 files with these Keras layers "
     "(of another source: the --per-layer rows' nodes/ops) left in float (comma-separated), "

@@ -13,9 +13,9 @@ for a SavedModel).
 ``--keep-float auto`` is :func:`edgekit.export.keep_float.auto` (its target, its stop when
 two steps in a row gain less than 0.5 dB / points, its size budget, its missed line) with
 this module's file builder and choice: the next layer kept float is the worst isolated one
-in a .tflite file (the float op cut out and run on the file's own inputs, as for Keras),
-and in an ONNX file, where only the accumulated error of each tensor is known, the
-quantized node whose SQNR drops most below that of the nodes feeding it.
+(the float op or node run alone on the quantized file's own inputs to it, as for Keras;
+where no row has that figure, the one whose SQNR drops most below that of the layers
+feeding it).
 """
 
 from __future__ import annotations
@@ -154,7 +154,7 @@ def _builder(ctx, fmt: str):
 
 def next_layers(rows: list[dict], feeds: dict, kept: list[str]) -> list[str]:
     """The layers to keep float next: the worst quantized layer, by its isolated SQNR
-    where the rows have one (.tflite files, as for Keras), else by how far its SQNR drops
+    where the rows have one (as for Keras), else by how far its SQNR drops
     below that of the layers feeding it (a model input, or an exact tensor, counts as the
     best SQNR seen); when that layer is already float, the layers next to it whose
     quantization still shows in its figure, so that the tensor between them is float
@@ -205,7 +205,7 @@ def convert(ctx, fmt: str, quant: str, figure, staging: Path, notify) -> tuple[b
             return [n for n in next_layers(rows, feeds, kept) if known.get(n)]
 
         return auto(ctx, fmt, figure, staging, notify, build=build, choose=choose,
-                    why="worst isolated SQNR" if fmt == "tflite" else "largest drop in SQNR")
+                    why="worst isolated SQNR")
     content, details = build(list(keep))
     details["int8_bytes_without_keep_float"] = len(build([])[0])
     return content, details

@@ -56,8 +56,8 @@ def render_per_layer(manifest: dict, console) -> None:
             console.print(styled(worst[0].upper() + worst[1:] + "."))
     if with_rows(manifest) and manifest["model"].get("format", "keras") != "keras":
         console.print("[dim]SQNR: the file's tensor against the same tensor of the float "
-                      "graph, with every error before it (accumulated); isolated (.tflite): "
-                      "the float op alone on the file's own input to it, averaged over output "
+                      "graph, with every error before it (accumulated); isolated: the float "
+                      "op or node alone on the file's own input to it, averaged over output "
                       "channels (the error that op adds). collapsed: share of output channels "
                       "left on one quantization level.[/dim]")
     elif with_rows(manifest):

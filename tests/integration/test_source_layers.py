@@ -365,12 +365,19 @@ def test_per_layer_and_keep_float_of_a_two_input_onnx(cli, tmp_path):
     dequantized = {nd.input[0]: nd.output[0] for nd in model.graph.node
                    if nd.op_type == "DequantizeLinear"}
     seen = dequantized[quantized["hr"]]     # the right branch as the Add sees it
-    model.graph.output.append(onnx.ValueInfoProto(name=seen))
+    right = dequantized[quantized["right"]]  # the input as the quantized Gemm reads it
+    model.graph.output.extend([onnx.ValueInfoProto(name=seen),
+                               onnx.ValueInfoProto(name=right)])
     sess = ort.InferenceSession(model.SerializeToString(),
                                 providers=["CPUExecutionProvider"])
-    got, got_hr = sess.run(["probs", seen], {"left": xl[:n], "right": xr[:n]})
+    got, got_hr, got_right = sess.run(["probs", seen, right],
+                                      {"left": xl[:n], "right": xr[:n]})
     assert rows["softmax"]["sqnr_db"] == pytest.approx(sqnr(probs, got), abs=0.5)
     assert rows["gemm_right"]["sqnr_db"] == pytest.approx(sqnr(hr, got_hr), abs=0.1)
+    # isolated: numpy's float Gemm on the file's own (dequantized) input, per channel
+    alone = got_right.astype(np.float64) @ w["wr"] + w["br"]
+    assert rows["gemm_right"]["isolated_sqnr_db"] == pytest.approx(
+        channel_sqnr(alone, got_hr), abs=0.1)
     r = cli("export", tmp_path / "two.onnx", "--int8", "--keep-float", "gemm_right",
             "--calibration", tmp_path / "d.npz", "-o", tmp_path / "k", "--min-agreement", "0")
     assert r.code == 0, r.err
