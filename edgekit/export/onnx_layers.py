@@ -39,20 +39,23 @@ def node_rows(float_path: Path, quant_path: Path, x, inputs: list[str] | None = 
     # QuantizeLinear -> DequantizeLinear (the quantizer may also have folded a Relu there)
     after = {op.inputs[0]: op for op in qcap.ops if op.type == "QuantizeLinear"}
     dq_of = {op.inputs[0]: op for op in qcap.ops if op.type == "DequantizeLinear"}
-    seen = {n: dq_of[after[n].outputs[0]].outputs[0] if n in after
-            and after[n].outputs[0] in dq_of else n for n in names}
-    qnode = {op.outputs[0]: op for op in qcap.ops if op.outputs}
-    fed = {n: qnode[n].inputs if n in qnode and qnode[n].type == op.type else []
-           for op, n in zip(ops, names, strict=True)}     # what the quantized node reads
+
+    def read(t):
+        if t in after and after[t].outputs[0] in dq_of:
+            return dq_of[after[t].outputs[0]].outputs[0]
+        return t if t in qmade or t in qcap.inputs else None
+
+    seen = {n: read(n) or n for n in names}
+    made_by = fcap.producer()
+    plans = {n: _plan(op, fcap, made_by, read) for op, n in zip(ops, names, strict=True)}
     ref = capture(float_path, x, want=names, names=inputs).values
     got_cap = capture(quant_path, x, want=list(dict.fromkeys(
-        [*seen.values(), *(t for ts in fed.values() for t in ts if t not in qcap.consts)])),
+        [*seen.values(), *(t for p in plans.values() if p for t in p[1].values())])),
         names=inputs)
     alone = _Alone(fmodel, fcap)
     label = {op.outputs[0]: op.name or op.outputs[0] for op in fcap.ops if op.outputs
              and op.type not in SKIP}      # every node: one the quantizer fused has no row
-    made_by = fcap.producer()
-    rows, feeds = [], {}
+    rows = []
     for op, name in zip(ops, names, strict=True):
         r, g = ref.get(name), got_cap.values.get(seen[name])
         if r is None or g is None or r.shape != g.shape:
@@ -61,7 +64,7 @@ def node_rows(float_path: Path, quant_path: Path, x, inputs: list[str] | None = 
         r, g = channels_last(r), channels_last(g)
         e = qe.tensor_error(r, g, q.step if q else None, q.zero_point if q else 0,
                             q.qmin if q else -128, q.qmax if q else 127)
-        iso = alone.run(op, fed[name], got_cap.values, g)
+        iso = alone.run(op, plans[name], got_cap.values, g)
         rows.append(qe.layer_row(op.name or name, op.type, e, *iso))
     feeds = {label[op.outputs[0]]: [label[made_by[t].outputs[0]]
                                     for t in fcap.activations(op)
@@ -76,11 +79,32 @@ def channels_last(v: np.ndarray) -> np.ndarray:
     return np.moveaxis(v, 1, -1) if v.ndim >= 3 else v
 
 
+def _plan(op, fcap, made_by, read, most: int = 4):
+    """(the float nodes to run for ``op``'s isolated figure, in graph order; float tensor
+    -> the quantized file's tensor fed for it): ``op`` and the nodes the quantizer fused
+    into it (their outputs are not in the quantized file), back to tensors the quantized
+    file has; None past ``most`` nodes."""
+    nodes, fed, todo = [op], {}, list(fcap.activations(op))
+    while todo:
+        t = todo.pop()
+        if t in fed or any(t in n.outputs for n in nodes):
+            continue
+        if read(t) is not None:
+            fed[t] = read(t)
+            continue
+        if t not in made_by or len(nodes) >= most:
+            return None
+        nodes.append(made_by[t])
+        todo += fcap.activations(made_by[t])
+    return sorted(nodes, key=lambda n: n.index), fed
+
+
 class _Alone:
-    """The isolated view of ONNX nodes: the float node alone (a one-node model with the
-    float graph's constants) run in onnxruntime on the quantized file's own inputs to it
-    (as the quantized node reads them, after their DequantizeLinear), against the
-    quantized file's output; SQNR averaged over channels (axis 1)."""
+    """The isolated view of ONNX nodes: the float node alone (with the nodes the quantizer
+    fused into it: a Conv before its Relu), as a small model with the float graph's
+    constants, run in onnxruntime on the quantized file's own inputs to it (as its nodes
+    read them, after their DequantizeLinear), against the quantized file's output; SQNR
+    averaged over channels (axis 1)."""
 
     def __init__(self, fmodel, fcap):
         from onnx import numpy_helper
@@ -93,39 +117,35 @@ class _Alone:
                 self.consts[n.output[0]] = numpy_helper.from_array(
                     numpy_helper.to_array(value[0]), n.output[0])
 
-    def run(self, op, fed: list, values: dict, got) -> tuple:
+    def run(self, op, plan, values: dict, got) -> tuple:
         """(isolated SQNR, cosine) of one node, or (None, None) where it cannot run alone
-        (its quantized node is another op, a constant it needs is not a tensor)."""
+        (a constant it needs is not a tensor, onnxruntime refuses the piece)."""
         import onnx
         from onnx import helper
 
-        node = next((n for n in self.model.graph.node if n.output and n.output[0]
-                     == op.outputs[0]), None)
-        if node is None or len(fed) != len(node.input):
+        if plan is None or any(q not in values for q in plan[1].values()):
             return None, None
-        feeds, graph_in, inits = {}, [], []
-        for mine, theirs in zip(node.input, fed, strict=True):
-            if not mine:
-                continue
-            if mine in self.consts:
-                inits.append(self.consts[mine])
-            elif mine in self.cap.consts or theirs not in values:
-                return None, None
-            elif mine not in feeds:
-                feeds[mine] = values[theirs]
-                graph_in.append(helper.make_tensor_value_info(
-                    mine, onnx.TensorProto.FLOAT, ["N", *values[theirs].shape[1:]]))
-        graph = helper.make_graph([node], "alone", graph_in,
-                                  [onnx.ValueInfoProto(name=node.output[0])], inits)
+        nodes = [self.model.graph.node[n.index] for n in plan[0]]
+        needed = {t for n in nodes for t in n.input if t and t not in plan[1]}
+        made = {t for n in nodes for t in n.output}
+        if any(t not in self.consts and t not in made for t in needed):
+            return None, None
+        graph = helper.make_graph(
+            nodes, "alone",
+            [helper.make_tensor_value_info(t, onnx.TensorProto.FLOAT,
+                                           ["N", *values[q].shape[1:]])
+             for t, q in plan[1].items()],
+            [onnx.ValueInfoProto(name=op.outputs[0])],
+            [self.consts[t] for t in sorted(needed) if t in self.consts])
         model = helper.make_model(graph, opset_imports=self.model.opset_import,
                                   ir_version=self.model.ir_version)
         try:
             from edgekit.export.capture import onnx_session
 
             sess = onnx_session(model, [])
-            ref = np.concatenate([sess.run([node.output[0]], {k: v[i:i + 1] for k, v
-                                                               in feeds.items()})[0]
-                                  for i in range(len(got))])
+            ref = np.concatenate([sess.run([op.outputs[0]], {
+                t: values[q][i:i + 1] for t, q in plan[1].items()})[0]
+                for i in range(len(got))])
         except Exception:  # noqa: BLE001  onnxruntime's own classes: not runnable alone
             return None, None
         ref = channels_last(ref.astype(np.float32))
