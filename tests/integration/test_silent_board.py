@@ -27,7 +27,7 @@ def silent_port():
 
 
 def _ssh_of(port: int) -> list[tuple[int, str]]:
-    """(pid, control folder) of the ssh processes that talk to this port."""
+    """(pid, control folder) of the ssh processes that connect to this port."""
     found = []
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
@@ -35,7 +35,8 @@ def _ssh_of(port: int) -> list[tuple[int, str]]:
         except OSError:
             continue
         args = [a.decode(errors="replace") for a in argv]
-        if args and Path(args[0]).name == "ssh" and str(port) in args:
+        # ('ssh -G', the check of the device's options before connecting, is no connection)
+        if args and Path(args[0]).name == "ssh" and str(port) in args and "-G" not in args:
             control = next((a.split("=", 1)[1] for a in args
                             if a.startswith("ControlPath=")), "")
             found.append((int(pid), os.path.dirname(control)))
