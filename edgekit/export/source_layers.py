@@ -20,6 +20,7 @@ feeding it).
 
 from __future__ import annotations
 
+import difflib
 import math
 from pathlib import Path
 
@@ -32,8 +33,37 @@ WHAT = {"onnx": "nodes of its float ONNX graph", "tflite": "ops of its float .tf
 
 
 def check_layer_options(model, io, opts) -> None:
-    """One line, before any work, where --per-layer or --keep-float cannot be given for
-    this source (every source takes both today: the hook stays for what cannot)."""
+    """--keep-float NAMES checked against the float graph of every format made at int8
+    (an ONNX node's name, a TFLite op's name, as the --per-layer rows give them), before
+    any data is read: one line naming the first unknown name and the closest known ones."""
+    keep = opts.keep_float
+    if not isinstance(keep, list) or "int8" not in opts.quants:
+        return
+    from edgekit.core.files import temp_folder, write_output
+
+    for fmt in opts.formats:
+        content = _float_content(model, opts, fmt)
+        if fmt == "onnx":
+            known = _selectors_of(fmt, content=content)
+        elif fmt == "tflite" and model.path.is_file():   # a float .tflite: the file itself
+            known = _selectors_of(fmt, path=model.path)
+        else:
+            with temp_folder(prefix="edgekit-float-") as folder:
+                path = Path(folder) / f"float.{fmt}"
+                write_output(path, lambda f, c=content: f.write(c))
+                known = _selectors_of(fmt, path=path)
+        _check_names(keep, known, fmt, model.path.name)
+
+
+def _float_content(model, opts, fmt: str) -> bytes:
+    """The source's float file of ``fmt``: its artefact at ``--quant none``, the ONNX one
+    as onnxruntime's quantizer sees it (after ``quant_pre_process``)."""
+    content, _ = model.make(fmt, "none", None, opts)
+    if fmt == "onnx":
+        from edgekit.export.converters import preprocessed_onnx
+
+        content = preprocessed_onnx(content)
+    return content
 
 
 def float_file(ctx, fmt: str) -> Path:
@@ -42,11 +72,7 @@ def float_file(ctx, fmt: str) -> Path:
 
     key = ("source float", fmt)
     if key not in ctx.verified_cache:
-        content, _ = ctx.model.make(fmt, "none", None, ctx.opts)
-        if fmt == "onnx":
-            from edgekit.export.converters import preprocessed_onnx
-
-            content = preprocessed_onnx(content)
+        content = _float_content(ctx.model, ctx.opts, fmt)
         path = Path(ctx.staging) / f".per-layer-float.{fmt}"
         write_output(path, lambda f: f.write(content))
         ctx.verified_cache[key] = path
@@ -112,33 +138,42 @@ def _selectors(ctx, fmt: str) -> dict:
     float: an ONNX node's name, a TFLite op's output tensor names."""
     key = ("source layers", fmt)
     if key not in ctx.verified_cache:
-        path = float_file(ctx, fmt)
-        if fmt == "tflite":
-            from edgekit.export.tflite_layers import op_scopes
-
-            ctx.verified_cache[key] = op_scopes(path)
-        else:
-            import onnx
-
-            model = onnx.load(str(path))   # the export's own file, in staging
-            ctx.verified_cache[key] = {n.name or n.output[0]: n.name
-                                       for n in model.graph.node if n.output}
+        ctx.verified_cache[key] = _selectors_of(fmt, path=float_file(ctx, fmt))
     return ctx.verified_cache[key]
+
+
+def _selectors_of(fmt: str, path: Path | None = None, content: bytes | None = None) -> dict:
+    """:func:`_selectors` of a float file of ``fmt`` (an ONNX one by path or content)."""
+    if fmt == "tflite":
+        from edgekit.export.tflite_layers import op_scopes
+
+        return op_scopes(path)
+    import onnx
+
+    # the export's own file (in staging), or its bytes
+    model = onnx.load_from_string(content) if content is not None else onnx.load(str(path))
+    return {n.name or n.output[0]: n.name for n in model.graph.node if n.output}
+
+
+def _check_names(names: list[str], known: dict, fmt: str, label: str) -> None:
+    """One line for the first of ``names`` that is not a layer of the float ``fmt`` graph
+    of ``label`` (with the closest layer names), or that the quantizer cannot select."""
+    for n in names:
+        if n not in known:
+            close = difflib.get_close_matches(n, list(known), n=3, cutoff=0.5)
+            hint = f"; did you mean {', '.join(close)}?" if close else \
+                f" ({len(known)} layers: see --per-layer)"
+            raise UsageError(f"--keep-float {n}: the float {fmt} graph of {label} has no "
+                             f"such layer{hint}")
+        if not known[n]:
+            raise UsageError(f"--keep-float {n}: the node has no name in the float ONNX "
+                             "graph; onnxruntime's quantizer excludes nodes by name")
 
 
 def _resolve(ctx, fmt: str, names: list[str]) -> list:
     known = _selectors(ctx, fmt)
-    out = []
-    for n in names:
-        if n not in known:
-            shown = ", ".join(list(known)[:12]) + (", ..." if len(known) > 12 else "")
-            raise UsageError(f"--keep-float {n}: the float {fmt} graph of "
-                             f"{ctx.model.path.name} has no such layer (layers: {shown})")
-        if not known[n]:
-            raise UsageError(f"--keep-float {n}: the node has no name in the float ONNX "
-                             "graph; onnxruntime's quantizer excludes nodes by name")
-        out.append(known[n])
-    return out
+    _check_names(names, known, fmt, ctx.model.path.name)
+    return [known[n] for n in names]
 
 
 def _builder(ctx, fmt: str):

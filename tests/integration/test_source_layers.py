@@ -311,6 +311,39 @@ def test_tflite_keep_float_leaves_the_op_float(made, cli, src):
     assert k["fidelity_outputs"][0]["sqnr_db"] == pytest.approx(sqnr(ref, got), abs=0.1)
 
 
+def float_names(path) -> list:
+    """The names a user reads for the file's CONV/DEPTHWISE ops (LiteRT's output tensor
+    names, up to the first ';') or Conv nodes (onnx's node names)."""
+    if str(path).endswith(".onnx"):
+        import onnx
+
+        return [n.name for n in onnx.load(str(path)).graph.node if n.op_type == "Conv"]
+    from ai_edge_litert.interpreter import Interpreter
+
+    it = Interpreter(model_path=str(path))
+    t = {d["index"]: d["name"] for d in it.get_tensor_details()}
+    return [t[o["outputs"][0]].split(";")[0] for o in it._get_ops_details()
+            if o["op_name"] in ("CONV_2D", "DEPTHWISE_CONV_2D")]
+
+
+@pytest.mark.parametrize("src", ["net.onnx", "net.tflite", "sm"])
+def test_an_unknown_keep_float_name_is_one_line_before_the_data(made, cli, tmp_path, src):
+    """A misspelt layer name: exit 2, one line naming it and the layer meant, nothing
+    written, and the data never read (a --validation that is not an .npz would fail)."""
+    d, _, _ = made
+    real = float_names(d / ("net.tflite" if src == "sm" else src))[0]
+    typo = real[:-1] + ("X" if real[-1] != "X" else "Y")
+    (tmp_path / "bad.npz").write_bytes(b"not an npz file")
+    r = cli("export", d / src, "--int8", "--format", "onnx" if src == "net.onnx" else
+            "tflite", "--calibration", d / "cal.npz", "--validation", tmp_path / "bad.npz",
+            "--keep-float", typo, "-o", tmp_path / "out")
+    assert r.code == 2 and len(r.err_lines) == 1, r.err
+    assert f"--keep-float {typo}:" in r.err and "no such layer" in r.err, r.err
+    if src != "sm":            # the SavedModel's converted ops may be named otherwise
+        assert "did you mean" in r.err and real in r.err.split("did you mean")[1], r.err
+    assert not (tmp_path / "out").exists()
+
+
 def two_input_onnx(path) -> dict:
     """left (N, 12), right (N, 12) -> Gemm each -> Add -> Relu ('mix') -> Gemm -> Softmax
     ('probs'): the weights, for numpy."""
