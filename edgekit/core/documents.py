@@ -172,7 +172,8 @@ def _schemas() -> dict:
         "best": S.Nullable(text),
         "rows": S.ListOf(S.Table({
             "id": text, "quant": text, "macs": count, "peak_activation_bytes": count,
-            "variant": S.Optional(text), "alpha": S.Optional(S.Num(0, None, lo_open=True)),
+            "variant": S.Optional(text), "minimalistic": S.Optional(S.Bool()),
+            "alpha": S.Optional(S.Num(0, None, lo_open=True)),
             "file_bytes": count, "pareto": S.Bool(), "feasible": S.Bool(), "best": S.Bool(),
             "violates": S.ListOf(text), "latency_ms": S.Optional(ms),
             "estimate_ms": S.Optional(ms),

@@ -284,16 +284,22 @@ def profile_section(doc: dict, source: str, n: int) -> str:
 
 def sweep_section(doc: dict, source: str, n: int) -> str:
     o = doc["objectives"]
-    cols = ["", "config", "runtime", "MACs", "peak RAM", "file", "published top-1",
-            "estimate ms", "p50 ms"]
+    # MobileNet v3's minimalistic form: a column where a config is (as in the terminal)
+    minimal = any(r.get("minimalistic") for r in doc["rows"])
+    cols = ["", "config", *(["min."] if minimal else []), "runtime", "MACs", "peak RAM",
+            "file", "published top-1", "estimate ms", "p50 ms"]
     rows = [[("★" if r["best"] else "") + ("◆" if r["pareto"] else "")
-             + ("✗" if not r["feasible"] else ""), r["id"], r.get("runtime"), r["macs"],
+             + ("✗" if not r["feasible"] else ""), r["id"],
+             *([{True: "yes", False: "no"}.get(r.get("minimalistic"), "")] if minimal else []),
+             r.get("runtime"), r["macs"],
              (nbytes(r["peak_activation_bytes"]), r["peak_activation_bytes"]),
              (nbytes(r["file_bytes"]), r["file_bytes"]), r.get("published_top1"),
              r.get("estimate_ms"), r.get("latency_ms")] for r in doc["rows"]]
     head = (f"<p>Front over accuracy ({esc(o['accuracy']['source'])}), latency "
             f"({esc(o['latency']['source'])}) and {esc(o['memory']['source'])}. Best within the "
-            f"limits: <strong>{esc(doc['best'] or 'none')}</strong>.</p>")
+            f"limits: <strong>{esc(doc['best'] or 'none')}</strong>."
+            + (" min.: MobileNet v3's minimalistic form (no squeeze-excite, hard-swish or 5x5 "
+               "kernels)." if minimal else "") + "</p>")
     failed = doc.get("failed") or []
     failures = ("<h3>Failed configs</h3><p>Not on the front; a rerun of the sweep retries "
                 "them.</p>" + table(["config", "runtime", "stage", "where", "reason"],

@@ -100,3 +100,21 @@ def test_every_document_kind_has_its_schema():
         assert doc.schema is not None
     with pytest.raises(D.DocumentError, match="not an edgekit document"):
         D.kind_of({"something": 1})
+
+
+def test_a_sweep_rows_minimalistic_is_a_bool(tmp_path):
+    """MobileNet v3's minimalistic switch is a named key of a sweep row: true or false,
+    absent for a model without it; anything else is one line naming the key."""
+    from tests.unit.test_user_files import sweep_doc
+
+    doc = sweep_doc()
+    assert all("minimalistic" not in r for r in doc["rows"])
+    doc["rows"][0]["minimalistic"] = True
+    doc["rows"][1]["minimalistic"] = False
+    path = tmp_path / "sweep.json"
+    path.write_text(json.dumps(doc))
+    assert [r.get("minimalistic") for r in D.SWEEP.read(path)["rows"]] == [True, False, None]
+    doc["rows"][0]["minimalistic"] = "yes"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(SchemaError, match=r"key 'rows\[0\]\.minimalistic'"):
+        D.SWEEP.read(path)
