@@ -67,29 +67,23 @@ def _export_onnx(target: Target, opts: ExportOptions, notify, warn) -> dict:
         parameter_count,
         quantize_source,
     )
-    from edgekit.export.pipeline import SourceModel
-
-    opts = opts.for_source("onnx")
-    notify(f"Reading {target.path}")
     from edgekit.readers.onnx_file import load_onnx
 
-    path = Path(target.path)     # read, with all its external data, by the one ONNX loader
-    content, io = load_float_onnx(load_onnx(path, whole=True), path, opts.input_shapes)
-    source = SourceModel(path, io, parameter_count(content),
-                         reference=lambda x: onnx_reference(content, x, io, path),
-                         make=lambda fmt, quant, calib, o, keep=None: quantize_source(
-                             content, path, quant, calib, o.method, keep),
-                         content=content)
-    job = ExportJob(name=target.name, meta=model_meta(target, io.shapes[0]),
-                    needs_calibration_data=True, source="onnx")
-    return export(source, job, opts, notify=notify, warn=warn)
+    def read(path: Path, opts: ExportOptions) -> tuple:
+        # read, with all its external data, by the one ONNX loader
+        content, io = load_float_onnx(load_onnx(path, whole=True), path, opts.input_shapes)
+        return (io, parameter_count(content),
+                lambda fmt, quant, calib, o, keep=None: quantize_source(
+                    content, path, quant, calib, o.method, keep),
+                lambda x: onnx_reference(content, x, io, path), content)
+
+    return _export_source(target, opts, "onnx", read, notify, warn)
 
 
 def _export_saved_model(target: Target, opts: ExportOptions, notify, warn) -> dict:
     """A SavedModel folder: the TFLite converter and tf2onnx from its serving signature,
     checked against the signature run in TensorFlow."""
     from edgekit.export.converters import quantize_onnx
-    from edgekit.export.pipeline import SourceModel
     from edgekit.export.saved_model_source import (
         load_saved_model,
         saved_model_reference,
@@ -97,48 +91,75 @@ def _export_saved_model(target: Target, opts: ExportOptions, notify, warn) -> di
         to_tflite,
     )
 
-    opts = opts.for_source("savedmodel")
-    path = Path(target.path)
-    notify(f"Loading SavedModel {path}")
-    fn, io, params = load_saved_model(path)
-    onnx_float: list[bytes] = []
+    def read(path: Path, opts: ExportOptions) -> tuple:
+        fn, io, params = load_saved_model(path)
+        onnx_float: list[bytes] = []
 
-    def make(fmt, quant, calib, o, keep=None):
-        if fmt == "tflite":
-            return to_tflite(path, quant, calib, io, o.io, keep)
-        if not onnx_float:
-            onnx_float.append(to_onnx(fn, io))
-        return quantize_onnx(onnx_float[0], quant, calib, o.method,
-                             keep_float=(lambda _: list(keep)) if keep else None)
+        def make(fmt, quant, calib, o, keep=None):
+            if fmt == "tflite":
+                return to_tflite(path, quant, calib, io, o.io, keep)
+            if not onnx_float:
+                onnx_float.append(to_onnx(fn, io))
+            return quantize_onnx(onnx_float[0], quant, calib, o.method,
+                                 keep_float=(lambda _: list(keep)) if keep else None)
 
-    source = SourceModel(path, io, params, make=make,
-                         reference=lambda x: saved_model_reference(fn, x, io))
-    meta = {**model_meta(target, io.shapes[0]), "format": "savedmodel"}
-    job = ExportJob(name=target.name, meta=meta, needs_calibration_data=True,
-                    source="savedmodel")
-    return export(source, job, opts, notify=notify, warn=warn)
+        return io, params, make, lambda x: saved_model_reference(fn, x, io), None
+
+    return _export_source(target, opts, "savedmodel", read, notify, warn)
 
 
 def _export_tflite(target: Target, opts: ExportOptions, notify, warn) -> dict:
     """A float .tflite: quantized by ai-edge-quantizer, checked against itself in LiteRT."""
-    from edgekit.export.pipeline import SourceModel
     from edgekit.export.tflite_source import (
         load_float_tflite,
         quantize_tflite,
         tflite_reference,
     )
 
-    opts = opts.for_source("tflite")
+    def read(path: Path, opts: ExportOptions) -> tuple:
+        io, params = load_float_tflite(path)
+        return (io, params,
+                lambda fmt, quant, calib, o, keep=None: quantize_tflite(
+                    path, quant, calib, io, keep),
+                lambda x: tflite_reference(path, x, io), None)
+
+    return _export_source(target, opts, "tflite", read, notify, warn)
+
+
+def _export_source(target: Target, opts: ExportOptions, kind: str, read, notify,
+                   warn) -> dict:
+    """Export a source that is not Keras (``kind``: onnx, savedmodel, tflite):
+    ``read(path, opts)`` -> (its inputs and outputs, its weights, ``make``, ``reference``,
+    a float ONNX's bytes or None), as :class:`edgekit.export.pipeline.SourceModel` takes
+    them; the float file of each format is made once (--keep-float's check and
+    --per-layer use it before the float artefact)."""
+    from edgekit.export.pipeline import SourceModel
+
+    opts = opts.for_source(kind)
     path = Path(target.path)
-    notify(f"Reading {path}")
-    io, params = load_float_tflite(path)
-    source = SourceModel(path, io, params,
-                         reference=lambda x: tflite_reference(path, x, io),
-                         make=lambda fmt, quant, calib, o, keep=None: quantize_tflite(
-                             path, quant, calib, io, keep))
-    job = ExportJob(name=target.name, meta=model_meta(target, io.shapes[0]),
-                    needs_calibration_data=True, source="tflite")
+    notify(f"Loading SavedModel {path}" if kind == "savedmodel" else f"Reading {path}")
+    io, params, make, reference, content = read(path, opts)
+    source = SourceModel(path, io, params, reference=reference, make=_float_once(make),
+                         content=content)
+    meta = model_meta(target, io.shapes[0])
+    if kind == "savedmodel":
+        meta = {**meta, "format": "savedmodel"}
+    job = ExportJob(name=target.name, meta=meta, needs_calibration_data=True, source=kind)
     return export(source, job, opts, notify=notify, warn=warn)
+
+
+def _float_once(make):
+    """``make`` with each format's float artefact (``--quant none``) made once."""
+    made: dict = {}
+
+    def once(fmt, quant, calib, o, keep=None):
+        if quant != "none" or keep:
+            return make(fmt, quant, calib, o, keep)
+        if fmt not in made:
+            made[fmt] = make(fmt, quant, calib, o)
+        content, details = made[fmt]
+        return content, dict(details)
+    return once
 
 
 def cache_key(target: Target) -> str:
