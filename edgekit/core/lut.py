@@ -15,12 +15,17 @@ count (``edgekit profile --lut``). To predict a model, each of its ops is
   families' kernel types on synthetic files, services/lut_synthetic.py);
 - or missing: nothing of its class was measured (counted as 0 ms, and said).
 
-The sum is then corrected with a line, whole ≈ a·sum + b, fitted per dtype on the models
-the table was made from, each timed whole as well (what isolation cannot see: the cost of
-a run counted once per op in the sum, fusion, caches). Each prediction has an interval
-meant to hold 90 % of models: from the errors of the table's own models, each predicted
-with that model left out (split-conformal), widened by the table's noise (the spread of
-each model's whole timings: what another timing of the same model adds).
+The sum is then corrected, fitted per dtype on the models the table was made from, each
+timed whole as well (what isolation cannot see: the cost of a run counted once per op in
+the sum, fusion, caches): whole ≈ sum · (a + c·g), g the log of the model's mean
+activation bytes per op (a kernel timed alone finds its input in cache; inside the model
+it finds what the op before wrote, in cache only when small), or the line whole ≈ a·sum
++ b: both fitted on the same models, the one with the smaller leave-one-model-out error
+kept (the footprint line needs the models' kernel counts, which old tables lack). Each
+prediction has an interval meant to hold 90 % of models: from the errors of the table's
+own models, each predicted with that model left out (split-conformal), widened by the
+table's noise (the spread of each model's whole timings: what another timing of the same
+model adds).
 Pure Python and numpy.
 """
 
@@ -31,9 +36,11 @@ import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from edgekit.core import schema as S
 from edgekit.core.errors import UsageError
-from edgekit.core.lut_features import Described, describe
+from edgekit.core.lut_features import Described, bytes_per_op, describe
 from edgekit.core.lut_model import KernelPrediction, Predictor, conformal_halfwidth
 from edgekit.core.shapes import format_dims
 
@@ -125,6 +132,8 @@ class Table:
     _predictors: dict = field(default_factory=dict, repr=False)
     _errors: dict = field(default_factory=dict, repr=False)
     _described: dict = field(default_factory=dict, repr=False)
+    _footprints: dict = field(default_factory=dict, repr=False)
+    _lines: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self):
         for e in self.data["kernels"]:
@@ -172,6 +181,48 @@ class Table:
         if use:
             return statistics.median(m["whole_ms"] / m["sum_ms"] for m in use), 0.0
         return 1.0, 0.0
+
+    def whole_line(self, dtype: str, exclude: set[int] = frozenset()) -> dict:
+        """How the sum of kernels becomes the whole model's time, for ``dtype``: the plain
+        line whole ≈ a·sum + b (``correction``) or the footprint line whole ≈ sum·(a + c·g),
+        g the log of the model's mean activation bytes per op
+        (core.lut_features.bytes_per_op: a kernel timed alone finds its input in cache,
+        inside the model it finds what the op before wrote, in cache only when small;
+        fp32 EfficientNet-Lite and MobileNet v3 Large run at 1.2-1.3 the sum of their
+        kernels, v1/v2 at 1.0-1.15). Both fitted on the same models (least squares on the
+        relative error, those of ``dtype`` outside ``exclude``, all dtypes if under 3);
+        the one with the smaller leave-one-model-out error is kept. The footprint line
+        needs the models' kernel counts (tables written before they were kept: plain).
+        {'line': 'plain', 'a', 'b'} or {'line': 'footprint', 'a', 'c'}, with 'loo' (rms
+        relative error of each, where computed)."""
+        key = (dtype, frozenset(exclude))
+        if key in self._lines:
+            return self._lines[key]
+        a, b = self.correction(dtype, exclude)
+        out = {"line": "plain", "a": a, "b": b}
+        timed = [(n, m) for n, m in enumerate(self.data["models"])
+                 if m.get("whole_ms") and m.get("sum_ms") and n not in exclude]
+        same = [(n, m) for n, m in timed if m.get("dtype") == dtype]
+        use = same if len(same) >= 3 else timed
+        gs = [self.model_footprint(n) for n, _ in use]
+        if len(use) >= 4 and None not in gs:
+            r = np.array([m["sum_ms"] / m["whole_ms"] for _, m in use])
+            w = np.array([m["whole_ms"] for _, m in use])
+            plain = _loo_ratio(np.column_stack([r, 1 / w]))
+            foot = _loo_ratio(np.column_stack([r, r * np.array(gs)]))
+            if foot is not None and (plain is None or foot[1] < plain[1]):
+                out = {"line": "footprint", "a": float(foot[0][0]), "c": float(foot[0][1])}
+            out["loo"] = {"plain": plain and plain[1], "footprint": foot and foot[1]}
+        self._lines[key] = out
+        return out
+
+    def model_footprint(self, n: int) -> float | None:
+        """bytes_per_op of the table's model ``n`` (None where its counts are not kept)."""
+        if n not in self._footprints:
+            kernels = self.model_kernels(n)
+            self._footprints[n] = None if kernels is None else bytes_per_op(
+                k for k, _, c in kernels for _ in range(c))
+        return self._footprints[n]
 
     def predictor(self, exclude: set[int] = frozenset()) -> Predictor:
         """The per-type regressions fitted on the kernels that some model outside
@@ -233,12 +284,21 @@ class Table:
             ops.append({"name": name, "op": op, "ms": k.ms, "found": found,
                         "note": k.note})
         total = sum(o["ms"] for o in ops)
-        a, b = self.correction(dtype, exclude)
+        line = self.whole_line(dtype, exclude)
+        g = bytes_per_op(key for _, _, key, _ in rows) if line["line"] == "footprint" \
+            else None
+        if g is not None and line["a"] + line["c"] * g > 0.5:
+            a, b = line["a"] + line["c"] * g, 0.0
+            said = {"line": "footprint", "log_bytes_per_op": g}
+        else:
+            a, b = self.correction(dtype, exclude)
+            said = {"line": "plain"}
         ms = a * total + b
         if ms <= 0.5 * total:    # outside what the fit saw: keep the plain ratio
             a, b = self.correction(dtype, exclude | set(range(len(self.data["models"]))))
             ms = total
-        out = {"ms": ms, "sum_ms": total, "correction": {"scale": a, "offset_ms": b}, **how,
+        out = {"ms": ms, "sum_ms": total,
+               "correction": {"scale": a, "offset_ms": b, **said}, **how,
                "notes": [f"{t} ({len(n)} op{'s' if len(n) > 1 else ''}): {n[0]}"
                          for t, n in notes.items()], "ops": ops, "table": self.name,
                "path": str(self.path) if self.path else None,
@@ -303,6 +363,20 @@ class Table:
             w = [(m["whole_ci95_ms"][1] - m["whole_ci95_ms"][0]) / 2 / m["whole_ms"]
                  for m in ms if m.get("whole_ci95_ms")]
         return statistics.median(w) if w else None
+
+
+def _loo_ratio(X: np.ndarray) -> tuple[np.ndarray, float] | None:
+    """Least squares of 1 on the rows of ``X`` (a model's sum/whole-type columns: the
+    fit minimises the relative error of the whole time), and the rms of its exact
+    leave-one-out relative errors (through the hat matrix); None if singular."""
+    G = X.T @ X
+    if abs(np.linalg.det(G)) <= 1e-12 * max(float(np.prod(np.diag(G))), 1e-300):
+        return None
+    inv = np.linalg.inv(G)
+    coef = inv @ X.sum(axis=0)
+    hat = np.einsum("ij,jk,ik->i", X, inv, X)
+    loo = (X @ coef - 1) / np.maximum(1 - hat, 1e-6)
+    return coef, float(np.sqrt(np.mean(loo ** 2)))
 
 
 def _usable(e: dict, exclude) -> bool:

@@ -128,6 +128,22 @@ def work_of(k: Kernel, macs: int | None = None) -> float:
     return float(macs) if macs else float(sum(_numel(s) for s in k.inputs) + _numel(k.output))
 
 
+def bytes_per_op(keys) -> float | None:
+    """log of the mean activation bytes an op reads and writes (its first input and its
+    output) over a model's ops, from their table keys (one key per op, repeats counted):
+    the model's activation footprint per op, against the cache. A kernel timed alone
+    reruns on an input already in cache; inside the whole model its input is what the op
+    before wrote, still in cache when small, not when large: the whole-vs-sum ratio grows
+    with it (core.lut's footprint line). None without ops."""
+    total, n = 0.0, 0
+    for key in keys:
+        k = parse_key(key)
+        bits = ELEMENT_BITS.get(k.act_dtype, 32) / 8
+        total += (_numel(k.inputs[0]) if k.inputs else 0) * bits + _numel(k.output) * bits
+        n += 1
+    return math.log(max(total / n, 1.0)) if n else None
+
+
 @dataclass(frozen=True)
 class Described:
     """A kernel with its features, computed once: type, dtype, class (with MACs or not),

@@ -318,3 +318,69 @@ def test_calibrate_refuses_an_unwritable_table_before_measuring(cli, tmp_path, m
     r = cli("profiles", "calibrate", "--lut-from", RECORDED, "-o", tmp_path / "p.toml")
     assert r.code != 0 and "host.lut.json" in r.err
     assert not (tmp_path / "p.toml").exists() and os.listdir(tmp_path) == ["config"]
+
+
+def test_activation_bytes_per_op_counted_by_hand():
+    # a 3x3 conv 8x8x4 -> 8x8x16 reads 256 and writes 1024 elements; an ADD of two
+    # 8x8x16 tensors reads its first input (1024) and writes 1024: 4 bytes each in fp32,
+    # 1 in int8; the mean over the two ops
+    fp32 = [L.key_of(conv(8, 4, 16, k=3)),
+            L.key_of(elementwise("ADD", [(8, 8, 16)] * 2, (8, 8, 16)))]
+    assert F.bytes_per_op(fp32) == pytest.approx(math.log((1280 + 2048) * 4 / 2))
+    int8 = [L.key_of(conv(8, 4, 16, k=3, dtype="int8"))]
+    assert F.bytes_per_op(int8) == pytest.approx(math.log(1280))
+    assert F.bytes_per_op([]) is None
+
+
+def footprint_table(a, c, configs=GRID):
+    """make_table's kernels, each whole model at sum · (a + c·g), g its log mean
+    activation bytes per op (the footprint law) instead of a line in the sum."""
+    t = make_table(configs)
+    for n, m in enumerate(t.data["models"]):
+        g = F.bytes_per_op(k for k, _, cnt in t.model_kernels(n) for _ in range(cnt))
+        m["whole_ms"] = m["sum_ms"] * (a[m["dtype"]] + c[m["dtype"]] * g)
+    return L.Table("t", t.data)
+
+
+def test_whole_vs_sum_footprint_law_is_recovered_and_chosen():
+    a, c = {"float32": 0.4, "int8": 0.9}, {"float32": 0.07, "int8": 0.02}
+    t = footprint_table(a, c)
+    for dtype in a:
+        line = t.whole_line(dtype)
+        assert line["line"] == "footprint"
+        assert (line["a"], line["c"]) == pytest.approx((a[dtype], c[dtype]), rel=1e-6)
+        assert line["loo"]["footprint"] < 1e-9 < line["loo"]["plain"]
+    rs = mobile_net(0.6, 176)              # never in the table
+    g = F.bytes_per_op(L.key_of(r) for r in rs)
+    p = t.predict(rs, "float32")
+    assert p["correction"]["line"] == "footprint"
+    truth = sum(law_ms(r) for r in rs) * (0.4 + 0.07 * g)
+    assert p["ms"] == pytest.approx(truth, rel=0.01) and p["measured"] == 0
+    # where the law is the plain line, the plain line is kept
+    plain = make_table(GRID)
+    assert plain.whole_line("float32")["line"] == "plain"
+    # without the models' kernel counts (older tables) the footprint cannot be read
+    for m in plain.data["models"]:
+        del m["kernels"]
+    assert "loo" not in L.Table("t", plain.data).whole_line("float32")
+
+
+def test_recorded_table_whole_vs_sum_line():
+    # the recorded Xeon table, each whole-timed model left out in turn: both lines fitted
+    # on the others, the one with the smaller leave-one-out error used, and the
+    # prediction is that line applied to the sum of the model's kernels
+    t = L.Table.load(Path(__file__).parent.parent / "data/lut/v3_synthetic_xeon.lut.json")
+    timed = [n for n, m in enumerate(t.data["models"]) if m.get("whole_ms")]
+    assert len(timed) >= 5
+    for n in timed:
+        dtype = t.data["models"][n]["dtype"]
+        line = t.whole_line(dtype, {n})
+        assert line["loo"][line["line"]] == min(line["loo"].values())
+        keys = [k for k, _, cnt in t.model_kernels(n) for _ in range(cnt)]
+        p = t.predict_kernels([("", "", k, None) for k in keys], dtype, {n}, interval=False)
+        assert p["correction"]["line"] == line["line"]
+        if line["line"] == "footprint":
+            scale = line["a"] + line["c"] * F.bytes_per_op(keys)
+            assert p["ms"] == pytest.approx(scale * p["sum_ms"])
+        else:
+            assert p["ms"] == pytest.approx(line["a"] * p["sum_ms"] + line["b"])
