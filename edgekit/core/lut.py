@@ -20,12 +20,12 @@ timed whole as well (what isolation cannot see: the cost of a run counted once p
 the sum, fusion, caches): whole ≈ sum · (a + c·g), g the log of the model's mean
 activation bytes per op (a kernel timed alone finds its input in cache; inside the model
 it finds what the op before wrote, in cache only when small), or the line whole ≈ a·sum
-+ b: both fitted on the same models, the one with the smaller leave-one-model-out error
-kept (the footprint line needs the models' kernel counts, which old tables lack). Each
-prediction has an interval meant to hold 90 % of models: from the errors of the table's
-own models, each predicted with that model left out (split-conformal), widened by the
-table's noise (the spread of each model's whole timings: what another timing of the same
-model adds).
++ b: both fitted on the same models, the footprint line kept unless the plain one fits
+them clearly better (leave-one-model-out error under half; the footprint line needs the
+models' kernel counts, which old tables lack). Each prediction has an interval meant to
+hold 90 % of models: from the errors of the table's own models, each predicted with that
+model left out (split-conformal), widened by the table's noise (the spread of each
+model's whole timings: what another timing of the same model adds).
 Pure Python and numpy.
 """
 
@@ -47,6 +47,8 @@ from edgekit.core.shapes import format_dims
 FORMAT = "edgekit-latency-table"
 VERSION = 1
 COVERAGE = 0.9       # what each prediction's interval is meant to hold
+PLAIN_MARGIN = 0.5   # the plain whole-vs-sum line replaces the footprint line only where
+#                      its leave-one-out error is under this share of the footprint's
 
 
 def _schemas():
@@ -191,7 +193,10 @@ class Table:
         fp32 EfficientNet-Lite and MobileNet v3 Large run at 1.2-1.3 the sum of their
         kernels, v1/v2 at 1.0-1.15). Both fitted on the same models (least squares on the
         relative error, those of ``dtype`` outside ``exclude``, all dtypes if under 3);
-        the one with the smaller leave-one-model-out error is kept. The footprint line
+        the footprint line is kept unless the plain one's leave-one-model-out error is
+        under PLAIN_MARGIN of its own (chosen on four saved tables by leave-one-config-out
+        and leave-one-family-out: a choice by the smaller error flipped with the models
+        left out and lost the gain). The footprint line
         needs the models' kernel counts (tables written before they were kept: plain).
         {'line': 'plain', 'a', 'b'} or {'line': 'footprint', 'a', 'c'}, with 'loo' (rms
         relative error of each, where computed)."""
@@ -210,7 +215,7 @@ class Table:
             w = np.array([m["whole_ms"] for _, m in use])
             plain = _loo_ratio(np.column_stack([r, 1 / w]))
             foot = _loo_ratio(np.column_stack([r, r * np.array(gs)]))
-            if foot is not None and (plain is None or foot[1] < plain[1]):
+            if foot is not None and (plain is None or plain[1] >= PLAIN_MARGIN * foot[1]):
                 out = {"line": "footprint", "a": float(foot[0][0]), "c": float(foot[0][1])}
             out["loo"] = {"plain": plain and plain[1], "footprint": foot and foot[1]}
         self._lines[key] = out
