@@ -16,6 +16,9 @@ others. Printed first: the load average and the noise ceiling (how often two tim
 the same file agree within ±10 %: no prediction can be checked better than that). Then,
 from the per-kernel-type regressions (core/lut_model.py):
 
+- the whole-vs-sum correction per dtype (core/lut.py ``whole_line``: the footprint line
+  whole = sum·(a + c·log activation bytes per op), or the plain a·sum + b) with the
+  leave-one-model-out error of each;
 - leave-one-config-out: each config predicted from the table with its own kernels and
   its own whole-vs-sum point left out;
 - leave-one-family-out: each family predicted from the other families' kernels only
@@ -224,6 +227,15 @@ def analyse(data: dict, verbose: bool) -> None:
     print("kernel types (fit, kernels, leave-one-kernel-out error): " + "; ".join(
         f"{t} {f.kind} {f.n} {math.expm1(f.loo_rms):.0%}" for t, f in sorted(fits.items())
         if f.n >= 3))
+    for dtype in sorted({m["dtype"] for m in data["models"] if m.get("whole_ms")}):
+        line = table.whole_line(dtype)
+        loo = line.get("loo") or {}
+        print(f"whole-vs-sum {dtype}: " + (
+            f"whole = sum x ({line['a']:.3f} + {line['c']:.4f} x log activation bytes per op)"
+            if line["line"] == "footprint" else
+            f"whole = {line['a']:.3f} x sum + {line['b']:.3f} ms")
+            + "".join(f"; leave-one-model-out {k} {v:.1%}" for k, v in loo.items()
+                      if v is not None))
     t0 = time.monotonic()
     report("leave one config out", evaluate(table, data, lambda n: {n}), verbose)
     print(f"  ({time.monotonic() - t0:.1f} s)")
