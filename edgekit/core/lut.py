@@ -224,9 +224,12 @@ class Table:
     def model_footprint(self, n: int) -> float | None:
         """bytes_per_op of the table's model ``n`` (None where its counts are not kept)."""
         if n not in self._footprints:
-            kernels = self.model_kernels(n)
-            self._footprints[n] = None if kernels is None else bytes_per_op(
-                k for k, _, c in kernels for _ in range(c))
+            try:
+                kernels = self.model_kernels(n)
+                self._footprints[n] = None if kernels is None else bytes_per_op(
+                    k for k, _, c in kernels for _ in range(c))
+            except (IndexError, ValueError):   # a count past the kernels, a key not ours
+                self._footprints[n] = None
         return self._footprints[n]
 
     def predictor(self, exclude: set[int] = frozenset()) -> Predictor:
@@ -267,6 +270,8 @@ class Table:
         if counts is None:
             return None
         ks = self.data["kernels"]
+        if any(len(pair) != 2 or pair[0] >= len(ks) for pair in counts):
+            return None         # not a count of the table's kernels: as if not kept
         return [(ks[i]["key"], ks[i].get("macs"), c) for i, c in counts]
 
     def predict(self, records, dtype: str, exclude: set[int] = frozenset()) -> dict:
@@ -290,8 +295,11 @@ class Table:
                         "note": k.note})
         total = sum(o["ms"] for o in ops)
         line = self.whole_line(dtype, exclude)
-        g = bytes_per_op(key for _, _, key, _ in rows) if line["line"] == "footprint" \
-            else None
+        try:
+            g = bytes_per_op(key for _, _, key, _ in rows) if line["line"] == "footprint" \
+                else None
+        except ValueError:      # a key that is not a kernel key: the plain line
+            g = None
         if g is not None and line["a"] + line["c"] * g > 0.5:
             a, b = line["a"] + line["c"] * g, 0.0
             said = {"line": "footprint", "log_bytes_per_op": g}

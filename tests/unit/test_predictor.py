@@ -386,3 +386,17 @@ def test_recorded_table_whole_vs_sum_line():
             assert p["ms"] == pytest.approx(scale * p["sum_ms"])
         else:
             assert p["ms"] == pytest.approx(line["a"] * p["sum_ms"] + line["b"])
+
+
+def test_footprint_line_skips_models_it_cannot_read():
+    # a model whose kernel counts point past the table's kernels: no footprint for it,
+    # so the plain line (and no leave-one-out error for it), not a traceback
+    a, c = {"float32": 0.4, "int8": 0.9}, {"float32": 0.07, "int8": 0.02}
+    t = footprint_table(a, c)
+    t.data["models"][0]["kernels"].append([10 ** 6, 1])
+    t = L.Table("t", t.data)
+    assert t.model_footprint(0) is None
+    assert t.whole_line(t.data["models"][0]["dtype"])["line"] == "plain"
+    p = t.predict(mobile_net(0.6, 176, t.data["models"][0]["dtype"]),
+                  t.data["models"][0]["dtype"])
+    assert p["correction"]["line"] == "plain" and p["ms"] > 0
