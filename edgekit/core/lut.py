@@ -41,7 +41,7 @@ import numpy as np
 from edgekit.core import schema as S
 from edgekit.core.errors import UsageError
 from edgekit.core.lut_features import Described, bytes_per_op, describe
-from edgekit.core.lut_model import KernelPrediction, Predictor, conformal_halfwidth
+from edgekit.core.lut_model import KernelPrediction, Predictor, conformal_halfwidth, loo_ratio
 from edgekit.core.shapes import format_dims
 
 FORMAT = "edgekit-latency-table"
@@ -213,8 +213,8 @@ class Table:
         if len(use) >= 4 and None not in gs:
             r = np.array([m["sum_ms"] / m["whole_ms"] for _, m in use])
             w = np.array([m["whole_ms"] for _, m in use])
-            plain = _loo_ratio(np.column_stack([r, 1 / w]))
-            foot = _loo_ratio(np.column_stack([r, r * np.array(gs)]))
+            plain = loo_ratio(np.column_stack([r, 1 / w]))
+            foot = loo_ratio(np.column_stack([r, r * np.array(gs)]))
             if foot is not None and (plain is None or plain[1] >= PLAIN_MARGIN * foot[1]):
                 out = {"line": "footprint", "a": float(foot[0][0]), "c": float(foot[0][1])}
             out["loo"] = {"plain": plain and plain[1], "footprint": foot and foot[1]}
@@ -376,20 +376,6 @@ class Table:
             w = [(m["whole_ci95_ms"][1] - m["whole_ci95_ms"][0]) / 2 / m["whole_ms"]
                  for m in ms if m.get("whole_ci95_ms")]
         return statistics.median(w) if w else None
-
-
-def _loo_ratio(X: np.ndarray) -> tuple[np.ndarray, float] | None:
-    """Least squares of 1 on the rows of ``X`` (a model's sum/whole-type columns: the
-    fit minimises the relative error of the whole time), and the rms of its exact
-    leave-one-out relative errors (through the hat matrix); None if singular."""
-    G = X.T @ X
-    if abs(np.linalg.det(G)) <= 1e-12 * max(float(np.prod(np.diag(G))), 1e-300):
-        return None
-    inv = np.linalg.inv(G)
-    coef = inv @ X.sum(axis=0)
-    hat = np.einsum("ij,jk,ik->i", X, inv, X)
-    loo = (X @ coef - 1) / np.maximum(1 - hat, 1e-6)
-    return coef, float(np.sqrt(np.mean(loo ** 2)))
 
 
 def _usable(e: dict, exclude) -> bool:

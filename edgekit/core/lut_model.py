@@ -202,6 +202,20 @@ def conformal_halfwidth(log_errors: list[float], coverage: float = 0.9) -> float
     return errs[rank - 1]
 
 
+def loo_ratio(X: np.ndarray) -> tuple[np.ndarray, float] | None:
+    """Least squares of 1 on the rows of ``X`` (a model's sum/whole-type columns: the
+    fit minimises the relative error of the whole time), and the rms of its exact
+    leave-one-out relative errors (through the hat matrix); None if singular."""
+    G = X.T @ X
+    if abs(np.linalg.det(G)) <= 1e-12 * max(float(np.prod(np.diag(G))), 1e-300):
+        return None
+    inv = np.linalg.inv(G)
+    coef = inv @ X.sum(axis=0)
+    hat = np.einsum("ij,jk,ik->i", X, inv, X)
+    loo = (X @ coef - 1) / np.maximum(1 - hat, 1e-6)
+    return coef, float(np.sqrt(np.mean(loo ** 2)))
+
+
 @dataclass
 class KernelPrediction:
     ms: float
