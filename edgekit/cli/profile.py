@@ -51,7 +51,10 @@ LutOpt = Annotated[bool, typer.Option(
     "--lut", rich_help_panel="Latency table", help="Measure a latency table instead: every "
     "distinct op of the zoo models named (default mobilenet,mobilenet_v2) over "
     "--lut-alpha x --lut-resolution x --lut-quant, each timed alone in LiteRT, here or on "
-    "--device; written as NAME.lut.json beside the user's profiles, where 'analyze "
+    "--device (when both v1 and v2 are named, also single-op models of the newer families' kernels: "
+    "hard-swish, squeeze-excite, 5x5 depthwise, so that v3, EfficientNet-Lite and v4 are "
+    "predicted from measured kernels); written as NAME.lut.json beside the user's "
+    "profiles, where 'analyze "
     "--profile NAME' finds it. Model knobs (--alpha: use --lut-alpha) and the options of "
     "a per-op profile (--quant, --runtime, --plot, ...) are refused with it.")]
 LutAlphaOpt = Annotated[Optional[str], typer.Option(
