@@ -5,6 +5,7 @@ JavaScript in it, save a screenshot. websockets is the only library it needs."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import itertools
 import json
 import os
@@ -99,7 +100,7 @@ class Browser:
              "--disable-component-update", "--disable-sync", "--remote-debugging-port=0",
              f"--user-data-dir={self.profile}", "about:blank"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            env={**os.environ, "TMPDIR": str(tmp)})
+            env={**os.environ, "TMPDIR": str(tmp)}, start_new_session=True)
         port_file = Path(self.profile) / "DevToolsActivePort"
         deadline = time.monotonic() + 60
         while not port_file.is_file() or not port_file.read_text().strip():
@@ -123,7 +124,28 @@ class Browser:
         return page
 
     def __exit__(self, *exc):
+        import signal
+
         self.stack.close()
-        self.proc.kill()
+        # the whole group: a helper process that outlived the browser wrote its
+        # 'Network Persistent State' into the profile after it was removed
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc.wait()
+        deadline = time.monotonic() + 10
+        while _group_alive(self.proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
         shutil.rmtree(self.profile, ignore_errors=True)
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether a process of the process group ``pgid`` (not yet reaped) is left."""
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            return True
+    return False
