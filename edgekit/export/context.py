@@ -48,6 +48,9 @@ class SourceModel:
     reference: Callable
     make: Callable
     content: bytes | None = None          # a float ONNX source's bytes (--per-layer)
+    # each format's float file as --per-layer/--keep-float compare with it, made once
+    # (source_layers: the check before any work and every per-layer table share it)
+    floats: dict = field(default_factory=dict, repr=False)
 
 
 def keras_outputs(model, x: np.ndarray, batch: int = 32) -> np.ndarray:

@@ -172,13 +172,3 @@ def summary(rows: list[dict], what: str = "a float ONNX source: nodes of its gra
             text += f"; the largest single drop ({d:.1f} dB) is at {node['layer']} ({node['op']})"
     return text + f" ({what}, accumulated view)"
 
-
-def preprocessed_file(content: bytes, folder: Path) -> Path:
-    """The float model as the quantizer sees it, written into ``folder``."""
-    from edgekit.core.files import write_output
-    from edgekit.export.converters import preprocessed_onnx
-
-    path = Path(folder) / ".per-layer-float.onnx"
-    pre = preprocessed_onnx(content)
-    write_output(path, lambda f: f.write(pre))
-    return path

@@ -57,13 +57,15 @@ def check_layer_options(model, io, opts) -> None:
 
 def _float_content(model, opts, fmt: str) -> bytes:
     """The source's float file of ``fmt``: its artefact at ``--quant none``, the ONNX one
-    as onnxruntime's quantizer sees it (after ``quant_pre_process``)."""
-    content, _ = model.make(fmt, "none", None, opts)
-    if fmt == "onnx":
-        from edgekit.export.converters import preprocessed_onnx
+    as onnxruntime's quantizer sees it (after ``quant_pre_process``); made once."""
+    if fmt not in model.floats:
+        content, _ = model.make(fmt, "none", None, opts)
+        if fmt == "onnx":
+            from edgekit.export.converters import preprocessed_onnx
 
-        content = preprocessed_onnx(content)
-    return content
+            content = preprocessed_onnx(content)
+        model.floats[fmt] = content
+    return model.floats[fmt]
 
 
 def float_file(ctx, fmt: str) -> Path:
