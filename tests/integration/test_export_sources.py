@@ -18,7 +18,9 @@ def sqnr(ref, got):
     return 10 * np.log10(np.sum(ref ** 2) / np.sum((ref - got) ** 2))
 
 
-def litert(path, x):
+def litert(path, x, dtype=np.float32):
+    """The file's first output, run as a user runs it (LiteRT's default kernels), read as
+    ``dtype`` and dequantized."""
     from ai_edge_litert.interpreter import Interpreter
 
     it = Interpreter(model_path=str(path))
@@ -32,7 +34,7 @@ def litert(path, x):
             v = np.clip(np.round(v / scale + zp), -128, 127)
         it.set_tensor(d["index"], v.astype(d["dtype"]))
         it.invoke()
-        y = it.get_tensor(o["index"]).astype(np.float32)
+        y = it.get_tensor(o["index"]).astype(dtype)
         scale, zp = o["quantization"]
         outs.append((y - zp) * scale if scale else y)
     return np.concatenate(outs)

@@ -13,6 +13,8 @@ import json
 import numpy as np
 import pytest
 
+from tests.integration.test_export_sources import litert
+
 pytestmark = pytest.mark.slow
 H = 8
 
@@ -63,22 +65,7 @@ def export(cli, d, src, out, *more):
 
 
 def litert_output(path, x):
-    """The file's first output, run as a user runs it (LiteRT's default kernels)."""
-    from ai_edge_litert.interpreter import Interpreter
-
-    it = Interpreter(model_path=str(path))
-    it.allocate_tensors()
-    d, o = it.get_input_details()[0], it.get_output_details()[0]
-    outs = []
-    for i in range(len(x)):
-        scale, zp = d["quantization"]
-        v = np.clip(np.round(x[i:i + 1] / scale + zp), -128, 127) if scale else x[i:i + 1]
-        it.set_tensor(d["index"], v.astype(d["dtype"]))
-        it.invoke()
-        scale, zp = o["quantization"]
-        y = it.get_tensor(o["index"]).astype(np.float64)
-        outs.append((y - zp) * scale if scale else y)
-    return np.concatenate(outs)
+    return litert(path, x, np.float64)
 
 
 def litert_ops(path, x):
