@@ -125,11 +125,13 @@ def evaluate(table, data: dict, exclude_of) -> list[dict]:
         truth = data.get("truth_rounds", slice(None))
         now = statistics.median(data["remeasured_ms"][n][truth])
         p = table.predict_kernels(rows_of(table, n), m["dtype"], ex)
-        a, b = p["correction"]["scale"], p["correction"]["offset_ms"]
-        on_measured = a * m["sum_ms"] + b
+        # the line on the table's own (measured) kernel times: what the line adds
+        on_measured = table.whole_of([(k, table.by_key[k]["ms"]) for k, _, c
+                                      in table.model_kernels(n) for _ in range(c)],
+                                     m["dtype"], ex)[0]
         rounds = data["remeasured_ms"][n]
         out.append({"n": n, "m": m, "now": now, "p": p, "error": p["ms"] / now - 1,
-                    "kernels": (a * p["sum_ms"] + b) / on_measured - 1,
+                    "kernels": p["ms"] / on_measured - 1,
                     "line": on_measured / m["whole_ms"] - 1,
                     "noise": m["whole_ms"] / now - 1,
                     "spread": (max(rounds) - min(rounds)) / 2 / now,
@@ -231,6 +233,9 @@ def analyse(data: dict, verbose: bool) -> None:
         line = table.whole_line(dtype)
         loo = line.get("loo") or {}
         print(f"whole-vs-sum {dtype}: " + (
+            f"whole = sum x ({line['a']:.3f} + {line['c']:.4f} x log activation bytes per op)"
+            f" + {line['d']:.3f} ms x MiB of weights that stay in cache alone"
+            if line["line"] == "cache" else
             f"whole = sum x ({line['a']:.3f} + {line['c']:.4f} x log activation bytes per op)"
             if line["line"] == "footprint" else
             f"whole = {line['a']:.3f} x sum + {line['b']:.3f} ms")

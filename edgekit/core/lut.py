@@ -36,19 +36,17 @@ import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
+from edgekit.core import lut_line
 from edgekit.core import schema as S
 from edgekit.core.errors import UsageError
-from edgekit.core.lut_features import Described, bytes_per_op, describe
-from edgekit.core.lut_model import KernelPrediction, Predictor, conformal_halfwidth, loo_ratio
+from edgekit.core.lut_features import Described, bytes_per_op, cached_weights_mib, describe
+from edgekit.core.lut_model import KernelPrediction, Predictor, conformal_halfwidth
 from edgekit.core.shapes import format_dims
 
 FORMAT = "edgekit-latency-table"
 VERSION = 1
 COVERAGE = 0.9       # what each prediction's interval is meant to hold
-PLAIN_MARGIN = 0.5   # the plain whole-vs-sum line replaces the footprint line only where
-#                      its leave-one-out error is under this share of the footprint's
+PLAIN_MARGIN = lut_line.PLAIN_MARGIN
 
 
 def _schemas():
@@ -162,75 +160,55 @@ class Table:
         return cls(data.get("name", Path(path).stem), data, Path(path))
 
     def correction(self, dtype: str, exclude: set[int] = frozenset()) -> tuple[float, float]:
-        """(a, b) of whole ≈ a·sum + b (ms), fitted on the table's models of ``dtype``
-        (all of its models if too few are) that were timed whole, least squares on the
-        relative error; what isolation misses: a per-run cost counted once per op in the
-        sum but once in the whole model, and caches. (1, 0) without such models."""
-        timed = [(n, m) for n, m in enumerate(self.data["models"])
-                 if m.get("whole_ms") and m.get("sum_ms") and n not in exclude]
-        same = [m for _, m in timed if m.get("dtype") == dtype]
-        use = same if len(same) >= 3 else [m for _, m in timed]
-        if len(use) >= 3:
-            # minimise sum(((a s + b) / w - 1)^2): linear in (a, b) with rows (s/w, 1/w)
-            xs = [(m["sum_ms"] / m["whole_ms"], 1 / m["whole_ms"]) for m in use]
-            sxx = sum(x * x for x, _ in xs)
-            sxy = sum(x * y for x, y in xs)
-            syy = sum(y * y for _, y in xs)
-            sx, sy = sum(x for x, _ in xs), sum(y for _, y in xs)
-            det = sxx * syy - sxy * sxy
-            if det > 1e-12:
-                return (sx * syy - sy * sxy) / det, (sy * sxx - sx * sxy) / det
-        if use:
-            return statistics.median(m["whole_ms"] / m["sum_ms"] for m in use), 0.0
-        return 1.0, 0.0
+        """(a, b) of the plain line whole ≈ a·sum + b (ms), fitted on the table's models
+        of ``dtype`` outside ``exclude`` (all of its models if under 3 are) that were
+        timed whole (core.lut_line.plain). (1, 0) without such models."""
+        return lut_line.plain(self._points(dtype, exclude, detail=False))
 
-    def whole_line(self, dtype: str, exclude: set[int] = frozenset()) -> dict:
-        """How the sum of kernels becomes the whole model's time, for ``dtype``: the plain
-        line whole ≈ a·sum + b (``correction``) or the footprint line whole ≈ sum·(a + c·g),
-        g the log of the model's mean activation bytes per op
-        (core.lut_features.bytes_per_op: a kernel timed alone finds its input in cache,
-        inside the model it finds what the op before wrote, in cache only when small;
-        fp32 EfficientNet-Lite and MobileNet v3 Large run at 1.2-1.3 the sum of their
-        kernels, v1/v2 at 1.0-1.15). Both fitted on the same models (least squares on the
-        relative error, those of ``dtype`` outside ``exclude``, all dtypes if under 3);
-        the footprint line is kept unless the plain one's leave-one-model-out error is
-        under PLAIN_MARGIN of its own (chosen on four saved tables by leave-one-config-out
-        and leave-one-family-out: a choice by the smaller error flipped with the models
-        left out and lost the gain). The footprint line
-        needs the models' kernel counts (tables written before they were kept: plain).
-        {'line': 'plain', 'a', 'b'} or {'line': 'footprint', 'a', 'c'}, with 'loo' (rms
-        relative error of each, where computed)."""
-        key = (dtype, frozenset(exclude))
-        if key in self._lines:
-            return self._lines[key]
-        a, b = self.correction(dtype, exclude)
-        out = {"line": "plain", "a": a, "b": b}
+    def _points(self, dtype: str, exclude, detail: bool = True) -> list[lut_line.Point]:
+        """The models timed whole (those of ``dtype`` outside ``exclude``; all dtypes if
+        under 3), with their footprint where ``detail``."""
         timed = [(n, m) for n, m in enumerate(self.data["models"])
                  if m.get("whole_ms") and m.get("sum_ms") and n not in exclude]
         same = [(n, m) for n, m in timed if m.get("dtype") == dtype]
-        use = same if len(same) >= 3 else timed
-        gs = [self.model_footprint(n) for n, _ in use]
-        if len(use) >= 4 and None not in gs:
-            r = np.array([m["sum_ms"] / m["whole_ms"] for _, m in use])
-            w = np.array([m["whole_ms"] for _, m in use])
-            plain = loo_ratio(np.column_stack([r, 1 / w]))
-            foot = loo_ratio(np.column_stack([r, r * np.array(gs)]))
-            if foot is not None and (plain is None or plain[1] >= PLAIN_MARGIN * foot[1]):
-                out = {"line": "footprint", "a": float(foot[0][0]), "c": float(foot[0][1])}
-            out["loo"] = {"plain": plain and plain[1], "footprint": foot and foot[1]}
-        self._lines[key] = out
-        return out
+        return [lut_line.Point(m["sum_ms"], m["whole_ms"],
+                               *(self.model_footprint(n) if detail else (None, None)))
+                for n, m in (same if len(same) >= 3 else timed)]
 
-    def model_footprint(self, n: int) -> float | None:
-        """bytes_per_op of the table's model ``n`` (None where its counts are not kept)."""
+    def whole_line(self, dtype: str, exclude: set[int] = frozenset()) -> dict:
+        """How the sum of kernels becomes the whole model's time, for ``dtype``
+        (core.lut_line: the plain or the footprint line, fitted on the table's models of
+        ``dtype`` outside ``exclude`` that were timed whole, all dtypes if under 3). The
+        footprint line needs the models' kernel counts (tables written before they were
+        kept: plain)."""
+        key = (dtype, frozenset(exclude))
+        if key not in self._lines:
+            self._lines[key] = lut_line.choose(self._points(dtype, exclude))
+        return self._lines[key]
+
+    def model_footprint(self, n: int) -> tuple[float | None, float | None]:
+        """(bytes_per_op, cached_weights_mib) of the table's model ``n`` (None where its
+        counts are not kept or are not ours, or the table does not say its L2)."""
         if n not in self._footprints:
             try:
                 kernels = self.model_kernels(n)
-                self._footprints[n] = None if kernels is None else bytes_per_op(
-                    k for k, _, c in kernels for _ in range(c))
+                self._footprints[n] = (None, None) if kernels is None else \
+                    self._footprint([k for k, _, c in kernels for _ in range(c)])
             except (IndexError, ValueError):   # a count past the kernels, a key not ours
-                self._footprints[n] = None
+                self._footprints[n] = None, None
         return self._footprints[n]
+
+    def _footprint(self, keys: list[str]) -> tuple[float | None, float | None]:
+        limit = self.cache_limit()
+        return bytes_per_op(keys), None if limit is None else cached_weights_mib(keys, limit)
+
+    def cache_limit(self) -> float | None:
+        """Bytes of an op's working set that stay in cache between its runs alone:
+        CACHE_SHARE of the L2 of the machine the table was measured on (None where the
+        table does not say)."""
+        l2 = (self.data.get("environment") or {}).get("l2_bytes")
+        return lut_line.CACHE_SHARE * l2 if isinstance(l2, int | float) and l2 > 0 \
+            else None
 
     def predictor(self, exclude: set[int] = frozenset()) -> Predictor:
         """The per-type regressions fitted on the kernels that some model outside
@@ -294,22 +272,8 @@ class Table:
             ops.append({"name": name, "op": op, "ms": k.ms, "found": found,
                         "note": k.note})
         total = sum(o["ms"] for o in ops)
-        line = self.whole_line(dtype, exclude)
-        try:
-            g = bytes_per_op(key for _, _, key, _ in rows) if line["line"] == "footprint" \
-                else None
-        except ValueError:      # a key that is not a kernel key: the plain line
-            g = None
-        if g is not None and line["a"] + line["c"] * g > 0.5:
-            a, b = line["a"] + line["c"] * g, 0.0
-            said = {"line": "footprint", "log_bytes_per_op": g}
-        else:
-            a, b = self.correction(dtype, exclude)
-            said = {"line": "plain"}
-        ms = a * total + b
-        if ms <= 0.5 * total:    # outside what the fit saw: keep the plain ratio
-            a, b = self.correction(dtype, exclude | set(range(len(self.data["models"]))))
-            ms = total
+        ms, a, b, said = self.whole_of([(key, o["ms"]) for (_, _, key, _), o
+                                        in zip(rows, ops, strict=True)], dtype, exclude)
         out = {"ms": ms, "sum_ms": total,
                "correction": {"scale": a, "offset_ms": b, **said}, **how,
                "notes": [f"{t} ({len(n)} op{'s' if len(n) > 1 else ''}): {n[0]}"
@@ -320,6 +284,26 @@ class Table:
         if interval:
             out.update(self.interval(ms, dtype, exclude))
         return out
+
+    def whole_of(self, ops: list[tuple[str, float]], dtype: str,
+                 exclude: set[int] = frozenset()) -> tuple[float, float, float, dict]:
+        """(whole ms, scale, offset ms, what was used) of a model of ``dtype`` whose ops
+        are (kernel key, ms) pairs, by the table's whole-vs-sum line (``whole_line``;
+        the plain line where the chosen one cannot be used for it)."""
+        total = sum(ms for _, ms in ops)
+        line = self.whole_line(dtype, exclude)
+        got = None
+        if line["line"] != "plain" and ops:
+            try:
+                got = lut_line.apply(line, total, *self._footprint([k for k, _ in ops]))
+            except ValueError:      # a key that is not a kernel key: the plain line
+                got = None
+        if got is not None:
+            return got[0], got[0] / total, 0.0, got[1]
+        a, b = self.correction(dtype, exclude)
+        if a * total + b <= 0.5 * total:    # outside what the fit saw: the sum itself
+            return total, 1.0, 0.0, {"line": "plain"}
+        return a * total + b, a, b, {"line": "plain"}
 
     def interval(self, ms: float, dtype: str, exclude: set[int] = frozenset()) -> dict:
         """{'interval_ms': [lo, hi] or None, 'coverage', 'interval_from'}: the interval

@@ -85,12 +85,18 @@ KNOTS = (8, 16, 32, 64, 128, 256, 512)
 # ... and where it stops computing and starts waiting for memory: hinges in the MACs per
 # byte moved (a 1x1 convolution of a 1x1 image streams its weights: 0.25 MAC a byte)
 INTENSITY = (0.5, 2.0, 8.0, 32.0)
+# ... and where a convolution's reduction depth (kernel size x input channels: the K of
+# its GEMM) leaves the stems' 27: a 3-channel 3x3 stem runs at 5-20 GMAC/s, a full 3x3
+# convolution of 32 channels (K 288) at 200-650 (MobileNet v4's int8 stages were
+# predicted 2.2x too slow from the stems without it)
+DEPTH = (128,)
 MAC_FEATURES = ("log MACs", "log input bytes", "log output bytes", "log weights",
                 "log input channels", "log output channels", "log output pixels",
                 "kernel size", "stride", "fused activation",
                 *(f"~input channels past {k}" for k in KNOTS),
                 *(f"~output channels past {k}" for k in KNOTS),
-                *(f"~MACs per byte below {k}" for k in INTENSITY))
+                *(f"~MACs per byte below {k}" for k in INTENSITY),
+                *(f"~reduction depth past {k}" for k in DEPTH))
 MOVE_FEATURES = ("log input elements", "log output elements", "inputs",
                  "broadcast (log of largest over smallest input)", "log pooling window")
 
@@ -111,6 +117,7 @@ def features(k: Kernel, macs: int | None = None) -> np.ndarray:
         cout = k.output[-1] if k.output else 1
         pixels = out // max(cout, 1)
         weights = _numel(k.kernel_hw) * cout * (1 if k.op == "DEPTHWISE_CONV_2D" else cin)
+        depth = macs / max(out, 1)
         moved = (elems[0] + out) * bits + weights * ELEMENT_BITS.get(k.weight_dtype, 32) / 8
         return np.array([_log(macs), _log(elems[0] * bits), _log(out * bits), _log(weights),
                          _log(cin), _log(cout), _log(pixels),
@@ -118,7 +125,8 @@ def features(k: Kernel, macs: int | None = None) -> np.ndarray:
                          float(bool(k.activation)),
                          *(max(0.0, _log(cin) - math.log(t)) for t in KNOTS),
                          *(max(0.0, _log(cout) - math.log(t)) for t in KNOTS),
-                         *(max(0.0, math.log(t) - math.log(macs / moved)) for t in INTENSITY)])
+                         *(max(0.0, math.log(t) - math.log(macs / moved)) for t in INTENSITY),
+                         *(max(0.0, _log(depth) - math.log(t)) for t in DEPTH)])
     return np.array([_log(sum(elems)), _log(out), float(len(k.inputs)),
                      _log(max(elems) / max(min(elems), 1)), _log(_numel(k.pool))])
 
@@ -126,6 +134,35 @@ def features(k: Kernel, macs: int | None = None) -> np.ndarray:
 def work_of(k: Kernel, macs: int | None = None) -> float:
     macs = mac_count(k) if macs is None else macs
     return float(macs) if macs else float(sum(_numel(s) for s in k.inputs) + _numel(k.output))
+
+
+def weight_bytes(k: Kernel, macs: int | None = None) -> float:
+    """The bytes of a kernel's weights (0 for a kernel without MACs)."""
+    if not (mac_count(k) if macs is None else macs):
+        return 0.0
+    cin = k.inputs[0][-1] if k.inputs and k.inputs[0] else 1
+    cout = k.output[-1] if k.output else 1
+    return _numel(k.kernel_hw) * cout * (1 if k.op == "DEPTHWISE_CONV_2D" else cin) \
+        * ELEMENT_BITS.get(k.weight_dtype, 32) / 8
+
+
+def cached_weights_mib(keys, limit: float) -> float:
+    """MiB of weights of a model's ops (one key per op, repeats counted) whose whole
+    working set (input, output and weights) is under ``limit`` bytes: timed alone, such
+    an op finds its weights in the cache each run; inside the model, every other op's
+    data has passed through the cache since its last run, so it reads them from further
+    away (core.lut_line's cache line: fp32 MobileNet v1 α 0.25, whose layers all fit,
+    runs at 1.2-1.3 the sum of its kernels; v2 α 0.35, a third of its time in a 5 MB
+    classifier that streams from memory alone as in the model, at 1.0-1.05)."""
+    total = 0.0
+    for key in keys:
+        k = parse_key(key)
+        bits = ELEMENT_BITS.get(k.act_dtype, 32) / 8
+        w = weight_bytes(k)
+        if w and ((_numel(k.inputs[0]) if k.inputs else 0) + _numel(k.output)) * bits \
+                + w < limit:
+            total += w
+    return total / 2 ** 20
 
 
 def bytes_per_op(keys) -> float | None:

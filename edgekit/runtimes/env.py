@@ -39,6 +39,26 @@ def _read(path: str) -> str | None:
         return None
 
 
+_CACHE = "/sys/devices/system/cpu/cpu{}/cache/index{}/{}"
+
+
+def l2_bytes(core: int = 0) -> int | None:
+    """The size of the L2 (or, without one, the last-level) data cache of ``core`` from
+    sysfs, in bytes; None where the kernel does not say."""
+    found = {}
+    for i in range(8):
+        level, kind, size = (_read(_CACHE.format(core, i, f))
+                             for f in ("level", "type", "size"))
+        if level is None:
+            break
+        if kind in ("Data", "Unified") and size and size[:-1].isdigit() \
+                and level.isdigit():
+            unit = {"K": 1024, "M": 1024 ** 2}.get(size[-1])
+            if unit:
+                found[int(level)] = int(size[:-1]) * unit
+    return found.get(2) or (found[max(found)] if found else None)
+
+
 def _usable_cores() -> list[int]:
     try:
         return sorted(os.sched_getaffinity(0))
@@ -123,6 +143,7 @@ def fingerprint() -> dict:
             "os": _os_name(), "kernel": platform.release(), "ram_bytes": ram,
             "python": sys.version.split()[0],
             "versions": {k: v for k, v in package_versions(RUNTIME_PACKAGES).items() if v},
+            "l2_bytes": l2_bytes(cores[0]) if cores else None,
             "governor": ",".join(governors) or None,
             "max_freq_mhz": None if all(f is None for f in max_freqs) else max(
                 f for f in max_freqs if f is not None),

@@ -395,8 +395,85 @@ def test_footprint_line_skips_models_it_cannot_read():
     t = footprint_table(a, c)
     t.data["models"][0]["kernels"].append([10 ** 6, 1])
     t = L.Table("t", t.data)
-    assert t.model_footprint(0) is None
+    assert t.model_footprint(0) == (None, None)
     assert t.whole_line(t.data["models"][0]["dtype"])["line"] == "plain"
     p = t.predict(mobile_net(0.6, 176, t.data["models"][0]["dtype"]),
                   t.data["models"][0]["dtype"])
     assert p["correction"]["line"] == "plain" and p["ms"] > 0
+
+
+def test_cached_weights_counted_by_hand():
+    # fp32 1x1 conv 8x8x4 -> 8x8x16: 4·16 weights of 4 bytes (256 B), a working set of
+    # (256 + 1024) activations · 4 B + 256 B = 5,376 B; a 3x3 depthwise 8x8x16: 144
+    # weights (576 B), (1024 + 1024) · 4 + 576 = 8,768 B; an ADD: no weights; int8: 1 B
+    keys = [L.key_of(conv(8, 4, 16)), L.key_of(conv(8, 16, 16, k=3, depthwise=True)),
+            L.key_of(elementwise("ADD", [(8, 8, 16)] * 2, (8, 8, 16)))]
+    mib = 2 ** 20
+    assert F.cached_weights_mib(keys, 5377) == pytest.approx(256 / mib)
+    assert F.cached_weights_mib(keys, 5376) == 0.0
+    assert F.cached_weights_mib(keys, 8769) == pytest.approx((256 + 576) / mib)
+    assert F.cached_weights_mib([L.key_of(conv(8, 4, 16, dtype="int8"))], 1345) == \
+        pytest.approx(64 / mib)
+
+
+def test_reduction_depth_feature():
+    # the K of a convolution's GEMM (kernel size x input channels) past 128: 0 for a
+    # 3-channel 3x3 stem (27), log(288 / 128) for a full 3x3 convolution of 32 channels
+    at = F.MAC_FEATURES.index("~reduction depth past 128")
+    for key, depth in ((L.key_of(conv(16, 3, 32, k=3, stride=2)), 27),
+                       (L.key_of(conv(16, 32, 64, k=3)), 288),
+                       (L.key_of(conv(16, 256, 64)), 256)):
+        assert F.describe(key).x[at] == pytest.approx(max(0.0, math.log(depth / 128)))
+
+
+def cache_table(a, c, d, l2=2 ** 20):
+    """footprint_table's models, each whole model at sum · (a + c·g) + d·w, w the MiB of
+    weights of its ops whose working set fits CACHE_SHARE of ``l2`` (the cache law)."""
+    t = footprint_table(a, c)
+    t.data["environment"] = {"l2_bytes": l2}
+    for n, m in enumerate(t.data["models"]):
+        keys = [k for k, _, cnt in t.model_kernels(n) for _ in range(cnt)]
+        m["whole_ms"] += d[m["dtype"]] * F.cached_weights_mib(keys,
+                                                              L.lut_line.CACHE_SHARE * l2)
+    return L.Table("t", t.data)
+
+
+def test_whole_vs_sum_cache_law_is_recovered_and_chosen():
+    a, c = {"float32": 0.4, "int8": 0.9}, {"float32": 0.07, "int8": 0.02}
+    d = {"float32": 0.08, "int8": 0.03}
+    t = cache_table(a, c, d)
+    for dtype in a:
+        line = t.whole_line(dtype)
+        assert line["line"] == "cache"
+        assert (line["a"], line["c"], line["d"]) == pytest.approx(
+            (a[dtype], c[dtype], d[dtype]), rel=1e-6)
+        assert line["loo"]["cache"] < 1e-9 < line["loo"]["footprint"]
+    rs = mobile_net(0.6, 176)              # never in the table
+    keys = [L.key_of(r) for r in rs]
+    w = F.cached_weights_mib(keys, L.lut_line.CACHE_SHARE * 2 ** 20)
+    assert w > 0
+    p = t.predict(rs, "float32")
+    assert p["correction"]["line"] == "cache"
+    truth = sum(law_ms(r) for r in rs) * (0.4 + 0.07 * F.bytes_per_op(keys)) + 0.08 * w
+    assert p["ms"] == pytest.approx(truth, rel=0.01)
+    # a table that does not say its machine's L2 (older tables, a kernel that does not
+    # say): the footprint line, as before
+    del t.data["environment"]
+    assert L.Table("t", t.data).whole_line("float32")["line"] != "cache"
+
+
+def test_l2_size_read_from_sysfs_matches_getconf():
+    import os
+    import shutil
+    import subprocess
+
+    from edgekit.runtimes.env import fingerprint, l2_bytes
+
+    if not shutil.which("getconf"):
+        pytest.skip("no getconf here")
+    said = subprocess.run(["getconf", "LEVEL2_CACHE_SIZE"], capture_output=True,
+                          text=True).stdout.strip()
+    if not said.isdigit() or int(said) <= 0:
+        pytest.skip("getconf does not say this machine's L2")
+    assert l2_bytes() == int(said)
+    assert fingerprint()["l2_bytes"] == l2_bytes(min(os.sched_getaffinity(0)))
