@@ -88,11 +88,13 @@ def _dims(shapes) -> str:
 
 def kind_of(r) -> str:
     """What a kernel is, apart from its sizes: op, dtypes, kernel size, strides,
-    activation, pooling window and the ranks of its tensors."""
+    activation, pooling window and the ranks of its tensors. The op's name is the file's
+    (a custom op's): the key's separators in it are replaced, so that every key parses
+    back (core.lut_features.parse_key)."""
     a = r.attrs or {}
     kernel = a.get("kernel")
     hw = "x".join(map(str, kernel[1:3])) if kernel and len(kernel) == 4 else ""
-    return "|".join([r.op, r.act_dtype, r.weight_dtype, hw,
+    return "|".join([r.op.replace("|", "/").replace(";", "/"), r.act_dtype, r.weight_dtype, hw,
                      "x".join(map(str, a.get("strides") or [])), a.get("activation") or "",
                      "x".join(map(str, a.get("pool") or [])),
                      ",".join(str(len(s)) for s in [*r.input_shapes, r.output_shape])])

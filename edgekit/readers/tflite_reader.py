@@ -196,8 +196,9 @@ class _Subgraph:
         code = max(oc.builtinCode, oc.deprecatedBuiltinCode)
         name = self.ops_names.get(code, f"op{code}")
         if name == "CUSTOM":
-            cc = oc.customCode
-            name = "CUSTOM:" + (cc.decode() if isinstance(cc, bytes) else str(cc))
+            cc = oc.customCode     # the file's bytes: not always UTF-8
+            name = "CUSTOM:" + (bytes(cc).decode(errors="replace")
+                                if isinstance(cc, bytes | bytearray) else str(cc))
         return name
 
 

@@ -3,8 +3,13 @@ own schema classes, tests/tflite_build.py) are counted by rule: element-wise bui
 counted and hold no multiply-adds; recurrent and custom convolutions are counted from
 their weights; an op that runs subgraphs is flagged only when they hold multiply-adds."""
 
+import functools
+from pathlib import Path
+
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from edgekit.core.ops import Kind
 from edgekit.core.records import Report
@@ -263,3 +268,38 @@ def test_every_option_that_names_a_subgraph_is_read():
         checked += 1
     assert checked >= 8
     assert named_subgraphs(S.OperatorT()) == []
+
+
+@functools.cache
+def recorded_table():
+    from edgekit.core import lut as L
+
+    return L.Table.load(Path(__file__).resolve().parents[1] / "data/lut/grid_xeon.lut.json")
+
+
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(name=st.binary(min_size=1, max_size=24) | st.lists(
+    st.sampled_from([b"|", b";", b",", b"x", b"\xff", b"Op", b"\n"]), min_size=1,
+    max_size=8).map(b"".join))
+def test_any_custom_op_name_is_read_and_keyed(tmp_path, name):
+    # a custom op's name is the file's bytes: not UTF-8, or with the latency table's
+    # separators ('|' between a key's fields, ';' between its inputs), it is read (the
+    # bytes that are not UTF-8 replaced) and its kernel key parses back to its name, so
+    # that a latency table predicts the model (the op as missing) instead of failing
+    from edgekit.core import lut as L
+    from edgekit.core.lut_features import parse_key
+
+    def build(m, g):
+        x, y = g.tensor([1, 4, 4, 3]), g.tensor([1, 4, 4, 3])
+        g.sg.inputs, g.sg.outputs = [x], [y]
+        g.op("CUSTOM", [x], [y], custom=name)
+
+    records, _ = _read(tmp_path, build)
+    op = records[-1]
+    assert op.op == "CUSTOM:" + name.decode(errors="replace")
+    key = L.key_of(op)
+    k = parse_key(key)
+    assert k.op == L.kind_of(op).split("|")[0] and k.inputs == ((4, 4, 3),)
+    p = recorded_table().predict([r for r in records if r.op != "INPUT"], "float32")
+    assert p["ms"] >= 0 and p["measured"] + p["scaled"] + p["borrowed"] + p["missing"] == 1
