@@ -98,3 +98,11 @@ def named_subgraphs(op) -> list[int]:
             found.extend(int(v) for v in values)
     return found
 
+
+
+def file_text(value) -> str:
+    """A name a .tflite file holds (a tensor's, a custom op's) as text: the file's bytes,
+    not always UTF-8 (what is not is replaced, never an error)."""
+    if isinstance(value, bytes | bytearray):
+        return bytes(value).decode(errors="replace")
+    return str(value)

@@ -25,6 +25,7 @@ from edgekit.core.tflite_ops import (
     MAC_OPS,
     RECURRENT_WEIGHTS,
     WEIGHT_INPUTS,
+    file_text,
     named_subgraphs,
 )
 
@@ -185,8 +186,7 @@ class _Subgraph:
         return tuple(int(d) for d in (s if s is not None else ()))
 
     def name(self, i: int) -> str:
-        n = self.tensors[i].name
-        return n.decode() if isinstance(n, bytes) else str(n)
+        return file_text(self.tensors[i].name)
 
     def dtype(self, i: int) -> str:
         return self.types.get(self.tensors[i].type, "?").lower()
@@ -196,9 +196,7 @@ class _Subgraph:
         code = max(oc.builtinCode, oc.deprecatedBuiltinCode)
         name = self.ops_names.get(code, f"op{code}")
         if name == "CUSTOM":
-            cc = oc.customCode     # the file's bytes: not always UTF-8
-            name = "CUSTOM:" + (bytes(cc).decode(errors="replace")
-                                if isinstance(cc, bytes | bytearray) else str(cc))
+            name = "CUSTOM:" + file_text(oc.customCode)
         return name
 
 

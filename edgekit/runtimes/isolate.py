@@ -28,7 +28,7 @@ from edgekit.core.ops import TFLITE_WEIGHT_DECODERS
 from edgekit.core.quiet import quiet_stderr
 from edgekit.core.shapes import format_dims
 from edgekit.core.stats import median_ci, summarize
-from edgekit.core.tflite_ops import named_subgraphs
+from edgekit.core.tflite_ops import file_text, named_subgraphs
 from edgekit.runtimes.litert import refusal
 from edgekit.runtimes.timing import measure
 
@@ -94,8 +94,7 @@ class Graph:
         oc = self.model.operatorCodes[op.opcodeIndex]
         name = names.get(max(oc.builtinCode, oc.deprecatedBuiltinCode), "?")
         if name == "CUSTOM":
-            cc = oc.customCode
-            name = "CUSTOM:" + (cc.decode() if isinstance(cc, bytes) else str(cc))
+            name = "CUSTOM:" + file_text(oc.customCode)
         return name
 
     @staticmethod

@@ -283,15 +283,15 @@ def recorded_table():
     st.sampled_from([b"|", b";", b",", b"x", b"\xff", b"Op", b"\n"]), min_size=1,
     max_size=8).map(b"".join))
 def test_any_custom_op_name_is_read_and_keyed(tmp_path, name):
-    # a custom op's name is the file's bytes: not UTF-8, or with the latency table's
-    # separators ('|' between a key's fields, ';' between its inputs), it is read (the
+    # a custom op's (and a tensor's) name is the file's bytes: not UTF-8, or with the
+    # latency table's separators ('|' between a key's fields, ';' between its inputs), read (the
     # bytes that are not UTF-8 replaced) and its kernel key parses back to its name, so
     # that a latency table predicts the model (the op as missing) instead of failing
     from edgekit.core import lut as L
     from edgekit.core.lut_features import parse_key
 
     def build(m, g):
-        x, y = g.tensor([1, 4, 4, 3]), g.tensor([1, 4, 4, 3])
+        x, y = g.tensor([1, 4, 4, 3], name=name), g.tensor([1, 4, 4, 3], name=name + b"2")
         g.sg.inputs, g.sg.outputs = [x], [y]
         g.op("CUSTOM", [x], [y], custom=name)
 
