@@ -51,7 +51,8 @@ def size_text(n: int) -> str:
     return f"{n} bytes"
 
 
-def _kind_of(mode: int) -> str:
+def file_kind(mode: int) -> str:
+    """What a file that is not a regular one is, from its ``st_mode``."""
     if stat.S_ISDIR(mode):
         return "a folder"
     if stat.S_ISFIFO(mode):
@@ -88,7 +89,7 @@ def open_input(path, what: str = "", limit: int = DOCUMENT_LIMIT) -> BinaryIO:
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
-            raise InputFileError(f"{label}: is {_kind_of(st.st_mode)}, not a regular file")
+            raise InputFileError(f"{label}: is {file_kind(st.st_mode)}, not a regular file")
         if st.st_size > limit:
             raise InputFileError(f"{label}: {size_text(st.st_size)}, more than the "
                                  f"{size_text(limit)} edgekit reads for this kind of file")

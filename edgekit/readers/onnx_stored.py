@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 
 from edgekit.core.errors import ModelFileError, first_line
-from edgekit.core.reading import MODEL_LIMIT, open_input
+from edgekit.core.reading import MODEL_LIMIT, file_kind, open_input
 from edgekit.readers.onnx_values import subgraphs
 
 SUB_BYTE_BITS = {"int4": 4, "uint4": 4, "float4_e2m1fn": 4, "int2": 2, "uint2": 2}
@@ -138,8 +138,10 @@ def _data_file(t, entries: dict, path: Path) -> tuple[Path, str]:
     if Path(folder.resolve()) not in Path(file.resolve()).parents:   # a link out of it
         raise outside
     if not file.is_file():
+        what = f"is {file_kind(file.stat().st_mode)}, not a regular file" \
+            if file.exists() else "is missing"
         raise ModelFileError(f"cannot read ONNX model {path}: the external data file of "
-                             f"tensor {t.name!r}, {where!r}, is missing or not a file")
+                             f"tensor {t.name!r}, {where!r}, {what}")
     return file, where
 
 

@@ -110,7 +110,12 @@ def _case(name, folder, secret):
             "but 'w.data' holds 156 bytes from offset 100"
     if name == "fifo":
         os.mkfifo(folder / "w.data")
-        return _model(folder, "w.data"), "'w.data', is missing or not a file"
+        return _model(folder, "w.data"), "'w.data', is a FIFO (named pipe), not a regular file"
+    if name == "missing":
+        return _model(folder, "w.data"), "'w.data', is missing"
+    if name == "folder":
+        (folder / "w.data").mkdir()
+        return _model(folder, "w.data"), "'w.data', is a folder, not a regular file"
     if name == "device link":
         (folder / "w.data").symlink_to("/dev/zero")
         return _model(folder, "w.data"), "outside the model's folder"
@@ -118,7 +123,7 @@ def _case(name, folder, secret):
 
 
 CASES = ["parent", "nested parent", "absolute", "link out", "linked folder out", "short",
-         "past its end", "fifo", "device link"]
+         "past its end", "fifo", "missing", "folder", "device link"]
 
 
 @pytest.mark.parametrize("whole", [False, True], ids=["analysis", "whole model"])
