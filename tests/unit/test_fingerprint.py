@@ -4,6 +4,7 @@ how a crash on a board is told from a lost connection (the agent's stderr parsed
 how a '~/' path reaches the board's shell. Generated inputs (hypothesis) against what
 the generator put in."""
 
+import os
 import subprocess
 
 import pytest
@@ -255,3 +256,37 @@ def test_a_profile_writes_only_what_the_machine_reported(tmp_path_factory, gover
     path.write_text(text)
     p = load_profile(path)
     assert p.kind == machine_kind(fp) and p.peak_gflops_fp32 == pytest.approx(12.35)
+
+
+@pytest.mark.parametrize("script, said", [
+    ("echo throttled=0x50005", "0x50005"),       # a Pi on a weak supply
+    ("echo throttled=0x0", "0x0"),
+    ("echo 'VCHI initialization failed' >&2; exit 255", None),   # no access to the firmware
+    ("echo nonsense", None),
+])
+def test_throttled_flags_read_from_vcgencmd(tmp_path, monkeypatch, script, said):
+    # a vcgencmd of the Pi's firmware on PATH (a script standing in for it): its
+    # get_throttled answer is the fingerprint's 'throttled', a failure or an answer
+    # without 'throttled=' none, never an error
+    from edgekit.runtimes import env
+
+    fake = tmp_path / "vcgencmd"
+    fake.write_text(f"#!/bin/sh\n[ \"$1\" = get_throttled ] || exit 3\n{script}\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    assert env.throttled() == said
+    assert env.state([0])["throttled"] == said
+
+
+def test_a_vcgencmd_that_hangs_is_given_up(tmp_path, monkeypatch):
+    # a firmware call that never answers: given up after its timeout, its process gone
+    from edgekit.runtimes import env
+
+    fake = tmp_path / "vcgencmd"
+    fake.write_text(f"#!/bin/sh\necho $$ > {tmp_path}/pid\nexec sleep 60\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    assert env.throttled() is None
+    pid = int((tmp_path / "pid").read_text())
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
