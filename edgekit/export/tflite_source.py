@@ -5,8 +5,11 @@ each compared with the float file in LiteRT.
 
 Inputs and outputs are the file's signature's (the converter's names for a Keras model's
 inputs, ``output_0``... for its outputs); a file without one signature is taken in its
-own order. An output is a classification when a SOFTMAX makes it (through reshapes and
-(de)quantize ops) or when it is the only output, shaped (N, C) with C >= 2.
+own order, by its tensors' names, and given one (``serving_default``: its main graph's
+inputs and outputs by those names) in a temporary copy for ai-edge-quantizer, which
+calibrates through a signature. An output is a classification when a SOFTMAX makes it
+(through reshapes and (de)quantize ops) or when it is the only output, shaped (N, C) with
+C >= 2.
 """
 
 from __future__ import annotations
@@ -87,8 +90,7 @@ def quantize_tflite(path: Path, quant: str, calib, io: ModelIO,
     as ai-edge-quantizer's ``get_op_scope`` writes it)."""
     from importlib.metadata import PackageNotFoundError, version
 
-    from edgekit.core.quiet import quiet_stderr, quiet_stdout
-    from edgekit.export.converters import conversion_failed
+    from edgekit.core.temp_folders import temp_folder
 
     details: dict = {"scheme": quant}
     if quant == "none":
@@ -103,11 +105,24 @@ def quantize_tflite(path: Path, quant: str, calib, io: ModelIO,
         raise UsageError("--quant fp16 from a float .tflite: ai-edge-quantizer makes int8 "
                          "(dynamic, int8); convert the original model for fp16")
     try:
-        from ai_edge_quantizer import quantizer, recipe
+        import ai_edge_quantizer  # noqa: F401
     except ImportError as e:
         raise UsageError(f"a float .tflite is quantized by ai-edge-quantizer, which is not "
                          f"installed: {first_line(e)}") from e
+    with temp_folder(prefix="edgekit-signed-") as folder:
+        return _quantize(path, quant, calib, io, keep, details, folder)
+
+
+def _quantize(path: Path, quant: str, calib, io: ModelIO, keep, details: dict,
+              folder: Path) -> tuple[bytes, dict]:
+    from ai_edge_quantizer import quantizer, recipe
+
+    from edgekit.core.quiet import quiet_stderr, quiet_stdout
+    from edgekit.export.converters import conversion_failed
+
     try:
+        if quant == "int8":
+            path = with_signature(path, folder)
         q = quantizer.Quantizer(str(path))
         if quant == "dynamic":
             q.load_quantization_recipe(recipe.dynamic_wi8_afp32())
@@ -132,6 +147,40 @@ def quantize_tflite(path: Path, quant: str, calib, io: ModelIO,
         raise conversion_failed("tflite", quant, e) from e
 
 
+def with_signature(path: Path, folder: Path) -> Path:
+    """``path`` where the file has a signature; else a copy of it in ``folder`` (a
+    temp_folder) with one, ``serving_default``: its main graph's inputs and outputs by
+    their tensor names (the names this module gives them without one)."""
+    import flatbuffers
+    from ai_edge_litert import schema_py_generated as S
+
+    from edgekit.core.files import write_output
+    from edgekit.core.reading import MODEL_LIMIT, read_input
+    from edgekit.core.tflite_ops import file_text
+
+    data = read_input(path, "model", MODEL_LIMIT)
+    model = S.ModelT.InitFromObj(S.Model.GetRootAs(data, 0))
+    if model.signatureDefs:
+        return path
+    graph = model.subgraphs[0]
+
+    def named(i: int):
+        m = S.TensorMapT()
+        m.name, m.tensorIndex = file_text(graph.tensors[i].name), int(i)
+        return m
+
+    sig = S.SignatureDefT()
+    sig.signatureKey, sig.subgraphIndex = "serving_default", 0
+    sig.inputs = [named(i) for i in graph.inputs]
+    sig.outputs = [named(i) for i in graph.outputs]
+    model.signatureDefs = [sig]
+    b = flatbuffers.Builder(len(data) + 4096)
+    b.Finish(model.Pack(b), file_identifier=b"TFL3")
+    signed = folder / "signed.tflite"
+    write_output(signed, lambda f: f.write(b.Output()))
+    return signed
+
+
 def _leave_float(q, keep: list[list[str]]) -> None:
     """ai-edge-quantizer's ``no_quantize`` for each op of ``keep`` (by its output tensor
     names), on top of the loaded recipe: its scope is those names joined by ';' and ended
@@ -148,13 +197,10 @@ def _leave_float(q, keep: list[list[str]]) -> None:
 
 def _samples(path: Path, calib, io: ModelIO) -> dict:
     """{signature: one feed per calibration row}: ai-edge-quantizer calibrates through the
-    file's signature (one line for a file without one)."""
+    file's signature (``with_signature`` gave one to a file without)."""
     from edgekit.runtimes.litert import TFLiteRunner
 
-    signature = next(iter(TFLiteRunner(path).interpreter.get_signature_list()), None)
-    if signature is None:
-        raise UsageError(f"{path} has no signature: ai-edge-quantizer calibrates a "
-                         "model through its signature")
+    signature = next(iter(TFLiteRunner(path).interpreter.get_signature_list()))
     xs = as_list(calib)
     return {signature: [{n: a[i:i + 1].astype(np.float32)
                          for n, a in zip(io.inputs, xs, strict=True)}

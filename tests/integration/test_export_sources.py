@@ -107,6 +107,34 @@ def test_float_tflite_to_int8_by_ai_edge_quantizer(digits, cli):
     assert int8["bytes"] < 0.6 * (d / "digits.tflite").stat().st_size
 
 
+def test_float_tflite_without_a_signature(digits, cli, tmp_path):
+    # the digits file with its signature taken out (as older converters and some tools
+    # write them): exported like the signed one (a signature is given to a temporary
+    # copy for ai-edge-quantizer): the same int8 file, so the same outputs and figures
+    import flatbuffers
+    from ai_edge_litert import schema_py_generated as S
+
+    d, ref, x, y = digits
+    model = S.ModelT.InitFromObj(S.Model.GetRootAs((d / "digits.tflite").read_bytes(), 0))
+    assert model.signatureDefs
+    model.signatureDefs = []
+    b = flatbuffers.Builder(1 << 20)
+    b.Finish(model.Pack(b), file_identifier=b"TFL3")
+    (tmp_path / "nosig.tflite").write_bytes(b.Output())
+    outs = {}
+    for name, src in (("signed", d / "digits.tflite"), ("nosig", tmp_path / "nosig.tflite")):
+        r = cli("export", src, "--int8", "--calibration", d / "train.npz", "--validation",
+                d / "test.npz", "-o", tmp_path / name)
+        assert r.code == 0, r.err
+        manifest = json.loads((tmp_path / name / "manifest.json").read_text())
+        (a,) = manifest["artifacts"]
+        outs[name] = (litert(tmp_path / name / a["file"], x), a["fidelity_outputs"][0])
+    assert np.array_equal(outs["signed"][0], outs["nosig"][0])
+    assert outs["nosig"][1]["sqnr_db"] == pytest.approx(outs["signed"][1]["sqnr_db"], abs=1e-6)
+    assert outs["nosig"][1]["sqnr_db"] == pytest.approx(
+        sqnr(litert(tmp_path / "nosig.tflite", x), outs["nosig"][0]), abs=0.1)
+
+
 def test_bad_sources_are_one_line(digits, cli, tmp_path):
     from edgekit._tf import tf
 
