@@ -320,7 +320,7 @@ def main() -> None:
                     "for another machine, to adapt from)")
     ap.add_argument("--reference", help="a table measured elsewhere (or --builtin) to adapt "
                     "to this machine from --sample kernels per type")
-    ap.add_argument("--sample", type=int, default=3)
+    ap.add_argument("--sample", type=int, default=48)
     ap.add_argument("--statistic", choices=["min", "p50"], default="min",
                     help="what a time is: the fastest of the runs (default: on a shared "
                     "machine, the run least disturbed) or their median")
