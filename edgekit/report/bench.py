@@ -108,15 +108,19 @@ def _title(models: list[str], data: dict) -> str:
     return f"{prefix}* on {title}" if prefix else title
 
 
-def _columns(results: list[dict], several_models: bool, narrow: bool) -> list[str]:
+# the columns a table drops, in this order, where the terminal is too narrow for all:
+# what is in --json anyway, never a verdict or a figure the row is about
+OPTIONAL = ("1st ms", "load ms", "p50 95% CI", "items/s")
+
+
+def _columns(results: list[dict], several_models: bool) -> list[str]:
     cols = (["model"] if several_models else []) + ["runtime", "thr"] + (
         ["batch"] if len({r["batch"] for r in results}) > 1 else []) + [
-        "p50 ms", "p90", "p99", "cv", "items/s"]
-    cols += [] if narrow else ["p50 95% CI"]
+        "p50 ms", "p90", "p99", "cv", "items/s", "p50 95% CI"]
     cols += ["est ms", "meas/est"] if any("estimate_ms" in r for r in results) else []
     cols += ["GMAC/s"] if any("gmacs_per_s" in r for r in results) else []
     cols += ["% peak"] if any("fraction_of_peak" in r for r in results) else []
-    cols += [] if narrow else ["load ms", "1st ms"]
+    cols += ["load ms", "1st ms"]
     cols += ["vs prev"] if any("compare" in r for r in results) else []
     return cols
 
@@ -148,26 +152,44 @@ def _cell(col: str, r: dict, label: str):
     return values[col]
 
 
+def _bench_table(title: str, console, cols: list[str], results: list[dict], labels: dict,
+                 one_line: bool):
+    from edgekit.report.user_text import text_table
+
+    table = text_table(title, console)
+    for c in cols:
+        table.add_column(c, justify="left" if c in ("model", "runtime") else "right",
+                         overflow="ellipsis" if one_line else "fold", no_wrap=one_line,
+                         max_width=20 if c == "model" else None)
+    for r in results:
+        table.add_row(*(_cell(c, r, labels[r["model"]]) for c in cols))
+    return table
+
+
 def render_bench(data: dict, console) -> None:
-    from edgekit.report.user_text import esc, marked, styled, text_table
+    from edgekit.report.user_text import esc, marked, styled
 
     results = data["results"]
     models = list(dict.fromkeys(r["model"] for r in results))
     labels = short_labels(models)
-    table = text_table(_title(models, data), console)
-    narrow = console.width < 100
-    cols = _columns(results, len(models) > 1, narrow)
-    for c in cols:
-        table.add_column(c, justify="left" if c in ("model", "runtime") else "right",
-                         overflow="ellipsis", no_wrap=True,
-                         max_width=20 if c == "model" else None)
-    for r in results:
-        table.add_row(*(_cell(c, r, labels[r["model"]]) for c in cols))
+    cols = _columns(results, len(models) > 1)
+    wide = console.options.update_width(1 << 16)    # what a table needs, uncapped
+    while True:   # every cell whole: optional columns go until the table fits
+        table = _bench_table(_title(models, data), console, cols, results, labels, True)
+        drop = next((c for c in OPTIONAL if c in cols), None)
+        fits = console.measure(table, options=wide).maximum <= console.width
+        if fits or drop is None:
+            break
+        cols.remove(drop)
+    if not fits:      # still too wide: cells fold onto a second line, never cut
+        table = _bench_table(_title(models, data), console, cols, results, labels, False)
+    narrow = any(c not in cols for c in OPTIONAL)
     console.print(table)
     console.print(marked("[dim]latency per call in ms (p50/p90/p99 over the timed runs); cv = "
                   "stdev/mean; items/s = batch/p50; GMAC/s = MACs per call / p50; ort = "
                   "onnxruntime; litert runs with XNNPACK unless marked /builtin"
-                  + ("; load and first-run times: --json or a wider terminal" if narrow
+                  + ("; more columns (load and first-run times, the p50's CI): --json or a "
+                     "wider terminal" if narrow
                      else "; 95% CI: bootstrap interval of the p50")
                   + ("; MLPerf rule (--min-duration): p90 is the headline" if any(
                       r.get("headline") == "p90" for r in results) else "")

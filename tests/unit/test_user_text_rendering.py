@@ -8,6 +8,8 @@ import io
 from types import SimpleNamespace
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from rich.console import Console
 
 from edgekit.report import bench, catalog, compare, devices, export, per_layer, sweep
@@ -183,3 +185,32 @@ def test_analyze_prints_a_hostile_layer_name_as_it_is(tmp_path, cli, name):
     assert any("peak activations" in line and f"at {name} " in line for line in lines)
     assert any(line.strip().startswith(f"slowest: {name} ") for line in lines), r.out
     assert "😄" not in r.out and "👍" not in r.out
+
+
+@settings(max_examples=60, deadline=None)
+@given(width=st.integers(60, 180), scale=st.floats(1e-3, 1e5), several=st.booleans(),
+       verdict=st.sampled_from(["same", "slower", "faster"]))
+def test_bench_table_keeps_every_cell_whole_at_any_width(width, scale, several, verdict):
+    # a bench table at any terminal width and any size of figures (a slow board: 5-digit
+    # load times): its optional columns go before any cell is cut, then cells fold onto
+    # a second line, so the comparison's verdict and every latency are whole (each row on
+    # one line from 100 columns); a narrow terminal says what it left out
+    r = {"model": "m.tflite", "runtime": "litert", "provider": "xnnpack", "threads": 1,
+         "batch": 1, "latency_ms": {"p50": scale, "p90": scale * 1.1, "p99": scale * 1.2},
+         "cv": 0.01, "throughput_items_s": 1000.0 / scale, "load_ms": 3e3 * scale,
+         "first_run_ms": 2.0 * scale, "p50_ci95_ms": [scale * 0.99, scale * 1.01],
+         "gmacs_per_s": 1.5, "compare": {"change": 0.123, "verdict": verdict}}
+    rows = [r, r | {"model": "other_model.tflite"}] if several else [r]
+    buf = io.StringIO()
+    bench.render_bench({"environment": {"cpu": "cpu", "usable_cores": 2}, "results": rows},
+                       Console(file=buf, width=width, color_system=None))
+    out = buf.getvalue()
+    table = out.split("latency per call")[0]
+    assert "…" not in table, table
+    words = table.split()
+    assert words.count("+12.3%") == len(rows) and words.count(verdict) == len(rows), table
+    if width >= 100:                      # each row on one line
+        assert table.count(f"{scale * 1.2:.3f}") >= len(rows), table
+        assert table.count(f"+12.3% {verdict}") == len(rows), table
+    if "load ms" not in table:
+        assert "--json" in out.split("latency per call")[1]
