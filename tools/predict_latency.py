@@ -16,9 +16,10 @@ others. Printed first: the load average and the noise ceiling (how often two tim
 the same file agree within ±10 %: no prediction can be checked better than that). Then,
 from the per-kernel-type regressions (core/lut_model.py):
 
-- the whole-vs-sum correction per dtype (core/lut.py ``whole_line``: the footprint line
-  whole = sum·(a + c·log activation bytes per op), or the plain a·sum + b) with the
-  leave-one-model-out error of each;
+- the whole-vs-sum correction per dtype (core/lut_line.py: the cache line whole =
+  sum·(a + c·log activation bytes per op) + d·MiB of weights that stay in cache alone,
+  the footprint line without d, or the plain a·sum + b) with the leave-one-model-out
+  error of each;
 - leave-one-config-out: each config predicted from the table with its own kernels and
   its own whole-vs-sum point left out;
 - leave-one-family-out: each family predicted from the other families' kernels only
