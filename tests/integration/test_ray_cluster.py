@@ -141,9 +141,18 @@ def test_a_stale_file_here_is_not_used(cluster, two_runs):
 def test_through_ray_client(cluster, two_runs):
     """'ray://' (Ray Client, where tasks cannot stream): the same row, its file here."""
     local, _, _, val = two_runs
-    r = sweep(cluster, cluster.base / "client", "mobilenet", "--alpha", "0.25", "--resolution",
-              "96", "--quant", "none", *TIMING, "--validation", str(val), "--executor", "ray",
-              "--ray-address", f"ray://127.0.0.1:{cluster.client_port}")
+    args = ["mobilenet", "--alpha", "0.25", "--resolution", "96", "--quant", "none", *TIMING,
+            "--validation", str(val), "--executor", "ray", "--ray-address",
+            f"ray://127.0.0.1:{cluster.client_port}"]
+    r = sweep(cluster, cluster.base / "client", *args)
+    if r.returncode != 0 and "Starting Ray client server failed" in r.stderr:
+        # Ray's proxy starts a server process per client, and that process can die at
+        # start on a loaded host (once in a full run): edgekit said so in one line; the
+        # connection is tried again, and the server's own log goes with any failure
+        said = " | ".join(p.read_text(errors="replace")[-600:] for p in
+                          sorted(cluster.temp.rglob("ray_client_server_*.err")))
+        r = sweep(cluster, cluster.base / "client-again", *args)
+        assert r.returncode == 0, f"{r.stderr} (the first try's server: {said})"
     assert r.returncode == 0, r.stderr
     (row,) = json.loads(r.stdout)["rows"]
     want = next(x for x in local["rows"] if x["quant"] == "none")
