@@ -17,12 +17,12 @@ count (``edgekit profile --lut``). To predict a model, each of its ops is
 
 The sum is then corrected, fitted per dtype on the models the table was made from, each
 timed whole as well (what isolation cannot see: the cost of a run counted once per op in
-the sum, fusion, caches): whole ≈ sum · (a + c·g), g the log of the model's mean
-activation bytes per op (a kernel timed alone finds its input in cache; inside the model
-it finds what the op before wrote, in cache only when small), or the line whole ≈ a·sum
-+ b: both fitted on the same models, the footprint line kept unless the plain one fits
-them clearly better (leave-one-model-out error under half; the footprint line needs the
-models' kernel counts, which old tables lack). Each prediction has an interval meant to
+the sum, fusion, caches) by one of core/lut_line.py's lines: whole ≈ sum·(a + c·g) + d·w
+(the cache line: g the log of the model's mean activation bytes per op, w the MiB of
+weights of its ops that fit the machine's L2 alone, where the table says its L2), whole ≈
+sum·(a + c·g) (the footprint line) or whole ≈ a·sum + b, chosen by leave-one-model-out on
+the same models (the first two need the models' kernel counts, which old tables lack).
+Each prediction has an interval meant to
 hold 90 % of models: from the errors of the table's own models, each predicted with that
 model left out (split-conformal), widened by the table's noise (the spread of each
 model's whole timings: what another timing of the same model adds).
@@ -89,12 +89,12 @@ def _dims(shapes) -> str:
 def kind_of(r) -> str:
     """What a kernel is, apart from its sizes: op, dtypes, kernel size, strides,
     activation, pooling window and the ranks of its tensors. The op's name is the file's
-    (a custom op's): the key's separators in it are replaced, so that every key parses
-    back (core.lut_features.parse_key)."""
+    (a custom op's): the key's field separator in it is replaced, so that every key
+    parses back (core.lut_features.parse_key)."""
     a = r.attrs or {}
     kernel = a.get("kernel")
     hw = "x".join(map(str, kernel[1:3])) if kernel and len(kernel) == 4 else ""
-    return "|".join([r.op.replace("|", "/").replace(";", "/"), r.act_dtype, r.weight_dtype, hw,
+    return "|".join([r.op.replace("|", "/"), r.act_dtype, r.weight_dtype, hw,
                      "x".join(map(str, a.get("strides") or [])), a.get("activation") or "",
                      "x".join(map(str, a.get("pool") or [])),
                      ",".join(str(len(s)) for s in [*r.input_shapes, r.output_shape])])
@@ -179,10 +179,10 @@ class Table:
 
     def whole_line(self, dtype: str, exclude: set[int] = frozenset()) -> dict:
         """How the sum of kernels becomes the whole model's time, for ``dtype``
-        (core.lut_line: the plain or the footprint line, fitted on the table's models of
-        ``dtype`` outside ``exclude`` that were timed whole, all dtypes if under 3). The
-        footprint line needs the models' kernel counts (tables written before they were
-        kept: plain)."""
+        (core.lut_line: the plain, footprint or cache line, fitted on the table's models
+        of ``dtype`` outside ``exclude`` that were timed whole, all dtypes if under 3). The
+        footprint and cache lines need the models' kernel counts (tables written before
+        they were kept: plain), the cache line the table's L2 too."""
         key = (dtype, frozenset(exclude))
         if key not in self._lines:
             self._lines[key] = lut_line.choose(self._points(dtype, exclude))

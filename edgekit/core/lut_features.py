@@ -116,9 +116,9 @@ def features(k: Kernel, macs: int | None = None) -> np.ndarray:
         cin = k.inputs[0][-1] if k.inputs and k.inputs[0] else 1
         cout = k.output[-1] if k.output else 1
         pixels = out // max(cout, 1)
-        weights = _numel(k.kernel_hw) * cout * (1 if k.op == "DEPTHWISE_CONV_2D" else cin)
+        weights = weight_count(k)
         depth = macs / max(out, 1)
-        moved = (elems[0] + out) * bits + weights * ELEMENT_BITS.get(k.weight_dtype, 32) / 8
+        moved = activation_bytes(k) + weight_bytes(k, macs)
         return np.array([_log(macs), _log(elems[0] * bits), _log(out * bits), _log(weights),
                          _log(cin), _log(cout), _log(pixels),
                          float(max(k.kernel_hw or (1,))), float(max(k.strides or (1,))),
@@ -136,14 +136,24 @@ def work_of(k: Kernel, macs: int | None = None) -> float:
     return float(macs) if macs else float(sum(_numel(s) for s in k.inputs) + _numel(k.output))
 
 
+def weight_count(k: Kernel) -> int:
+    """The weights of a kernel with MACs, from its kernel size and channels."""
+    cin = k.inputs[0][-1] if k.inputs and k.inputs[0] else 1
+    cout = k.output[-1] if k.output else 1
+    return _numel(k.kernel_hw) * cout * (1 if k.op == "DEPTHWISE_CONV_2D" else cin)
+
+
 def weight_bytes(k: Kernel, macs: int | None = None) -> float:
     """The bytes of a kernel's weights (0 for a kernel without MACs)."""
     if not (mac_count(k) if macs is None else macs):
         return 0.0
-    cin = k.inputs[0][-1] if k.inputs and k.inputs[0] else 1
-    cout = k.output[-1] if k.output else 1
-    return _numel(k.kernel_hw) * cout * (1 if k.op == "DEPTHWISE_CONV_2D" else cin) \
-        * ELEMENT_BITS.get(k.weight_dtype, 32) / 8
+    return weight_count(k) * ELEMENT_BITS.get(k.weight_dtype, 32) / 8
+
+
+def activation_bytes(k: Kernel) -> float:
+    """The activation bytes a kernel reads and writes: its first input and its output."""
+    return ((_numel(k.inputs[0]) if k.inputs else 0) + _numel(k.output)) \
+        * ELEMENT_BITS.get(k.act_dtype, 32) / 8
 
 
 def cached_weights_mib(keys, limit: float) -> float:
@@ -157,10 +167,8 @@ def cached_weights_mib(keys, limit: float) -> float:
     total = 0.0
     for key in keys:
         k = parse_key(key)
-        bits = ELEMENT_BITS.get(k.act_dtype, 32) / 8
         w = weight_bytes(k)
-        if w and ((_numel(k.inputs[0]) if k.inputs else 0) + _numel(k.output)) * bits \
-                + w < limit:
+        if w and activation_bytes(k) + w < limit:
             total += w
     return total / 2 ** 20
 
@@ -174,9 +182,7 @@ def bytes_per_op(keys) -> float | None:
     with it (core.lut's footprint line). None without ops."""
     total, n = 0.0, 0
     for key in keys:
-        k = parse_key(key)
-        bits = ELEMENT_BITS.get(k.act_dtype, 32) / 8
-        total += (_numel(k.inputs[0]) if k.inputs else 0) * bits + _numel(k.output) * bits
+        total += activation_bytes(parse_key(key))
         n += 1
     return math.log(max(total / n, 1.0)) if n else None
 

@@ -64,9 +64,9 @@ def plain(points: list[Point]) -> tuple[float, float]:
 
 
 def choose(points: list[Point]) -> dict:
-    """The line for these models: {'line': 'plain', 'a', 'b'} or {'line': 'footprint',
-    'a', 'c'}, with 'loo' (each line's rms relative leave-one-model-out error, where
-    computed)."""
+    """The line for these models: {'line': 'plain', 'a', 'b'}, {'line': 'footprint',
+    'a', 'c'} or {'line': 'cache', 'a', 'c', 'd'}, with 'loo' (each line's rms relative
+    leave-one-model-out error, where computed)."""
     a, b = plain(points)
     out: dict = {"line": "plain", "a": a, "b": b}
     if len(points) < 4 or any(p.footprint is None for p in points):
@@ -94,7 +94,9 @@ def apply(line: dict, total: float, footprint: float | None,
           cached_mib: float | None = None) -> tuple[float, dict] | None:
     """(whole ms, what was used) of a model whose kernels sum to ``total`` ms, by
     ``line``; None where the line cannot be used for it (no footprint or cached
-    weights, or a scale under 0.5: outside what the fit saw)."""
+    weights, a model without time, or a scale under 0.5: outside what the fit saw)."""
+    if total <= 0:
+        return None
     if line["line"] == "cache" and footprint is not None and cached_mib is not None:
         ms = total * (line["a"] + line["c"] * footprint) + line["d"] * cached_mib
         said = {"line": "cache", "log_bytes_per_op": footprint,

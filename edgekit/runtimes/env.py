@@ -43,20 +43,17 @@ _CACHE = "/sys/devices/system/cpu/cpu{}/cache/index{}/{}"
 
 
 def l2_bytes(core: int = 0) -> int | None:
-    """The size of the L2 (or, without one, the last-level) data cache of ``core`` from
-    sysfs, in bytes; None where the kernel does not say."""
-    found = {}
+    """The size of the L2 cache of ``core`` from sysfs, in bytes; None where the kernel
+    does not say (a latency table then keeps the lines that need no cache size)."""
     for i in range(8):
         level, kind, size = (_read(_CACHE.format(core, i, f))
                              for f in ("level", "type", "size"))
         if level is None:
-            break
-        if kind in ("Data", "Unified") and size and size[:-1].isdigit() \
-                and level.isdigit():
-            unit = {"K": 1024, "M": 1024 ** 2}.get(size[-1])
-            if unit:
-                found[int(level)] = int(size[:-1]) * unit
-    return found.get(2) or (found[max(found)] if found else None)
+            return None
+        unit = {"K": 1024, "M": 1024 ** 2}.get((size or " ")[-1])
+        if level == "2" and kind in ("Data", "Unified") and unit and size[:-1].isdigit():
+            return int(size[:-1]) * unit
+    return None
 
 
 def _usable_cores() -> list[int]:

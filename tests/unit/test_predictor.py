@@ -477,3 +477,38 @@ def test_l2_size_read_from_sysfs_matches_getconf():
         pytest.skip("getconf does not say this machine's L2")
     assert l2_bytes() == int(said)
     assert fingerprint()["l2_bytes"] == l2_bytes(min(os.sched_getaffinity(0)))
+
+
+def test_a_model_without_time_keeps_the_sum():
+    # every kernel of the model missing (0 ms) while its weights would stay in cache: the
+    # cache line has no scale to give (was a division by zero), the sum itself is kept
+    from edgekit.core import lut_line
+
+    line = {"line": "cache", "a": 0.3, "c": 0.05, "d": 0.04}
+    assert lut_line.apply(line, 0.0, 11.0, 2.0) is None
+    assert lut_line.apply(line, 1.0, 11.0, 2.0)[0] == pytest.approx(0.3 + 0.55 + 0.08)
+    t = cache_table({"float32": 0.4, "int8": 0.9}, {"float32": 0.07, "int8": 0.02},
+                    {"float32": 0.08, "int8": 0.03})
+    keys = [L.key_of(r) for r in mobile_net(0.6, 176)]
+    ms, scale, offset, said = t.whole_of([(k, 0.0) for k in keys], "float32")
+    assert (ms, scale, offset, said["line"]) == (0.0, 1.0, 0.0, "plain")
+
+
+@pytest.mark.parametrize("layout, want", [
+    ([("1", "Data", "48K"), ("1", "Instruction", "64K"), ("2", "Unified", "2048K"),
+      ("3", "Unified", "491520K")], 2 * 2 ** 20),
+    ([("1", "Data", "32K"), ("2", "Unified", "1M")], 2 ** 20),       # a Pi 4: 1 MiB
+    ([("1", "Data", "32K"), ("3", "Unified", "8192K")], None),        # no L2 said
+    ([("1", "Data", "32K"), ("2", "Unified", "big")], None),
+    ([], None),                                                        # no cache folder
+])
+def test_l2_size_from_a_sysfs_layout(tmp_path, monkeypatch, layout, want):
+    from edgekit.runtimes import env
+
+    for i, (level, kind, size) in enumerate(layout):
+        d = tmp_path / f"cpu0/cache/index{i}"
+        d.mkdir(parents=True)
+        for name, value in (("level", level), ("type", kind), ("size", size)):
+            (d / name).write_text(value + "\n")
+    monkeypatch.setattr(env, "_CACHE", str(tmp_path) + "/cpu{}/cache/index{}/{}")
+    assert env.l2_bytes(0) == want
